@@ -177,7 +177,8 @@ class RuleSet:
     plans: Mapping[str, Plan]
     warnings: tuple = ()
     sources: Mapping[str, str] = field(default_factory=dict)  # file name -> text
-    _by_category: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    bids_by_lead_type: Mapping[str, tuple[Bid, ...]] = field(default_factory=dict, repr=False)
+    _by_category: Mapping[str, CategoryIndex] = field(default_factory=dict, repr=False)
 
     # -- evaluation -------------------------------------------------------------------
 
@@ -229,7 +230,7 @@ class RuleSet:
         type_id = lead_type if isinstance(lead_type, str) else lead_type.id
         return [
             bid
-            for bid in self._bids_by_lead_type.get(type_id, ())
+            for bid in self.bids_by_lead_type.get(type_id, ())
             if bid.condition is None or bid.condition.predicate(lead)
         ]
 
@@ -253,9 +254,17 @@ class RuleSet:
         """Return a category's lead types in evaluation order."""
         return self._by_category[category].lead_types
 
-    @property
-    def _bids_by_lead_type(self) -> Mapping[str, tuple[Bid, ...]]:
-        return self._by_category["@bids"]
+    def audits_of(self, category: str) -> tuple[Audit, ...]:
+        """Return the audits that apply to a category, in file order."""
+        return self._by_category[category].audits
+
+    def dedupes_of(self, category: str) -> tuple[DedupeCheck, ...]:
+        """Return the dedupe checks that apply to a category, in file order."""
+        return self._by_category[category].dedupes
+
+    def bids_of(self, category: str) -> tuple[Bid, ...]:
+        """Return the bids on a category's lead types, in file order."""
+        return self._by_category[category].bids
 
 
 @dataclass(frozen=True)
@@ -266,3 +275,4 @@ class CategoryIndex:
     audits: tuple[Audit, ...]
     dedupes: tuple[DedupeCheck, ...]
     field_types: Mapping[str, str]
+    bids: tuple[Bid, ...]

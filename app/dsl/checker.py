@@ -1,0 +1,389 @@
+"""Check a rule set's declarations: names, types, values, schedules, plans, shadowed rules."""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.dsl import ast
+from app.dsl.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from app.dsl.fieldtypes import FIELD_TYPE_NAMES, normalize_value
+from app.dsl.interpreter import evaluate
+from app.dsl.ruleset import DAY_NAMES, PERIODS, Field
+from app.dsl.types import TypeChecker
+
+DEDUPE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400,
+                "days": 86400, "week": 604800, "weeks": 604800}  # fmt: skip
+BUDGET_PERIODS = ("day", "week", "month")
+BIDDING_METHODS = ("highest_price", "round_robin")
+STAGE_KINDS = ("bidding", "marketplace")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass
+class CheckedRules:
+    """What the compiler needs: declarations by kind and each category's fields."""
+
+    categories: dict[str, ast.CategoryDecl] = field(default_factory=dict)
+    fields: dict[str, dict[str, Field]] = field(default_factory=dict)
+    lead_types: list[ast.LeadTypeDecl] = field(default_factory=list)
+    audits: list[ast.AuditDecl] = field(default_factory=list)
+    dedupes: list[ast.DedupeDecl] = field(default_factory=list)
+    bids: dict[str, ast.BidDecl] = field(default_factory=dict)
+    plans: dict[str, ast.PlanDecl] = field(default_factory=dict)
+    bid_categories: dict[str, str] = field(default_factory=dict)
+
+
+class Checker:
+    def __init__(self, declarations: Iterable[ast.Declaration], broken_ids: set[str] = frozenset()):
+        self.declarations = list(declarations)
+        self.broken = set(broken_ids)  # declared in text that did not parse: no cascades
+        self.diagnostics: list[Diagnostic] = []
+        self.result = CheckedRules()
+
+    # -- helpers
+    def _report(self, where, severity, code, message, hint=None) -> None:
+        pos = where.pos if where is not None else None
+        path, line, column = (pos.path, pos.line, pos.column) if pos else ("<rules>", 1, 1)
+        self.diagnostics.append(Diagnostic(path, line, column, severity, code, message, hint))
+
+    def error(self, where, code, message, hint=None) -> None:
+        self._report(where, ERROR, code, message, hint)
+
+    def warning(self, where, code, message, hint=None) -> None:
+        self._report(where, WARNING, code, message, hint)
+
+    def _unknown(self, name: ast.Name, kind: str, known: Iterable[str]) -> None:
+        if name.value not in self.broken:
+            self.error(name, f"unknown-{kind.replace(' ', '-')}", f"unknown {kind} '{name.value}'",
+                       did_you_mean(name.value, known))  # fmt: skip
+
+    def _condition(self, node: ast.Node, fields: dict[str, Field], path: str, context=""):
+        checker = TypeChecker(fields, path, context)
+        checker.check_condition(node)
+        self.diagnostics.extend(checker.diagnostics)
+        return checker
+
+    # -- entry point
+    def check(self) -> tuple[CheckedRules, list[Diagnostic]]:
+        by_kind = defaultdict(list)
+        for declaration in self.declarations:
+            by_kind[type(declaration)].append(declaration)
+        for category in by_kind[ast.CategoryDecl]:
+            self.check_category(category)
+        lead_type_ids: dict[str, ast.LeadTypeDecl] = {}
+        for lead_type in by_kind[ast.LeadTypeDecl]:
+            self.check_lead_type(lead_type, lead_type_ids)
+        for audit in by_kind[ast.AuditDecl]:
+            self.check_audit(audit)
+        for dedupe in by_kind[ast.DedupeDecl]:
+            self.check_dedupe(dedupe)
+        for bid in by_kind[ast.BidDecl]:
+            self.check_bid(bid, lead_type_ids)
+        for plan in by_kind[ast.PlanDecl]:
+            self.check_plan(plan)
+        self.check_categories_complete()
+        self.check_shadowed_lead_types()
+        return self.result, self.diagnostics
+
+    # -- categories
+    def check_category(self, category: ast.CategoryDecl) -> None:
+        if category.id.value in self.result.categories:
+            self.error(category.id, "duplicate-id", f"category '{category.id.value}' is declared twice")
+            return
+        fields: dict[str, Field] = {}
+        for decl in category.fields:
+            if decl.name.value in fields:
+                self.error(decl.name, "duplicate-field",
+                           f"field '{decl.name.value}' is declared twice in category "
+                           f"'{category.id.value}'")  # fmt: skip
+                continue
+            type_name = decl.type.value
+            if type_name != "one_of" and type_name not in FIELD_TYPE_NAMES:
+                self.error(decl.type, "unknown-type", f"unknown field type '{type_name}'",
+                           did_you_mean(type_name, FIELD_TYPE_NAMES)
+                           or "types: " + ", ".join(FIELD_TYPE_NAMES) + ", one of [...]")  # fmt: skip
+                continue
+            if type_name == "one_of" and len(set(decl.choices)) != len(decl.choices):
+                self.error(decl.type, "duplicate-value", "a `one of` list repeats a value")
+            required = {name.value for name in decl.required}
+            for name in decl.required:
+                if name.value not in ("ping", "post"):
+                    self.error(name, "invalid-required",
+                               f"required() takes ping and/or post, not '{name.value}'",
+                               did_you_mean(name.value, ("ping", "post")))  # fmt: skip
+            example = None
+            if decl.example is not None:
+                try:
+                    example = normalize_value(type_name, decl.example.value, decl.choices)
+                except ValueError as problem:
+                    self.error(decl.example, "invalid-example",
+                               f"example for field '{decl.name.value}' is not valid: {problem}")  # fmt: skip
+                    example = decl.example.value
+            fields[decl.name.value] = Field(
+                name=decl.name.value,
+                type=type_name,
+                choices=decl.choices,
+                required_ping="ping" in required,
+                required_post="post" in required,
+                deliverable=decl.deliverable,
+                example=example,
+            )
+        self.result.categories[category.id.value] = category
+        self.result.fields[category.id.value] = fields
+
+    def _category(self, name: ast.Name | None) -> str | None:
+        if name is None or name.value in self.result.categories:
+            return name.value if name else None
+        self._unknown(name, "category", self.result.categories)
+        return None
+
+    # -- lead types
+    def check_lead_type(self, lead_type: ast.LeadTypeDecl, seen: dict) -> None:
+        if lead_type.id.value in seen:
+            first = seen[lead_type.id.value].pos
+            self.error(lead_type.id, "duplicate-id",
+                       f"lead type '{lead_type.id.value}' is already declared at line {first.line}")  # fmt: skip
+            return
+        seen[lead_type.id.value] = lead_type
+        category = self._category(lead_type.category)
+        if category is None:
+            return
+        if lead_type.condition is not None:
+            fields = self.result.fields[category]
+            checker = self._condition(lead_type.condition, fields, lead_type.pos.path)
+            for name, ref in checker.fields_used.items():
+                if not fields[name].required_ping:
+                    self.warning(ref, "not-required-for-ping",
+                                 f"lead type '{lead_type.id.value}' uses field '{name}', which is "
+                                 "not required for ping: classification of pings may fail",
+                                 f"mark it `required(ping)` in category '{category}'")  # fmt: skip
+        self.result.lead_types.append(lead_type)
+
+    # -- audits and dedupe
+    def _scope_fields(self, category: str | None) -> list[tuple[str, dict[str, Field]]]:
+        if category is not None:
+            return [(category, self.result.fields[category])]
+        return list(self.result.fields.items())
+
+    def check_audit(self, audit: ast.AuditDecl) -> None:
+        category = self._category(audit.category)
+        if audit.category is not None and category is None:
+            return
+        before = len(self.diagnostics)
+        for name, fields in self._scope_fields(category):
+            context = "" if category else f" (this audit applies to every category: '{name}')"
+            self._condition(audit.condition, fields, audit.pos.path, context)
+            if len(self.diagnostics) > before:
+                break  # one category's errors are enough for an audit on all of them
+        self.result.audits.append(audit)
+
+    def check_dedupe(self, dedupe: ast.DedupeDecl) -> None:
+        category = self._category(dedupe.category)
+        if dedupe.category is not None and category is None:
+            return
+        ok = True
+        for name, fields in self._scope_fields(category):
+            for field_name in dedupe.fields:
+                if field_name.value not in fields:
+                    scope = "" if category else f" (this check applies to every category: '{name}')"
+                    self.error(field_name, "unknown-field",
+                               f"unknown field '{field_name.value}'{scope}",
+                               did_you_mean(field_name.value, fields))  # fmt: skip
+                    ok = False
+            if not ok:
+                break
+        if dedupe.unit.value not in DEDUPE_UNITS:
+            self.error(dedupe.unit, "invalid-unit", f"unknown time unit '{dedupe.unit.value}'",
+                       did_you_mean(dedupe.unit.value, DEDUPE_UNITS) or "use minutes, hours or days")  # fmt: skip
+            ok = False
+        if not isinstance(dedupe.amount.value, int) or dedupe.amount.value <= 0:
+            self.error(dedupe.amount, "invalid-number", "a dedupe window is a whole number above 0")
+            ok = False
+        if ok:
+            self.result.dedupes.append(dedupe)
+
+    # -- bids
+    def check_bid(self, bid: ast.BidDecl, lead_types: dict[str, ast.LeadTypeDecl]) -> None:
+        if bid.id.value in self.result.bids:
+            first = self.result.bids[bid.id.value].pos
+            self.error(bid.id, "duplicate-id",
+                       f"bid '{bid.id.value}' is already declared at line {first.line}")  # fmt: skip
+            return
+        categories = set()
+        for name in bid.lead_types:
+            if name.value not in lead_types:
+                self._unknown(name, "lead type", lead_types)
+            else:
+                categories.add(lead_types[name.value].category.value)
+        if len(categories) > 1:
+            self.error(bid.lead_types[0], "mixed-categories",
+                       "a bid's lead types must belong to one category, not "
+                       + ", ".join(sorted(categories)))  # fmt: skip
+        category = next(iter(categories), None)
+        if category is not None and category not in self.result.fields:
+            category = None
+        if category is not None and bid.condition is not None:
+            self._condition(bid.condition, self.result.fields[category], bid.pos.path)
+        for clauses, word in ((bid.caps, "cap"), (bid.budgets, "budget"), (bid.schedules, "schedule")):
+            if len(clauses) > 1:
+                where = clauses[1].pos if word == "schedule" else clauses[1].period
+                self.error(where, "duplicate-clause", f"a bid has at most one {word}")
+        for cap in bid.caps:
+            self._check_period(cap.period, PERIODS)
+            if not isinstance(cap.limit.value, int) or cap.limit.value <= 0:
+                self.error(cap.limit, "invalid-number", "a cap is a whole number of leads above 0")
+        for budget in bid.budgets:
+            self._check_period(budget.period, BUDGET_PERIODS)
+            if budget.amount.value <= 0:
+                self.error(budget.amount, "invalid-number", "a budget is an amount above 0")
+        for schedule in bid.schedules:
+            self.check_schedule(schedule)
+        self.result.bids[bid.id.value] = bid
+        if category is not None:
+            self.result.bid_categories[bid.id.value] = category
+
+    def _check_period(self, period: ast.Name, allowed: tuple[str, ...]) -> None:
+        if period.value not in allowed:
+            self.error(period, "invalid-period", f"unknown period '{period.value}'",
+                       did_you_mean(period.value, allowed) or "use " + ", ".join(allowed))  # fmt: skip
+
+    def check_schedule(self, schedule: ast.ScheduleDecl) -> None:
+        for spec in schedule.days:
+            for day in (spec.first, spec.last):
+                if day is not None and day.value.lower() not in DAY_NAMES:
+                    self.error(day, "invalid-days", f"unknown day '{day.value}'",
+                               did_you_mean(day.value.lower(), DAY_NAMES)
+                               or "days are " + ", ".join(DAY_NAMES))  # fmt: skip
+        start, end = _minutes(schedule.start.value), _minutes(schedule.end.value)
+        for moment, minutes in ((schedule.start, start), (schedule.end, end)):
+            if minutes is None or (minutes == 24 * 60 and moment is schedule.start):
+                self.error(moment, "invalid-time-window", f"'{moment.value}' is not a time of day",
+                           "times run from 00:00 to 23:59 (24:00 may end a window)")  # fmt: skip
+        if start is not None and start == end:
+            self.error(schedule.start, "invalid-time-window",
+                       f"the window {schedule.start.value}..{schedule.end.value} is empty",
+                       "a window that wraps past midnight ends before it starts, e.g. 22:00..06:00")  # fmt: skip
+        if schedule.timezone.value not in _time_zones():
+            self.error(schedule.timezone, "invalid-timezone",
+                       f"unknown time zone '{schedule.timezone.value}'",
+                       did_you_mean(schedule.timezone.value, _time_zones())
+                       or 'use an IANA name such as "America/New_York"')  # fmt: skip
+
+    # -- plans
+    def check_plan(self, plan: ast.PlanDecl) -> None:
+        category = self._category(plan.category)
+        if category is None:
+            return
+        if category in self.result.plans:
+            self.error(plan.category, "duplicate-id", f"category '{category}' has two plans")
+            return
+        terminal = None
+        for stage in plan.stages:
+            if terminal is not None:
+                self.warning(stage.kind, "unreachable-stage",
+                             f"stage '{stage.kind.value}' never runs: '{terminal}' ends the plan")  # fmt: skip
+            kind = stage.kind.value
+            if kind not in STAGE_KINDS:
+                self.error(stage.kind, "unknown-stage", f"unknown stage '{kind}'",
+                           did_you_mean(kind, STAGE_KINDS) or "stages: " + ", ".join(STAGE_KINDS))  # fmt: skip
+                continue
+            if kind == "marketplace":
+                terminal = "marketplace"
+                for arg in stage.args:
+                    where = arg[0] if isinstance(arg, tuple) else arg
+                    self.error(where, "invalid-stage-argument", "stage marketplace takes no arguments")
+            else:
+                self.check_bidding_stage(stage, category)
+        self.result.plans[category] = plan
+
+    def check_bidding_stage(self, stage: ast.StageDecl, category: str) -> None:
+        names = [arg for arg in stage.args if isinstance(arg, ast.Name)]
+        lists = [arg for arg in stage.args if isinstance(arg, tuple)]
+        if not names:
+            self.error(stage.kind, "invalid-stage-argument",
+                       "stage bidding needs a method: " + " or ".join(BIDDING_METHODS))  # fmt: skip
+        for name in names[:1]:
+            if name.value not in BIDDING_METHODS:
+                self.error(name, "invalid-stage-argument", f"unknown bidding method '{name.value}'",
+                           did_you_mean(name.value, BIDDING_METHODS)
+                           or "use " + " or ".join(BIDDING_METHODS))  # fmt: skip
+        for extra in names[1:] + [item[0] for item in lists[1:]]:
+            self.error(extra, "invalid-stage-argument", "unexpected stage argument",
+                       "stage bidding METHOD [bid, ...]")  # fmt: skip
+        for bid_name in lists[0] if lists else ():
+            if bid_name.value not in self.result.bids:
+                self._unknown(bid_name, "bid", self.result.bids)
+            elif self.result.bid_categories.get(bid_name.value, category) != category:
+                self.error(bid_name, "invalid-stage-argument",
+                           f"bid '{bid_name.value}' is not a bid on category '{category}'")  # fmt: skip
+
+    # -- whole-set checks
+    def check_categories_complete(self) -> None:
+        fallbacks: dict[str, ast.LeadTypeDecl] = {}
+        with_types = set()
+        for lead_type in self.result.lead_types:
+            category = lead_type.category.value
+            with_types.add(category)
+            if lead_type.fallback:
+                if category in fallbacks:
+                    self.error(lead_type.id, "multiple-fallbacks",
+                               f"category '{category}' already has the fallback lead type "
+                               f"'{fallbacks[category].id.value}'")  # fmt: skip
+                fallbacks[category] = lead_type
+        for category, decl in self.result.categories.items():
+            if category in with_types and category not in self.result.plans:
+                self.error(decl.id, "missing-plan",
+                           f"category '{category}' has lead types but no plan",
+                           f"add: plan {category} {{ stage bidding highest_price }}")  # fmt: skip
+
+    def check_shadowed_lead_types(self) -> None:
+        by_category = defaultdict(list)
+        for order, lead_type in enumerate(self.result.lead_types):
+            if not lead_type.fallback and lead_type.condition is not None:
+                by_category[lead_type.category.value].append((-lead_type.priority, order, lead_type))
+        for entries in by_category.values():
+            entries.sort(key=lambda entry: entry[:2])
+            earlier: list[ast.LeadTypeDecl] = []
+            for _, _, lead_type in entries:
+                for before in earlier:
+                    same = before.condition == lead_type.condition
+                    if same or _always_true(before.condition):
+                        why = "the same condition" if same else "a condition that always holds"
+                        self.warning(lead_type.id, "unreachable-lead-type",
+                                     f"lead type '{lead_type.id.value}' can never be chosen: "
+                                     f"'{before.id.value}' (priority {before.priority}) is tried "
+                                     f"first and has {why}")  # fmt: skip
+                        break
+                earlier.append(lead_type)
+
+
+def _minutes(text: str) -> int | None:
+    match = _TIME.fullmatch(text)
+    if not match:
+        return None
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def _always_true(node: ast.Node) -> bool:
+    """Tell whether a condition holds whatever the lead (constant after folding)."""
+    if isinstance(node, ast.Or):
+        return any(_always_true(item) for item in node.items)
+    if isinstance(node, ast.And):
+        return all(_always_true(item) for item in node.items)
+    refs = (ast.FieldRef, ast.MetaRef)
+    if any(isinstance(n, refs) for n in ast.walk(node)):
+        return False
+    return evaluate(node, {})

@@ -1,0 +1,84 @@
+"""Explain a lead: every rule's verdict, with each clause's value, for analysts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.dsl.interpreter import evaluate_traced
+
+
+def _trace(condition, lead) -> tuple[bool, dict | None]:
+    if condition is None:
+        return True, None
+    return evaluate_traced(condition.node, lead)
+
+
+def explain_lead(ruleset, lead: Mapping[str, Any], category: str) -> dict[str, Any]:
+    """Return the lead type, audits, dedupe keys and bids the lead gets, and why."""
+    chosen = None
+    lead_types = []
+    for lead_type in ruleset.lead_types_of(category):
+        matched, trace = _trace(lead_type.condition, lead)
+        entry = {
+            "id": lead_type.id,
+            "label": lead_type.label,
+            "priority": lead_type.priority,
+            "fallback": lead_type.fallback,
+            "tried": chosen is None,
+            "matched": matched,
+            "chosen": False,
+        }
+        if trace is not None:
+            entry["condition"] = trace
+        if chosen is None and matched:
+            chosen = lead_type
+            entry["chosen"] = True
+        lead_types.append(entry)
+
+    audits = []
+    for audit in ruleset.audits_of(category):
+        matched, trace = _trace(audit.condition, lead)
+        audits.append({"label": audit.label, "matched": matched, "condition": trace})
+
+    keys = {check.label: key for check, key in ruleset.dedupe_keys(lead, category)}
+    dedupes = []
+    for check in ruleset.dedupes_of(category):
+        entry = {
+            "label": check.label,
+            "fields": list(check.fields),
+            "window_seconds": int(check.window.total_seconds()),
+            "key": keys.get(check.label),
+        }
+        if entry["key"] is None:
+            missing = [name for name in check.fields if lead.get(name) in (None, "")]
+            entry["skipped"] = "missing " + ", ".join(missing)
+        dedupes.append(entry)
+
+    bids = []
+    for bid in ruleset.bids_of(category):
+        entry = {"id": bid.id, "customer": bid.customer, "price": str(bid.price)}
+        if chosen is None or chosen.id not in bid.lead_types:
+            entry["eligible"] = False
+            entry["reason"] = "lead type " + (repr(chosen.id) if chosen else "none") + (
+                " is not one of " + ", ".join(bid.lead_types)
+            )
+        else:
+            matched, trace = _trace(bid.condition, lead)
+            entry["eligible"] = matched
+            if trace is not None:
+                entry["condition"] = trace
+            if not matched:
+                entry["reason"] = "condition is false"
+        bids.append(entry)
+
+    return {
+        "rule_set": ruleset.content_hash,
+        "category": category,
+        "lead_type": {"id": chosen.id, "label": chosen.label} if chosen else None,
+        "status_hint": "uncategorized" if chosen is None else None,
+        "lead_types": lead_types,
+        "audits": audits,
+        "dedupe": dedupes,
+        "bids": bids,
+    }

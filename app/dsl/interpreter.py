@@ -1,0 +1,204 @@
+"""The reference semantics of expressions: a plain tree-walking interpreter.
+
+The compiler generates faster code for the same semantics; property tests check the two
+agree. `explain` uses this interpreter because it can record every clause's value.
+
+Missing values: a field that is absent or null is missing. Any comparison, membership or
+string test involving a missing value is false; arithmetic and functions on a missing value
+give a missing value; `not` negates a boolean (two-valued logic: `not (x == 1)` holds when x
+is missing). A value of the wrong type makes the whole condition false.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app.dsl import ast
+from app.dsl.regex import compile_regex
+
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_STRING_TESTS = {
+    "starts_with": str.startswith,
+    "ends_with": str.endswith,
+    "contains": operator.contains,
+}
+
+
+def reference_time(lead: Mapping[str, Any]) -> datetime:
+    """Return the moment `age` and `days_since` count to: @received_at, else now.
+
+    Counting to the time the lead was received makes replays (dry-runs) deterministic.
+    """
+    received = lead.get("@received_at")
+    if isinstance(received, str):
+        try:
+            moment = datetime.fromisoformat(received)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.now(UTC)
+
+
+def _parse_moment(value: str) -> tuple[date, datetime | None] | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value), None
+        moment = datetime.fromisoformat(value)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).date(), moment
+    except ValueError:
+        return None
+
+
+def age(value: str, lead: Mapping[str, Any]) -> int | None:
+    """Return whole years from a date (or date and time) to the lead's reference time."""
+    parsed = _parse_moment(value)
+    if parsed is None:
+        return None
+    born = parsed[0]
+    today = reference_time(lead).astimezone(UTC).date()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def days_since(value: str, lead: Mapping[str, Any]) -> int | None:
+    """Return whole days elapsed from a date (or date and time) to the reference time."""
+    parsed = _parse_moment(value)
+    if parsed is None:
+        return None
+    day, moment = parsed
+    now = reference_time(lead)
+    if moment is None:
+        return (now.astimezone(UTC).date() - day).days
+    return math.floor((now - moment).total_seconds() / 86400)
+
+
+def evaluate(node: ast.Node, lead: Mapping[str, Any]) -> bool:
+    """Evaluate a condition for a lead."""
+    try:
+        return _truth(node, lead, None)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return False
+
+
+def evaluate_traced(node: ast.Node, lead: Mapping[str, Any]) -> tuple[bool, dict]:
+    """Evaluate a condition and return its value with a trace of every clause."""
+    trace: list = []
+    try:
+        result = _truth(node, lead, trace)
+    except (TypeError, ValueError, AttributeError, OverflowError) as error:
+        return False, {"clause": ast.unparse(node), "value": False, "error": str(error)}
+    return result, trace[-1]
+
+
+def value_of(node: ast.Node, lead: Mapping[str, Any]) -> Any:
+    """Return an operand's value, None when missing."""
+    match node:
+        case ast.Literal(value=value):
+            return value
+        case ast.FieldRef(name=name):
+            return lead.get(name)
+        case ast.MetaRef(name=name):
+            return lead.get("@" + name)
+        case ast.Call(name=name, args=(arg,)):
+            value = value_of(arg, lead)
+            if value is None:
+                return None
+            if name == "lower":
+                return value.lower()
+            if name == "upper":
+                return value.upper()
+            if name == "len":
+                return len(value)
+            if name == "age":
+                return age(value, lead)
+            return days_since(value, lead)
+        case ast.Neg(operand=operand):
+            value = value_of(operand, lead)
+            return None if value is None else -value
+        case ast.Arith(op=op, left=left, right=right):
+            a, b = value_of(left, lead), value_of(right, lead)
+            if a is None or b is None:
+                return None
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            if op == "*":
+                return a * b
+            return None if b == 0 else a / b
+    # A condition used as a value (e.g. `(a == 1) == true`) is a boolean.
+    return _truth(node, lead, None)
+
+
+def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list | None) -> bool:
+    children: list = []
+    sub = children if trace is not None else None
+    operands: dict[str, Any] = {}
+    match node:
+        case ast.Literal(value=value):
+            result = value is True
+        case ast.FieldRef() | ast.MetaRef():
+            value = value_of(node, lead)
+            operands[ast.unparse(node)] = value
+            result = value is True
+        case ast.Compare(op=op, left=left, right=right):
+            a, b = _operand(left, lead, operands), _operand(right, lead, operands)
+            result = a is not None and b is not None and _COMPARE[op](a, b)
+        case ast.InList(operand=operand, items=items, negated=negated):
+            value = _operand(operand, lead, operands)
+            found = value is not None and value in {item.value for item in items.items}
+            result = value is not None and (found != negated)
+        case ast.Between(operand=operand, low=low, high=high, negated=negated):
+            v = _operand(operand, lead, operands)
+            lo, hi = _operand(low, lead, operands), _operand(high, lead, operands)
+            result = None not in (v, lo, hi) and ((lo <= v <= hi) != negated)
+        case ast.StringTest(op=op, left=left, right=right, negated=negated):
+            a, b = _operand(left, lead, operands), _operand(right, lead, operands)
+            result = a is not None and b is not None and (_STRING_TESTS[op](a, b) != negated)
+        case ast.Matches(operand=operand, regex=regex, negated=negated):
+            value = _operand(operand, lead, operands)
+            matched = value is not None and compile_regex(regex.pattern, regex.flags).test(value)
+            result = value is not None and (matched != negated)
+        case ast.IsMissing(operand=operand, negated=negated):
+            value = _operand(operand, lead, operands)
+            result = (value is None) != negated
+        case ast.Not(operand=operand):
+            result = not _truth(operand, lead, sub)
+        case ast.And(items=items) | ast.Or(items=items):
+            # Traced: every clause is evaluated so the trace shows all values (no side effects).
+            values = (
+                [_truth(item, lead, sub) for item in items]
+                if trace is not None
+                else (_truth(item, lead, None) for item in items)
+            )
+            result = all(values) if isinstance(node, ast.And) else any(values)
+        case _:
+            raise TypeError(f"not a condition: {ast.unparse(node)}")
+    if trace is not None:
+        entry: dict[str, Any] = {"clause": ast.unparse(node), "value": bool(result)}
+        if operands:
+            entry["values"] = operands
+        if children:
+            entry["clauses"] = children
+        trace.append(entry)
+    return bool(result)
+
+
+def _operand(node: ast.Node, lead: Mapping[str, Any], operands: dict[str, Any]) -> Any:
+    value = value_of(node, lead)
+    if not isinstance(node, ast.Literal):
+        operands[ast.unparse(node)] = value
+    return value
