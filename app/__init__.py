@@ -1,0 +1,32 @@
+"""Sluice: a lead-routing rules engine behind an intake API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the Flask app: config, then database, then errors, then blueprints."""
+    from app.api import errors, health, logs, openapi
+    from app.api.admin import blueprints as admin_blueprints
+    from app.api.intake import blp as intake_blp
+    from app.config import load_config
+    from app.store import db
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    errors.register_error_handlers(app)
+    logs.init_app(app)
+
+    app.register_blueprint(health.blp)
+    api = openapi.init_app(app)
+    api.register_blueprint(intake_blp)
+    for blueprint in admin_blueprints():
+        api.register_blueprint(blueprint)
+    return app

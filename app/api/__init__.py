@@ -1,0 +1,1 @@
+"""The HTTP API: intake for integrators, admin for tenant users, health, OpenAPI."""

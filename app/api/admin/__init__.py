@@ -1,0 +1,10 @@
+"""The admin API under /api/admin: tenant users' tokens, roles enforced per operation."""
+
+from __future__ import annotations
+
+
+def blueprints() -> list:
+    """Return the admin blueprints, to register through the OpenAPI-aware Api."""
+    from app.api.admin import customers, leads, rules, sources, users
+
+    return [users.blp, rules.blp, sources.blp, customers.blp, leads.blp]

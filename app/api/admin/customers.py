@@ -1,0 +1,77 @@
+"""/api/admin/customers: customers, wallet deposits, activation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.api.auth import require
+from app.api.schemas import CustomerSchema
+from app.store.customers import create_customer, deposit, find_customer, list_customers, set_active
+from app.store.money import to_cents
+
+blp = Blueprint("admin_customers", __name__, url_prefix="/api/admin", description="Customers.")
+
+
+class NewCustomerSchema(Schema):
+    slug = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    balance = fields.Decimal(load_default=Decimal("0"), metadata={"example": "500.00"})
+
+
+class DepositSchema(Schema):
+    amount = fields.Decimal(required=True, metadata={"example": "250.00"})
+    note = fields.String(load_default="deposit", validate=validate.Length(max=200))
+
+
+@blp.route("/customers", methods=["GET"])
+@require("customers.read")
+@blp.response(200, CustomerSchema(many=True))
+def customers():
+    """List the tenant's customers with their wallet balances."""
+    return list_customers(g.tenant)
+
+
+@blp.route("/customers", methods=["POST"])
+@require("customers.write")
+@blp.arguments(NewCustomerSchema)
+@blp.response(201, CustomerSchema)
+def new_customer(body):
+    """Create a customer, optionally with an opening balance."""
+    return create_customer(g.tenant, body["slug"], body["name"], to_cents(body["balance"]))
+
+
+@blp.route("/customers/<ref>", methods=["GET"])
+@require("customers.read")
+@blp.response(200, CustomerSchema)
+def customer(ref: str):
+    """Show a customer."""
+    return find_customer(g.tenant, ref)
+
+
+@blp.route("/customers/<ref>/deposits", methods=["POST"])
+@require("wallets.deposit")
+@blp.arguments(DepositSchema)
+@blp.response(201, CustomerSchema)
+def new_deposit(body, ref: str):
+    """Add money to a customer's wallet."""
+    return deposit(find_customer(g.tenant, ref), to_cents(body["amount"]), body["note"])
+
+
+@blp.route("/customers/<ref>/deactivate", methods=["POST"])
+@require("customers.write")
+@blp.response(200, CustomerSchema)
+def deactivate(ref: str):
+    """Deactivate a customer: its bids win nothing until it is activated again."""
+    return set_active(find_customer(g.tenant, ref), False)
+
+
+@blp.route("/customers/<ref>/activate", methods=["POST"])
+@require("customers.write")
+@blp.response(200, CustomerSchema)
+def activate(ref: str):
+    """Activate a customer."""
+    return set_active(find_customer(g.tenant, ref), True)

@@ -1,0 +1,163 @@
+"""Every HTTP error of the API, and the one JSON shape they all have.
+
+    {"error": "<code>", "message": "<sentence>", "request_id": "<id>", ...}
+
+Validation errors add `"errors": {field: [messages]}`; rule set refusals add
+`"diagnostics": [...]`. Raise an ApiError subclass anywhere below a view.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.store.errors import ConflictError, InvalidError, NotFoundError, StoreError
+
+log = logging.getLogger("sluice.api")
+
+
+class ApiError(Exception):
+    """Root of the API's errors: an HTTP status, a code and a message."""
+
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, Any]:
+        """Return the JSON body of the error."""
+        body = {"error": self.code, "message": self.message}
+        body.update(self.extra)
+        body["request_id"] = g.get("request_id")
+        return body
+
+
+class BadRequest(ApiError):
+    status, code, message = 400, "bad_request", "The request is malformed."
+
+
+class Unauthorized(ApiError):
+    status, code, message = 401, "unauthorized", "Missing or invalid credentials."
+
+    def __init__(self, message: str | None = None, realm: str = "sluice", **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.headers["WWW-Authenticate"] = f'Basic realm="{realm}", Bearer realm="{realm}"'
+
+
+class Forbidden(ApiError):
+    status, code, message = 403, "forbidden", "Your role does not allow this."
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "No such resource."
+
+
+class Conflict(ApiError):
+    status, code, message = 409, "conflict", "The request conflicts with the current state."
+
+
+class PayloadTooLarge(ApiError):
+    status, code, message = 413, "payload_too_large", "The request body is too large."
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+    message = "Send application/json or application/x-www-form-urlencoded."
+
+
+class ValidationFailed(ApiError):
+    status, code, message = 422, "validation_failed", "The request has invalid fields."
+
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None, **extra):
+        super().__init__(message, errors=errors, **extra)
+        self.errors = errors
+
+
+class ServiceUnavailable(ApiError):
+    status, code, message = 503, "unavailable", "The service cannot take this request now."
+
+
+class InternalError(ApiError):
+    status, code = 500, "internal_error"
+    message = "The lead was kept but could not be distributed; quote the request id."
+
+
+_HTTP_CODES = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def from_store_error(error: StoreError) -> ApiError:
+    """Return the API error for a store refusal."""
+    if isinstance(error, NotFoundError):
+        return NotFound(error.message)
+    if isinstance(error, ConflictError):
+        return Conflict(error.message)
+    if isinstance(error, InvalidError):
+        if error.details is not None:
+            return ValidationFailed({}, error.message, diagnostics=error.details)
+        return ValidationFailed({}, error.message)
+    return ApiError(error.message)
+
+
+def from_http_exception(error: HTTPException) -> ApiError:
+    """Return the API error for a werkzeug (or webargs) HTTP exception."""
+    status = error.code or 500
+    if status == 422:
+        messages = (getattr(error, "data", None) or {}).get("messages") or {}
+        errors: dict[str, Any] = {}
+        for location_errors in messages.values():  # {"json": {field: [...]}, "query": ...}
+            errors.update(location_errors)
+        return ValidationFailed(errors)
+    cls = _HTTP_CODES.get(status)
+    if cls is not None:
+        result = cls(error.description if status != 413 else None)
+    else:
+        result = ApiError(error.description)
+        result.status = status
+        result.code = (error.name or "error").lower().replace(" ", "_")
+    return result
+
+
+def respond(error: ApiError):
+    """Return the Flask response of an API error."""
+    response = jsonify(error.body())
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Send every error as JSON in the one shape."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        return respond(error)
+
+    @app.errorhandler(StoreError)
+    def _store_error(error: StoreError):
+        return respond(from_store_error(error))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        return respond(from_http_exception(error))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error")
+        return respond(ApiError("Something went wrong; quote the request id."))

@@ -1,0 +1,54 @@
+"""The OpenAPI document (/api/openapi.json) and its interactive page (/api/docs)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from app.api.schemas import ErrorSchema
+
+SETTINGS = {
+    "API_TITLE": "Sluice",
+    "API_VERSION": "1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+}
+SECURITY_SCHEMES = {
+    "basicAuth": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "A source's API key (user name) and API secret (password).",
+    },
+    "sourceBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A source's bearer token (`sluice source token`).",
+    },
+    "userBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A tenant user's token, for /api/admin.",
+    },
+}
+
+
+class SluiceApi(Api):
+    """flask-smorest's Api, leaving errors to app/api/errors.py (one JSON shape)."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+def init_app(app: Flask) -> SluiceApi:
+    """Create the Api that documents the blueprints registered through it."""
+    for key, value in SETTINGS.items():
+        app.config.setdefault(key, value)
+    api = SluiceApi(app)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    return api

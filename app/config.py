@@ -1,0 +1,41 @@
+"""Configuration from the environment: every setting is a `SLUICE_*` variable."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": "sqlite:///instance/sluice.sqlite3",
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "LOG_LEVEL": "INFO",
+    "RULES_DIR": None,
+    "TEST_PRICE": Decimal("45.00"),
+    "TRUSTED_PROXIES": 0,
+}
+
+# Settings read from SLUICE_<NAME>, with the type they are converted to.
+ENVIRONMENT = {
+    "DATABASE_URL": str,
+    "MAX_BODY_BYTES": int,
+    "PUBLIC_URL": str,
+    "LOG_LEVEL": str,
+    "RULES_DIR": str,
+    "TRUSTED_PROXIES": int,
+}
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the settings: defaults, then `SLUICE_*` environment variables, then overrides."""
+    config = dict(DEFAULTS)
+    for name, convert in ENVIRONMENT.items():
+        raw = os.environ.get(f"SLUICE_{name}")
+        if raw is not None and raw != "":
+            try:
+                config[name] = convert(raw)
+            except ValueError:
+                raise ValueError(f"SLUICE_{name} must be {convert.__name__}, got {raw!r}") from None
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,24 @@
+"""Errors the store raises; the API and the CLI turn them into responses and messages."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """A request the store refuses; `message` is for the person who made it."""
+
+    def __init__(self, message: str, details: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFoundError(StoreError):
+    """No such object in this tenant."""
+
+
+class ConflictError(StoreError):
+    """The object exists already, or the change conflicts with the current state."""
+
+
+class InvalidError(StoreError):
+    """The input is wrong (the message says how)."""

@@ -1,0 +1,67 @@
+"""Schema creation and upgrades: numbered migrations recorded in `schema_migrations`.
+
+Each migration runs once, in a transaction, in order. Migration 1 creates the tables from
+the models as they are; later migrations must be written so that they are no-ops on a
+schema that migration 1 already created with the newer model (check before altering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from app.store.clock import utcnow
+from app.store.db import database, is_postgresql
+from app.store.models import MODELS
+
+MIGRATION_LOCK = 0x51C5  # pg_advisory_xact_lock key: one upgrader at a time
+
+
+class SchemaMigration(pw.Model):
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=200)
+    applied_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        database = database
+        table_name = "schema_migrations"
+
+
+def _create_tables() -> None:
+    database.create_tables(MODELS, safe=True)
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
+    (1, "create tables", _create_tables),
+)
+
+
+def applied_versions() -> set[int]:
+    """Return the versions already applied (empty on a new database)."""
+    if not database.table_exists(SchemaMigration._meta.table_name):
+        return set()
+    return {row.version for row in SchemaMigration.select(SchemaMigration.version)}
+
+
+def upgrade() -> list[str]:
+    """Apply the pending migrations; return their names (empty when up to date)."""
+    applied = []
+    with database.atomic():
+        if is_postgresql():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        database.create_tables([SchemaMigration], safe=True)
+        done = applied_versions()
+        for version, name, migrate in MIGRATIONS:
+            if version in done:
+                continue
+            migrate()
+            SchemaMigration.create(version=version, name=name)
+            applied.append(f"{version:04d} {name}")
+    return applied
+
+
+def pending() -> list[str]:
+    """Return the names of the migrations not yet applied."""
+    done = applied_versions()
+    return [f"{v:04d} {name}" for v, name, _ in MIGRATIONS if v not in done]

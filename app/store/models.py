@@ -1,0 +1,205 @@
+"""The tables. Times are naive UTC; money is integer cents; lead data is JSON."""
+
+from __future__ import annotations
+
+import uuid
+
+import peewee as pw
+
+from app.store.clock import utcnow
+from app.store.db import database
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Tenant(BaseModel):
+    code = pw.CharField(max_length=8, unique=True)
+    slug = pw.CharField(max_length=64, unique=True)
+    name = pw.CharField(max_length=200)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="users", on_delete="CASCADE")
+    email = pw.CharField(max_length=254)
+    role = pw.CharField(max_length=20)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "email"), True),)
+
+
+class Customer(BaseModel):
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="customers", on_delete="CASCADE")
+    slug = pw.CharField(max_length=64)
+    name = pw.CharField(max_length=200)
+    balance_cents = pw.BigIntegerField(default=0)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "slug"), True),)
+        constraints = [pw.Check("balance_cents >= 0")]
+
+
+class RuleSetVersion(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="rule_versions", on_delete="CASCADE")
+    number = pw.IntegerField()
+    files = pw.JSONField()  # {file name: text}
+    content_hash = pw.CharField(max_length=64)
+    created_at = pw.DateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=254)
+    active = pw.BooleanField(default=False)
+    activated_at = pw.DateTimeField(null=True)
+    activated_by = pw.CharField(max_length=254, null=True)
+
+    class Meta:
+        indexes = ((("tenant", "number"), True),)
+
+
+class Source(BaseModel):
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="sources", on_delete="CASCADE")
+    name = pw.CharField(max_length=200)
+    category = pw.CharField(max_length=64)
+    api_key = pw.CharField(max_length=64, unique=True)
+    secret_hash = pw.CharField(max_length=64)
+    test_mode = pw.BooleanField(default=False)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class SourceToken(BaseModel):
+    source = pw.ForeignKeyField(Source, backref="tokens", on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class Post(BaseModel):
+    """One submission to the intake API, accepted or rejected."""
+
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="posts", on_delete="CASCADE")
+    source = pw.ForeignKeyField(Source, backref="posts", on_delete="CASCADE")
+    received_at = pw.DateTimeField(default=utcnow, index=True)
+    request_id = pw.CharField(max_length=64)
+    payload = pw.JSONField()
+    headers = pw.JSONField()
+    accepted = pw.BooleanField()
+    status_code = pw.IntegerField()
+    errors = pw.JSONField(null=True)
+
+    class Meta:
+        indexes = ((("tenant", "received_at"), False),)
+
+
+class Lead(BaseModel):
+    uuid = pw.UUIDField(unique=True, default=uuid.uuid4)
+    public_id = pw.CharField(max_length=31, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="leads", on_delete="CASCADE")
+    source = pw.ForeignKeyField(Source, backref="leads", on_delete="CASCADE")
+    post = pw.ForeignKeyField(Post, null=True, backref="leads", on_delete="SET NULL")
+    rule_version = pw.ForeignKeyField(RuleSetVersion, null=True, on_delete="SET NULL")
+    category = pw.CharField(max_length=64)
+    lead_type = pw.CharField(max_length=64, null=True)
+    status = pw.CharField(max_length=32, default="pending")
+    data = pw.JSONField()  # normalized values, exactly as the rules saw them
+    price_cents = pw.BigIntegerField(default=0)
+    customer = pw.ForeignKeyField(Customer, null=True, backref="leads", on_delete="SET NULL")
+    bid_id = pw.CharField(max_length=64, null=True)
+    partner_id = pw.CharField(max_length=100, null=True)
+    is_test = pw.BooleanField(default=False)
+    received_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    assigned_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("tenant", "received_at"), False),
+            (("tenant", "status"), False),
+        )
+
+
+class LeadEvent(BaseModel):
+    """One entry of a lead's timeline."""
+
+    lead = pw.ForeignKeyField(Lead, backref="events", on_delete="CASCADE")
+    at = pw.DateTimeField(default=utcnow)
+    kind = pw.CharField(max_length=40)
+    message = pw.TextField()
+    details = pw.JSONField(null=True)
+
+
+class WalletEntry(BaseModel):
+    """One movement of a customer's wallet: a deposit (+) or a charge for a lead (-)."""
+
+    customer = pw.ForeignKeyField(Customer, backref="wallet_entries", on_delete="CASCADE")
+    kind = pw.CharField(max_length=20)  # deposit | charge
+    amount_cents = pw.BigIntegerField()
+    balance_after_cents = pw.BigIntegerField()
+    lead = pw.ForeignKeyField(Lead, null=True, on_delete="SET NULL")
+    note = pw.CharField(max_length=200, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class DedupeKey(BaseModel):
+    """The last distributed lead with a dedupe key; its row is the lock for that key."""
+
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
+    key_hash = pw.CharField(max_length=64)
+    last_seen_at = pw.DateTimeField(null=True)
+    lead = pw.ForeignKeyField(Lead, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("tenant", "key_hash"), True),)
+
+
+class BidCounter(BaseModel):
+    """Leads won and cents spent by a bid in one cap/budget period."""
+
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
+    bid_id = pw.CharField(max_length=64)
+    period = pw.CharField(max_length=8)
+    period_start = pw.DateTimeField()
+    leads = pw.IntegerField(default=0)
+    spent_cents = pw.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("tenant", "bid_id", "period", "period_start"), True),)
+
+
+class BidState(BaseModel):
+    """When a bid last won, for least-recently-won ties and round robin."""
+
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
+    bid_id = pw.CharField(max_length=64)
+    last_won_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("tenant", "bid_id"), True),)
+
+
+MODELS = (
+    Tenant,
+    User,
+    Customer,
+    RuleSetVersion,
+    Source,
+    SourceToken,
+    Post,
+    Lead,
+    LeadEvent,
+    WalletEntry,
+    DedupeKey,
+    BidCounter,
+    BidState,
+)

@@ -1,0 +1,197 @@
+"""Rule set versions: push (check, store, activate), list, rollback, and the active one."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from app.store.clock import utcnow
+from app.store.customers import customer_slugs
+from app.store.db import database, is_postgresql
+from app.store.errors import InvalidError, NotFoundError
+from app.store.models import RuleSetVersion, Source, Tenant
+
+_CACHE_SIZE = 32
+_cache: OrderedDict[str, Any] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class RulesRefused(InvalidError):
+    """The rule set has errors; `details` lists the diagnostics."""
+
+
+def diagnostic_json(diagnostic) -> dict[str, Any]:
+    """Return a diagnostic as a JSON-able dict."""
+    return {
+        "path": diagnostic.path,
+        "line": diagnostic.line,
+        "column": diagnostic.column,
+        "severity": diagnostic.severity,
+        "code": diagnostic.code,
+        "message": diagnostic.message,
+        "hint": diagnostic.hint,
+    }
+
+
+def _problem(code: str, message: str) -> dict[str, Any]:
+    return {
+        "path": None,
+        "line": None,
+        "column": None,
+        "severity": "error",
+        "code": code,
+        "message": message,
+        "hint": None,
+    }
+
+
+def check_rules(tenant: Tenant, files: Any):
+    """Compile rules for a tenant; return the RuleSet or raise RulesRefused with every problem.
+
+    Beyond the language's own checks, every customer a bid names must exist in the tenant
+    and every active source's category must be defined, or leads could not be routed.
+    """
+    from app.dsl import RulesError, compile_rules
+
+    try:
+        ruleset = compile_rules(files)
+    except RulesError as error:
+        raise RulesRefused(
+            "the rule set has errors:\n" + str(error),
+            [diagnostic_json(d) for d in error.diagnostics],
+        ) from None
+    problems = []
+    known = customer_slugs(tenant)
+    for slug in sorted(ruleset.customers() - known):
+        problems.append(_problem("unknown-customer", f"bids name unknown customer {slug!r}"))
+    categories = {
+        source.category
+        for source in Source.select(Source.category).where(
+            (Source.tenant == tenant) & (Source.active == True)  # noqa: E712
+        )
+    }
+    for category in sorted(categories - set(ruleset.categories)):
+        problems.append(
+            _problem(
+                "missing-category",
+                f"active sources post to category {category!r}, which the rule set lacks",
+            )
+        )
+    if problems:
+        lines = "\n".join(f"error[{p['code']}]: {p['message']}" for p in problems)
+        raise RulesRefused("the rule set is refused:\n" + lines, problems)
+    return ruleset
+
+
+def push_rules(tenant: Tenant, files: Any, by: str):
+    """Check rules, store them as a new version and activate it; return (version, ruleset).
+
+    Pushing the rules that are already active changes nothing and returns that version.
+    """
+    ruleset = check_rules(tenant, files)
+    with database.atomic():
+        _lock_tenant_versions(tenant)
+        current = active_version(tenant)
+        if current is not None and current.content_hash == ruleset.content_hash:
+            return current, ruleset
+        number = (
+            RuleSetVersion.select(RuleSetVersion.number)
+            .where(RuleSetVersion.tenant == tenant)
+            .order_by(RuleSetVersion.number.desc())
+            .scalar()
+            or 0
+        ) + 1
+        version = RuleSetVersion.create(
+            tenant=tenant,
+            number=number,
+            files=dict(ruleset.sources),
+            content_hash=ruleset.content_hash,
+            created_by=by,
+        )
+        _activate(tenant, version, by)
+    return RuleSetVersion.get_by_id(version.id), ruleset
+
+
+def rollback_rules(tenant: Tenant, by: str, to: int | None = None):
+    """Activate an earlier version (default: the newest one below the active one)."""
+    with database.atomic():
+        _lock_tenant_versions(tenant)
+        current = active_version(tenant)
+        query = RuleSetVersion.select().where(RuleSetVersion.tenant == tenant)
+        if to is not None:
+            target = query.where(RuleSetVersion.number == to).first()
+            if target is None:
+                raise NotFoundError(f"no rule set version {to}")
+        else:
+            if current is None:
+                raise InvalidError("no active rule set to roll back from")
+            target = (
+                query.where(RuleSetVersion.number < current.number)
+                .order_by(RuleSetVersion.number.desc())
+                .first()
+            )
+            if target is None:
+                raise InvalidError(f"version {current.number} is the first one: nothing before it")
+        check_rules(tenant, target.files)
+        _activate(tenant, target, by)
+    return RuleSetVersion.get_by_id(target.id)
+
+
+def _lock_tenant_versions(tenant: Tenant) -> None:
+    # Two pushes at once must not both pick the same next number or both activate.
+    if is_postgresql():
+        Tenant.select().where(Tenant.id == tenant.id).for_update().execute()
+
+
+def _activate(tenant: Tenant, version: RuleSetVersion, by: str) -> None:
+    RuleSetVersion.update(active=False).where(
+        (RuleSetVersion.tenant == tenant) & (RuleSetVersion.active == True)  # noqa: E712
+    ).execute()
+    RuleSetVersion.update(active=True, activated_at=utcnow(), activated_by=by).where(
+        RuleSetVersion.id == version.id
+    ).execute()
+
+
+def list_versions(tenant: Tenant) -> list[RuleSetVersion]:
+    """Return the tenant's rule set versions, newest first."""
+    return list(
+        RuleSetVersion.select()
+        .where(RuleSetVersion.tenant == tenant)
+        .order_by(RuleSetVersion.number.desc())
+    )
+
+
+def active_version(tenant: Tenant | int) -> RuleSetVersion | None:
+    """Return the tenant's active rule set version, or None."""
+    return (
+        RuleSetVersion.select()
+        .where((RuleSetVersion.tenant == tenant) & (RuleSetVersion.active == True))  # noqa: E712
+        .first()
+    )
+
+
+def compiled(version: RuleSetVersion):
+    """Return the RuleSet of a stored version (compiled once per process)."""
+    key = version.content_hash
+    with _cache_lock:
+        ruleset = _cache.get(key)
+        if ruleset is not None:
+            _cache.move_to_end(key)
+            return ruleset
+    from app.dsl import compile_rules
+
+    ruleset = compile_rules(dict(version.files))
+    with _cache_lock:
+        _cache[key] = ruleset
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return ruleset
+
+
+def active_ruleset(tenant: Tenant | int):
+    """Return (version, RuleSet) of the tenant's active rules, or (None, None)."""
+    version = active_version(tenant)
+    if version is None:
+        return None, None
+    return version, compiled(version)

@@ -1,0 +1,125 @@
+"""Tenants and their users: creation, look-up, token authentication, roles."""
+
+from __future__ import annotations
+
+import re
+
+import peewee as pw
+
+from app.store.db import database
+from app.store.errors import ConflictError, InvalidError, NotFoundError
+from app.store.models import Tenant, User
+from app.store.secrets import (
+    hash_secret,
+    new_secret,
+    new_tenant_code,
+    public_id,
+    secret_matches,
+    slugify,
+)
+
+ROLES = ("admin", "rules_author", "analyst", "viewer")
+_READ = {"leads.read", "posts.read", "customers.read", "sources.read", "rules.read"}
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "viewer": frozenset(_READ),
+    "analyst": frozenset(_READ | {"leads.explain"}),
+    "rules_author": frozenset(_READ | {"leads.explain", "rules.push", "rules.rollback"}),
+    "admin": frozenset(
+        _READ
+        | {"leads.explain", "rules.push", "rules.rollback", "leads.reprocess"}
+        | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
+    ),
+}
+_CODE = re.compile(r"[A-Z0-9]{8}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def has_permission(user: User, permission: str) -> bool:
+    """Tell whether the user's role grants the permission."""
+    return permission in PERMISSIONS.get(user.role, frozenset())
+
+
+def create_tenant(name: str, code: str | None = None, admin_email: str | None = None):
+    """Create a tenant and its first admin user; return (tenant, user, plain user token)."""
+    name = name.strip()
+    if not name:
+        raise InvalidError("a tenant needs a name")
+    if code is not None:
+        code = code.strip().upper()
+        if not _CODE.fullmatch(code):
+            raise InvalidError("a tenant code is 8 letters or digits")
+    with database.atomic():
+        if code is None:
+            code = new_tenant_code()
+            while Tenant.select().where(Tenant.code == code).exists():
+                code = new_tenant_code()
+        elif Tenant.select().where(Tenant.code == code).exists():
+            raise ConflictError(f"tenant code {code} is taken")
+        base = slugify(name)
+        slug, n = base, 1
+        while Tenant.select().where(Tenant.slug == slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        try:
+            tenant = Tenant.create(name=name, code=code, slug=slug)
+        except pw.IntegrityError:
+            raise ConflictError("a tenant with this code or slug was created meanwhile") from None
+        user, token = create_user(tenant, admin_email or f"admin@{slug}.invalid", "admin")
+    return tenant, user, token
+
+
+def find_tenant(ref: str) -> Tenant:
+    """Return the tenant with this code or slug."""
+    ref = ref.strip()
+    tenant = (
+        Tenant.select().where((Tenant.code == ref.upper()) | (Tenant.slug == ref.lower())).first()
+    )
+    if tenant is None:
+        raise NotFoundError(f"no tenant with code or slug {ref!r}")
+    return tenant
+
+
+def list_tenants() -> list[Tenant]:
+    """Return every tenant, oldest first."""
+    return list(Tenant.select().order_by(Tenant.id))
+
+
+def create_user(tenant: Tenant, email: str, role: str):
+    """Create a user of the tenant; return (user, plain token)."""
+    email = email.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidError(f"{email!r} is not an email address")
+    if role not in ROLES:
+        raise InvalidError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if User.select().where((User.tenant == tenant) & (User.email == email)).exists():
+        raise ConflictError(f"user {email} exists already")
+    token = new_secret("sut")
+    user = User.create(
+        public_id=public_id("usr"),
+        tenant=tenant,
+        email=email,
+        role=role,
+        token_hash=hash_secret(token),
+    )
+    return user, token
+
+
+def list_users(tenant: Tenant) -> list[User]:
+    """Return the tenant's users, oldest first."""
+    return list(User.select().where(User.tenant == tenant).order_by(User.id))
+
+
+def authenticate_user(token: str) -> User | None:
+    """Return the active user holding this token, or None."""
+    if not token.startswith("sut_"):
+        return None
+    digest = hash_secret(token)
+    user = (
+        User.select(User, Tenant)
+        .join(Tenant)
+        .where((User.token_hash == digest) & (User.active == True))  # noqa: E712
+        .first()
+    )
+    if user is None or not secret_matches(token, user.token_hash):
+        return None
+    return user
