@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
+from app.commands.customers import customer_group
+from app.commands.db import db_group
+from app.commands.leads import lead_group, post_group
+from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
+from app.commands.serve import serve_command
+from app.commands.sources import source_group
+from app.commands.tenants import tenant_group, user_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,3 +21,12 @@ def main() -> None:
 
 main.add_command(check_command)
 main.add_command(explain_command)
+main.add_command(db_group)
+main.add_command(tenant_group)
+main.add_command(user_group)
+main.add_command(rules_group)
+main.add_command(source_group)
+main.add_command(customer_group)
+main.add_command(lead_group)
+main.add_command(post_group)
+main.add_command(serve_command)

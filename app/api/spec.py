@@ -78,9 +78,14 @@ def example_value(field) -> Any:
     return TYPE_EXAMPLES.get(field.type)
 
 
-def example_payload(reference: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return a payload holding an example value for every field."""
-    return {field["name"]: field["example"] for field in reference if field["example"] is not None}
+def example_payload(ruleset, category: str) -> dict[str, Any]:
+    """Return a payload of the fields the rules give an example for, and the required ones."""
+    payload = {}
+    for field in ruleset.categories[category].fields:
+        if field.example is not None or field.required_post or field.name == "zip":
+            payload[field.name] = example_value(field)
+    payload.setdefault("zip", TYPE_EXAMPLES["zip"])
+    return payload
 
 
 def curl_command(endpoint: str, payload: dict[str, Any], api_key: str, secret: str | None) -> str:
@@ -107,7 +112,7 @@ def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> di
     endpoint = base_url.rstrip("/") + "/api/leads"
     known = ruleset is not None and source.category in ruleset.categories
     reference = field_reference(ruleset, source.category) if known else []
-    payload = example_payload(reference)
+    payload = example_payload(ruleset, source.category) if known else {"zip": "33139"}
     return {
         "title": f"API Specification for {source.name}",
         "source": source.public_id,

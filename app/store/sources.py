@@ -108,3 +108,10 @@ def authenticate_bearer(token: str) -> Source | None:
     if row is None or not hmac.compare_digest(digest, row.token_hash):
         return None
     return row.source
+
+
+def rotate_secret(source: Source) -> str:
+    """Give the source a new API secret (the old one stops working); return it."""
+    secret = new_secret("sks")
+    Source.update(secret_hash=hash_secret(secret)).where(Source.id == source.id).execute()
+    return secret

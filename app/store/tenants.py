@@ -123,3 +123,10 @@ def authenticate_user(token: str) -> User | None:
     if user is None or not secret_matches(token, user.token_hash):
         return None
     return user
+
+
+def rotate_user_token(user: User) -> str:
+    """Give the user a new token (the old one stops working); return it."""
+    token = new_secret("sut")
+    User.update(token_hash=hash_secret(token)).where(User.id == user.id).execute()
+    return token
