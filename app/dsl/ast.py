@@ -7,6 +7,7 @@ Positions are excluded from equality, so two conditions written alike compare eq
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 
@@ -318,6 +319,9 @@ def unparse(node: Node) -> str:
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
         case Literal(value=value, type="bool"):
             return "true" if value else "false"
+        case Literal(value=float() as value):
+            text = repr(value)
+            return format(Decimal(text), "f") if "e" in text else text
         case Literal(value=value):
             return str(value)
         case ListLiteral(items=items):
@@ -364,4 +368,4 @@ def _wrap(node: Node, level: int) -> str:
 def _operand(node: Node) -> str:
     """Parenthesize anything looser than arithmetic when it is an operand."""
     text = unparse(node)
-    return f"({text})" if isinstance(node, Arith | Neg | Compare | And | Or | Not) else text
+    return f"({text})" if isinstance(node, Arith | Compare | And | Or | Not) else text
