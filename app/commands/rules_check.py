@@ -13,8 +13,13 @@ from app.dsl.diagnostics import format_json, format_report
 
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
-              help="json: machine-readable diagnostics for editors and CI.")  # fmt: skip
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: machine-readable diagnostics for editors and CI.",
+)
 def check_command(paths: tuple[str, ...], output: str) -> None:
     """Check rule files or directories; exit 1 on any error."""
     texts, diagnostics = read_sources(paths)
@@ -30,7 +35,9 @@ def check_command(paths: tuple[str, ...], output: str) -> None:
 @click.command("explain")
 @click.argument("rules_path", type=click.Path(exists=True))
 @click.argument("lead_file", type=click.File("r"))
-@click.option("--category", help="The lead's category (default: the lead's @category, or the only one).")
+@click.option(
+    "--category", help="The lead's category (default: the lead's @category, or the only one)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 def explain_command(rules_path: str, lead_file, category: str | None, as_json: bool) -> None:
     """Explain which lead type, audits, dedupe keys and bids a lead gets, and why."""
@@ -62,7 +69,11 @@ def _clauses(trace: dict | None, depth: int = 2) -> list[str]:
     values = trace.get("values")
     shown = ""
     if values and "clauses" not in trace:
-        shown = "   (" + ", ".join(f"{k} = {json.dumps(v, default=str)}" for k, v in values.items()) + ")"
+        shown = (
+            "   ("
+            + ", ".join(f"{k} = {json.dumps(v, default=str)}" for k, v in values.items())
+            + ")"
+        )
     lines = ["  " * depth + f"{mark} {trace['clause']}{shown}"]
     for child in trace.get("clauses", ()):
         lines += _clauses(child, depth + 1)
@@ -72,9 +83,13 @@ def _clauses(trace: dict | None, depth: int = 2) -> list[str]:
 def render_explanation(explanation: dict) -> str:
     """Render an explanation as indented text with ✓/✗ per clause."""
     chosen = explanation["lead_type"]
-    lines = [f"category:  {explanation['category']}",
-             f"lead type: {chosen['id'] + ' (' + chosen['label'] + ')' if chosen else 'none -> uncategorized'}",
-             "", "lead types, in the order tried:"]  # fmt: skip
+    chosen_text = f"{chosen['id']} ({chosen['label']})" if chosen else "none -> uncategorized"
+    lines = [
+        f"category:  {explanation['category']}",
+        f"lead type: {chosen_text}",
+        "",
+        "lead types, in the order tried:",
+    ]
     for entry in explanation["lead_types"]:
         state = "chosen" if entry["chosen"] else ("matched" if entry["matched"] else "no match")
         if not entry["tried"]:

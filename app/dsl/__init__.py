@@ -39,7 +39,7 @@ def parse_condition(text: str, fields: Mapping[str, str]):
         if type_name not in EXPRESSION_TYPES:
             raise ValueError(f"unknown field type {type_name!r} for field {name!r}")
         field_map[name] = Field(name, type_name)
-    parsed = parse_file(f"audit \"condition\" when {text}", CONDITION_PATH)
+    parsed = parse_file(f'audit "condition" when {text}', CONDITION_PATH)
     diagnostics = list(parsed.diagnostics)
     node = None
     if not diagnostics:
@@ -55,8 +55,15 @@ def parse_condition(text: str, fields: Mapping[str, str]):
         # Report columns relative to the expression the caller wrote.
         offset = len('audit "condition" when ')
         shifted = [
-            Diagnostic(d.path, d.line, max(1, d.column - offset) if d.line == 1 else d.column,
-                       d.severity, d.code, d.message, d.hint)  # fmt: skip
+            Diagnostic(
+                d.path,
+                d.line,
+                max(1, d.column - offset) if d.line == 1 else d.column,
+                d.severity,
+                d.code,
+                d.message,
+                d.hint,
+            )
             for d in diagnostics
         ]
         raise RulesError(shifted, {CONDITION_PATH: text})

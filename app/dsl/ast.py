@@ -362,7 +362,11 @@ def unparse(node: Node) -> str:
 
 def _wrap(node: Node, level: int) -> str:
     text = unparse(node)
-    return f"({text})" if _PRECEDENCE.get(type(node), 9) <= level and type(node) in _PRECEDENCE else text
+    return (
+        f"({text})"
+        if _PRECEDENCE.get(type(node), 9) <= level and type(node) in _PRECEDENCE
+        else text
+    )
 
 
 def _operand(node: Node) -> str:

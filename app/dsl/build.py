@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from app.dsl import ast
-from app.dsl.checker import DEDUPE_UNITS, Checker, CheckedRules
+from app.dsl.checker import DEDUPE_UNITS, CheckedRules, Checker
 from app.dsl.compiler import compile_node
 from app.dsl.diagnostics import ERROR, Diagnostic, RulesError
 from app.dsl.parser import parse_file
@@ -53,15 +53,31 @@ def read_sources(sources: Sources) -> tuple[dict[str, str], list[Diagnostic]]:
         path = Path(item)
         files = sorted(path.rglob("*" + RULE_FILE_SUFFIX)) if path.is_dir() else [path]
         if path.is_dir() and not files:
-            problems.append(Diagnostic(str(path), 1, 1, ERROR, "no-rule-files",
-                                       f"no {RULE_FILE_SUFFIX} files in directory"))  # fmt: skip
+            problems.append(
+                Diagnostic(
+                    str(path),
+                    1,
+                    1,
+                    ERROR,
+                    "no-rule-files",
+                    f"no {RULE_FILE_SUFFIX} files in directory",
+                )
+            )
         for file in files:
             try:
                 texts[str(file)] = file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-                problems.append(Diagnostic(str(file), 1, 1, ERROR, "unreadable-file",
-                                           f"cannot read rule file: {reason}"))  # fmt: skip
+                problems.append(
+                    Diagnostic(
+                        str(file),
+                        1,
+                        1,
+                        ERROR,
+                        "unreadable-file",
+                        f"cannot read rule file: {reason}",
+                    )
+                )
     return texts, problems
 
 
@@ -135,8 +151,13 @@ def _schedule(decl: ast.ScheduleDecl) -> Schedule:
     start_h, start_m = (int(part) for part in decl.start.value.split(":"))
     end_h, end_m = (int(part) for part in decl.end.value.split(":"))
     end_of_day = end_h == 24
-    return Schedule(frozenset(days), time(start_h, start_m), time(0 if end_of_day else end_h, end_m),
-                    decl.timezone.value, end_of_day)  # fmt: skip
+    return Schedule(
+        frozenset(days),
+        time(start_h, start_m),
+        time(0 if end_of_day else end_h, end_m),
+        decl.timezone.value,
+        end_of_day,
+    )
 
 
 def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings=()) -> RuleSet:
@@ -146,19 +167,32 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
         for name, decl in checked.categories.items()
     }
     lead_types = tuple(
-        LeadType(decl.id.value, decl.label, decl.category.value, decl.priority, decl.fallback,
-                 None if decl.fallback else _condition(decl.condition, decl.source), order)  # fmt: skip
+        LeadType(
+            decl.id.value,
+            decl.label,
+            decl.category.value,
+            decl.priority,
+            decl.fallback,
+            None if decl.fallback else _condition(decl.condition, decl.source),
+            order,
+        )
         for order, decl in enumerate(checked.lead_types)
     )
     audits = tuple(
-        Audit(decl.label, decl.category.value if decl.category else None,
-              _condition(decl.condition, decl.source))  # fmt: skip
+        Audit(
+            decl.label,
+            decl.category.value if decl.category else None,
+            _condition(decl.condition, decl.source),
+        )
         for decl in checked.audits
     )
     dedupes = tuple(
-        DedupeCheck(decl.label, decl.category.value if decl.category else None,
-                    tuple(name.value for name in decl.fields),
-                    timedelta(seconds=decl.amount.value * DEDUPE_UNITS[decl.unit.value]))  # fmt: skip
+        DedupeCheck(
+            decl.label,
+            decl.category.value if decl.category else None,
+            tuple(name.value for name in decl.fields),
+            timedelta(seconds=decl.amount.value * DEDUPE_UNITS[decl.unit.value]),
+        )
         for decl in checked.dedupes
     )
     bids = {
@@ -169,8 +203,11 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
             price=decl.price.value,
             condition=_condition(decl.condition, decl.source),
             cap=Cap(decl.caps[0].limit.value, decl.caps[0].period.value) if decl.caps else None,
-            budget=(Budget(decl.budgets[0].amount.value, decl.budgets[0].period.value)
-                    if decl.budgets else None),  # fmt: skip
+            budget=(
+                Budget(decl.budgets[0].amount.value, decl.budgets[0].period.value)
+                if decl.budgets
+                else None
+            ),
             schedule=_schedule(decl.schedules[0]) if decl.schedules else None,
         )
         for name, decl in checked.bids.items()
@@ -190,8 +227,10 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
         plans[name] = Plan(name, tuple(stages))
     index = {}
     for name in categories:
-        ordered = sorted((lt for lt in lead_types if lt.category == name and not lt.fallback),
-                         key=lambda lt: (-lt.priority, lt.order))  # fmt: skip
+        ordered = sorted(
+            (lt for lt in lead_types if lt.category == name and not lt.fallback),
+            key=lambda lt: (-lt.priority, lt.order),
+        )
         ordered += [lt for lt in lead_types if lt.category == name and lt.fallback]
         index[name] = CategoryIndex(
             lead_types=tuple(ordered),

@@ -16,8 +16,16 @@ from app.dsl.interpreter import evaluate
 from app.dsl.ruleset import DAY_NAMES, PERIODS, Field
 from app.dsl.types import TypeChecker
 
-DEDUPE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400,
-                "days": 86400, "week": 604800, "weeks": 604800}  # fmt: skip
+DEDUPE_UNITS = {
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+    "week": 604800,
+    "weeks": 604800,
+}
 BUDGET_PERIODS = ("day", "week", "month")
 BIDDING_METHODS = ("highest_price", "round_robin")
 STAGE_KINDS = ("bidding", "marketplace")
@@ -64,8 +72,12 @@ class Checker:
 
     def _unknown(self, name: ast.Name, kind: str, known: Iterable[str]) -> None:
         if name.value not in self.broken:
-            self.error(name, f"unknown-{kind.replace(' ', '-')}", f"unknown {kind} '{name.value}'",
-                       did_you_mean(name.value, known))  # fmt: skip
+            self.error(
+                name,
+                f"unknown-{kind.replace(' ', '-')}",
+                f"unknown {kind} '{name.value}'",
+                did_you_mean(name.value, known),
+            )
 
     def _condition(self, node: ast.Node, fields: dict[str, Field], path: str, context=""):
         checker = TypeChecker(fields, path, context)
@@ -98,36 +110,51 @@ class Checker:
     # -- categories
     def check_category(self, category: ast.CategoryDecl) -> None:
         if category.id.value in self.result.categories:
-            self.error(category.id, "duplicate-id", f"category '{category.id.value}' is declared twice")
+            self.error(
+                category.id, "duplicate-id", f"category '{category.id.value}' is declared twice"
+            )
             return
         fields: dict[str, Field] = {}
         for decl in category.fields:
             if decl.name.value in fields:
-                self.error(decl.name, "duplicate-field",
-                           f"field '{decl.name.value}' is declared twice in category "
-                           f"'{category.id.value}'")  # fmt: skip
+                self.error(
+                    decl.name,
+                    "duplicate-field",
+                    f"field '{decl.name.value}' is declared twice in category "
+                    f"'{category.id.value}'",
+                )
                 continue
             type_name = decl.type.value
             if type_name != "one_of" and type_name not in FIELD_TYPE_NAMES:
-                self.error(decl.type, "unknown-type", f"unknown field type '{type_name}'",
-                           did_you_mean(type_name, FIELD_TYPE_NAMES)
-                           or "types: " + ", ".join(FIELD_TYPE_NAMES) + ", one of [...]")  # fmt: skip
+                self.error(
+                    decl.type,
+                    "unknown-type",
+                    f"unknown field type '{type_name}'",
+                    did_you_mean(type_name, FIELD_TYPE_NAMES)
+                    or "types: " + ", ".join(FIELD_TYPE_NAMES) + ", one of [...]",
+                )
                 continue
             if type_name == "one_of" and len(set(decl.choices)) != len(decl.choices):
                 self.error(decl.type, "duplicate-value", "a `one of` list repeats a value")
             required = {name.value for name in decl.required}
             for name in decl.required:
                 if name.value not in ("ping", "post"):
-                    self.error(name, "invalid-required",
-                               f"required() takes ping and/or post, not '{name.value}'",
-                               did_you_mean(name.value, ("ping", "post")))  # fmt: skip
+                    self.error(
+                        name,
+                        "invalid-required",
+                        f"required() takes ping and/or post, not '{name.value}'",
+                        did_you_mean(name.value, ("ping", "post")),
+                    )
             example = None
             if decl.example is not None:
                 try:
                     example = normalize_value(type_name, decl.example.value, decl.choices)
                 except ValueError as problem:
-                    self.error(decl.example, "invalid-example",
-                               f"example for field '{decl.name.value}' is not valid: {problem}")  # fmt: skip
+                    self.error(
+                        decl.example,
+                        "invalid-example",
+                        f"example for field '{decl.name.value}' is not valid: {problem}",
+                    )
                     example = decl.example.value
             fields[decl.name.value] = Field(
                 name=decl.name.value,
@@ -151,8 +178,11 @@ class Checker:
     def check_lead_type(self, lead_type: ast.LeadTypeDecl, seen: dict) -> None:
         if lead_type.id.value in seen:
             first = seen[lead_type.id.value].pos
-            self.error(lead_type.id, "duplicate-id",
-                       f"lead type '{lead_type.id.value}' is already declared at line {first.line}")  # fmt: skip
+            self.error(
+                lead_type.id,
+                "duplicate-id",
+                f"lead type '{lead_type.id.value}' is already declared at line {first.line}",
+            )
             return
         seen[lead_type.id.value] = lead_type
         category = self._category(lead_type.category)
@@ -163,10 +193,13 @@ class Checker:
             checker = self._condition(lead_type.condition, fields, lead_type.pos.path)
             for name, ref in checker.fields_used.items():
                 if not fields[name].required_ping:
-                    self.warning(ref, "not-required-for-ping",
-                                 f"lead type '{lead_type.id.value}' uses field '{name}', which is "
-                                 "not required for ping: classification of pings may fail",
-                                 f"mark it `required(ping)` in category '{category}'")  # fmt: skip
+                    self.warning(
+                        ref,
+                        "not-required-for-ping",
+                        f"lead type '{lead_type.id.value}' uses field '{name}', which is "
+                        "not required for ping: classification of pings may fail",
+                        f"mark it `required(ping)` in category '{category}'",
+                    )
         self.result.lead_types.append(lead_type)
 
     # -- audits and dedupe
@@ -196,15 +229,22 @@ class Checker:
             for field_name in dedupe.fields:
                 if field_name.value not in fields:
                     scope = "" if category else f" (this check applies to every category: '{name}')"
-                    self.error(field_name, "unknown-field",
-                               f"unknown field '{field_name.value}'{scope}",
-                               did_you_mean(field_name.value, fields))  # fmt: skip
+                    self.error(
+                        field_name,
+                        "unknown-field",
+                        f"unknown field '{field_name.value}'{scope}",
+                        did_you_mean(field_name.value, fields),
+                    )
                     ok = False
             if not ok:
                 break
         if dedupe.unit.value not in DEDUPE_UNITS:
-            self.error(dedupe.unit, "invalid-unit", f"unknown time unit '{dedupe.unit.value}'",
-                       did_you_mean(dedupe.unit.value, DEDUPE_UNITS) or "use minutes, hours or days")  # fmt: skip
+            self.error(
+                dedupe.unit,
+                "invalid-unit",
+                f"unknown time unit '{dedupe.unit.value}'",
+                did_you_mean(dedupe.unit.value, DEDUPE_UNITS) or "use minutes, hours or days",
+            )
             ok = False
         if not isinstance(dedupe.amount.value, int) or dedupe.amount.value <= 0:
             self.error(dedupe.amount, "invalid-number", "a dedupe window is a whole number above 0")
@@ -216,8 +256,11 @@ class Checker:
     def check_bid(self, bid: ast.BidDecl, lead_types: dict[str, ast.LeadTypeDecl]) -> None:
         if bid.id.value in self.result.bids:
             first = self.result.bids[bid.id.value].pos
-            self.error(bid.id, "duplicate-id",
-                       f"bid '{bid.id.value}' is already declared at line {first.line}")  # fmt: skip
+            self.error(
+                bid.id,
+                "duplicate-id",
+                f"bid '{bid.id.value}' is already declared at line {first.line}",
+            )
             return
         categories = set()
         for name in bid.lead_types:
@@ -226,15 +269,22 @@ class Checker:
             else:
                 categories.add(lead_types[name.value].category.value)
         if len(categories) > 1:
-            self.error(bid.lead_types[0], "mixed-categories",
-                       "a bid's lead types must belong to one category, not "
-                       + ", ".join(sorted(categories)))  # fmt: skip
+            self.error(
+                bid.lead_types[0],
+                "mixed-categories",
+                "a bid's lead types must belong to one category, not "
+                + ", ".join(sorted(categories)),
+            )
         category = next(iter(categories), None)
         if category is not None and category not in self.result.fields:
             category = None
         if category is not None and bid.condition is not None:
             self._condition(bid.condition, self.result.fields[category], bid.pos.path)
-        for clauses, word in ((bid.caps, "cap"), (bid.budgets, "budget"), (bid.schedules, "schedule")):
+        for clauses, word in (
+            (bid.caps, "cap"),
+            (bid.budgets, "budget"),
+            (bid.schedules, "schedule"),
+        ):
             if len(clauses) > 1:
                 where = clauses[1].pos if word == "schedule" else clauses[1].period
                 self.error(where, "duplicate-clause", f"a bid has at most one {word}")
@@ -254,30 +304,48 @@ class Checker:
 
     def _check_period(self, period: ast.Name, allowed: tuple[str, ...]) -> None:
         if period.value not in allowed:
-            self.error(period, "invalid-period", f"unknown period '{period.value}'",
-                       did_you_mean(period.value, allowed) or "use " + ", ".join(allowed))  # fmt: skip
+            self.error(
+                period,
+                "invalid-period",
+                f"unknown period '{period.value}'",
+                did_you_mean(period.value, allowed) or "use " + ", ".join(allowed),
+            )
 
     def check_schedule(self, schedule: ast.ScheduleDecl) -> None:
         for spec in schedule.days:
             for day in (spec.first, spec.last):
                 if day is not None and day.value.lower() not in DAY_NAMES:
-                    self.error(day, "invalid-days", f"unknown day '{day.value}'",
-                               did_you_mean(day.value.lower(), DAY_NAMES)
-                               or "days are " + ", ".join(DAY_NAMES))  # fmt: skip
+                    self.error(
+                        day,
+                        "invalid-days",
+                        f"unknown day '{day.value}'",
+                        did_you_mean(day.value.lower(), DAY_NAMES)
+                        or "days are " + ", ".join(DAY_NAMES),
+                    )
         start, end = _minutes(schedule.start.value), _minutes(schedule.end.value)
         for moment, minutes in ((schedule.start, start), (schedule.end, end)):
             if minutes is None or (minutes == 24 * 60 and moment is schedule.start):
-                self.error(moment, "invalid-time-window", f"'{moment.value}' is not a time of day",
-                           "times run from 00:00 to 23:59 (24:00 may end a window)")  # fmt: skip
+                self.error(
+                    moment,
+                    "invalid-time-window",
+                    f"'{moment.value}' is not a time of day",
+                    "times run from 00:00 to 23:59 (24:00 may end a window)",
+                )
         if start is not None and start == end:
-            self.error(schedule.start, "invalid-time-window",
-                       f"the window {schedule.start.value}..{schedule.end.value} is empty",
-                       "a window that wraps past midnight ends before it starts, e.g. 22:00..06:00")  # fmt: skip
+            self.error(
+                schedule.start,
+                "invalid-time-window",
+                f"the window {schedule.start.value}..{schedule.end.value} is empty",
+                "a window that wraps past midnight ends before it starts, e.g. 22:00..06:00",
+            )
         if schedule.timezone.value not in _time_zones():
-            self.error(schedule.timezone, "invalid-timezone",
-                       f"unknown time zone '{schedule.timezone.value}'",
-                       did_you_mean(schedule.timezone.value, _time_zones())
-                       or 'use an IANA name such as "America/New_York"')  # fmt: skip
+            self.error(
+                schedule.timezone,
+                "invalid-timezone",
+                f"unknown time zone '{schedule.timezone.value}'",
+                did_you_mean(schedule.timezone.value, _time_zones())
+                or 'use an IANA name such as "America/New_York"',
+            )
 
     # -- plans
     def check_plan(self, plan: ast.PlanDecl) -> None:
@@ -290,18 +358,27 @@ class Checker:
         terminal = None
         for stage in plan.stages:
             if terminal is not None:
-                self.warning(stage.kind, "unreachable-stage",
-                             f"stage '{stage.kind.value}' never runs: '{terminal}' ends the plan")  # fmt: skip
+                self.warning(
+                    stage.kind,
+                    "unreachable-stage",
+                    f"stage '{stage.kind.value}' never runs: '{terminal}' ends the plan",
+                )
             kind = stage.kind.value
             if kind not in STAGE_KINDS:
-                self.error(stage.kind, "unknown-stage", f"unknown stage '{kind}'",
-                           did_you_mean(kind, STAGE_KINDS) or "stages: " + ", ".join(STAGE_KINDS))  # fmt: skip
+                self.error(
+                    stage.kind,
+                    "unknown-stage",
+                    f"unknown stage '{kind}'",
+                    did_you_mean(kind, STAGE_KINDS) or "stages: " + ", ".join(STAGE_KINDS),
+                )
                 continue
             if kind == "marketplace":
                 terminal = "marketplace"
                 for arg in stage.args:
                     where = arg[0] if isinstance(arg, tuple) else arg
-                    self.error(where, "invalid-stage-argument", "stage marketplace takes no arguments")
+                    self.error(
+                        where, "invalid-stage-argument", "stage marketplace takes no arguments"
+                    )
             else:
                 self.check_bidding_stage(stage, category)
         self.result.plans[category] = plan
@@ -310,22 +387,36 @@ class Checker:
         names = [arg for arg in stage.args if isinstance(arg, ast.Name)]
         lists = [arg for arg in stage.args if isinstance(arg, tuple)]
         if not names:
-            self.error(stage.kind, "invalid-stage-argument",
-                       "stage bidding needs a method: " + " or ".join(BIDDING_METHODS))  # fmt: skip
+            self.error(
+                stage.kind,
+                "invalid-stage-argument",
+                "stage bidding needs a method: " + " or ".join(BIDDING_METHODS),
+            )
         for name in names[:1]:
             if name.value not in BIDDING_METHODS:
-                self.error(name, "invalid-stage-argument", f"unknown bidding method '{name.value}'",
-                           did_you_mean(name.value, BIDDING_METHODS)
-                           or "use " + " or ".join(BIDDING_METHODS))  # fmt: skip
+                self.error(
+                    name,
+                    "invalid-stage-argument",
+                    f"unknown bidding method '{name.value}'",
+                    did_you_mean(name.value, BIDDING_METHODS)
+                    or "use " + " or ".join(BIDDING_METHODS),
+                )
         for extra in names[1:] + [item[0] for item in lists[1:]]:
-            self.error(extra, "invalid-stage-argument", "unexpected stage argument",
-                       "stage bidding METHOD [bid, ...]")  # fmt: skip
+            self.error(
+                extra,
+                "invalid-stage-argument",
+                "unexpected stage argument",
+                "stage bidding METHOD [bid, ...]",
+            )
         for bid_name in lists[0] if lists else ():
             if bid_name.value not in self.result.bids:
                 self._unknown(bid_name, "bid", self.result.bids)
             elif self.result.bid_categories.get(bid_name.value, category) != category:
-                self.error(bid_name, "invalid-stage-argument",
-                           f"bid '{bid_name.value}' is not a bid on category '{category}'")  # fmt: skip
+                self.error(
+                    bid_name,
+                    "invalid-stage-argument",
+                    f"bid '{bid_name.value}' is not a bid on category '{category}'",
+                )
 
     # -- whole-set checks
     def check_categories_complete(self) -> None:
@@ -336,21 +427,29 @@ class Checker:
             with_types.add(category)
             if lead_type.fallback:
                 if category in fallbacks:
-                    self.error(lead_type.id, "multiple-fallbacks",
-                               f"category '{category}' already has the fallback lead type "
-                               f"'{fallbacks[category].id.value}'")  # fmt: skip
+                    self.error(
+                        lead_type.id,
+                        "multiple-fallbacks",
+                        f"category '{category}' already has the fallback lead type "
+                        f"'{fallbacks[category].id.value}'",
+                    )
                 fallbacks[category] = lead_type
         for category, decl in self.result.categories.items():
             if category in with_types and category not in self.result.plans:
-                self.error(decl.id, "missing-plan",
-                           f"category '{category}' has lead types but no plan",
-                           f"add: plan {category} {{ stage bidding highest_price }}")  # fmt: skip
+                self.error(
+                    decl.id,
+                    "missing-plan",
+                    f"category '{category}' has lead types but no plan",
+                    f"add: plan {category} {{ stage bidding highest_price }}",
+                )
 
     def check_shadowed_lead_types(self) -> None:
         by_category = defaultdict(list)
         for order, lead_type in enumerate(self.result.lead_types):
             if not lead_type.fallback and lead_type.condition is not None:
-                by_category[lead_type.category.value].append((-lead_type.priority, order, lead_type))
+                by_category[lead_type.category.value].append(
+                    (-lead_type.priority, order, lead_type)
+                )
         for entries in by_category.values():
             entries.sort(key=lambda entry: entry[:2])
             earlier: list[ast.LeadTypeDecl] = []
@@ -359,10 +458,13 @@ class Checker:
                     same = before.condition == lead_type.condition
                     if same or _always_true(before.condition):
                         why = "the same condition" if same else "a condition that always holds"
-                        self.warning(lead_type.id, "unreachable-lead-type",
-                                     f"lead type '{lead_type.id.value}' can never be chosen: "
-                                     f"'{before.id.value}' (priority {before.priority}) is tried "
-                                     f"first and has {why}")  # fmt: skip
+                        self.warning(
+                            lead_type.id,
+                            "unreachable-lead-type",
+                            f"lead type '{lead_type.id.value}' can never be chosen: "
+                            f"'{before.id.value}' (priority {before.priority}) is tried "
+                            f"first and has {why}",
+                        )
                         break
                 earlier.append(lead_type)
 

@@ -17,8 +17,13 @@ from app.dsl import ast, interpreter
 from app.dsl.regex import compile_regex
 
 _EXCEPTIONS = "(TypeError, ValueError, AttributeError, OverflowError)"
-_SAFE_BUILTINS = {"len": len, "TypeError": TypeError, "ValueError": ValueError,
-                  "AttributeError": AttributeError, "OverflowError": OverflowError}  # fmt: skip
+_SAFE_BUILTINS = {
+    "len": len,
+    "TypeError": TypeError,
+    "ValueError": ValueError,
+    "AttributeError": AttributeError,
+    "OverflowError": OverflowError,
+}
 
 
 class _CodeGen:

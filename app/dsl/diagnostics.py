@@ -27,7 +27,9 @@ class Diagnostic:
 
     def format(self, sources: Mapping[str, str] | None = None) -> str:
         """Return `path:line:col: severity[code]: message`, the source line and a caret."""
-        lines = [f"{self.path}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"]
+        lines = [
+            f"{self.path}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+        ]
         text = (sources or {}).get(self.path)
         if text is not None:
             source_lines = text.splitlines()

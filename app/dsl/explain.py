@@ -60,8 +60,10 @@ def explain_lead(ruleset, lead: Mapping[str, Any], category: str) -> dict[str, A
         entry = {"id": bid.id, "customer": bid.customer, "price": str(bid.price)}
         if chosen is None or chosen.id not in bid.lead_types:
             entry["eligible"] = False
-            entry["reason"] = "lead type " + (repr(chosen.id) if chosen else "none") + (
-                " is not one of " + ", ".join(bid.lead_types)
+            entry["reason"] = (
+                "lead type "
+                + (repr(chosen.id) if chosen else "none")
+                + (" is not one of " + ", ".join(bid.lead_types))
             )
         else:
             matched, trace = _trace(bid.condition, lead)

@@ -26,7 +26,7 @@ MAX_LIST_ITEMS = 100_000
 MAX_SYNTAX_ERRORS = 20
 
 DECLARATION_KEYWORDS = ("category", "lead_type", "audit", "dedupe", "bid", "plan")
-_DECLARATION_START = re.compile(r"^[ \t]*(?:%s)\b" % "|".join(DECLARATION_KEYWORDS), re.M)
+_DECLARATION_START = re.compile(r"^[ \t]*(?:" + "|".join(DECLARATION_KEYWORDS) + r")\b", re.M)
 
 _TERMINAL_WORDS = {
     "NAME": "a name",
@@ -43,9 +43,20 @@ _TERMINAL_WORDS = {
     "$END": "end of file",
 }
 _OPERATOR_TERMINALS = {
-    "COMPARE", "ADD_OP", "MUL_OP", "IN", "NOT", "BETWEEN", "MATCHES", "IS",
-    "STARTS_WITH", "ENDS_WITH", "CONTAINS", "AND", "OR",
-}  # fmt: skip
+    "COMPARE",
+    "ADD_OP",
+    "MUL_OP",
+    "IN",
+    "NOT",
+    "BETWEEN",
+    "MATCHES",
+    "IS",
+    "STARTS_WITH",
+    "ENDS_WITH",
+    "CONTAINS",
+    "AND",
+    "OR",
+}
 
 
 @functools.cache
@@ -60,7 +71,9 @@ def get_parser() -> Lark:
     )
 
 
-_DECLARED_ID = re.compile(r"^[ \t]*(?:category|lead_type|bid|plan)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+_DECLARED_ID = re.compile(
+    r"^[ \t]*(?:category|lead_type|bid|plan)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M
+)
 
 
 @dataclass
@@ -255,8 +268,12 @@ class _Builder(Transformer):
         try:
             return json.loads(token.value)
         except ValueError:
-            self._error(token, "invalid-string", "invalid escape sequence in string",
-                        r'use \" \\ \n \t or \uXXXX')  # fmt: skip
+            self._error(
+                token,
+                "invalid-string",
+                "invalid escape sequence in string",
+                r"use \" \\ \n \t or \uXXXX",
+            )
             return token.value[1:-1]
 
     # -- names and literals
@@ -392,8 +409,15 @@ class _Builder(Transformer):
         found = {"required": (), "deliverable": False, "example": None}
         for key, value in options:
             found[key] = found[key] + value if key == "required" else value
-        return ast.FieldDecl(name, type_name, choices, found["required"], found["deliverable"],
-                             found["example"], self._pos(meta))  # fmt: skip
+        return ast.FieldDecl(
+            name,
+            type_name,
+            choices,
+            found["required"],
+            found["deliverable"],
+            found["example"],
+            self._pos(meta),
+        )
 
     def category(self, meta, children):
         name, label, *fields = children
@@ -423,8 +447,16 @@ class _Builder(Transformer):
                 condition, source = item[1], item[2]
             else:
                 fallback = True
-        return ast.LeadTypeDecl(name, self._string(label), category, priority, fallback,
-                                condition, source, self._pos(meta))  # fmt: skip
+        return ast.LeadTypeDecl(
+            name,
+            self._string(label),
+            category,
+            priority,
+            fallback,
+            condition,
+            source,
+            self._pos(meta),
+        )
 
     def in_category(self, meta, children):
         return "in", children[0]
@@ -441,8 +473,9 @@ class _Builder(Transformer):
         *names, amount, unit = rest
         category = names.pop(0)[1] if isinstance(names[0], tuple) else None
         amount_literal = ast.Literal(_number(amount.value), "number", _token_pos(self.path, amount))
-        return ast.DedupeDecl(self._string(label), category, tuple(names), amount_literal, unit,
-                              self._pos(meta))  # fmt: skip
+        return ast.DedupeDecl(
+            self._string(label), category, tuple(names), amount_literal, unit, self._pos(meta)
+        )
 
     def bid_when(self, meta, children):
         return "when", children[1], self._condition(children[0], meta)
@@ -465,8 +498,9 @@ class _Builder(Transformer):
         start_name = ast.Name(start.value, _token_pos(self.path, start))
         end_name = ast.Name(end.value, _token_pos(self.path, end))
         zone_name = ast.Name(self._string(zone), _token_pos(self.path, zone))
-        return "schedule", ast.ScheduleDecl(tuple(days), start_name, end_name, zone_name,
-                                            self._pos(meta))  # fmt: skip
+        return "schedule", ast.ScheduleDecl(
+            tuple(days), start_name, end_name, zone_name, self._pos(meta)
+        )
 
     def bid(self, meta, children):
         name, customer, *rest = children
@@ -476,19 +510,38 @@ class _Builder(Transformer):
         while rest and isinstance(rest[0], ast.Name):
             lead_types.append(rest.pop(0))
         price_token, *clauses = rest
-        price = ast.Literal(Decimal(price_token.value), "number", _token_pos(self.path, price_token))
+        price = ast.Literal(
+            Decimal(price_token.value), "number", _token_pos(self.path, price_token)
+        )
         found = {"when": [], "cap": [], "budget": [], "schedule": []}
         for clause in clauses:
             found[clause[0]].append(clause[1:] if clause[0] == "when" else clause[1])
         condition, source = found["when"][0] if found["when"] else (None, None)
         if len(found["when"]) > 1:
             pos = found["when"][1][0].pos
-            self.diagnostics.append(Diagnostic(self.path, pos.line, pos.column, ERROR,
-                                               "duplicate-clause", "a bid has one `when` clause",
-                                               "combine the conditions with 'and'"))  # fmt: skip
-        return ast.BidDecl(name, customer, tuple(lead_types), price, condition, source,
-                           tuple(found["cap"]), tuple(found["budget"]), tuple(found["schedule"]),
-                           self._pos(meta))  # fmt: skip
+            self.diagnostics.append(
+                Diagnostic(
+                    self.path,
+                    pos.line,
+                    pos.column,
+                    ERROR,
+                    "duplicate-clause",
+                    "a bid has one `when` clause",
+                    "combine the conditions with 'and'",
+                )
+            )
+        return ast.BidDecl(
+            name,
+            customer,
+            tuple(lead_types),
+            price,
+            condition,
+            source,
+            tuple(found["cap"]),
+            tuple(found["budget"]),
+            tuple(found["schedule"]),
+            self._pos(meta),
+        )
 
     def name_list(self, meta, children):
         return tuple(children)

@@ -65,9 +65,12 @@ class TypeChecker:
     def check_condition(self, node: ast.Node) -> None:
         found = self.type_of(node)
         if found is not None and found != "bool":
-            self._error(node, "type-mismatch",
-                        f"a condition must be true or false, but this is {describe(node, found)}",
-                        "compare it with something, e.g. `x == ...` or `x is present`")  # fmt: skip
+            self._error(
+                node,
+                "type-mismatch",
+                f"a condition must be true or false, but this is {describe(node, found)}",
+                "compare it with something, e.g. `x == ...` or `x is present`",
+            )
 
     def _error(self, node, code: str, message: str, hint: str | None = None) -> None:
         pos = node.pos
@@ -89,8 +92,12 @@ class TypeChecker:
     def _FieldRef(self, node):
         found = self.fields.get(node.name)
         if found is None:
-            self._error(node, "unknown-field", f"unknown field '{node.name}'",
-                        did_you_mean(node.name, self.fields))  # fmt: skip
+            self._error(
+                node,
+                "unknown-field",
+                f"unknown field '{node.name}'",
+                did_you_mean(node.name, self.fields),
+            )
             return None
         self.fields_used.setdefault(node.name, node)
         return found.expression_type
@@ -106,28 +113,35 @@ class TypeChecker:
 
     def _Call(self, node):
         if node.name not in FUNCTIONS:
-            self._error(node, "unknown-function", f"unknown function '{node.name}'",
-                        did_you_mean(node.name, FUNCTIONS) or "functions: " + ", ".join(FUNCTIONS))  # fmt: skip
+            self._error(
+                node,
+                "unknown-function",
+                f"unknown function '{node.name}'",
+                did_you_mean(node.name, FUNCTIONS) or "functions: " + ", ".join(FUNCTIONS),
+            )
             for arg in node.args:
                 self.type_of(arg)
             return None
         accepted, result = FUNCTIONS[node.name]
         if len(node.args) != 1:
-            self._error(node, "wrong-arity",
-                        f"{node.name}() takes 1 argument, {len(node.args)} given")  # fmt: skip
+            self._error(
+                node, "wrong-arity", f"{node.name}() takes 1 argument, {len(node.args)} given"
+            )
             return result
         arg_type = self.type_of(node.args[0])
         if arg_type is not None and arg_type not in accepted:
             wanted = " or ".join(_TYPE_WORDS[t] for t in accepted)
-            self._error(node.args[0], "type-mismatch",
-                        f"{node.name}() needs {wanted}, not {describe(node.args[0], arg_type)}")  # fmt: skip
+            self._error(
+                node.args[0],
+                "type-mismatch",
+                f"{node.name}() needs {wanted}, not {describe(node.args[0], arg_type)}",
+            )
         return result
 
     def _Neg(self, node):
         found = self.type_of(node.operand)
         if found not in (None, "number"):
-            self._error(node, "type-mismatch",
-                        f"cannot negate {describe(node.operand, found)}")  # fmt: skip
+            self._error(node, "type-mismatch", f"cannot negate {describe(node.operand, found)}")
             return None
         return "number"
 
@@ -135,8 +149,11 @@ class TypeChecker:
         left, right = self.type_of(node.left), self.type_of(node.right)
         for side, found in ((node.left, left), (node.right, right)):
             if found not in (None, "number"):
-                self._error(side, "type-mismatch",
-                            f"arithmetic ('{node.op}') needs numbers, not {describe(side, found)}")  # fmt: skip
+                self._error(
+                    side,
+                    "type-mismatch",
+                    f"arithmetic ('{node.op}') needs numbers, not {describe(side, found)}",
+                )
                 return None
         return "number"
 
@@ -145,12 +162,19 @@ class TypeChecker:
         if left is None or right is None:
             return "bool"
         if left != right:
-            self._error(node, "type-mismatch",
-                        f"cannot compare {describe(node.left, left)} with {describe(node.right, right)}",
-                        _date_hint(left, right))  # fmt: skip
+            self._error(
+                node,
+                "type-mismatch",
+                f"cannot compare {describe(node.left, left)} with {describe(node.right, right)}",
+                _date_hint(left, right),
+            )
         elif node.op not in ("==", "!=") and left not in _ORDERED:
-            self._error(node, "type-mismatch", f"'{node.op}' cannot order {_TYPE_WORDS[left]} values",
-                        "use == or !=")  # fmt: skip
+            self._error(
+                node,
+                "type-mismatch",
+                f"'{node.op}' cannot order {_TYPE_WORDS[left]} values",
+                "use == or !=",
+            )
         else:
             self._check_allowed(node.left, node.right)
             self._check_allowed(node.right, node.left)
@@ -160,9 +184,12 @@ class TypeChecker:
         operand = self.type_of(node.operand)
         for item in node.items.items:
             if operand is not None and item.type != operand:
-                self._error(item, "type-mismatch",
-                            f"list item {describe(item, item.type)} does not match "
-                            f"{describe(node.operand, operand)}")  # fmt: skip
+                self._error(
+                    item,
+                    "type-mismatch",
+                    f"list item {describe(item, item.type)} does not match "
+                    f"{describe(node.operand, operand)}",
+                )
                 break
             self._check_allowed(node.operand, item)
         return "bool"
@@ -171,27 +198,36 @@ class TypeChecker:
         types = [self.type_of(n) for n in (node.operand, node.low, node.high)]
         known = [t for t in types if t is not None]
         if known and any(t != known[0] for t in known):
-            self._error(node, "type-mismatch",
-                        "between needs three values of the same type, got "
-                        + ", ".join(_TYPE_WORDS.get(t, t) for t in known))  # fmt: skip
+            self._error(
+                node,
+                "type-mismatch",
+                "between needs three values of the same type, got "
+                + ", ".join(_TYPE_WORDS.get(t, t) for t in known),
+            )
         elif known and known[0] not in _ORDERED:
-            self._error(node, "type-mismatch", f"between cannot order {_TYPE_WORDS[known[0]]} values")
+            self._error(
+                node, "type-mismatch", f"between cannot order {_TYPE_WORDS[known[0]]} values"
+            )
         return "bool"
 
     def _StringTest(self, node):
         for side in (node.left, node.right):
             found = self.type_of(side)
             if found not in (None, "string"):
-                self._error(side, "type-mismatch",
-                            f"{node.op} works on text, not {describe(side, found)}")  # fmt: skip
+                self._error(
+                    side, "type-mismatch", f"{node.op} works on text, not {describe(side, found)}"
+                )
         return "bool"
 
     def _Matches(self, node):
         found = self.type_of(node.operand)
         if found not in (None, "string"):
-            self._error(node.operand, "type-mismatch",
-                        f"matches works on text, not {describe(node.operand, found)}",
-                        "compare numbers with <, >, between")  # fmt: skip
+            self._error(
+                node.operand,
+                "type-mismatch",
+                f"matches works on text, not {describe(node.operand, found)}",
+                "compare numbers with <, >, between",
+            )
         self._Regex(node.regex)
         return "bool"
 
@@ -199,8 +235,12 @@ class TypeChecker:
         try:
             compile_regex(node.pattern, node.flags)
         except RegexError as error:
-            self._error(node, "invalid-regex", f"invalid regular expression /{node.pattern}/: {error}",
-                        error.hint)  # fmt: skip
+            self._error(
+                node,
+                "invalid-regex",
+                f"invalid regular expression /{node.pattern}/: {error}",
+                error.hint,
+            )
         return None
 
     def _IsMissing(self, node):
@@ -224,8 +264,11 @@ class TypeChecker:
     def _boolean_operand(self, node, word):
         found = self.type_of(node)
         if found not in (None, "bool"):
-            self._error(node, "type-mismatch",
-                        f"'{word}' needs true/false operands, not {describe(node, found)}")  # fmt: skip
+            self._error(
+                node,
+                "type-mismatch",
+                f"'{word}' needs true/false operands, not {describe(node, found)}",
+            )
 
     def _check_allowed(self, ref: ast.Node, value: ast.Node) -> None:
         """Check a literal compared with a `one of` or us_state field against its values."""
@@ -238,12 +281,19 @@ class TypeChecker:
             hint = did_you_mean(value.value, found.choices) or "allowed: " + ", ".join(
                 f'"{c}"' for c in found.choices
             )
-            self._error(value, "value-not-allowed",
-                        f"\"{value.value}\" is not an allowed value of field '{ref.name}'", hint)  # fmt: skip
+            self._error(
+                value,
+                "value-not-allowed",
+                f"\"{value.value}\" is not an allowed value of field '{ref.name}'",
+                hint,
+            )
         elif found.type == "us_state" and value.value not in US_STATES:
-            self._error(value, "value-not-allowed",
-                        f"\"{value.value}\" is not a US state code (field '{ref.name}')",
-                        did_you_mean(value.value.upper(), US_STATES))  # fmt: skip
+            self._error(
+                value,
+                "value-not-allowed",
+                f"\"{value.value}\" is not a US state code (field '{ref.name}')",
+                did_you_mean(value.value.upper(), US_STATES),
+            )
 
 
 def _date_hint(left: str, right: str) -> str | None:

@@ -23,9 +23,11 @@ def test_check_passes_on_the_example():
 
 def test_check_reports_every_error_with_position_and_caret(tmp_path):
     bad = tmp_path / "bad.rules"
-    bad.write_text('category c "C" { field zip zip required(ping) }\n'
-                   'lead_type t "T" in c when zpi == "1"\n'
-                   'lead_type u "U" in cat fallback\n')  # fmt: skip
+    bad.write_text(
+        'category c "C" { field zip zip required(ping) }\n'
+        'lead_type t "T" in c when zpi == "1"\n'
+        'lead_type u "U" in cat fallback\n'
+    )
     result = run("check", str(bad))
     assert result.exit_code == 1
     assert f"{bad}:2:27: error[unknown-field]: unknown field 'zpi'" in result.output
@@ -37,7 +39,9 @@ def test_check_reports_every_error_with_position_and_caret(tmp_path):
 
 
 def test_check_json_format(tmp_path):
-    (tmp_path / "a.rules").write_text('category c "C" { field z zip }\naudit "x" in c when z == 1\n')
+    (tmp_path / "a.rules").write_text(
+        'category c "C" { field z zip }\naudit "x" in c when z == 1\n'
+    )
     result = run("check", "--format", "json", str(tmp_path))
     assert result.exit_code == 1
     report = json.loads(result.output)
@@ -62,8 +66,17 @@ def test_check_missing_path():
 
 
 def test_explain_text_and_json(tmp_path):
-    lead = {"first_name": "Katy", "last_name": "Berry", "phone": "+15551234567", "state": "CA",
-            "zip": "94103", "roof_type": "tile", "homeowner": True, "monthly_bill": 200, "@received_at": "2026-11-18T15:00:00Z"}  # fmt: skip
+    lead = {
+        "first_name": "Katy",
+        "last_name": "Berry",
+        "phone": "+15551234567",
+        "state": "CA",
+        "zip": "94103",
+        "roof_type": "tile",
+        "homeowner": True,
+        "monthly_bill": 200,
+        "@received_at": "2026-11-18T15:00:00Z",
+    }
     path = tmp_path / "lead.json"
     path.write_text(json.dumps(lead))
     result = run("explain", EXAMPLE, str(path))

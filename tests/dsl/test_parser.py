@@ -28,14 +28,17 @@ def test_example_parses_into_every_declaration_kind():
     assert parsed.diagnostics == []
     kinds = [type(d).__name__ for d in parsed.declarations]
     assert kinds == ["CategoryDecl"] + ["LeadTypeDecl"] * 3 + ["AuditDecl"] * 3 + [
-        "DedupeDecl"] * 2 + ["BidDecl"] * 3 + ["PlanDecl"]  # fmt: skip
+        "DedupeDecl"
+    ] * 2 + ["BidDecl"] * 3 + ["PlanDecl"]
 
 
 def test_declarations_keep_their_source_positions():
     parsed = parse_file(EXAMPLE, "solar.rules")
     premium = parsed.declarations[1]
     assert (premium.pos.line, premium.id.pos.line, premium.id.pos.column) == (20, 20, 11)
-    assert premium.source == 'homeowner and monthly_bill >= 150 and state in ["CA", "NV", "AZ", "FL"]'
+    assert (
+        premium.source == 'homeowner and monthly_bill >= 150 and state in ["CA", "NV", "AZ", "FL"]'
+    )
 
 
 def test_keywords_are_reserved_only_where_they_can_appear():
@@ -80,7 +83,9 @@ def test_each_broken_declaration_reports_its_own_error():
 
 
 def test_references_to_unparsable_declarations_do_not_cascade():
-    text = PREAMBLE + 'lead_type t "T" in solar when state = "CA"\nbid b for customer c on t price 1\n'
+    text = (
+        PREAMBLE + 'lead_type t "T" in solar when state = "CA"\nbid b for customer c on t price 1\n'
+    )
     assert [c[0] for c in codes(text)] == ["syntax"]
 
 
@@ -131,7 +136,9 @@ def test_list_length_is_bounded():
     from app.dsl import parser
 
     items = ", ".join(["1"] * (parser.MAX_LIST_ITEMS + 1))
-    text = 'category c "C" { field n number required(ping) }\naudit "a" in c when n in [' + items + "]"
+    text = (
+        'category c "C" { field n number required(ping) }\naudit "a" in c when n in [' + items + "]"
+    )
     assert [c[0] for c in codes(text)] == ["list-too-long"]
 
 
@@ -141,9 +148,40 @@ def test_random_text_yields_only_diagnostics(text):
     check_texts({"fuzz.rules": text})  # must not raise
 
 
-TOKENS = ['"x"', "(", ")", "{", "}", "[", "]", ",", "==", "and", "or", "not", "when", "in",
-          "/a/", "1", "2024-01-01", "..", "08:00", "@source", "field", "bid", "plan", "\n",
-          "lead_type", "matches", "between", "is", "missing", "-", "*", "#"]  # fmt: skip
+TOKENS = [
+    '"x"',
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "==",
+    "and",
+    "or",
+    "not",
+    "when",
+    "in",
+    "/a/",
+    "1",
+    "2024-01-01",
+    "..",
+    "08:00",
+    "@source",
+    "field",
+    "bid",
+    "plan",
+    "\n",
+    "lead_type",
+    "matches",
+    "between",
+    "is",
+    "missing",
+    "-",
+    "*",
+    "#",
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,9 +11,15 @@ from app.dsl.interpreter import evaluate
 from app.dsl.regex import compile_regex
 
 FIELDS = {
-    "s1": "text", "s2": "text", "n1": "number", "n2": "integer",
-    "b1": "bool", "b2": "bool", "d1": "date", "t1": "datetime",
-}  # fmt: skip
+    "s1": "text",
+    "s2": "text",
+    "n1": "number",
+    "n2": "integer",
+    "b1": "bool",
+    "b2": "bool",
+    "d1": "date",
+    "t1": "datetime",
+}
 BY_TYPE = {
     "string": ["s1", "s2"],
     "number": ["n1", "n2"],
@@ -25,8 +31,10 @@ PATTERNS = ["^a", "b$", "^[ab]{2}", "a.c", "^(a|b)+$", "(a+)+$", "[0-9]", "ab", 
 
 short_text = st.text(alphabet="abcAB 09\n", max_size=4)
 numbers = st.one_of(st.integers(-3, 3), st.sampled_from([0.5, -1.5, 2.0, 100]))
-dates = st.dates(min_value=__import__("datetime").date(1990, 1, 1),
-                 max_value=__import__("datetime").date(2030, 12, 31)).map(lambda d: d.isoformat())  # fmt: skip
+dates = st.dates(
+    min_value=__import__("datetime").date(1990, 1, 1),
+    max_value=__import__("datetime").date(2030, 12, 31),
+).map(lambda d: d.isoformat())
 datetimes = st.sampled_from(
     ["2026-01-01T00:00:00Z", "2026-11-18T15:00:00Z", "2025-06-30T23:59:59Z", "1999-12-31T12:00:00Z"]
 )
@@ -48,8 +56,9 @@ def value_of(kind: str, depth: int):
         return leaves
     if kind == "string":
         inner = value_of("string", depth - 1)
-        return st.one_of(leaves, st.builds(ast.Call, st.sampled_from(["lower", "upper"]),
-                                           st.tuples(inner)))  # fmt: skip
+        return st.one_of(
+            leaves, st.builds(ast.Call, st.sampled_from(["lower", "upper"]), st.tuples(inner))
+        )
     if kind == "number":
         inner = value_of("number", depth - 1)
         return st.one_of(
@@ -57,8 +66,11 @@ def value_of(kind: str, depth: int):
             st.builds(ast.Arith, st.sampled_from("+-*/"), inner, inner),
             st.builds(ast.Neg, inner),
             st.builds(ast.Call, st.just("len"), st.tuples(value_of("string", depth - 1))),
-            st.builds(ast.Call, st.sampled_from(["age", "days_since"]),
-                      st.tuples(st.one_of(value_of("date", 0), value_of("datetime", 0)))),  # fmt: skip
+            st.builds(
+                ast.Call,
+                st.sampled_from(["age", "days_since"]),
+                st.tuples(st.one_of(value_of("date", 0), value_of("datetime", 0))),
+            ),
         )
     return leaves
 
@@ -67,27 +79,47 @@ def condition(depth: int):
     """A strategy of well-typed conditions."""
     kinds = st.sampled_from(["string", "number", "date", "datetime"])
     ordered = kinds.flatmap(
-        lambda k: st.builds(ast.Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
-                            value_of(k, 1), value_of(k, 1))  # fmt: skip
+        lambda k: st.builds(
+            ast.Compare,
+            st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
+            value_of(k, 1),
+            value_of(k, 1),
+        )
     )
-    equal_bool = st.builds(ast.Compare, st.sampled_from(["==", "!="]),
-                           value_of("bool", 0), value_of("bool", 0))  # fmt: skip
+    equal_bool = st.builds(
+        ast.Compare, st.sampled_from(["==", "!="]), value_of("bool", 0), value_of("bool", 0)
+    )
     in_list = kinds.flatmap(
-        lambda k: st.builds(ast.InList, value_of(k, 1),
-                            st.lists(LITERALS[k], max_size=4).map(lambda items: ast.ListLiteral(tuple(items))),
-                            st.booleans())  # fmt: skip
+        lambda k: st.builds(
+            ast.InList,
+            value_of(k, 1),
+            st.lists(LITERALS[k], max_size=4).map(lambda items: ast.ListLiteral(tuple(items))),
+            st.booleans(),
+        )
     )
     between = kinds.flatmap(
-        lambda k: st.builds(ast.Between, value_of(k, 1), value_of(k, 0), value_of(k, 0), st.booleans())
+        lambda k: st.builds(
+            ast.Between, value_of(k, 1), value_of(k, 0), value_of(k, 0), st.booleans()
+        )
     )
-    string_test = st.builds(ast.StringTest, st.sampled_from(["starts_with", "ends_with", "contains"]),
-                            value_of("string", 1), value_of("string", 1), st.booleans())  # fmt: skip
-    matches = st.builds(ast.Matches, value_of("string", 1),
-                        st.builds(ast.Regex, st.sampled_from(PATTERNS), st.sampled_from(["", "i"])),
-                        st.booleans())  # fmt: skip
+    string_test = st.builds(
+        ast.StringTest,
+        st.sampled_from(["starts_with", "ends_with", "contains"]),
+        value_of("string", 1),
+        value_of("string", 1),
+        st.booleans(),
+    )
+    matches = st.builds(
+        ast.Matches,
+        value_of("string", 1),
+        st.builds(ast.Regex, st.sampled_from(PATTERNS), st.sampled_from(["", "i"])),
+        st.booleans(),
+    )
     missing = st.builds(ast.IsMissing, st.one_of(*(value_of(k, 1) for k in BY_TYPE)), st.booleans())
     bool_leaf = st.one_of(value_of("bool", 0), st.sampled_from([ast.MetaRef("is_test")]))
-    leaves = st.one_of(ordered, equal_bool, in_list, between, string_test, matches, missing, bool_leaf)
+    leaves = st.one_of(
+        ordered, equal_bool, in_list, between, string_test, matches, missing, bool_leaf
+    )
     if depth <= 0:
         return leaves
     inner = condition(depth - 1)
@@ -100,9 +132,15 @@ def condition(depth: int):
 
 
 VALUES = {
-    "s1": short_text, "s2": short_text, "n1": numbers, "n2": st.integers(-3, 3),
-    "b1": st.booleans(), "b2": st.booleans(), "d1": dates, "t1": datetimes,
-}  # fmt: skip
+    "s1": short_text,
+    "s2": short_text,
+    "n1": numbers,
+    "n2": st.integers(-3, 3),
+    "b1": st.booleans(),
+    "b2": st.booleans(),
+    "d1": dates,
+    "t1": datetimes,
+}
 
 
 @st.composite
@@ -147,8 +185,9 @@ fast_patterns = st.builds(
     st.lists(_pieces, min_size=1, max_size=5),
     st.sampled_from(["", "$", r"\z"]),
 )
-subjects = st.text(alphabet=st.sampled_from(list("ab9Z_ \n\t") + ["é", "٣", "\u212a", "ß"]),
-                   max_size=8)  # fmt: skip
+subjects = st.text(
+    alphabet=st.sampled_from(list("ab9Z_ \n\t") + ["é", "٣", "\u212a", "ß"]), max_size=8
+)
 
 
 def _re2_only(pattern: str, text: str) -> bool:

@@ -48,7 +48,9 @@ def test_category_must_be_named_when_there_are_several():
 
 def test_audits(ruleset):
     assert ruleset.audits(make_lead()) == []
-    labels = [a.label for a in ruleset.audits(make_lead(email="x@mailinator.com", last_name="KATY"))]
+    labels = [
+        a.label for a in ruleset.audits(make_lead(email="x@mailinator.com", last_name="KATY"))
+    ]
     assert labels == ["Disposable email", "Same first and last name"]
     assert [a.label for a in ruleset.audits(make_lead(dob="2010-01-01"))] == ["Too young"]
     assert ruleset.audits(make_lead(dob="2000-01-01")) == []
@@ -81,8 +83,12 @@ def test_dedupe_window(ruleset):
 
 
 def test_text_dedupe_keys_fold_case_and_spaces():
-    rules = compile_rules({"d.rules": 'category c "C" { field name text }\n'
-                                      'dedupe "Name" in c on name within 1 hours\n'})  # fmt: skip
+    rules = compile_rules(
+        {
+            "d.rules": 'category c "C" { field name text }\n'
+            'dedupe "Name" in c on name within 1 hours\n'
+        }
+    )
     assert rules.dedupe_keys({"name": "  Katy \t BERRY "})[0][1] == "name=katy berry"
 
 
@@ -90,13 +96,19 @@ def test_eligible_bids(ruleset):
     lead = make_lead()
     premium = ruleset.classify(lead)
     assert [b.id for b in ruleset.eligible_bids(lead, premium)] == [
-        "sunco_premium", "brightside_all", "bargain_any",
-    ]  # fmt: skip
+        "sunco_premium",
+        "brightside_all",
+        "bargain_any",
+    ]
     assert [b.id for b in ruleset.eligible_bids(make_lead(zip="10001"), premium)] == [
-        "sunco_premium", "bargain_any",
-    ]  # fmt: skip
+        "sunco_premium",
+        "bargain_any",
+    ]
     lead = make_lead(zip="90210", credit_score=600)
-    assert [b.id for b in ruleset.eligible_bids(lead, "premium")] == ["brightside_all", "bargain_any"]
+    assert [b.id for b in ruleset.eligible_bids(lead, "premium")] == [
+        "brightside_all",
+        "bargain_any",
+    ]
     assert [b.id for b in ruleset.eligible_bids(make_lead(roof_type="flat"), "standard")] == [
         "bargain_any"
     ]
@@ -141,10 +153,14 @@ def test_overnight_and_end_of_day_windows():
 
 
 def test_schedule_days_wrap_around():
-    rules = compile_rules({"w.rules": 'category c "C" { field z zip required(ping) }\n'
-                                      'lead_type t "T" in c fallback\n'
-                                      'bid b for customer x on t price 1 schedule fri..mon, wed 22:00..06:00 "UTC"\n'
-                                      'plan c { stage bidding highest_price }\n'})  # fmt: skip
+    rules = compile_rules(
+        {
+            "w.rules": 'category c "C" { field z zip required(ping) }\n'
+            'lead_type t "T" in c fallback\n'
+            'bid b for customer x on t price 1 schedule fri..mon, wed 22:00..06:00 "UTC"\n'
+            "plan c { stage bidding highest_price }\n"
+        }
+    )
     assert rules.bids["b"].schedule.days == frozenset({4, 5, 6, 0, 2})
 
 
@@ -175,8 +191,11 @@ def test_field_reference(ruleset):
     assert list(fields)[:3] == ["first_name", "last_name", "email"]
     state = fields["state"]
     assert (state.type, state.required_ping, state.required_post, state.deliverable) == (
-        "us_state", True, True, True,
-    )  # fmt: skip
+        "us_state",
+        True,
+        True,
+        True,
+    )
     assert fields["roof_type"].choices == ("shingle", "tile", "metal", "flat")
     assert fields["phone"].example == "+15551234567"  # examples are normalized
     assert fields["monthly_bill"].example == 180 and not fields["homeowner"].deliverable
@@ -204,7 +223,11 @@ def test_compiling_is_cached_by_content_hash(ruleset):
 
 
 def test_errors_carry_every_diagnostic():
-    text = 'category c "C" { field z zip }\nlead_type t "T" in d when q\nbid b for customer x on u price 1\n'
+    text = (
+        'category c "C" { field z zip }\n'
+        'lead_type t "T" in d when q\n'
+        "bid b for customer x on u price 1\n"
+    )
     with pytest.raises(RulesError) as error:
         compile_rules({"bad.rules": text})
     assert [d.code for d in error.value.errors] == ["unknown-category", "unknown-lead-type"]
