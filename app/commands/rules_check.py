@@ -9,6 +9,7 @@ import click
 
 from app.dsl import RulesError, check_texts, compile_rules, read_sources
 from app.dsl.diagnostics import format_json, format_report
+from app.dsl.fieldtypes import is_blank, normalize_value
 
 
 @click.command("check")
@@ -53,13 +54,34 @@ def explain_command(rules_path: str, lead_file, category: str | None, as_json: b
     if not isinstance(lead, dict):
         raise click.ClickException(f"{lead_file.name}: a lead is a JSON object")
     try:
-        explanation = ruleset.explain(lead, category)
+        category = ruleset.category_of(lead, category)
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error).strip("'\"")) from None
+    lead, problems = normalize_lead(ruleset, lead, category)
+    for name, message in problems.items():
+        click.echo(f"warning: field '{name}' is left out: {message}", err=True)
+    explanation = ruleset.explain(lead, category)
     if as_json:
         click.echo(json.dumps(explanation, indent=2, default=str))
     else:
         click.echo(render_explanation(explanation))
+
+
+def normalize_lead(ruleset, lead: dict, category: str) -> tuple[dict, dict[str, str]]:
+    """Normalize declared fields as the service does; return the lead and invalid fields."""
+    declared = ruleset.categories[category].field_map
+    normalized, problems = {}, {}
+    for name, value in lead.items():
+        field = declared.get(name)
+        if field is None or is_blank(value):
+            if not is_blank(value):
+                normalized[name] = value
+            continue
+        try:
+            normalized[name] = normalize_value(field.type, value, field.choices)
+        except ValueError as error:
+            problems[name] = str(error)
+    return normalized, problems
 
 
 def _clauses(trace: dict | None, depth: int = 2) -> list[str]:

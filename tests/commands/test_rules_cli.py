@@ -97,3 +97,16 @@ def test_explain_rejects_bad_lead_files(tmp_path):
     assert "a lead is a JSON object" in run("explain", EXAMPLE, str(path)).output
     path.write_text('{"@category": "life"}')
     assert "unknown category" in run("explain", EXAMPLE, str(path)).output
+
+
+def test_explain_normalizes_values_like_the_service(tmp_path):
+    lead = {"phone": "(555) 123-4567", "state": "ca", "zip": "94103", "homeowner": "yes",
+            "monthly_bill": "$200", "roof_type": "TILE", "dob": "not a date"}  # fmt: skip
+    path = tmp_path / "lead.json"
+    path.write_text(json.dumps(lead))
+    result = CliRunner().invoke(main, ["explain", EXAMPLE, str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "warning: field 'dob' is left out: Must be a date" in result.stderr
+    explanation = json.loads(result.stdout)
+    assert explanation["lead_type"]["id"] == "premium"
+    assert explanation["dedupe"][0]["key"] == "phone=15551234567"
