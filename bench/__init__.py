@@ -1,0 +1,1 @@
+"""Benchmarks of the rules language: one predicate against peers, and a whole rule set."""
