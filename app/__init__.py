@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # importing app.dsl must not import the web stack
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the Flask app: config, then database, then errors, then blueprints."""
+    from flask import Flask
+
     from app.api import errors, health, logs, openapi
     from app.api.admin import blueprints as admin_blueprints
     from app.api.intake import blp as intake_blp
