@@ -149,13 +149,12 @@ def client(app):
 
 @pytest.fixture
 def db(app):
-    """Return the bound database, inside an app context, for direct store calls."""
+    """Return the bound database for direct store calls (no app context: requests get theirs)."""
     from app.store.db import database
 
-    with app.app_context():
-        yield database
-        if not database.is_closed():
-            database.close()
+    yield database
+    if not database.is_closed():
+        database.close()
 
 
 def basic_auth(key: str, secret: str) -> dict[str, str]:

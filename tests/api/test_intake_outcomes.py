@@ -19,9 +19,10 @@ def test_seed_example_request_is_assigned(world, seed_lead):
     assert body["price"] == 8.5  # the example rules: no homeowner -> "other" -> bargain_any
     assert len(body["lead_public_id"]) == 31
     assert body["lead_public_id"].startswith("lead_")
-    assert body["lead_public_id"][5:].isalnum() and body["lead_public_id"] == body[
-        "lead_public_id"
-    ].lower()
+    assert (
+        body["lead_public_id"][5:].isalnum()
+        and body["lead_public_id"] == body["lead_public_id"].lower()
+    )
     lead = Lead.get(Lead.public_id == body["lead_public_id"])
     assert str(lead.uuid) == body["lead_uuid"]
     assert lead.data["phone"] == "+15551234567"
