@@ -293,7 +293,7 @@ class BidDecl:
 @dataclass(frozen=True)
 class StageDecl:
     kind: Name
-    args: tuple[Name | tuple[Name, ...], ...]
+    args: tuple[Name | Literal | tuple[Name, ...], ...]
     pos: Pos = _pos()
 
 

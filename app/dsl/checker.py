@@ -401,7 +401,8 @@ class Checker:
                     did_you_mean(name.value, BIDDING_METHODS)
                     or "use " + " or ".join(BIDDING_METHODS),
                 )
-        for extra in names[1:] + [item[0] for item in lists[1:]]:
+        literals = [arg for arg in stage.args if isinstance(arg, ast.Literal)]
+        for extra in names[1:] + [item[0] for item in lists[1:]] + literals:
             self.error(
                 extra,
                 "invalid-stage-argument",

@@ -209,3 +209,23 @@ def test_unparse_of_the_example_conditions_is_stable():
         condition = getattr(declaration, "condition", None)
         if condition is not None:
             assert ast.unparse(condition) == declaration.source
+
+
+def test_stage_arguments_are_generic_so_new_stages_need_no_grammar_change():
+    text = 'plan solar { stage enrich "https://example.test/api" 2500 [a, b] mode }'
+    parsed = parse_file(text, "t.rules")
+    assert parsed.diagnostics == []
+    (stage,) = parsed.declarations[0].stages
+    assert stage.kind.value == "enrich"
+    url, timeout, bids, mode = stage.args
+    assert (url.value, timeout.value, [b.value for b in bids], mode.value) == (
+        "https://example.test/api",
+        2500,
+        ["a", "b"],
+        "mode",
+    )
+
+
+def test_times_after_day_names_are_times_not_numbers():
+    text = 'bid b for customer x on t price 1 schedule mon..fri, sun 08:00..20:00 "UTC"'
+    assert parse_file(text, "t.rules").diagnostics == []
