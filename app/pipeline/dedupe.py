@@ -31,7 +31,8 @@ def find_duplicate(
     checks = [(history.key_hash(category, key), check) for check, key in keys]
     rows = history.lock_keys(tenant_id, [digest for digest, _ in checks])
     at = naive(now)
-    match = history.find_match(rows, [(digest, check.window) for digest, check in checks], at)
+    windows = [(digest, check.window) for digest, check in checks]
+    match = history.find_match(rows, windows, at, lead_row.id)
     if match is not None:
         label = next(check.label for digest, check in checks if digest == match.key_hash)
         return Duplicate(label, match.lead_id, match.last_seen_at)

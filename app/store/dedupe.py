@@ -44,11 +44,19 @@ def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
 
 
 def find_match(
-    rows: dict[str, DedupeKey], checks: list[tuple[str, timedelta]], now: datetime
+    rows: dict[str, DedupeKey],
+    checks: list[tuple[str, timedelta]],
+    now: datetime,
+    lead_id: int | None = None,
 ) -> Match | None:
-    """Return the first (hash, window) whose key was seen within its window, or None."""
+    """Return the first (hash, window) whose key was seen within its window, or None.
+
+    A key last seen on `lead_id` itself (a lead being reprocessed) is no duplicate.
+    """
     for digest, window in checks:
         row = rows[digest]
+        if row.lead_id is not None and row.lead_id == lead_id:
+            continue
         if row.last_seen_at is not None and row.last_seen_at >= now - window:
             return Match(digest, window, row.lead_id, row.last_seen_at)
     return None

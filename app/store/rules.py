@@ -58,7 +58,7 @@ def check_rules(tenant: Tenant, files: Any):
         ruleset = compile_rules(files)
     except RulesError as error:
         raise RulesRefused(
-            "the rule set has errors:\n" + str(error),
+            "the rule set has errors:\n" + error.report(),
             [diagnostic_json(d) for d in error.diagnostics],
         ) from None
     problems = []

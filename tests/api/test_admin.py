@@ -1,0 +1,221 @@
+"""The admin API: user tokens, roles, and the operations the CLI also offers."""
+
+import pytest
+
+from app.store.models import Customer, Lead
+from app.store.tenants import create_user
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def tokens(world):
+    """A token for each role of the world's tenant."""
+    result = {"admin": world.admin_token}
+    for role in ("rules_author", "analyst", "viewer"):
+        _, result[role] = create_user(world.tenant, f"{role}@acme.example", role)
+    return result
+
+
+def test_admin_api_requires_a_user_token(world, client):
+    assert client.get("/api/admin/leads").status_code == 401
+    assert client.get("/api/admin/leads", headers=world.auth).status_code == 401
+    response = client.get("/api/admin/leads", headers=bearer("sut_nobody"))
+    assert response.status_code == 401
+    assert response.json["error"] == "unauthorized"
+
+
+def test_me_shows_user_tenant_and_permissions(world, client, tokens):
+    body = client.get("/api/admin/me", headers=bearer(tokens["viewer"])).json
+    assert body["user"]["role"] == "viewer"
+    assert body["tenant"]["code"] == world.tenant.code
+    assert "leads.reprocess" not in body["permissions"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "allowed"),
+    [
+        ("post", "/api/admin/rules/rollback", {"admin", "rules_author"}),
+        ("post", "/api/admin/customers", {"admin"}),
+        ("post", "/api/admin/customers/sunco/deposits", {"admin"}),
+        ("post", "/api/admin/sources", {"admin"}),
+        ("get", "/api/admin/users", {"admin"}),
+        ("post", "/api/admin/leads/lead_00000000000000000000000000/reprocess", {"admin"}),
+        ("get", "/api/admin/leads", {"admin", "rules_author", "analyst", "viewer"}),
+    ],
+)
+def test_roles_are_enforced(client, tokens, method, url, allowed):
+    for role, token in tokens.items():
+        response = getattr(client, method)(url, json={}, headers=bearer(token))
+        if role in allowed:
+            assert response.status_code != 403, (role, url)
+        else:
+            assert response.status_code == 403, (role, url)
+            assert response.json["error"] == "forbidden"
+
+
+def test_rules_push_list_and_rollback(world, client, tokens, home_rules):
+    headers = bearer(tokens["rules_author"])
+    for slug in ("alpha", "beta", "gamma"):
+        client.post("/api/admin/customers", json={"slug": slug, "name": slug}, headers=world.admin)
+    Customer.update(active=True).execute()
+    # The home rules lack the source's category (solar): refused.
+    refused = client.post(
+        "/api/admin/rules", json={"files": {"h.rules": home_rules()}}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json["diagnostics"][0]["code"] == "missing-category"
+    pushed = client.post(
+        "/api/admin/rules",
+        json={"files": {"h.rules": home_rules(), "solar.rules": solar_text()}},
+        headers=headers,
+    )
+    assert pushed.status_code == 201
+    assert pushed.json["version"] == 2 and pushed.json["active"] is True
+    assert pushed.json["activated_by"] == "rules_author@acme.example"
+    versions = client.get("/api/admin/rules", headers=headers).json
+    assert [(v["version"], v["active"]) for v in versions] == [(2, True), (1, False)]
+    back = client.post("/api/admin/rules/rollback", json={}, headers=headers)
+    assert (back.status_code, back.json["version"], back.json["active"]) == (200, 1, True)
+    detail = client.get("/api/admin/rules/1", headers=headers).json
+    assert list(detail["files"]) == ["solar.rules"]
+
+
+def solar_text() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[2] / "examples/solar/solar.rules").read_text()
+
+
+def test_rules_with_errors_are_refused_with_diagnostics(world, client):
+    files = {"bad.rules": solar_text().replace("price 8.50", "price")}
+    response = client.post("/api/admin/rules", json={"files": files}, headers=world.admin)
+    assert response.status_code == 422
+    diagnostic = response.json["diagnostics"][0]
+    assert diagnostic["path"] == "bad.rules" and diagnostic["severity"] == "error"
+    assert diagnostic["line"] > 1
+
+
+def test_rules_naming_unknown_customers_are_refused(world, client):
+    files = {"solar.rules": solar_text().replace("customer bargain", "customer nobody")}
+    response = client.post("/api/admin/rules", json={"files": files}, headers=world.admin)
+    assert response.status_code == 422
+    assert [d["code"] for d in response.json["diagnostics"]] == ["unknown-customer"]
+    assert "nobody" in response.json["diagnostics"][0]["message"]
+
+
+def test_customers_create_list_deposit_deactivate(world, client):
+    headers = world.admin
+    created = client.post(
+        "/api/admin/customers",
+        json={"slug": "newco", "name": "New Co", "balance": "12.34"},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    assert created.json["balance"] == 12.34
+    assert created.json["id"].startswith("cus_")
+    duplicate = client.post(
+        "/api/admin/customers", json={"slug": "newco", "name": "X"}, headers=headers
+    )
+    assert duplicate.status_code == 409
+    deposit = client.post(
+        "/api/admin/customers/newco/deposits", json={"amount": "0.66"}, headers=headers
+    )
+    assert deposit.json["balance"] == 13.0
+    bad = client.post(
+        "/api/admin/customers/newco/deposits", json={"amount": "0.001"}, headers=headers
+    )
+    assert bad.status_code == 422
+    listed = client.get("/api/admin/customers", headers=headers).json
+    assert {c["slug"]: c["balance"] for c in listed}["newco"] == 13.0
+    off = client.post("/api/admin/customers/newco/deactivate", headers=headers)
+    assert off.json["active"] is False
+    assert client.get("/api/admin/customers/nobody", headers=headers).status_code == 404
+
+
+def test_sources_create_token_and_spec(world, client):
+    created = client.post(
+        "/api/admin/sources",
+        json={"name": "Partner feed", "category": "solar"},
+        headers=world.admin,
+    )
+    assert created.status_code == 201
+    assert created.json["api_secret"].startswith("sks_")
+    source_id = created.json["id"]
+    listed = client.get("/api/admin/sources", headers=world.admin).json
+    assert all("api_secret" not in s for s in listed)
+    spec = client.get(f"/api/admin/sources/{source_id}/spec", headers=world.admin).json
+    assert spec["endpoint"] == {"method": "POST", "url": "http://sluice.test/api/leads"}
+    assert [a["method"] for a in spec["authentication"]] == ["basic", "bearer"]
+    fields = {f["name"]: f for f in spec["fields"]}
+    assert fields["zip"]["required_for_post"] and fields["zip"]["required_for_ping"]
+    assert fields["homeowner"]["required_for_ping"] and not fields["homeowner"]["required_for_post"]
+    assert fields["roof_type"]["allowed_values"] == ["shingle", "tile", "metal", "flat"]
+    assert fields["first_name"]["example"] == "Katy"
+    assert "curl -X POST" in spec["example_request"]
+    assert "http://sluice.test/api/leads" in spec["example_request"]
+    patched = client.patch(
+        f"/api/admin/sources/{source_id}", json={"test_mode": True}, headers=world.admin
+    )
+    assert patched.json["test_mode"] is True
+
+
+def test_invalid_admin_input_is_422_in_the_one_shape(world, client):
+    response = client.post("/api/admin/sources", json={"name": ""}, headers=world.admin)
+    assert response.status_code == 422
+    assert response.json["error"] == "validation_failed"
+    assert set(response.json["errors"]) == {"name", "category"}
+
+
+def test_leads_list_filters_and_detail(world, client, seed_lead):
+    world.post(seed_lead)
+    world.post(dict(seed_lead, phone="555-999-0000", email="other@example.com", first_name="Al"))
+    world.post(seed_lead)  # duplicate
+    headers = world.admin
+    everything = client.get("/api/admin/leads", headers=headers).json
+    assert [lead["status"] for lead in everything] == ["duplicate", "assigned", "assigned"]
+    duplicates = client.get("/api/admin/leads?status=duplicate", headers=headers).json
+    assert len(duplicates) == 1
+    by_type = client.get("/api/admin/leads?lead_type=other&limit=1", headers=headers).json
+    assert len(by_type) == 1
+    future = client.get("/api/admin/leads?since=2999-01-01T00:00:00Z", headers=headers).json
+    assert future == []
+    by_source = client.get(f"/api/admin/leads?source={world.source.public_id}", headers=headers)
+    assert len(by_source.json) == 3
+    assert client.get("/api/admin/leads?status=bogus", headers=headers).status_code == 422
+    detail = client.get(f"/api/admin/leads/{everything[-1]['id']}", headers=headers).json
+    assert detail["data"]["first_name"] == "Katy"
+    assert detail["rule_version"] == 1
+    assert detail["post"].startswith("post_")
+    assert [e["kind"] for e in detail["timeline"]] == ["received", "classified", "assigned"]
+    by_uuid = client.get(f"/api/admin/leads/{detail['uuid']}", headers=headers).json
+    assert by_uuid["id"] == detail["id"]
+
+
+def test_posts_list_newest_first_and_detail(world, client, seed_lead):
+    world.post(seed_lead)
+    world.post({"zip": "nope"})
+    posts = client.get("/api/admin/posts", headers=world.admin).json
+    assert [(p["status"], p["status_code"]) for p in posts] == [
+        ("Rejected", 422),
+        ("Accepted", 201),
+    ]
+    assert posts[0]["lead"] is None
+    assert posts[1]["lead"] == str(Lead.get().uuid)
+    assert posts[1]["source"] == "Web form"
+    detail = client.get(f"/api/admin/posts/{posts[0]['id']}", headers=world.admin).json
+    assert detail["payload"] == {"zip": "nope"}
+    assert "zip" in detail["errors"]
+    rejected = client.get("/api/admin/posts?status=rejected", headers=world.admin).json
+    assert [p["id"] for p in rejected] == [posts[0]["id"]]
+
+
+def test_other_tenants_data_is_invisible(make_world, client, seed_lead):
+    first = make_world(name="First")
+    second = make_world(name="Second")
+    first.post(seed_lead)
+    lead_id = client.get("/api/admin/leads", headers=first.admin).json[0]["id"]
+    assert client.get("/api/admin/leads", headers=second.admin).json == []
+    assert client.get(f"/api/admin/leads/{lead_id}", headers=second.admin).status_code == 404

@@ -1,0 +1,35 @@
+"""The OpenAPI document and its interactive page."""
+
+
+def test_openapi_document_describes_intake_and_admin(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    spec = response.json
+    assert spec["openapi"].startswith("3.")
+    intake = spec["paths"]["/api/leads"]["post"]
+    assert set(intake["responses"]) >= {"201", "400", "401", "413", "422", "500"}
+    created = spec["components"]["schemas"]["LeadCreated"]
+    assert set(created["properties"]) == {"lead_uuid", "lead_public_id", "status", "price"}
+    assert "distribution_error" in created["properties"]["status"]["enum"]
+    assert {"basicAuth", "sourceBearer", "userBearer"} <= set(spec["components"]["securitySchemes"])
+    assert "/api/admin/leads" in spec["paths"]
+    assert spec["paths"]["/api/admin/customers"]["post"]["security"] == [{"userBearer": []}]
+
+
+def test_interactive_docs_page(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert b"swagger-ui" in response.data
+    assert b"/api/openapi.json" in response.data
+
+
+def test_unknown_paths_are_json_404(client):
+    response = client.get("/api/nope")
+    assert response.status_code == 404
+    assert response.json["error"] == "not_found"
+
+
+def test_wrong_method_is_json_405(client):
+    response = client.get("/api/leads")
+    assert response.status_code == 405
+    assert response.json["error"] == "method_not_allowed"

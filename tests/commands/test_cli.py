@@ -1,0 +1,191 @@
+"""The `sluice` commands: the admin operations on the command line, each with --json."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.store.models import Customer, Lead, RuleSetVersion, Source, Tenant
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def sluice(app, database_url, monkeypatch):
+    """Return run(*args) -> (exit code, output) against the test database."""
+    monkeypatch.setenv("SLUICE_DATABASE_URL", database_url)
+    monkeypatch.setenv("SLUICE_PUBLIC_URL", "http://sluice.test")
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return run
+
+
+def run_json(sluice, *args: str):
+    code, output = sluice(*args, "--json")
+    assert code == 0, output
+    return json.loads(output)
+
+
+@pytest.fixture
+def tenant(sluice):
+    """Create tenant ACME1234 with the example rules' customers and rules."""
+    created = run_json(sluice, "tenant", "create", "Acme Leads", "--code", "acme1234")
+    for slug in ("sunco", "brightside", "bargain"):
+        run_json(
+            sluice,
+            "customer",
+            "create",
+            "ACME1234",
+            slug,
+            "--name",
+            slug.title(),
+            "--balance",
+            "100",
+        )
+    run_json(sluice, "rules", "push", "acme-leads", str(EXAMPLES))
+    return created
+
+
+def test_db_upgrade_is_idempotent(sluice):
+    assert run_json(sluice, "db", "upgrade") == {"applied": []}
+    assert run_json(sluice, "db", "status") == {"pending": []}
+
+
+def test_tenant_create_prints_tenant_and_admin_token(sluice, client):
+    created = run_json(sluice, "tenant", "create", "Acme Leads", "--code", "acme1234")
+    assert created["tenant"]["code"] == "ACME1234"
+    assert created["tenant"]["slug"] == "acme-leads"
+    token = created["admin"]["token"]
+    me = client.get("/api/admin/me", headers={"Authorization": f"Bearer {token}"}).json
+    assert me["user"]["role"] == "admin"
+    code, output = sluice("tenant", "create", "Other", "--code", "ACME1234")
+    assert code == 1 and "taken" in output
+    assert [t["code"] for t in run_json(sluice, "tenant", "list")] == ["ACME1234"]
+    assert Tenant.select().count() == 1
+
+
+def test_rules_push_refuses_unknown_customers(sluice):
+    run_json(sluice, "tenant", "create", "Acme", "--code", "ACME1234")
+    code, output = sluice("rules", "push", "ACME1234", str(EXAMPLES), "--json")
+    assert code == 1
+    body = json.loads(output)
+    assert {d["code"] for d in body["details"]["diagnostics"]} == {"unknown-customer"}
+    assert RuleSetVersion.select().count() == 0
+    code, output = sluice("rules", "push", "ACME1234", str(EXAMPLES))
+    assert code == 1 and "unknown customer" in output
+
+
+def test_rules_push_refuses_errors(sluice, tmp_path):
+    run_json(sluice, "tenant", "create", "Acme", "--code", "ACME1234")
+    (tmp_path / "bad.rules").write_text(
+        'category x "X" {\n  field zip zip required(post)\n  field\n}\n'
+    )
+    code, output = sluice("rules", "push", "ACME1234", str(tmp_path))
+    assert code == 1
+    assert "bad.rules:4:1: error[syntax]" in output
+
+
+def test_rules_push_list_rollback(sluice, tenant, tmp_path):
+    rules = (EXAMPLES / "solar/solar.rules").read_text().replace("price 8.50", "price 9.00")
+    (tmp_path / "solar.rules").write_text(rules)
+    pushed = run_json(sluice, "rules", "push", "ACME1234", str(tmp_path / "solar.rules"))
+    assert (pushed["version"], pushed["files"]) == (2, ["solar.rules"])
+    again = run_json(sluice, "rules", "push", "ACME1234", str(tmp_path / "solar.rules"))
+    assert again["version"] == 2  # unchanged rules: no new version
+    listed = run_json(sluice, "rules", "list", "ACME1234")
+    assert [(v["version"], v["active"]) for v in listed] == [(2, True), (1, False)]
+    back = run_json(sluice, "rules", "rollback", "ACME1234")
+    assert (back["version"], back["active"]) == (1, True)
+    code, output = sluice("rules", "list", "acme-leads")
+    assert code == 0 and "content_hash".upper() in output
+
+
+def test_source_create_token_spec_and_a_lead(sluice, tenant, client):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    assert source["api_key"].startswith("skk_") and source["api_secret"].startswith("sks_")
+    assert Source.get().secret_hash != source["api_secret"]
+    token = run_json(sluice, "source", "token", source["id"])["token"]
+    spec = run_json(sluice, "source", "spec", source["api_key"])
+    assert spec["endpoint"]["url"] == "http://sluice.test/api/leads"
+    payload = dict(
+        spec["fields"][0]
+        and {f["name"]: f["example"] for f in spec["fields"] if f["required_for_post"]}
+    )
+    response = client.post("/api/leads", json=payload, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.json
+    leads = run_json(sluice, "lead", "list", "ACME1234")
+    assert [lead["id"] for lead in leads] == [response.json["lead_public_id"]]
+    detail = run_json(sluice, "lead", "show", "ACME1234", leads[0]["id"])
+    assert detail["timeline"][0]["kind"] == "received"
+    posts = run_json(sluice, "post", "list", "ACME1234")
+    assert posts[0]["status"] == "Accepted"
+    post = run_json(sluice, "post", "show", "ACME1234", posts[0]["id"])
+    assert post["payload"] == payload
+    code, output = sluice("lead", "list", "ACME1234", "--status", "assigned")
+    assert code == 0 and leads[0]["id"] in output
+
+
+def test_customer_list_deposit_deactivate(sluice, tenant):
+    listed = run_json(sluice, "customer", "list", "ACME1234")
+    assert {c["slug"]: c["balance"] for c in listed} == {
+        "bargain": 100.0,
+        "brightside": 100.0,
+        "sunco": 100.0,
+    }
+    assert run_json(sluice, "customer", "deposit", "ACME1234", "sunco", "25.50")["balance"] == 125.5
+    assert run_json(sluice, "customer", "deactivate", "ACME1234", "sunco")["active"] is False
+    assert Customer.get(Customer.slug == "sunco").active is False
+    code, output = sluice("customer", "deposit", "ACME1234", "sunco", "lots")
+    assert code == 1 and "not an amount" in output
+    code, output = sluice("customer", "deposit", "ACME1234", "sunco", "0")
+    assert code == 1 and "more than zero" in output
+    code, output = sluice("customer", "list", "ACME1234")
+    assert "125.50" in output
+
+
+def test_user_create_with_role(sluice, tenant):
+    user = run_json(sluice, "user", "create", "ACME1234", "ana@acme.example", "--role", "analyst")
+    assert user["role"] == "analyst" and user["token"].startswith("sut_")
+    users = run_json(sluice, "user", "list", "ACME1234")
+    assert [u["role"] for u in users] == ["admin", "analyst"]
+
+
+def test_lead_reprocess_from_the_cli(sluice, tenant, client):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    run_json(sluice, "customer", "deactivate", "ACME1234", "bargain")
+    run_json(sluice, "customer", "deactivate", "ACME1234", "brightside")
+    run_json(sluice, "customer", "deactivate", "ACME1234", "sunco")
+    import base64
+
+    auth = base64.b64encode(f"{source['api_key']}:{source['api_secret']}".encode()).decode()
+    lead = {
+        "first_name": "Jo",
+        "last_name": "Doe",
+        "phone": "555-123-4567",
+        "state": "FL",
+        "zip": "33139",
+    }
+    body = client.post("/api/leads", json=lead, headers={"Authorization": f"Basic {auth}"}).json
+    assert body["status"] == "marketplace"
+    code, output = sluice("lead", "reprocess", "ACME1234", body["lead_public_id"])
+    assert code == 1 and "cannot be reprocessed" in output
+    Lead.update(status="unassigned").execute()
+    run_json(sluice, "customer", "activate", "ACME1234", "bargain")
+    done = run_json(sluice, "lead", "reprocess", "ACME1234", body["lead_public_id"])
+    assert (done["status"], done["customer"]) == ("assigned", "bargain")
+
+
+def test_unknown_tenant_is_a_clear_error(sluice):
+    code, output = sluice("customer", "list", "NOPE0000")
+    assert code == 1
+    assert "no tenant" in output
