@@ -56,7 +56,7 @@ def explain_command(rules_path: str, lead_file, category: str | None, as_json: b
     try:
         category = ruleset.category_of(lead, category)
     except (KeyError, ValueError) as error:
-        raise click.ClickException(str(error).strip("'\"")) from None
+        raise click.ClickException(error.args[0]) from None
     lead, problems = normalize_lead(ruleset, lead, category)
     for name, message in problems.items():
         click.echo(f"warning: field '{name}' is left out: {message}", err=True)

@@ -37,6 +37,14 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+class FieldMap(dict):
+    """A category's fields; `broken` names fields whose declaration has an error."""
+
+    def __init__(self):
+        super().__init__()
+        self.broken: set[str] = set()
+
+
 @dataclass
 class CheckedRules:
     """What the compiler needs: declarations by kind and each category's fields."""
@@ -114,7 +122,7 @@ class Checker:
                 category.id, "duplicate-id", f"category '{category.id.value}' is declared twice"
             )
             return
-        fields: dict[str, Field] = {}
+        fields = FieldMap()
         for decl in category.fields:
             if decl.name.value in fields:
                 self.error(
@@ -133,8 +141,10 @@ class Checker:
                     did_you_mean(type_name, FIELD_TYPE_NAMES)
                     or "types: " + ", ".join(FIELD_TYPE_NAMES) + ", one of [...]",
                 )
+                fields.broken.add(decl.name.value)
                 continue
-            if type_name == "one_of" and len(set(decl.choices)) != len(decl.choices):
+            folded = {choice.casefold() for choice in decl.choices}
+            if type_name == "one_of" and len(folded) != len(decl.choices):
                 self.error(decl.type, "duplicate-value", "a `one of` list repeats a value")
             required = {name.value for name in decl.required}
             for name in decl.required:
@@ -227,7 +237,7 @@ class Checker:
         ok = True
         for name, fields in self._scope_fields(category):
             for field_name in dedupe.fields:
-                if field_name.value not in fields:
+                if field_name.value not in fields and field_name.value not in fields.broken:
                     scope = "" if category else f" (this check applies to every category: '{name}')"
                     self.error(
                         field_name,
@@ -275,7 +285,8 @@ class Checker:
                 "a bid's lead types must belong to one category, not "
                 + ", ".join(sorted(categories)),
             )
-        category = next(iter(categories), None)
+        # With mixed categories the condition has no single field set to check against.
+        category = next(iter(categories)) if len(categories) == 1 else None
         if category is not None and category not in self.result.fields:
             category = None
         if category is not None and bid.condition is not None:
@@ -286,7 +297,7 @@ class Checker:
             (bid.schedules, "schedule"),
         ):
             if len(clauses) > 1:
-                where = clauses[1].pos if word == "schedule" else clauses[1].period
+                where = clauses[1] if word == "schedule" else clauses[1].period
                 self.error(where, "duplicate-clause", f"a bid has at most one {word}")
         for cap in bid.caps:
             self._check_period(cap.period, PERIODS)
@@ -436,6 +447,8 @@ class Checker:
                     )
                 fallbacks[category] = lead_type
         for category, decl in self.result.categories.items():
+            if category in self.broken:  # its plan may be the declaration that did not parse
+                continue
             if category in with_types and category not in self.result.plans:
                 self.error(
                     decl.id,

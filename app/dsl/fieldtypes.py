@@ -202,7 +202,8 @@ def _phone(value, choices):
     except phonenumbers.NumberParseException:
         raise ValueError("Must be a valid phone number.") from None
     # Possible (right length for its country), not "valid": 555 numbers are used in tests.
-    if not phonenumbers.is_possible_number(number):
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:  # e.g. 7 digits: local only
         raise ValueError("Must be a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -20,6 +20,7 @@ from typing import Any
 from app.dsl import ast
 from app.dsl.regex import compile_regex
 
+_ERRORS = (TypeError, ValueError, AttributeError, OverflowError)
 _COMPARE = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -89,7 +90,7 @@ def evaluate(node: ast.Node, lead: Mapping[str, Any]) -> bool:
     """Evaluate a condition for a lead."""
     try:
         return _truth(node, lead, None)
-    except (TypeError, ValueError, AttributeError, OverflowError):
+    except _ERRORS:
         return False
 
 
@@ -98,7 +99,7 @@ def evaluate_traced(node: ast.Node, lead: Mapping[str, Any]) -> tuple[bool, dict
     trace: list = []
     try:
         result = _truth(node, lead, trace)
-    except (TypeError, ValueError, AttributeError, OverflowError) as error:
+    except _ERRORS as error:
         return False, {"clause": ast.unparse(node), "value": False, "error": str(error)}
     return result, trace[-1]
 
@@ -178,13 +179,7 @@ def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list | None) -> bool:
         case ast.Not(operand=operand):
             result = not _truth(operand, lead, sub)
         case ast.And(items=items) | ast.Or(items=items):
-            # Traced: every clause is evaluated so the trace shows all values (no side effects).
-            values = (
-                [_truth(item, lead, sub) for item in items]
-                if trace is not None
-                else (_truth(item, lead, None) for item in items)
-            )
-            result = all(values) if isinstance(node, ast.And) else any(values)
+            result = _junction(isinstance(node, ast.And), items, lead, sub)
         case _:
             raise TypeError(f"not a condition: {ast.unparse(node)}")
     if trace is not None:
@@ -195,6 +190,29 @@ def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list | None) -> bool:
             entry["clauses"] = children
         trace.append(entry)
     return bool(result)
+
+
+def _junction(is_and: bool, items, lead: Mapping[str, Any], trace: list | None) -> bool:
+    """Evaluate `and`/`or` with short-circuit semantics.
+
+    Traced, the clauses after the deciding one are still shown (marked not evaluated), and
+    an error in them is recorded there instead of changing the result.
+    """
+    decided = None
+    for item in items:
+        if decided is None:
+            value = _truth(item, lead, trace)
+            if value != is_and:
+                decided = value
+            continue
+        if trace is None:
+            break
+        try:
+            _truth(item, lead, trace)
+        except _ERRORS as error:
+            trace.append({"clause": ast.unparse(item), "value": None, "error": str(error)})
+        trace[-1]["evaluated"] = False
+    return is_and if decided is None else decided
 
 
 def _operand(node: ast.Node, lead: Mapping[str, Any], operands: dict[str, Any]) -> Any:

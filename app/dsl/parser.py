@@ -26,7 +26,13 @@ MAX_LIST_ITEMS = 100_000
 MAX_SYNTAX_ERRORS = 20
 
 DECLARATION_KEYWORDS = ("category", "lead_type", "audit", "dedupe", "bid", "plan")
-_DECLARATION_START = re.compile(r"^[ \t]*(?:" + "|".join(DECLARATION_KEYWORDS) + r")\b", re.M)
+# Where a declaration starts, for error recovery: the keyword and the shape that follows it,
+# so a continuation line that starts with a field called `plan` or `bid` is not a split point.
+_DECLARATION_START = re.compile(
+    r'^[ \t]*(?:category[ \t]+\w+[ \t]+"|lead_type[ \t]+\w+[ \t]+"|audit[ \t]+"|dedupe[ \t]+"'
+    r"|bid[ \t]+\w+[ \t]+for\b|plan[ \t]+\w+[ \t]*\{)",
+    re.M,
+)
 
 _TERMINAL_WORDS = {
     "NAME": "a name",
@@ -112,7 +118,9 @@ def _parse_with_recovery(text: str, path: str, first: UnexpectedInput):
         except UnexpectedInput as error:
             syntax_errors += 1
             if syntax_errors <= MAX_SYNTAX_ERRORS:
-                result.diagnostics.append(syntax_diagnostic(error, chunk, path))
+                last = index + 1 == len(starts)
+                ending = "end of file" if last else "end of the declaration"
+                result.diagnostics.append(syntax_diagnostic(error, chunk, path, ending))
             result.broken_ids.update(_DECLARED_ID.findall(text[start:end]))
             continue
         found, more = _build(tree, chunk, path)
@@ -124,7 +132,9 @@ def _parse_with_recovery(text: str, path: str, first: UnexpectedInput):
     return result
 
 
-def syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
+def syntax_diagnostic(
+    error: UnexpectedInput, text: str, path: str, ending: str = "end of file"
+) -> Diagnostic:
     """Describe a Lark parse error in plain words."""
     line, column = error.line, error.column
     if line is None or line < 1:
@@ -132,24 +142,27 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnosti
     hint = None
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        found = f"'{char}'" if char.strip() else "a blank character"
+        found = f"character '{char}'" if char.strip() else "a blank character"
         if char == "=":
             hint = "compare with '==' (a single '=' is not an operator)"
         elif char in "&|":
             hint = "combine conditions with 'and' / 'or'"
         elif char == '"':
-            found, hint = "an unterminated string", 'strings end with " on the same line'
+            found, hint = "unterminated string", 'a string ends with " on the same line'
+        elif char == "'":
+            hint = 'strings are written in double quotes: "CA"'
         elif char == "/":
             hint = "a /regex/ can only follow 'matches'"
-        found = f"character {found}" if char.strip() and char != '"' else found
         expected = ""  # the lexer's list is every token; the character is the news
     else:
         token = error.token if isinstance(error, UnexpectedToken) else None
         if token is None or token.type == "$END":
-            found = "end of file"
+            found = ending
             line, column = _end_position(text)
         else:
             found = f"'{token.value}'"
+            if token.value == "/" or token.type == "REGEX":
+                hint = "a /regex/ can only follow 'matches'"
         expected = _describe_expected(getattr(error, "expected", None) or set())
     message = f"unexpected {found}"
     if expected:
@@ -207,6 +220,8 @@ def _build(tree: Tree, text: str, path: str):
 
 def _check_size(tree: Tree, path: str) -> Diagnostic | None:
     """Bound expression depth and size before the (recursive) transform runs."""
+    if tree.data == "category":  # fields are flat: only expressions nest
+        return None
     stack = [(tree, 0)]
     nodes = 0
     while stack:
@@ -266,7 +281,7 @@ class _Builder(Transformer):
 
     def _string(self, token: Token) -> str:
         try:
-            return json.loads(token.value)
+            return json.loads(token.value, strict=False)
         except ValueError:
             self._error(
                 token,

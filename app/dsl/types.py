@@ -91,6 +91,8 @@ class TypeChecker:
 
     def _FieldRef(self, node):
         found = self.fields.get(node.name)
+        if found is None and node.name in getattr(self.fields, "broken", ()):
+            return None  # its declaration already has an error: no cascade
         if found is None:
             self._error(
                 node,

@@ -75,3 +75,8 @@ def test_dedupe_forms():
     assert normalize_dedupe_value("email", " A@B.COM ") == "a@b.com"
     assert normalize_dedupe_value("text", "  Mixed\tCASE  text ") == "mixed case text"
     assert normalize_dedupe_value("bool", True) == "true"
+
+
+def test_local_only_phone_numbers_are_rejected():
+    with pytest.raises(ValueError):
+        normalize_value("phone", "555-1234")

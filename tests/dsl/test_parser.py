@@ -229,3 +229,27 @@ def test_stage_arguments_are_generic_so_new_stages_need_no_grammar_change():
 def test_times_after_day_names_are_times_not_numbers():
     text = 'bid b for customer x on t price 1 schedule mon..fri, sun 08:00..20:00 "UTC"'
     assert parse_file(text, "t.rules").diagnostics == []
+
+
+def test_a_category_with_many_fields_is_not_an_expression():
+    fields = "\n".join(
+        f'    field f{n} text required(ping, post) deliverable example "x"' for n in range(600)
+    )
+    assert codes(f'category big "Big" {{\n{fields}\n}}\n') == []
+
+
+def test_strings_may_contain_tabs_as_typed():
+    text = 'category c "C" { field z zip required(ping) }\naudit "a\tb" in c when z == "1"\n'
+    assert codes(text) == []
+
+
+def test_single_quotes_get_a_hint():
+    _, diagnostics = check_texts({"t.rules": PREAMBLE + "audit \"a\" when state == 'CA'\n"})
+    (diagnostic,) = diagnostics
+    assert "double quotes" in diagnostic.hint
+
+
+def test_recovery_says_where_a_declaration_ends():
+    text = PREAMBLE + 'audit "a" when (zip == "1"\naudit "b" when zip = "2"\n'
+    _, diagnostics = check_texts({"t.rules": text})
+    assert diagnostics[0].message == "unexpected end of the declaration; expected ')'"

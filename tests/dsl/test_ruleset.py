@@ -271,3 +271,19 @@ def test_explain_agrees_with_evaluation(ruleset):
         assert explanation["lead_type"]["id"] == ruleset.classify(lead).id
         eligible = [b["id"] for b in explanation["bids"] if b["eligible"]]
         assert eligible == [b.id for b in ruleset.eligible_bids(lead, ruleset.classify(lead))]
+
+
+def test_explain_agrees_with_evaluation_when_a_later_clause_has_a_bad_value():
+    rules = compile_rules(
+        {
+            "x.rules": 'category c "C" { field owner bool required(ping) '
+            "field bill number required(ping) }\n"
+            'lead_type t "T" in c when owner or bill > 100\n'
+            'lead_type f "F" in c fallback\nplan c { stage marketplace }\n'
+        }
+    )
+    lead = {"owner": True, "bill": "abc"}
+    explanation = rules.explain(lead)
+    assert rules.classify(lead).id == explanation["lead_type"]["id"] == "t"
+    skipped = explanation["lead_types"][0]["condition"]["clauses"][1]
+    assert skipped["evaluated"] is False and "error" in skipped
