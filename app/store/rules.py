@@ -11,6 +11,7 @@ from app.store.customers import customer_slugs
 from app.store.db import database, is_postgresql
 from app.store.errors import InvalidError, NotFoundError
 from app.store.models import RuleSetVersion, Source, Tenant
+from app.store.money import CENT
 
 _CACHE_SIZE = 32
 _cache: OrderedDict[str, Any] = OrderedDict()
@@ -62,6 +63,12 @@ def check_rules(tenant: Tenant, files: Any):
             [diagnostic_json(d) for d in error.diagnostics],
         ) from None
     problems = []
+    for bid in ruleset.bids.values():
+        amounts = [("price", bid.price)] + ([("budget", bid.budget.amount)] if bid.budget else [])
+        for what, amount in amounts:
+            if amount != amount.quantize(CENT):
+                message = f"bid {bid.id!r} has a {what} of {amount}: wallets hold whole cents"
+                problems.append(_problem("fractional-cents", message))
     known = customer_slugs(tenant)
     for slug in sorted(ruleset.customers() - known):
         problems.append(_problem("unknown-customer", f"bids name unknown customer {slug!r}"))

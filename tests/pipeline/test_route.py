@@ -1,0 +1,83 @@
+"""Routing without HTTP: stages at chosen moments (schedules, periods in the bid's zone)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.dsl import compile_rules
+from app.pipeline import route_lead
+from app.pipeline.bidding import rank
+from app.store.leads import accept_submission
+from app.store.models import Lead
+from app.store.rules import active_ruleset
+
+RULES = """
+category home "Home" {
+    field phone phone required(post)
+    field zip zip required(post)
+}
+lead_type any "Any" in home fallback
+bid nightly for customer acme on any price 30.00 cap 1 per day
+    schedule mon..sun 00:00..24:00 "America/New_York"
+bid office for customer acme on any price 20.00
+    schedule mon..fri 09:00..17:00 "America/New_York"
+bid always for customer acme on any price 5.00
+plan home {
+    stage bidding highest_price
+}
+"""
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def route(make_world):
+    """Return route(n, now) -> (status, bid id) for a new lead with its own phone."""
+    world = make_world(RULES, {"acme": "1000"})
+    version, ruleset = active_ruleset(world.tenant)
+
+    def run(n: int, now: datetime):
+        values = {"phone": f"+1555301{n:04d}", "zip": "10001"}
+        _, lead = accept_submission(
+            world.source, f"req-{n}", values, {}, values,
+            category="home", partner_id=None, is_test=False,
+            received_at=now.replace(tzinfo=None),
+        )  # fmt: skip
+        outcome = route_lead(lead, version, ruleset, now=now)
+        stored = Lead.get_by_id(lead.id)
+        assert (stored.status, stored.bid_id) == (outcome.status, outcome.bid_id)
+        return outcome.status, outcome.bid_id
+
+    return run
+
+
+def test_caps_count_days_in_the_bids_time_zone(route):
+    # 10:00 on Wednesday in New York: the capped bid (highest) sells.
+    assert route(1, at("2026-11-18T15:00:00")) == ("assigned", "nightly")
+    # 03:00 UTC Thursday is still Wednesday 22:00 in New York: cap reached; office closed.
+    assert route(2, at("2026-11-19T03:00:00")) == ("assigned", "always")
+    # 01:00 Thursday in New York: a new day, the cap is fresh.
+    assert route(3, at("2026-11-19T06:00:00")) == ("assigned", "nightly")
+
+
+def test_schedules_open_in_their_time_zone(route):
+    assert route(1, at("2026-11-18T15:00:00"))[1] == "nightly"
+    # Office hours (9-17 New York) on a weekday, once the capped bid is spent.
+    assert route(2, at("2026-11-18T16:00:00"))[1] == "office"
+    # 17:30 in New York: the office bid has closed.
+    assert route(3, at("2026-11-18T22:30:00"))[1] == "always"
+    # Saturday: closed all day.
+    assert route(4, at("2026-11-21T15:00:00"))[1] == "nightly"
+    assert route(5, at("2026-11-21T16:00:00"))[1] == "always"
+
+
+def test_rank_breaks_price_ties_by_least_recent_win_then_file_order():
+    text = RULES.replace("price 20.00", "price 30.00")
+    bids = list(compile_rules({"r.rules": text}).bids.values())
+    nightly, office, always = bids
+    assert rank("highest_price", bids, {}) == [nightly, office, always]
+    won = {"nightly": datetime(2026, 1, 2), "office": datetime(2026, 1, 1)}
+    assert rank("highest_price", bids, won) == [office, nightly, always]
+    assert rank("round_robin", bids, won) == [always, office, nightly]
