@@ -65,6 +65,8 @@ class Checker:
         self.broken = set(broken_ids)  # declared in text that did not parse: no cascades
         self.diagnostics: list[Diagnostic] = []
         self.result = CheckedRules()
+        self._audit_labels: dict[str, ast.Pos] = {}
+        self._dedupe_labels: dict[str, ast.Pos] = {}
 
     # -- helpers
     def _report(self, where, severity, code, message, hint=None) -> None:
@@ -218,7 +220,20 @@ class Checker:
             return [(category, self.result.fields[category])]
         return list(self.result.fields.items())
 
+    def _unique_label(self, kind: str, declaration, seen: dict[str, ast.Pos]) -> bool:
+        """Report a label used twice: labels name rules in explain and dry-run reports."""
+        label = declaration.label
+        if label in seen:
+            self.error(declaration, "duplicate-id",
+                       f'{kind} "{label}" is already declared at line {seen[label].line}',
+                       "give each rule its own label")  # fmt: skip
+            return False
+        seen[label] = declaration.pos
+        return True
+
     def check_audit(self, audit: ast.AuditDecl) -> None:
+        if not self._unique_label("audit", audit, self._audit_labels):
+            return
         category = self._category(audit.category)
         if audit.category is not None and category is None:
             return
@@ -231,6 +246,8 @@ class Checker:
         self.result.audits.append(audit)
 
     def check_dedupe(self, dedupe: ast.DedupeDecl) -> None:
+        if not self._unique_label("dedupe check", dedupe, self._dedupe_labels):
+            return
         category = self._category(dedupe.category)
         if dedupe.category is not None and category is None:
             return
@@ -314,7 +331,10 @@ class Checker:
             self.result.bid_categories[bid.id.value] = category
 
     def _check_period(self, period: ast.Name, allowed: tuple[str, ...]) -> None:
-        if period.value not in allowed:
+        if period.value in PERIODS and period.value not in allowed:
+            self.error(period, "invalid-period", f"a budget cannot be per {period.value}",
+                       "budgets are per " + ", ".join(allowed))  # fmt: skip
+        elif period.value not in allowed:
             self.error(
                 period,
                 "invalid-period",
@@ -464,8 +484,14 @@ class Checker:
                 by_category[lead_type.category.value].append(
                     (-lead_type.priority, order, lead_type)
                 )
-        for entries in by_category.values():
+        fallbacks = {lt.category.value: lt for lt in self.result.lead_types if lt.fallback}
+        for category, entries in by_category.items():
             entries.sort(key=lambda entry: entry[:2])
+            always = next((e[2] for e in entries if _always_true(e[2].condition)), None)
+            if always is not None and category in fallbacks:
+                self.warning(fallbacks[category].id, "unreachable-lead-type",
+                             f"fallback '{fallbacks[category].id.value}' can never be chosen: "
+                             f"'{always.id.value}' has a condition that always holds")  # fmt: skip
             earlier: list[ast.LeadTypeDecl] = []
             for _, _, lead_type in entries:
                 for before in earlier:

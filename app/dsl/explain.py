@@ -41,14 +41,14 @@ def explain_lead(ruleset, lead: Mapping[str, Any], category: str) -> dict[str, A
         matched, trace = _trace(audit.condition, lead)
         audits.append({"label": audit.label, "matched": matched, "condition": trace})
 
-    keys = {check.label: key for check, key in ruleset.dedupe_keys(lead, category)}
+    keys = {id(check): key for check, key in ruleset.dedupe_keys(lead, category)}
     dedupes = []
     for check in ruleset.dedupes_of(category):
         entry = {
             "label": check.label,
             "fields": list(check.fields),
             "window_seconds": int(check.window.total_seconds()),
-            "key": keys.get(check.label),
+            "key": keys.get(id(check)),
         }
         if entry["key"] is None:
             missing = [name for name in check.fields if lead.get(name) in (None, "")]

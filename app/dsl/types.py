@@ -294,8 +294,15 @@ class TypeChecker:
                 value,
                 "value-not-allowed",
                 f"\"{value.value}\" is not a US state code (field '{ref.name}')",
-                did_you_mean(value.value.upper(), US_STATES),
+                _state_hint(value.value),
             )
+
+
+def _state_hint(text: str) -> str | None:
+    for code, name in US_STATES.items():
+        if name.casefold() == text.strip().casefold():
+            return f'write the code: "{code}"'
+    return did_you_mean(text.upper(), US_STATES)
 
 
 def _date_hint(left: str, right: str) -> str | None:
