@@ -13,7 +13,6 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "RULES_DIR": None,
     "TEST_PRICE": Decimal("45.00"),
-    "TRUSTED_PROXIES": 0,
 }
 
 # Settings read from SLUICE_<NAME>, with the type they are converted to.
@@ -23,7 +22,6 @@ ENVIRONMENT = {
     "PUBLIC_URL": str,
     "LOG_LEVEL": str,
     "RULES_DIR": str,
-    "TRUSTED_PROXIES": int,
 }
 
 
