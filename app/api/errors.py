@@ -77,7 +77,9 @@ class ValidationFailed(ApiError):
     status, code, message = 422, "validation_failed", "The request has invalid fields."
 
     def __init__(self, errors: dict[str, list[str]], message: str | None = None, **extra):
-        super().__init__(message, errors=errors, **extra)
+        if errors:
+            extra["errors"] = errors
+        super().__init__(message, **extra)
         self.errors = errors
 
 
@@ -125,7 +127,9 @@ def from_http_exception(error: HTTPException) -> ApiError:
         return ValidationFailed(errors)
     cls = _HTTP_CODES.get(status)
     if cls is not None:
-        result = cls(error.description if status != 413 else None)
+        # werkzeug's stock descriptions speak of browsers; keep ours for those.
+        stock = error.description == type(error).description
+        result = cls(None if stock or status == 413 else error.description)
     else:
         result = ApiError(error.description)
         result.status = status

@@ -219,3 +219,20 @@ def test_other_tenants_data_is_invisible(make_world, client, seed_lead):
     lead_id = client.get("/api/admin/leads", headers=first.admin).json[0]["id"]
     assert client.get("/api/admin/leads", headers=second.admin).json == []
     assert client.get(f"/api/admin/leads/{lead_id}", headers=second.admin).status_code == 404
+
+
+def test_malformed_admin_bodies_are_json_errors(world, client):
+    headers = {**world.admin, "Content-Type": "application/json"}
+    broken = client.post("/api/admin/customers", data="{bad", headers=headers)
+    assert broken.status_code == 400
+    assert broken.json == {
+        "error": "bad_request",
+        "message": "The request is malformed.",
+        "request_id": broken.headers["X-Request-Id"],
+    }
+    refused = client.post(
+        "/api/admin/customers", json={"slug": "Bad Slug", "name": "x"}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert "slug" in refused.json["message"]
+    assert "errors" not in refused.json
