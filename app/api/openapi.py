@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import swagger_ui_bundle
+from flask import Blueprint, Flask
 from flask_smorest import Api
 
 from app.api.schemas import ErrorSchema
@@ -14,7 +15,8 @@ SETTINGS = {
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    # Served from the swagger-ui-bundle package: the page works without the internet.
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
 }
 SECURITY_SCHEMES = {
     "basicAuth": {
@@ -48,6 +50,13 @@ def init_app(app: Flask) -> SluiceApi:
     """Create the Api that documents the blueprints registered through it."""
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
+    assets = Blueprint(
+        "swagger_ui_assets",
+        __name__,
+        static_folder=swagger_ui_bundle.swagger_ui_path,
+        static_url_path="/api/docs/assets",
+    )
+    app.register_blueprint(assets)
     api = SluiceApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)

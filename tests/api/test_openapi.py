@@ -21,6 +21,10 @@ def test_interactive_docs_page(client):
     assert response.status_code == 200
     assert b"swagger-ui" in response.data
     assert b"/api/openapi.json" in response.data
+    script = client.get("/api/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert len(script.data) > 100_000
+    script.close()
 
 
 def test_unknown_paths_are_json_404(client):
