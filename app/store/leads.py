@@ -49,7 +49,7 @@ def accept_submission(
     partner_id: str | None,
     is_test: bool,
     received_at: datetime,
-    notes: list[str] = (),
+    notes: tuple[str, ...] | list[str] = (),
 ) -> tuple[Post, Lead]:
     """Record an accepted post and its pending lead, committed before any routing starts."""
     with database.atomic():
