@@ -11,6 +11,7 @@ is missing). A value of the wrong type makes the whole condition false.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Mapping
@@ -43,14 +44,28 @@ def reference_time(lead: Mapping[str, Any]) -> datetime:
     """
     received = lead.get("@received_at")
     if isinstance(received, str):
-        try:
-            moment = datetime.fromisoformat(received)
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        except ValueError:
-            pass
+        moment = _parse_received(received)
+        if moment is not None:
+            return moment
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_received(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_date(text: str) -> date | None:
+    moment = _parse_received(text)
+    return None if moment is None else moment.astimezone(UTC).date()
+
+
+@functools.lru_cache(maxsize=65536)  # leads share birth dates and received times
 def _parse_moment(value: str) -> tuple[date, datetime | None] | None:
     if not isinstance(value, str):
         return None
@@ -70,7 +85,10 @@ def age(value: str, lead: Mapping[str, Any]) -> int | None:
     if parsed is None:
         return None
     born = parsed[0]
-    today = reference_time(lead).astimezone(UTC).date()
+    received = lead.get("@received_at")
+    today = _utc_date(received) if isinstance(received, str) else None
+    if today is None:
+        today = reference_time(lead).astimezone(UTC).date()
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
@@ -80,9 +98,13 @@ def days_since(value: str, lead: Mapping[str, Any]) -> int | None:
     if parsed is None:
         return None
     day, moment = parsed
-    now = reference_time(lead)
     if moment is None:
-        return (now.astimezone(UTC).date() - day).days
+        received = lead.get("@received_at")
+        today = _utc_date(received) if isinstance(received, str) else None
+        if today is None:
+            today = reference_time(lead).astimezone(UTC).date()
+        return (today - day).days
+    now = reference_time(lead)
     return math.floor((now - moment).total_seconds() / 86400)
 
 
