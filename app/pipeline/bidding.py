@@ -24,21 +24,32 @@ def bid_periods(bid, now: datetime) -> dict[str, datetime]:
 
 def exclusion(bid, customer, used: dict, periods: dict[str, datetime]) -> str | None:
     """Return why the bid cannot take the lead now, or None when it can."""
+    found = excluded_because(bid, customer, used, periods)
+    return None if found is None else found[1]
+
+
+def excluded_because(
+    bid, customer, used: dict, periods: dict[str, datetime]
+) -> tuple[str, str] | None:
+    """Return (result code, message) when the bid cannot take the lead now, else None."""
     price = to_cents(bid.price)
     if customer is None:
-        return f"customer {bid.customer} does not exist"
+        return "unknown_customer", f"customer {bid.customer} does not exist"
     if not customer.active:
-        return f"customer {bid.customer} is inactive"
+        return "inactive_customer", f"customer {bid.customer} is inactive"
     if customer.balance_cents < price:
-        return f"customer {bid.customer} has insufficient funds"
+        return "wallet_short", f"customer {bid.customer} has insufficient funds"
     if bid.cap is not None:
         leads, _ = used.get((bid.id, bid.cap.period, periods[bid.cap.period]), (0, 0))
         if leads >= bid.cap.limit:
-            return f"cap reached ({bid.cap.limit} per {bid.cap.period})"
+            return "cap_exhausted", f"cap reached ({bid.cap.limit} per {bid.cap.period})"
     if bid.budget is not None:
         _, spent = used.get((bid.id, bid.budget.period, periods[bid.budget.period]), (0, 0))
         if spent + price > to_cents(bid.budget.amount):
-            return f"budget exhausted ({bid.budget.amount} per {bid.budget.period})"
+            return (
+                "budget_exhausted",
+                f"budget exhausted ({bid.budget.amount} per {bid.budget.period})",
+            )
     return None
 
 
@@ -55,18 +66,66 @@ def rank(method: str | None, bids: list, last_won: dict[str, datetime]) -> list:
     return sorted(bids, key=lambda b: (-b.price, last_won.get(b.id, NEVER), position[b.id]))
 
 
+def _decision(bid, result: str, reason: str, **extra) -> dict[str, Any]:
+    entry = {"bid": bid.id, "customer": bid.customer, "price": str(bid.price), "result": result,
+             "reason": reason}  # fmt: skip
+    entry.update(extra)
+    return entry
+
+
+def _losers(method: str | None, ranked: list, winner) -> list[dict[str, Any]]:
+    """Say why each eligible bid but the winner lost."""
+    out = []
+    for bid in ranked[1:]:
+        if method == "round_robin":
+            out.append(
+                _decision(
+                    bid,
+                    "lost_round_robin",
+                    f"round robin: {winner.id} won less recently",
+                    by=winner.id,
+                )
+            )
+        elif bid.price < winner.price:
+            out.append(
+                _decision(bid, "outbid", f"outbid by {winner.id} ({winner.price})", by=winner.id)
+            )
+        else:
+            out.append(
+                _decision(
+                    bid,
+                    "lost_tie",
+                    f"same price as {winner.id}, which won less recently or comes first",
+                    by=winner.id,
+                )
+            )
+    return out  # fmt: skip
+
+
 def run_bidding(
     stage, lead: dict[str, Any], lead_type, ruleset, *, tenant_id: int, lead_row, now, outcome
 ) -> bool:
-    """Run one bidding stage; on a win, charge and record it and return True."""
-    bids = ruleset.eligible_bids(lead, lead_type)
-    if stage.bids is not None:
-        bids = [bid for bid in bids if bid.id in stage.bids]
+    """Run one bidding stage; on a win, charge and record it and return True.
+
+    The stage's timeline entry lists every bid on the lead's type with its result (won,
+    outbid, condition_false, schedule_closed, cap_exhausted, ...), as decided now, so that
+    explaining the lead later shows what happened rather than what today's counters say.
+    """
+    decisions: list[dict[str, Any]] = []
+    bids = []
+    for bid in ruleset.bids_by_lead_type.get(lead_type.id, ()):
+        if bid.condition is not None and not bid.condition.predicate(lead):
+            decisions.append(_decision(bid, "condition_false", "its condition is false"))
+        elif stage.bids is not None and bid.id not in stage.bids:
+            decisions.append(_decision(bid, "not_in_stage", "not in this stage's bid list"))
+        else:
+            bids.append(bid)
     reasons: dict[str, str] = {}
     open_bids = []
     for bid in bids:
         if bid.schedule is not None and not bid.schedule.is_open(now):
             reasons[bid.id] = "outside its schedule"
+            decisions.append(_decision(bid, "schedule_closed", "outside its schedule"))
         else:
             open_bids.append(bid)
     winner = None
@@ -79,16 +138,25 @@ def run_bidding(
         used = counters.usage(tenant_id, keys)
         eligible = []
         for bid in open_bids:
-            reason = exclusion(bid, customers.get(bid.customer), used, periods[bid.id])
-            if reason is None:
+            found = excluded_because(bid, customers.get(bid.customer), used, periods[bid.id])
+            if found is None:
                 eligible.append(bid)
             else:
-                reasons[bid.id] = reason
+                reasons[bid.id] = found[1]
+                decisions.append(_decision(bid, *found))
         ranked = rank(
             stage.method, eligible, counters.last_wins(tenant_id, [b.id for b in eligible])
         )
         winner = ranked[0] if ranked else None
-    details = {"method": stage.method, "bids": [bid.id for bid in bids], "excluded": reasons}
+        if winner is not None:
+            decisions.append(_decision(winner, "won", "won the lead"))
+            decisions.extend(_losers(stage.method, ranked, winner))
+    details = {
+        "method": stage.method,
+        "bids": [bid.id for bid in bids],
+        "excluded": reasons,
+        "decisions": decisions,
+    }
     if winner is None:
         outcome.note("bidding", "No bid could take the lead.", details)
         return False
