@@ -10,6 +10,7 @@ from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.store.storable import unstorable
 
 #: Headers never stored with a post: they carry credentials.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
@@ -51,7 +52,7 @@ def parse_submission(request: Request) -> Submission:
         body: dict[str, Any] = {}
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_not_a_json_number)
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(f"The body is not valid JSON: {error}.") from None
         except RecursionError:
@@ -66,4 +67,12 @@ def parse_submission(request: Request) -> Submission:
     else:
         raise UnsupportedMediaType()
     fields = {**query, **body}
+    problem = unstorable(fields)
+    if problem is not None:
+        raise BadRequest(f"The request holds {problem}, which cannot be stored.")
     return Submission(fields=fields, payload=fields)
+
+
+def _not_a_json_number(constant: str):
+    # Python's json takes NaN and Infinity; JSON (RFC 8259) and the database do not.
+    raise ValueError(f"{constant} is not a JSON number")

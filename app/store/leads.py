@@ -11,6 +11,7 @@ from app.store.db import database, is_postgresql
 from app.store.errors import ConflictError
 from app.store.models import Customer, Lead, LeadEvent, Post, RuleSetVersion, Source
 from app.store.secrets import public_id
+from app.store.storable import storable
 
 REPROCESSABLE = ("pending", "unassigned", "uncategorized", "distribution_error")
 
@@ -23,18 +24,18 @@ def record_rejected_post(
     status_code: int,
     errors: Any,
 ) -> Post:
-    """Record a submission refused before any lead was created."""
+    """Record a submission refused before any lead was created (whatever it held)."""
     with database.atomic():
         return Post.create(
             public_id=public_id("post"),
             tenant=source.tenant_id,
             source=source,
             request_id=request_id,
-            payload=payload,
-            headers=headers,
+            payload=storable(payload),
+            headers=storable(headers),
             accepted=False,
             status_code=status_code,
-            errors=errors,
+            errors=storable(errors),
         )
 
 
@@ -59,8 +60,8 @@ def accept_submission(
             source=source,
             received_at=received_at,
             request_id=request_id,
-            payload=payload,
-            headers=headers,
+            payload=storable(payload),
+            headers=storable(headers),
             accepted=True,
             status_code=201,
         )
@@ -71,7 +72,7 @@ def accept_submission(
             post=post,
             category=category,
             data=data,
-            partner_id=partner_id,
+            partner_id=storable(partner_id),  # a header: any WSGI server may pass a NUL
             is_test=is_test,
             received_at=received_at,
             updated_at=received_at,

@@ -12,6 +12,7 @@ from app.store.db import database, is_postgresql
 from app.store.errors import InvalidError, NotFoundError
 from app.store.models import RuleSetVersion, Source, Tenant
 from app.store.money import CENT
+from app.store.storable import unstorable
 
 _CACHE_SIZE = 32
 _cache: OrderedDict[str, Any] = OrderedDict()
@@ -63,6 +64,10 @@ def check_rules(tenant: Tenant, files: Any):
             [diagnostic_json(d) for d in error.diagnostics],
         ) from None
     problems = []
+    problem = unstorable(dict(ruleset.sources))  # e.g. a NUL in a comment
+    if problem is not None:
+        message = f"the rule files hold {problem}, which cannot be stored"
+        problems.append(_problem("unstorable-text", message))
     for bid in ruleset.bids.values():
         amounts = [("price", bid.price)] + ([("budget", bid.budget.amount)] if bid.budget else [])
         for what, amount in amounts:
