@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from app.commands.analysis import dry_run_command, explain_lead_command
 from app.commands.customers import customer_group
 from app.commands.db import db_group
 from app.commands.leads import lead_group, post_group
@@ -28,5 +29,8 @@ main.add_command(rules_group)
 main.add_command(source_group)
 main.add_command(customer_group)
 main.add_command(lead_group)
+main.add_command(lead_group, name="leads")
+main.add_command(dry_run_command)
+main.add_command(explain_lead_command)
 main.add_command(post_group)
 main.add_command(serve_command)

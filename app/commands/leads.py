@@ -1,8 +1,9 @@
-"""`sluice lead list|show|reprocess` and `sluice post list|show`."""
+"""`sluice lead list|show|find|reprocess` (also `sluice leads ...`), `sluice post list|show`."""
 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -37,7 +38,7 @@ def _moment(value: str | None) -> datetime | None:
 
 @click.group("lead")
 def lead_group() -> None:
-    """Leads: list, show, reprocess."""
+    """Leads: list, show, find (by rule expression), reprocess."""
 
 
 @lead_group.command("list")
@@ -65,6 +66,74 @@ def list_command(tenant, status, category, lead_type, source, since, until, test
         test={"false": False, "true": True, "all": None}[test],
     )
     data = LeadSummarySchema(many=True).dump(list_leads(find_tenant(tenant), filters, limit))
+    columns = ["received_at", "id", "status", "lead_type", "price", "customer", "is_test"]
+    emit(data, as_json, lambda: table(data, columns))
+
+
+@lead_group.command("find")
+@click.argument("tenant")
+@click.argument("expression")
+@click.option("--category", help="The leads' category (default: the rule set's only one).")
+@click.option("--version", type=int, help="Type fields by this rule set version (default: active).")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--since", help="Received at or after (ISO 8601, UTC).")
+@click.option("--until", help="Received before (ISO 8601, UTC).")
+@click.option("--test", type=click.Choice(["false", "true", "all"]), default="false",
+              show_default=True, help="Test leads: hidden, only them, or both.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--count", is_flag=True, help="Print how many leads match, not the leads.")
+@click.option("--sql", "show_sql", is_flag=True, help="Print the WHERE clause and parameters.")
+@json_option
+@with_app
+def find_command(
+    tenant, expression, category, version, status, since, until, test, limit, count, show_sql,
+    as_json,
+) -> None:  # fmt: skip
+    """List stored leads for which a rules EXPRESSION holds, newest first (through SQL).
+
+    \b
+    sluice leads find acme 'state == "CA" and monthly_bill >= 200'
+    sluice leads find acme 'email is missing' --count
+    """
+    from app.analysis import leadsql
+    from app.analysis.find import (
+        compile_expression,
+        condition_fields,
+        count_leads,
+        find_leads,
+        types_of,
+    )
+    from app.store.rules import RulesRefused
+
+    owner = find_tenant(tenant)
+    filters = LeadFilter(
+        status=status,
+        since=_moment(since),
+        until=_moment(until),
+        test={"false": False, "true": True, "all": None}[test],
+    )
+    try:
+        if show_sql:
+            name, fields = condition_fields(owner, category, version)
+            node, _ = compile_expression(expression, fields)
+            where = leadsql.where_sql(node, types_of(fields), leadsql.dialect())
+            data = {"sql": where.sql, "params": list(where.params), "exact": where.exact}
+            emit(data, as_json, lambda: f"{where.sql}\nparams: {list(where.params)}\n"
+                 f"exact: {where.exact}")  # fmt: skip
+            return
+        if count:
+            total = count_leads(owner, expression, category=category, filters=filters,
+                                version=version)  # fmt: skip
+            emit({"count": total}, as_json, str(total))
+            return
+        found, _ = find_leads(owner, expression, category=category, filters=filters,
+                              limit=limit, version=version)  # fmt: skip
+    except RulesRefused as error:
+        if as_json:
+            fail("the expression has errors", True, {"diagnostics": error.details})
+        click.echo(error.message.split("\n", 1)[1], err=True)
+        sys.exit(1)
+    data = LeadSummarySchema(many=True).dump(found)
     columns = ["received_at", "id", "status", "lead_type", "price", "customer", "is_test"]
     emit(data, as_json, lambda: table(data, columns))
 

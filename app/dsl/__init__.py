@@ -32,10 +32,16 @@ __all__ = [
 CONDITION_PATH = "<condition>"
 
 
-def parse_condition(text: str, fields: Mapping[str, str]):
-    """Parse and type-check one expression against {field name: type name}; return its AST."""
+def parse_condition(text: str, fields: Mapping[str, str | Field]):
+    """Parse and type-check one expression against {field name: type name or Field}; return its AST.
+
+    Pass a category's `Field`s to check literals against `one of` choices too.
+    """
     field_map = {}
     for name, type_name in fields.items():
+        if isinstance(type_name, Field):
+            field_map[name] = type_name
+            continue
         if type_name not in EXPRESSION_TYPES:
             raise ValueError(f"unknown field type {type_name!r} for field {name!r}")
         field_map[name] = Field(name, type_name)
@@ -77,7 +83,9 @@ def _compile_condition(text: str, fields: tuple[tuple[str, str], ...]):
     return predicate
 
 
-def compile_condition(text: str, fields: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
+def compile_condition(
+    text: str, fields: Mapping[str, str | Field]
+) -> Callable[[Mapping[str, Any]], bool]:
     """Compile one expression to `predicate(lead_dict) -> bool`; raises RulesError."""
     return _compile_condition(text, tuple(sorted(fields.items())))
 

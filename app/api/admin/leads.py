@@ -8,8 +8,10 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from app.analysis.explain import explain_stored_lead
+from app.analysis.find import find_leads
 from app.api.auth import require
-from app.api.errors import Conflict, NotFound, ServiceUnavailable
+from app.api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from app.api.schemas import (
     STATUSES,
     LeadDetailSchema,
@@ -23,6 +25,7 @@ from app.store.leads import REPROCESSABLE, get_lead, lead_events
 from app.store.listing import LeadFilter, get_post, list_leads, list_posts
 from app.store.money import to_cents
 from app.store.rules import active_ruleset
+from app.store.tenants import has_permission
 
 blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="Leads and posts.")
 
@@ -44,6 +47,30 @@ class LeadQuerySchema(PageSchema):
         validate=validate.OneOf(["false", "true", "all"]),
         metadata={"description": "false: hide test leads (default); true: only them; all."},
     )
+    where = fields.String(
+        metadata={
+            "description": "Only leads for which this rules expression holds, typed by the "
+            "category's fields in the active rule set (analyst and up)."
+        }
+    )
+
+
+class LeadExplanationSchema(Schema):
+    """Why a lead went where it went; described in docs/analysts.md."""
+
+    lead = fields.String()
+    status = fields.String()
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    received_at = fields.String()
+    is_test = fields.Boolean()
+    rule_set = fields.Dict(allow_none=True)
+    lead_types = fields.List(fields.Dict())
+    audits = fields.List(fields.Dict())
+    dedupe = fields.List(fields.Dict())
+    bidding = fields.List(fields.Dict())
+    timeline = fields.List(fields.Dict())
+    note = fields.String()
 
 
 class PostQuerySchema(PageSchema):
@@ -69,8 +96,20 @@ def lead_filter(args: dict) -> LeadFilter:
 @blp.arguments(LeadQuerySchema, location="query")
 @blp.response(200, LeadSummarySchema(many=True))
 def leads(args):
-    """List leads, newest first (test leads hidden unless asked for)."""
-    return list_leads(g.tenant, lead_filter(args), args["limit"], args["offset"])
+    """List leads, newest first (test leads hidden unless asked for); `where=` filters by rule."""
+    if args.get("where") is None:
+        return list_leads(g.tenant, lead_filter(args), args["limit"], args["offset"])
+    if not has_permission(g.user, "leads.explain"):
+        raise Forbidden(f"Your role ({g.user.role}) lacks the leads.explain permission.")
+    found, _ = find_leads(
+        g.tenant,
+        args["where"],
+        category=args.get("category"),
+        filters=lead_filter(args),
+        limit=args["limit"],
+        offset=args["offset"],
+    )
+    return found
 
 
 def _lead_or_404(ref: str):
@@ -87,6 +126,17 @@ def _lead_or_404(ref: str):
 def lead(ref: str):
     """Show a lead: data, metadata, timeline and the rule set version that routed it."""
     return _lead_or_404(ref)
+
+
+@blp.route("/leads/<ref>/explain", methods=["GET"])
+@require("leads.explain")
+@blp.response(200, LeadExplanationSchema)
+def explain(ref: str):
+    """Explain a lead: its rule set version, every clause, dedupe checks, every bid's fate."""
+    found = get_lead(g.tenant, ref)
+    if found is None:
+        raise NotFound(f"No lead {ref}.")
+    return explain_stored_lead(found)
 
 
 @blp.route("/leads/<ref>/reprocess", methods=["POST"])

@@ -1,0 +1,600 @@
+"""Dry-run: what a proposed rule set would have done to stored leads, against the baseline.
+
+Reads only. The leads of the window are streamed oldest first; each is routed in memory by
+both rule sets (`replay.Side`), and the differences are counted. The result is a plain
+JSON-able dict, documented in docs/analysts.md.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.analysis import leadsql
+from app.analysis.replay import (
+    AUDITS,
+    BID,
+    CUSTOMER,
+    DUPLICATE,
+    ELIGIBLE,
+    LEAD_TYPE,
+    PRICE,
+    STATUS,
+    Clock,
+    Conditions,
+    Side,
+    outcome_json,
+    python_needs,
+)
+from app.dsl import ast
+from app.dsl.ruleset import RuleSet
+from app.pipeline.lead import build_lead
+from app.store.listing import LeadFilter
+from app.store.models import Customer, Lead, Source
+
+SAMPLE_SIZE = 10
+FORGET_EVERY = 86400.0  # at least a simulated day between two purges of expired dedupe keys
+
+
+@dataclass(frozen=True)
+class DryRunRequest:
+    """What to compare, over which stored leads."""
+
+    tenant_id: int
+    baseline: RuleSet
+    proposed: RuleSet
+    baseline_version: int | None  # the stored version number, for the report
+    filters: LeadFilter = field(default_factory=LeadFilter)
+    where: str | None = None  # an expression over the category's fields (SQL-narrowed)
+    limit: int | None = None  # the newest N leads of the window
+    sample_size: int = SAMPLE_SIZE
+    seed: int = 0
+
+
+class _Tally:
+    """Counts of one side."""
+
+    def __init__(self) -> None:
+        self.statuses: Counter = Counter()
+        self.lead_types: Counter = Counter()
+        self.audits: Counter = Counter()
+        self.duplicates: Counter = Counter()  # by check label
+        self.eligible: Counter = Counter()
+        self.won: Counter = Counter()
+        self.bid_revenue: Counter = Counter()
+        self.revenue: Counter = Counter()  # by customer
+
+    def add(self, outcome: tuple, n: int) -> None:
+        self.statuses[outcome[STATUS]] += n
+        self.lead_types[outcome[LEAD_TYPE]] += n
+        for label in outcome[AUDITS]:
+            self.audits[label] += n
+        if outcome[DUPLICATE] is not None:
+            self.duplicates[outcome[DUPLICATE]] += n
+        for bid_id in outcome[ELIGIBLE]:
+            self.eligible[bid_id] += n
+        if outcome[BID] is not None:
+            self.won[outcome[BID]] += n
+            self.bid_revenue[outcome[BID]] += outcome[PRICE] * n
+            self.revenue[outcome[CUSTOMER]] += outcome[PRICE] * n
+
+
+class DryRun:
+    """One comparison: feed it batches of streamed rows, then ask for the report."""
+
+    def __init__(
+        self,
+        request: DryRunRequest,
+        customers: Mapping[str, bool],
+        sources: Mapping[int, str],
+        conditions: Conditions,
+    ):
+        self.request = request
+        self.sources = sources  # source id -> name
+        self.conditions = conditions
+        clock = Clock()
+        self.before = Side(request.baseline, conditions, customers, clock)
+        self.after = Side(request.proposed, conditions, customers, clock)
+        self.pairs: Counter = Counter()  # (category, baseline agrees with stored, old, new)
+        self.changed = 0
+        longest = max(self.before.longest_window, self.after.longest_window)
+        self.forget_every = max(FORGET_EVERY, longest / 2)
+        self.sample: list[tuple] = []
+        self.random = random.Random(request.seed)
+        self.python_counts: dict[int, int] = {}  # slot -> matches, for inexact SQL counts
+        self.narrow = None
+        self._forget_at: float | None = None
+        fields, self.meta = python_needs(conditions, (request.baseline, request.proposed))
+        #: The fields the rows carry as a JSON array (None: the rows carry the whole data).
+        self.fields: tuple[str, ...] | None = tuple(sorted(fields))
+
+    def narrow_with(self, predicate, fields: set[str], meta: set[str]) -> None:
+        """Re-check every streamed lead with the predicate (the narrowing SQL was a superset)."""
+        self.narrow = predicate
+        self.meta = self.meta | meta
+        if self.fields is not None:
+            self.fields = tuple(sorted(set(self.fields) | fields))
+
+    def count_in_python(self, slots: list[int]) -> None:
+        """Count these condition slots while streaming (their SQL is not exact)."""
+        self.python_counts = dict.fromkeys(slots, 0)
+
+    def feed(self, rows: list[tuple]) -> None:
+        """Route a batch of rows (leadsql.STREAM_COLUMNS), oldest first, on both sides."""
+        loads = leadsql.decode
+        meta, names = self.meta, self.fields
+        sources = self.sources
+        functions = self.conditions.functions
+        size = len(functions)
+        before, after = self.before.route, self.after.route
+        pairs = self.pairs
+        python_nodes = self.conditions.python_nodes
+        extra = [(slot, python_nodes[slot][0]) for slot in self.python_counts]
+        counts, narrow = self.python_counts, self.narrow
+        forget_at = self._forget_at
+        wide = len(self.conditions.sql) > leadsql.MASK_BITS
+        for row in rows:
+            lead_id, at, received, source_id, partner, category, status, is_test, data = row[:9]
+            if wide:
+                mask = 0
+                for index, part in enumerate(row[9:]):
+                    mask |= part << (leadsql.MASK_BITS * index)
+            else:
+                mask = row[9] if len(row) > 9 else 0
+            values = loads(data)
+            lead = dict(zip(names, values, strict=True)) if names is not None else values
+            if meta:
+                if "received_at" in meta:
+                    lead["@received_at"] = received
+                if "source" in meta:
+                    lead["@source"] = sources.get(source_id)
+                if "partner" in meta:
+                    lead["@partner"] = partner
+                if "category" in meta:
+                    lead["@category"] = category
+                if "is_test" in meta:
+                    lead["@is_test"] = bool(is_test)
+            if narrow is not None and not narrow(lead):
+                continue
+            if forget_at is None:
+                forget_at = at + FORGET_EVERY
+            elif at >= forget_at:
+                self.before.forget_before(at)
+                self.after.forget_before(at)
+                forget_at = at + self.forget_every
+            memo = [None] * size
+            old = before(lead, category, at, mask, memo, functions)
+            new = after(lead, category, at, mask, memo, functions)
+            for slot, slot_category in extra:
+                if slot_category == category:
+                    value = memo[slot]
+                    if value is None:
+                        value = functions[slot](lead)
+                    if value:
+                        counts[slot] += 1
+            # Outcomes repeat: counting (old, new) pairs is one dict update per lead, and
+            # every matrix and total of the report is derived from the pairs at the end.
+            pairs[(category, old[0] == status, old, new)] += 1
+            if old is not new and old[:7] != new[:7]:
+                self._changed(lead_id, category, received, old, new)
+        self._forget_at = forget_at
+
+    def _changed(self, lead_id, category, received, old: tuple, new: tuple) -> None:
+        self.changed += 1
+        entry = (lead_id, category, received, old, new)
+        size = self.request.sample_size
+        if len(self.sample) < size:
+            self.sample.append(entry)
+        else:  # reservoir sampling: every changed lead equally likely to be shown
+            index = self.random.randrange(self.changed)
+            if index < size:
+                self.sample[index] = entry
+
+    # -- the report ----------------------------------------------------------------------
+
+    def _derive(self) -> None:
+        """Compute the totals and matrices from the (old, new) pair counts."""
+        self.tally_before, self.tally_after = _Tally(), _Tally()
+        self.types: Counter = Counter()
+        self.statuses: Counter = Counter()
+        self.audit_changes: Counter = Counter()  # (label, "gained"|"lost")
+        self.duplicate_changes: Counter = Counter()
+        self.stored: Counter = Counter()
+        self.categories: Counter = Counter()
+        for (category, agrees, old, new), n in self.pairs.items():
+            self.tally_before.add(old, n)
+            self.tally_after.add(new, n)
+            self.categories[category] += n
+            self.stored[agrees] += n
+            if old[LEAD_TYPE] != new[LEAD_TYPE]:
+                self.types[(old[LEAD_TYPE], new[LEAD_TYPE])] += n
+            if old[STATUS] != new[STATUS]:
+                self.statuses[(old[STATUS], new[STATUS])] += n
+            for label in set(new[AUDITS]) - set(old[AUDITS]):
+                self.audit_changes[(label, "gained")] += n
+            for label in set(old[AUDITS]) - set(new[AUDITS]):
+                self.audit_changes[(label, "lost")] += n
+            if (old[STATUS] == "duplicate") != (new[STATUS] == "duplicate"):
+                self.duplicate_changes["became" if new[STATUS] == "duplicate" else "stopped"] += n
+        self.leads = sum(self.categories.values())
+
+    def report(self, rule_counts: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+        """Return the comparison as a JSON-able dict."""
+        request = self.request
+        self._derive()
+        b, a = self.tally_before, self.tally_after
+        return {
+            "baseline": {
+                "version": request.baseline_version,
+                "content_hash": request.baseline.content_hash,
+            },
+            "proposed": {
+                "content_hash": request.proposed.content_hash,
+                "warnings": len(request.proposed.warnings),
+            },
+            "leads": self.leads,
+            "changed": self.changed,
+            "categories": dict(sorted(self.categories.items())),
+            "lead_types": {
+                "before": _named(b.lead_types),
+                "after": _named(a.lead_types),
+                "changes": [
+                    {"from": old, "to": new, "leads": n}
+                    for (old, new), n in sorted(self.types.items(), key=_by_count)
+                ],
+            },
+            "uncategorized": {
+                "before": b.statuses["uncategorized"],
+                "after": a.statuses["uncategorized"],
+            },
+            "statuses": {
+                "before": dict(sorted(b.statuses.items())),
+                "after": dict(sorted(a.statuses.items())),
+                "changes": [
+                    {"from": old, "to": new, "leads": n}
+                    for (old, new), n in sorted(self.statuses.items(), key=_by_count)
+                ],
+            },
+            "audits": self._audits(),
+            "duplicates": {
+                "before": b.statuses["duplicate"],
+                "after": a.statuses["duplicate"],
+                "became": self.duplicate_changes["became"],
+                "stopped": self.duplicate_changes["stopped"],
+                "by_check": [
+                    {"label": label, "before": b.duplicates[label], "after": a.duplicates[label]}
+                    for label in _labels(request, "dedupes")
+                ],
+            },
+            "bids": self._bids(),
+            "revenue": self._revenue(),
+            "rules": rule_counts,
+            "baseline_replay": {
+                "agree_with_stored_status": self.stored[True],
+                "differ": self.stored[False],
+            },
+            "sample": self._sample(),
+            "elapsed_seconds": round(elapsed, 3),
+        }
+
+    def _audits(self) -> list[dict[str, Any]]:
+        b, a = self.tally_before, self.tally_after
+        return [
+            {
+                "label": label,
+                "before": b.audits[label],
+                "after": a.audits[label],
+                "gained": self.audit_changes[(label, "gained")],
+                "lost": self.audit_changes[(label, "lost")],
+            }
+            for label in _labels(self.request, "audits_")
+        ]
+
+    def _bids(self) -> list[dict[str, Any]]:
+        b, a = self.tally_before, self.tally_after
+        request = self.request
+        rows = []
+        for bid_id in dict.fromkeys([*request.baseline.bids, *request.proposed.bids]):
+            bid = request.proposed.bids.get(bid_id) or request.baseline.bids[bid_id]
+            rows.append(
+                {
+                    "id": bid_id,
+                    "customer": bid.customer,
+                    "in_baseline": bid_id in request.baseline.bids,
+                    "in_proposed": bid_id in request.proposed.bids,
+                    "eligible_before": b.eligible[bid_id],
+                    "eligible_after": a.eligible[bid_id],
+                    "won_before": b.won[bid_id],
+                    "won_after": a.won[bid_id],
+                    "revenue_before": b.bid_revenue[bid_id] / 100,
+                    "revenue_after": a.bid_revenue[bid_id] / 100,
+                }
+            )
+        return rows
+
+    def _revenue(self) -> dict[str, Any]:
+        b, a = self.tally_before.revenue, self.tally_after.revenue
+        customers = sorted(set(b) | set(a))
+        return {
+            "customers": [
+                {
+                    "customer": slug,
+                    "before": b[slug] / 100,
+                    "after": a[slug] / 100,
+                    "change": (a[slug] - b[slug]) / 100,
+                }
+                for slug in customers
+            ],
+            "total": {
+                "before": sum(b.values()) / 100,
+                "after": sum(a.values()) / 100,
+                "change": (sum(a.values()) - sum(b.values())) / 100,
+            },
+        }
+
+    def _sample(self) -> list[dict[str, Any]]:
+        if not self.sample:
+            return []
+        ids = [entry[0] for entry in self.sample]
+        query = (
+            Lead.select(
+                Lead.id, Lead.public_id, Lead.partner_id, Lead.is_test, Lead.data, Source.name
+            )  # fmt: skip
+            .join(Source)
+            .where(Lead.id.in_(ids))
+        )
+        stored = {row.id: row for row in query}
+        out = []
+        for lead_id, category, received, old, new in sorted(self.sample, key=_received):
+            row = stored[lead_id]
+            lead = build_lead(
+                row.data,
+                category=category,
+                source=row.source.name,
+                partner=row.partner_id,
+                received_at=datetime.strptime(received, "%Y-%m-%dT%H:%M:%SZ"),
+                is_test=row.is_test,
+            )
+            out.append(
+                {
+                    "lead": row.public_id,
+                    "received_at": received,
+                    "before": outcome_json(old),
+                    "after": outcome_json(new),
+                    "explain": {
+                        "before": _explain(self.request.baseline, lead, category),
+                        "after": _explain(self.request.proposed, lead, category),
+                    },
+                }
+            )
+        return out
+
+
+def _explain(ruleset: RuleSet, lead: dict, category: str) -> dict[str, Any] | None:
+    if category not in ruleset.categories:
+        return None
+    return ruleset.explain(lead, category)
+
+
+def _received(entry: tuple) -> str:
+    return entry[2]
+
+
+def _by_count(item) -> tuple:
+    (old, new), n = item
+    return (-n, str(old), str(new))
+
+
+def _named(counter: Counter) -> dict[str, int]:
+    return {("(uncategorized)" if k is None else k): n for k, n in sorted(counter.items(), key=str)}
+
+
+def _labels(request: DryRunRequest, attribute: str) -> list[str]:
+    labels = [c.label for c in getattr(request.baseline, attribute)]
+    labels += [c.label for c in getattr(request.proposed, attribute)]
+    return list(dict.fromkeys(labels))
+
+
+# ---- running against the store -------------------------------------------------------
+
+
+def _rule_conditions(request: DryRunRequest) -> list[tuple[str, str, str, str, Any]]:
+    """Return (side, kind, id, category, Condition) of every rule that has a condition."""
+    items = []
+    for side, rules in (("before", request.baseline), ("after", request.proposed)):
+        for category in rules.categories:
+            for lead_type in rules.lead_types_of(category):
+                if lead_type.condition is not None:
+                    items.append((side, "lead_type", lead_type.id, category, lead_type.condition))
+            for audit in rules.audits_of(category):
+                items.append((side, "audit", audit.label, category, audit.condition))
+            for bid in rules.bids_of(category):
+                if bid.condition is not None:
+                    items.append((side, "bid", bid.id, category, bid.condition))
+    return items
+
+
+def _fields(rules: RuleSet, category: str) -> dict[str, str]:
+    return {f.name: f.type for f in rules.fields(category)}
+
+
+def _types(request: DryRunRequest, side: str, category: str):
+    rules = request.baseline if side == "before" else request.proposed
+    return rules._by_category[category].field_types
+
+
+def run_dry_run(
+    request: DryRunRequest,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    batch: int = leadsql.BATCH,
+) -> dict[str, Any]:
+    """Compare the rule sets over the stored leads of the window; return the report.
+
+    Conditions whose SQL is exact are evaluated by the database, in the streaming query
+    (one bit each) and in one counting query (matches per rule); the others, dedupe keys
+    and the replay run in Python. `progress(done, total)` is called after every batch.
+    Reads only.
+    """
+    started = time.perf_counter()
+    name = leadsql.dialect()
+    categories = sorted(set(request.baseline.categories) | set(request.proposed.categories))
+
+    def translate(category: str, node, fields):
+        where = leadsql.where_sql(node, dict(fields), name)
+        return where if where.exact else None
+
+    where, narrow = None, None
+    if request.where is not None:
+        where, narrow = _narrowing(request, categories, name)
+    conditions = Conditions(translate if narrow is None or where.exact else None)
+    customers = {
+        c.slug: c.active
+        for c in Customer.select(Customer.slug, Customer.active).where(
+            Customer.tenant == request.tenant_id
+        )
+    }
+    sources = {
+        s.id: s.name
+        for s in Source.select(Source.id, Source.name).where(Source.tenant == request.tenant_id)
+    }
+    dry_run = DryRun(request, customers, sources, conditions)
+    if narrow is not None and not where.exact:
+        predicate, fields, meta = narrow
+        dry_run.narrow_with(predicate, fields, meta)
+    window = leadsql.Window(request.tenant_id, request.filters, where, request.limit)
+    window = window.with_categories(categories)
+    items = _rule_conditions(request)
+    refs = [
+        conditions.condition(category, c, _types(request, side, category))
+        for side, _, _, category, c in items
+    ]
+    bits = sorted({bit for bit, _ in refs if bit >= 0})
+    total, counted = window.count([conditions.sql[bit] for bit in bits])
+    dry_run.count_in_python(sorted({slot for bit, slot in refs if bit < 0}))
+    masks = [conditions.sql[bit] for bit in range(len(conditions.sql))]
+    rows_fields = dry_run.fields if name == "postgresql" else None
+    if rows_fields is None:
+        dry_run.fields = None
+    done = 0
+    for rows in window.stream(batch, masks=masks, fields=rows_fields):
+        dry_run.feed(rows)
+        done += len(rows)
+        if progress is not None:
+            progress(done, total)
+    sql_counts = dict(zip(bits, counted, strict=True))
+    rule_counts = []
+    for (side, kind, rule_id, category, condition), (bit, slot) in zip(items, refs, strict=True):
+        if bit >= 0:
+            matches, how = sql_counts[bit], "sql"
+        else:
+            matches, how = dry_run.python_counts[slot], "python"
+        rule_counts.append(
+            {"rules": side, "kind": kind, "id": rule_id, "category": category,
+             "condition": condition.source, "matches": matches, "counted_by": how}
+        )  # fmt: skip
+    return dry_run.report(rule_counts, time.perf_counter() - started)
+
+
+def _narrowing(request: DryRunRequest, categories: list[str], name: str):
+    """Return the request's `where` as SQL, and (predicate, fields, metadata) to re-check it."""
+    from app.dsl import compile_condition, parse_condition
+
+    category = request.filters.category or (categories[0] if len(categories) == 1 else None)
+    if category is None:
+        raise ValueError("name the category to narrow the leads with an expression")
+    rules = request.proposed if category in request.proposed.categories else request.baseline
+    fields = rules.categories[category].field_map
+    node = parse_condition(request.where, fields)
+    used = {part.name for part in ast.walk(node) if isinstance(part, ast.FieldRef)}
+    meta = {"received_at", "source", "partner", "category", "is_test"}
+    predicate = compile_condition(request.where, fields)
+    return leadsql.where_sql(node, _fields(rules, category), name), (predicate, used, meta)
+
+
+def dry_run_for_tenant(
+    tenant,
+    files: Mapping[str, str],
+    *,
+    baseline: int | None = None,
+    filters: LeadFilter | None = None,
+    source: str | None = None,
+    where: str | None = None,
+    limit: int | None = None,
+    sample_size: int = SAMPLE_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Dry-run proposed rule files against a stored version (default: the active one).
+
+    Invalid files raise RulesRefused carrying the same diagnostics as `sluice check`, before
+    any lead is read. `source` is a source's public id or name.
+    """
+    from app.dsl import RulesError, compile_rules
+    from app.store.errors import InvalidError, NotFoundError
+    from app.store.models import RuleSetVersion
+    from app.store.rules import RulesRefused, active_version, compiled, diagnostic_json
+
+    try:
+        proposed = compile_rules(dict(files))
+    except RulesError as error:
+        raise RulesRefused(
+            "the rule set has errors:\n" + error.report(),
+            [diagnostic_json(d) for d in error.diagnostics],
+        ) from None
+    if baseline is None:
+        version = active_version(tenant)
+        if version is None:
+            raise InvalidError("the tenant has no active rule set to compare with: name a version")
+    else:
+        version = RuleSetVersion.get_or_none(
+            (RuleSetVersion.tenant == tenant) & (RuleSetVersion.number == baseline)
+        )
+        if version is None:
+            raise NotFoundError(f"no rule set version {baseline}")
+    filters = filters or LeadFilter()
+    if source:
+        found = (
+            Source.select(Source.public_id)
+            .where(
+                (Source.tenant == tenant) & ((Source.public_id == source) | (Source.name == source))
+            )
+            .first()
+        )
+        if found is None:
+            raise NotFoundError(f"no source {source!r}")
+        filters = LeadFilter(**{**filters.__dict__, "source": found.public_id})
+    request = DryRunRequest(
+        tenant.id,
+        compiled(version),
+        proposed,
+        version.number,
+        filters,
+        where=where,
+        limit=limit,
+        sample_size=sample_size,
+    )
+    try:
+        report = run_dry_run(request, progress=progress)
+    except RulesError as error:  # the narrowing expression
+        raise RulesRefused(
+            "the expression has errors:\n" + error.report(),
+            [diagnostic_json(d) for d in error.diagnostics],
+        ) from None
+    except ValueError as error:
+        raise InvalidError(str(error)) from None
+    report["proposed"]["warnings"] = [diagnostic_json(d) for d in proposed.warnings]
+    report["window"] = {
+        "since": filters.since.isoformat() + "Z" if filters.since else None,
+        "until": filters.until.isoformat() + "Z" if filters.until else None,
+        "category": filters.category,
+        "source": filters.source,
+        "status": filters.status,
+        "where": where,
+        "limit": limit,
+    }
+    return report

@@ -1,0 +1,127 @@
+"""Explain a stored lead: the rules that routed it, clause by clause, and every bid's fate.
+
+Lead types, audits and dedupe keys are evaluated again, on the stored data, with the rule
+set version that routed the lead (the rules are pure: the same data gives the same
+verdicts). What depended on the moment (the dedupe history, schedules, caps, budgets,
+wallets, the other bids) is read from the lead's timeline, where routing recorded it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.api.schemas import LeadEventSchema
+from app.dsl.fieldtypes import format_datetime
+from app.pipeline.lead import build_lead
+from app.store.clock import aware
+from app.store.leads import lead_events
+from app.store.models import Lead, RuleSetVersion, Source
+from app.store.rules import compiled
+
+_BIDDING_KINDS = ("bidding", "assigned")
+
+
+def explain_stored_lead(lead: Lead) -> dict[str, Any]:
+    """Return why the lead went where it went."""
+    events = lead_events(lead)
+    version = (
+        RuleSetVersion.get_or_none(RuleSetVersion.id == lead.rule_version_id)
+        if lead.rule_version_id
+        else None
+    )
+    source = Source.get_by_id(lead.source_id)
+    result: dict[str, Any] = {
+        "lead": lead.public_id,
+        "status": lead.status,
+        "category": lead.category,
+        "lead_type": lead.lead_type,
+        "received_at": format_datetime(aware(lead.received_at)),
+        "is_test": lead.is_test,
+        "rule_set": None,
+        "lead_types": [],
+        "audits": [],
+        "dedupe": [],
+        "bidding": [],
+        "timeline": LeadEventSchema(many=True).dump(events),
+    }
+    if version is None:
+        result["note"] = "The lead has not been routed by any rule set version yet."
+        return result
+    result["rule_set"] = {"version": version.number, "content_hash": version.content_hash}
+    ruleset = compiled(version)
+    if lead.category not in ruleset.categories:
+        result["note"] = f"Rule set version {version.number} has no category {lead.category!r}."
+        return result
+    data = build_lead(
+        lead.data,
+        category=lead.category,
+        source=source.name,
+        partner=lead.partner_id,
+        received_at=aware(lead.received_at),
+        is_test=lead.is_test,
+    )
+    trace = ruleset.explain(data, lead.category)
+    result["lead_types"] = trace["lead_types"]
+    result["audits"] = trace["audits"]
+    result["dedupe"] = _dedupe(trace["dedupe"], events, lead.status)
+    result["bidding"] = _bidding(trace["bids"], events)
+    if lead.is_test:
+        result["note"] = "A test lead: its outcome comes from its zip, no bid was run."
+    return result
+
+
+def _dedupe(checks: list[dict], events, status: str) -> list[dict[str, Any]]:
+    """Add to each dedupe check what routing found: the original lead, or no match."""
+    duplicate = next((e for e in events if e.kind == "duplicate"), None)
+    reached = status not in ("uncategorized", "audit", "pending") and not any(
+        e.kind in ("audit", "uncategorized", "test_mode") for e in events
+    )
+    out = []
+    for check in checks:
+        entry = dict(check)
+        if duplicate is not None and (duplicate.details or {}).get("check") == check["label"]:
+            entry["result"] = "duplicate"
+            entry["original"] = duplicate.details.get("original")
+        elif check["key"] is None:
+            entry["result"] = "skipped"
+        elif duplicate is not None or not reached:
+            entry["result"] = "not checked" if not reached else "no match"
+        else:
+            entry["result"] = "no match"
+        out.append(entry)
+    return out
+
+
+def _bidding(rule_bids: list[dict], events) -> list[dict[str, Any]]:
+    """Return each bidding stage as routing recorded it: every bid and why it won or lost."""
+    stages = []
+    for event in events:
+        if event.kind not in _BIDDING_KINDS or not event.details:
+            continue
+        details = event.details
+        decisions = details.get("decisions")
+        if decisions is None:  # routed before per-bid decisions were recorded
+            decisions = [
+                {"bid": bid_id, "result": "excluded", "reason": reason}
+                for bid_id, reason in details.get("excluded", {}).items()
+            ]
+            if details.get("winner"):
+                decisions.append({"bid": details["winner"], "result": "won", "reason": ""})
+        stages.append(
+            {
+                "method": details.get("method"),
+                "winner": details.get("winner"),
+                "decisions": decisions,
+                "recorded": "decisions" in details,
+            }
+        )
+    considered = {d["bid"] for stage in stages for d in stage["decisions"]}
+    not_on_type = [
+        {"bid": b["id"], "customer": b["customer"], "price": b["price"],
+         "result": "not_offered", "reason": b.get("reason", "")}
+        for b in rule_bids
+        if b["id"] not in considered and not b["eligible"] and "lead type" in b.get("reason", "")
+    ]  # fmt: skip
+    if not_on_type and stages:  # bidding ran: bids on other lead types were not offered
+        stages.append({"method": None, "winner": None, "decisions": not_on_type, "recorded": False})
+    return stages
