@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from app.dsl.fieldtypes import format_datetime
 from app.store.clock import aware
@@ -40,6 +40,11 @@ def _cents(attribute: str, **kwargs):
 
 
 class ErrorSchema(Schema):
+    class Meta:
+        # Errors add what they need (errors, diagnostics, the kept lead's ids, ...):
+        # the document must not promise there is nothing more.
+        unknown = INCLUDE
+
     error = fields.String(required=True, metadata={"example": "unauthorized"})
     message = fields.String(required=True)
     request_id = fields.String(metadata={"example": "req_01hzx3ndektsv4rrffq69g5fav"})

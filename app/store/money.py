@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from app.store.errors import InvalidError
 
 CENT = Decimal("0.01")
+#: Larger amounts are refused: their cents, summed in a wallet, must stay in a BIGINT.
+MAX_AMOUNT = Decimal("1000000000000")
 
 
 def to_cents(amount: Decimal | str | int | float, *, allow_negative: bool = False) -> int:
@@ -17,6 +19,8 @@ def to_cents(amount: Decimal | str | int | float, *, allow_negative: bool = Fals
         raise InvalidError(f"{amount!r} is not an amount of money") from None
     if not value.is_finite():
         raise InvalidError(f"{amount!r} is not an amount of money")
+    if abs(value) >= MAX_AMOUNT:
+        raise InvalidError(f"{amount} is too large: amounts are below {MAX_AMOUNT:,}")
     if value != value.quantize(CENT):
         raise InvalidError(f"{amount} has fractions of a cent")
     if value < 0 and not allow_negative:

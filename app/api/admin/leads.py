@@ -32,7 +32,8 @@ blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="L
 
 class PageSchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # Bounded: a larger offset would overflow the database's integer.
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 class LeadQuerySchema(PageSchema):

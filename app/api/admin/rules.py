@@ -25,7 +25,11 @@ class PushSchema(Schema):
 
 
 class RollbackSchema(Schema):
-    to = fields.Integer(load_default=None, metadata={"description": "Default: the previous one."})
+    to = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=2**31 - 1),  # larger overflows the database
+        metadata={"description": "Default: the previous one."},
+    )
 
 
 class RuleVersionDetailSchema(RuleVersionSchema):
