@@ -101,6 +101,7 @@ class DryRun:
         self.before = Side(request.baseline, conditions, customers, clock)
         self.after = Side(request.proposed, conditions, customers, clock)
         self.pairs: Counter = Counter()  # (category, baseline agrees with stored, old, new)
+        self.masks: Counter = Counter()  # mask of the database's verdicts -> leads
         self.changed = 0
         longest = max(self.before.longest_window, self.after.longest_window)
         self.forget_every = max(FORGET_EVERY, longest / 2)
@@ -120,6 +121,18 @@ class DryRun:
         if self.fields is not None:
             self.fields = tuple(sorted(set(self.fields) | fields))
 
+    def bit_counts(self, bits: int) -> list[int]:
+        """Return how many streamed leads had each of the database's verdicts true."""
+        counts = [0] * bits
+        for mask, n in self.masks.items():
+            bit = 0
+            while mask:
+                if mask & 1:
+                    counts[bit] += n
+                mask >>= 1
+                bit += 1
+        return counts
+
     def count_in_python(self, slots: list[int]) -> None:
         """Count these condition slots while streaming (their SQL is not exact)."""
         self.python_counts = dict.fromkeys(slots, 0)
@@ -132,7 +145,7 @@ class DryRun:
         functions = self.conditions.functions
         size = len(functions)
         before, after = self.before.route, self.after.route
-        pairs = self.pairs
+        pairs, masks = self.pairs, self.masks
         python_nodes = self.conditions.python_nodes
         extra = [(slot, python_nodes[slot][0]) for slot in self.python_counts]
         counts, narrow = self.python_counts, self.narrow
@@ -180,6 +193,7 @@ class DryRun:
             # Outcomes repeat: counting (old, new) pairs is one dict update per lead, and
             # every matrix and total of the report is derived from the pairs at the end.
             pairs[(category, old[0] == status, old, new)] += 1
+            masks[mask] += 1  # per-rule counts: the database's verdicts, summed at the end
             if old is not new and old[:7] != new[:7]:
                 self._changed(lead_id, category, received, old, new)
         self._forget_at = forget_at
@@ -437,8 +451,8 @@ def run_dry_run(
     """Compare the rule sets over the stored leads of the window; return the report.
 
     Conditions whose SQL is exact are evaluated by the database, in the streaming query
-    (one bit each) and in one counting query (matches per rule); the others, dedupe keys
-    and the replay run in Python. `progress(done, total)` is called after every batch.
+    (one bit each, also summed into the matches per rule); the others, dedupe keys and the
+    replay run in Python. `progress(done, total)` is called after every batch.
     Reads only.
     """
     started = time.perf_counter()
@@ -474,8 +488,7 @@ def run_dry_run(
         conditions.condition(category, c, _types(request, side, category))
         for side, _, _, category, c in items
     ]
-    bits = sorted({bit for bit, _ in refs if bit >= 0})
-    total, counted = window.count([conditions.sql[bit] for bit in bits])
+    total, _ = window.count([])  # for the progress bar
     dry_run.count_in_python(sorted({slot for bit, slot in refs if bit < 0}))
     masks = [conditions.sql[bit] for bit in range(len(conditions.sql))]
     rows_fields = dry_run.fields if name == "postgresql" else None
@@ -487,7 +500,7 @@ def run_dry_run(
         done += len(rows)
         if progress is not None:
             progress(done, total)
-    sql_counts = dict(zip(bits, counted, strict=True))
+    sql_counts = dry_run.bit_counts(len(conditions.sql))
     rule_counts = []
     for (side, kind, rule_id, category, condition), (bit, slot) in zip(items, refs, strict=True):
         if bit >= 0:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.dsl import ast
-from app.dsl.fieldtypes import normalize_dedupe_value
+from app.dsl.fieldtypes import _E164, normalize_dedupe_value
 from app.dsl.ruleset import Bid, RuleSet
 from app.store.money import to_cents
 
@@ -68,17 +68,32 @@ class Conditions:
         return self.refs[key][1]
 
 
+def _normalizer(type_name: str) -> Callable[[Any], str]:
+    """Return normalize_dedupe_value for one field type, its common case without dispatch."""
+    if type_name == "phone":
+
+        def phone(value):
+            if type(value) is str and _E164.fullmatch(value):
+                return value[1:]
+            return normalize_dedupe_value("phone", value)
+
+        return phone
+    if type_name == "email":
+        return lambda value: str(value).strip().lower()
+    return lambda value: normalize_dedupe_value(type_name, value)
+
+
 def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, str]):
-    pairs = [(name, types[name]) for name in fields]
+    pairs = [(name, _normalizer(types[name])) for name in fields]
 
     def key(lead: Mapping[str, Any]) -> int:
         parts = [category]
-        for name, type_name in pairs:
+        for name, normalize in pairs:
             value = lead.get(name)
             if value is None or value == "":
                 return 0
             parts.append(name)
-            parts.append(normalize_dedupe_value(type_name, value))
+            parts.append(normalize(value))
         # Keys hold personal data and there may be millions: keep a 64-bit hash of the
         # category and the normalized values (the service keeps a SHA-256 of the same).
         return hash(tuple(parts)) or 1
@@ -93,7 +108,11 @@ class SimBid:
     bit: int  # condition bit, -1: none or evaluated in Python
     slot: int  # condition slot in the memo, -1: none or evaluated by the database
     price: int  # cents
-    limits: tuple[tuple[str, str, int], ...]  # (kind "cap"|"budget", period, limit)
+    #: (is a cap, limit, period box [start, end) shared per zone and period, this side's
+    #: usage [period start, leads, cents]): only the current period matters, time moving on
+    limits: tuple[tuple[bool, int, list, list], ...]
+    customer_ok: bool  # the customer exists and is active
+    schedule: list | None  # [minute, open?] cache of the bid's schedule, None: always open
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,31 +144,34 @@ def outcome_json(outcome: tuple) -> dict[str, Any]:
 
 
 class Clock:
-    """Period starts and schedule windows, cached while time moves forward."""
+    """Period boundaries, one box per (time zone, period), moved on as time moves forward."""
 
     def __init__(self) -> None:
-        self._periods: dict[tuple[str, str], tuple[float, float]] = {}
-        self._schedules: dict[int, tuple[int, bool]] = {}
+        self._boxes: dict[tuple[str, str], list] = {}
 
-    def period_start(self, bid: Bid, period: str, at: float) -> float:
+    def box(self, bid: Bid, period: str) -> list:
+        """Return the shared [start, end, bid, period] box of the bid's zone and period."""
         key = (bid.timezone, period)
-        cached = self._periods.get(key)
-        if cached is not None and cached[0] <= at < cached[1]:
-            return cached[0]
-        moment = datetime.fromtimestamp(at, UTC)
-        start = bid.period_start(period, moment)
-        end = bid.period_start(period, start + _SPAN[period])
-        self._periods[key] = (start.timestamp(), end.timestamp())
-        return start.timestamp()
+        if key not in self._boxes:
+            self._boxes[key] = [0.0, 0.0, bid, period]
+        return self._boxes[key]
 
-    def is_open(self, schedule, at: float) -> bool:
-        minute = int(at // 60)  # windows are whole minutes in zones offset by whole minutes
-        cached = self._schedules.get(id(schedule))
-        if cached is not None and cached[0] == minute:
-            return cached[1]
-        result = schedule.is_open(datetime.fromtimestamp(minute * 60, UTC))
-        self._schedules[id(schedule)] = (minute, result)
-        return result
+    @staticmethod
+    def move(box: list, at: float) -> None:
+        """Set the box to the period containing `at` (epoch seconds)."""
+        bid, period = box[2], box[3]
+        start = bid.period_start(period, datetime.fromtimestamp(at, UTC))
+        end = bid.period_start(period, start + _SPAN[period])
+        box[0], box[1] = start.timestamp(), end.timestamp()
+
+
+def schedule_open(bid: Bid, cache: list, at: float) -> bool:
+    """Tell whether the bid's schedule is open at `at`, cached per minute."""
+    minute = int(at // 60)  # windows are whole minutes in zones offset by whole minutes
+    if cache[0] != minute:
+        cache[0] = minute
+        cache[1] = bid.schedule.is_open(datetime.fromtimestamp(minute * 60, UTC))
+    return cache[1]
 
 
 class Side:
@@ -170,7 +192,6 @@ class Side:
         self.longest_window = max(
             (check.window.total_seconds() for check in ruleset.dedupes), default=0.0
         )
-        self.counters: dict[tuple[str, str, float], list[int]] = {}
         self.last_won: dict[str, float] = {}
 
     def _compile(self, category: str, conditions: Conditions) -> SimCategory:
@@ -193,11 +214,22 @@ class Side:
         for bid in rules.bids_of(category):
             limits = []
             if bid.cap is not None:
-                limits.append(("cap", bid.cap.period, bid.cap.limit))
+                box = self.clock.box(bid, bid.cap.period)
+                limits.append((True, bid.cap.limit, box, [None, 0, 0]))
             if bid.budget is not None:
-                limits.append(("budget", bid.budget.period, to_cents(bid.budget.amount)))
+                box = self.clock.box(bid, bid.budget.period)
+                limits.append((False, to_cents(bid.budget.amount), box, [None, 0, 0]))
             bit, slot = ref(bid.condition)
-            sim = SimBid(bid, position[bid.id], bit, slot, to_cents(bid.price), tuple(limits))
+            sim = SimBid(
+                bid,
+                position[bid.id],
+                bit,
+                slot,
+                to_cents(bid.price),
+                tuple(limits),
+                self.customers.get(bid.customer, False),
+                [None, False] if bid.schedule is not None else None,
+            )
             for type_id in bid.lead_types:
                 bids.setdefault(type_id, []).append(sim)
         plan = rules.plans.get(category)
@@ -307,22 +339,23 @@ class Side:
 
     def _auction(self, eligible, method, allowed, at: float):
         open_bids = []
-        counters = self.counters
-        clock = self.clock
+        move = Clock.move
         for candidate in eligible:
-            bid = candidate.bid
-            if allowed is not None and bid.id not in allowed:
-                continue
-            if bid.schedule is not None and not clock.is_open(bid.schedule, at):
-                continue
-            if not self.customers.get(bid.customer, False):
+            if not candidate.customer_ok:
                 continue  # no such customer, or inactive
+            if allowed is not None and candidate.bid.id not in allowed:
+                continue
+            if candidate.schedule is not None and not schedule_open(
+                candidate.bid, candidate.schedule, at
+            ):
+                continue
             fits = True
-            for kind, period, limit in candidate.limits:
-                used = counters.get((bid.id, period, clock.period_start(bid, period, at)))
-                if used is not None and (
-                    used[0] >= limit if kind == "cap" else used[1] + candidate.price > limit
-                ):
+            for is_cap, limit, box, used in candidate.limits:
+                if not box[0] <= at < box[1]:
+                    move(box, at)
+                if used[0] != box[0]:  # a new period: nothing used yet
+                    used[0], used[1], used[2] = box[0], 0, 0
+                if used[1] >= limit if is_cap else used[2] + candidate.price > limit:
                     fits = False
                     break
             if fits:
@@ -339,16 +372,10 @@ class Side:
                 winner = min(
                     open_bids, key=lambda c: (-c.price, last_won.get(c.bid.id, NEVER), c.index)
                 )
-        bid = winner.bid
-        for period in {period for _, period, _ in winner.limits}:
-            key = (bid.id, period, clock.period_start(bid, period, at))
-            used = counters.get(key)
-            if used is None:
-                counters[key] = [1, winner.price]
-            else:
-                used[0] += 1
-                used[1] += winner.price
-        self.last_won[bid.id] = at
+        for _, _, _, used in winner.limits:
+            used[1] += 1
+            used[2] += winner.price
+        self.last_won[winner.bid.id] = at
         return winner
 
 
