@@ -171,7 +171,7 @@ def run() -> Report:
         tuned.append(floor(url, tenant_id, tuned=True)[0])
         runs.append(dry_run_in_child(url))
         counts.append(sql_counts(url))
-    small = dry_run_in_child(url, limit=max(LEADS // 10, 1))
+    half = dry_run_in_child(url, limit=max(LEADS // 2, 1))
     seconds = statistics.median(r["seconds"] for r in runs)
     plain_s, tuned_s = statistics.median(plain), statistics.median(tuned)
     every = statistics.median(c[0] for c in counts)
@@ -194,8 +194,8 @@ def run() -> Report:
         ("one predicate as a SQL count (reference)", f"{one:.2f} s", "", "", ""),
         (f"peak RSS of the dry-run process, {LEADS:,} leads", f"{peak:.0f} MB", "", "",
          f"< {MEMORY_TARGET_MB} MB"),
-        (f"peak RSS of the dry-run process, {small['leads']:,} leads",
-         f"{small['peak_mb']:.0f} MB", "", "", "flat"),
+        (f"peak RSS of the dry-run process, the newest {half['leads']:,} leads",
+         f"{half['peak_mb']:.0f} MB", "", "", "flat"),
     ]  # fmt: skip
     report.notes += [
         f"Data: {LEADS:,} solar leads generated from examples/solar over 90 days "
@@ -205,6 +205,11 @@ def run() -> Report:
         f"Median of {ROUNDS} rounds; in each round the floors, a dry-run (in a fresh "
         "process, as `sluice dry-run`) and the SQL counts run in turn. The dry-run changed "
         f"{runs[0]['changed']:,} of {runs[0]['leads']:,} leads.",
+        "Memory: the rows are streamed in batches of 5,000; what the dry-run keeps is the "
+        "dedupe history of each side, bounded by the longest dedupe window (30 days here, "
+        "about a third of the leads): once a window of leads has been replayed it stops "
+        "growing, so 45 and 90 days of leads peak alike. Importing the app and its libraries "
+        "takes about 40 MB.",
         "The floors stream id, received_at, source and data in received order (the dry-run's "
         "order) through one predicate; they do not replay dedupe, caps or budgets, and evaluate "
         "one rule set's one condition.",

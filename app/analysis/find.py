@@ -122,10 +122,8 @@ def count_leads(tenant: Tenant, text: str, *, category=None, filters=None, versi
 def _recheck(scope: Sql, order: str, predicate, limit: int | None, offset: int) -> list[int]:
     """Return the ids of the candidates for which the predicate holds, paged."""
     statement = sql(
-        "SELECT l.id, l.data, l.category, s.name, l.partner_id, l.received_at, l.is_test FROM "
-        + leadsql.FROM
-        + " WHERE {s}"
-        + order,
+        f"SELECT l.id, l.data, l.category, {leadsql.SOURCE_NAME}, l.partner_id, l.received_at, "
+        "l.is_test FROM " + leadsql.FROM + " WHERE {s}" + order,
         s=scope,
     )
     cursor = leadsql.execute(statement)

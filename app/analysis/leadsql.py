@@ -28,7 +28,9 @@ try:  # orjson decodes lead data ~3x faster; the json module gives the same valu
 except ImportError:  # pragma: no cover
     _loads = json.loads
 
-FROM = '"lead" l JOIN "source" s ON s.id = l.source_id'
+FROM = '"lead" l'
+#: The lead's source name, looked up only for the rows and clauses that read it (no join).
+SOURCE_NAME = '(SELECT s.name FROM "source" s WHERE s.id = l.source_id)'
 BATCH = 5000
 
 
@@ -56,10 +58,10 @@ def received_epoch(name: str) -> str:
 
 
 def meta_columns(name: str) -> dict[str, str]:
-    """Return {metadata name: SQL over lead `l` and source `s`} for `to_sql(meta=...)`."""
+    """Return {metadata name: SQL over the lead `l`} for `to_sql(meta=...)`."""
     return {
         "category": "l.category",
-        "source": "s.name",
+        "source": SOURCE_NAME,
         "partner": "l.partner_id",
         "received_at": received_text(name),
         "is_test": "l.is_test",
@@ -82,15 +84,15 @@ def scope_sql(tenant_id: int, filters: LeadFilter, name: str) -> Sql:
     """Return the WHERE clause selecting the tenant's leads that the filters keep."""
     parts = [sql("l.tenant_id = {v}", v=bind(tenant_id, name))]
     columns = {
-        "status": "l.status",
-        "category": "l.category",
-        "lead_type": "l.lead_type",
-        "source": "s.public_id",
+        "status": "l.status = {v}",
+        "category": "l.category = {v}",
+        "lead_type": "l.lead_type = {v}",
+        "source": 'l.source_id IN (SELECT s.id FROM "source" s WHERE s.public_id = {v})',
     }
-    for attribute, column in columns.items():
+    for attribute, template in columns.items():
         value = getattr(filters, attribute)
         if value:
-            parts.append(sql(column + " = {v}", v=bind(value, name)))
+            parts.append(sql(template, v=bind(value, name)))
     if filters.since:
         parts.append(sql("l.received_at >= {v}", v=bind(filters.since, name)))
     if filters.until:
