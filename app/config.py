@@ -13,6 +13,12 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "RULES_DIR": None,
     "TEST_PRICE": Decimal("45.00"),
+    # Rate limits (docs/operations.md): kept in Redis when REDIS_URL is set, else in memory.
+    "REDIS_URL": None,
+    "RATE_LIMIT": 60,  # requests per minute per source API key, unless the source says
+    "AUTH_FAILURE_LIMIT": 20,  # failed authentications per minute per client IP
+    "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For entry is trusted
+    "RATE_LIMIT_PREFIX": "sluice",  # Redis key prefix: several deployments can share one Redis
 }
 
 # Settings read from SLUICE_<NAME>, with the type they are converted to.
@@ -22,6 +28,11 @@ ENVIRONMENT = {
     "PUBLIC_URL": str,
     "LOG_LEVEL": str,
     "RULES_DIR": str,
+    "REDIS_URL": str,
+    "RATE_LIMIT": int,
+    "AUTH_FAILURE_LIMIT": int,
+    "TRUSTED_PROXIES": int,
+    "RATE_LIMIT_PREFIX": str,
 }
 
 

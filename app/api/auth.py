@@ -2,33 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 
 from flask import g, request
 from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import Forbidden, Unauthorized
+from app.store.models import Source
 from app.store.sources import authenticate_basic, authenticate_bearer
 from app.store.tenants import authenticate_user, has_permission
 
 
-def authenticate_source():
-    """Return the source authenticated by HTTP Basic (key, secret) or a bearer token."""
+def find_calling_source() -> Source | None:
+    """Return the source authenticated by HTTP Basic (key, secret) or a bearer credential.
+
+    Bearer credentials are native tokens (`sbt_`) or Routio API keys (`srk_`); each opens
+    only a source of its own style, and Basic only a native source.
+    """
     auth = request.authorization
-    source = None
     if auth is not None and auth.type == "basic" and auth.username and auth.password:
-        source = authenticate_basic(auth.username, auth.password)
-    elif auth is not None and auth.type == "bearer" and auth.token:
-        source = authenticate_bearer(auth.token)
-    if source is None:
-        raise Unauthorized(
+        return authenticate_basic(auth.username, auth.password)
+    if auth is not None and auth.type == "bearer" and auth.token:
+        return authenticate_bearer(auth.token)
+    return None
+
+
+def guess_api_style() -> str:
+    """Return the API style to answer an unauthenticated intake request in.
+
+    A Routio key (`srk_`) means Routio, Basic credentials or a native token native; without
+    either, a `seller` field (query string or body) means Routio.
+    """
+    auth = request.authorization
+    if auth is not None and auth.type == "bearer" and auth.token:
+        return "routio" if auth.token.startswith("srk_") else "native"
+    if auth is not None and auth.type == "basic":
+        return "native"
+    if "seller" in request.args:
+        return "routio"
+    try:
+        body = request.get_json(silent=True) if request.is_json else request.form
+    except RequestEntityTooLarge:
+        return "native"
+    return "routio" if isinstance(body, Mapping) and "seller" in body else "native"
+
+
+def unauthorized(style: str) -> Unauthorized:
+    """Return the 401 of an intake request without valid credentials."""
+    if style == "routio":
+        return Unauthorized("Send your API key: Authorization: Bearer <api key>.")
+    if request.authorization is None:
+        return Unauthorized(
             "Authenticate with HTTP Basic (API key and secret) or Authorization: Bearer <token>."
-            if auth is None
-            else "Invalid credentials."
         )
-    g.source = source
-    return source
+    return Unauthorized("Invalid credentials.")
 
 
 def authenticate_admin():

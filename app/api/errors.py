@@ -1,9 +1,17 @@
-"""Every HTTP error of the API, and the one JSON shape they all have.
+"""Every HTTP error of the API, and the one JSON shape per API style they all have.
+
+Native (and admin):
 
     {"error": "<code>", "message": "<sentence>", "request_id": "<id>", ...}
 
+Routio style (intake of Routio-style sources, docs/api.md):
+
+    {"success": false, "error": "<Routio's error text>", "message": "<sentence>",
+     "request_id": "<id>", ...}
+
 Validation errors add `"errors": {field: [messages]}`; rule set refusals add
-`"diagnostics": [...]`. Raise an ApiError subclass anywhere below a view.
+`"diagnostics": [...]`. Raise an ApiError subclass anywhere below a view; the style of the
+answer is the request's (`g.api_style`, set by the intake), native by default.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify
+import peewee
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.store.errors import ConflictError, InvalidError, NotFoundError, StoreError
@@ -25,6 +34,9 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
     message = "Something went wrong."
+    #: A refusal that may not hold later (no active rules): never replayed for an
+    #: Idempotency-Key, so a retry is served afresh.
+    transient = False
 
     def __init__(self, message: str | None = None, **extra: Any) -> None:
         super().__init__(message or self.message)
@@ -32,9 +44,19 @@ class ApiError(Exception):
         self.extra = extra
         self.headers: dict[str, str] = {}
 
-    def body(self) -> dict[str, Any]:
-        """Return the JSON body of the error."""
-        body = {"error": self.code, "message": self.message}
+    def status_for(self, style: str = "native") -> int:
+        """Return the HTTP status of the error in an API style."""
+        if style == "routio":
+            return ROUTIO_ERRORS.get(self.code, (self.status, ""))[0]
+        return self.status
+
+    def body(self, style: str = "native") -> dict[str, Any]:
+        """Return the JSON body of the error in an API style."""
+        if style == "routio":
+            text = ROUTIO_ERRORS.get(self.code, (0, self.message))[1]
+            body = {"success": False, "error": text, "message": self.message}
+        else:
+            body = {"error": self.code, "message": self.message}
         body.update(self.extra)
         body["request_id"] = g.get("request_id")
         return body
@@ -70,7 +92,7 @@ class PayloadTooLarge(ApiError):
 
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
-    message = "Send application/json or application/x-www-form-urlencoded."
+    message = "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
 
 
 class ValidationFailed(ApiError):
@@ -85,11 +107,58 @@ class ValidationFailed(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, code, message = 503, "unavailable", "The service cannot take this request now."
+    transient = True
 
 
 class InternalError(ApiError):
     status, code = 500, "internal_error"
     message = "The lead was kept but could not be distributed; quote the request id."
+
+
+class NoMatchingCampaign(ApiError):
+    """A Routio-style post names a category that has no plan in the active rules."""
+
+    status, code = 400, "no_matching_campaign"
+    message = "The category matches no category with an active plan."
+    transient = True
+
+
+class TooManyRequests(ApiError):
+    status, code, message = 429, "rate_limited", "Too many requests: slow down."
+
+    def __init__(self, retry_after: int, message: str | None = None, **extra: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **extra)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class RequestInProgress(ApiError):
+    status, code = 409, "request_in_progress"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.headers["Retry-After"] = "1"
+
+
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This Idempotency-Key was used with a different request in the last 24 hours."
+
+
+#: Routio's status and error text for each of our codes (its documented ones first).
+ROUTIO_ERRORS: dict[str, tuple[int, str]] = {
+    "unauthorized": (401, "Invalid API Key"),
+    "no_matching_campaign": (400, "No matching campaign"),
+    "validation_failed": (400, "Missing required field"),
+    "rate_limited": (429, "Rate limit exceeded"),
+    "internal_error": (500, "Internal error"),
+    "bad_request": (400, "Invalid request"),
+    "payload_too_large": (413, "Payload too large"),
+    "unsupported_media_type": (415, "Unsupported media type"),
+    "request_in_progress": (409, "Request in progress"),
+    "idempotency_key_reused": (422, "Idempotency key reused"),
+    "unavailable": (503, "Service unavailable"),
+}
 
 
 _HTTP_CODES = {
@@ -137,10 +206,12 @@ def from_http_exception(error: HTTPException) -> ApiError:
     return result
 
 
-def respond(error: ApiError):
-    """Return the Flask response of an API error."""
-    response = jsonify(error.body())
-    response.status_code = error.status
+def respond(error: ApiError, style: str | None = None):
+    """Return the Flask response of an API error, in the request's API style."""
+    if style is None:
+        style = g.get("api_style", "native") if request else "native"
+    response = jsonify(error.body(style))
+    response.status_code = error.status_for(style)
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
@@ -160,6 +231,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         return respond(from_http_exception(error))
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    def _database_unavailable(error: Exception):
+        # Down, restarting, out of connections: a fast 503 the client may retry, and
+        # the next request connects afresh (docs/reliability.md).
+        log.warning("database unavailable", extra={"error": str(error).strip()[:300]})
+        unavailable = ServiceUnavailable("The database is unavailable; retry shortly.")
+        unavailable.headers["Retry-After"] = "2"
+        return respond(unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

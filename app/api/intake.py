@@ -1,41 +1,81 @@
 """POST /api/leads: take a lead from a source, validate it, route it, answer the outcome.
 
 The view only reads the request and shapes the response; validation is the schema's,
-decisions are the pipeline's, persistence the store's.
+decisions are the pipeline's, persistence the store's. Two API styles share all of it and
+differ in reading and answering: native (Juiced-like, 201) and Routio (app/api/routio.py,
+200). Around both: rate limits (app/api/ratelimit.py) and Idempotency-Key replays
+(app/api/idempotency.py).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 
-from app.api.auth import authenticate_source
-from app.api.errors import ApiError, InternalError, ServiceUnavailable, ValidationFailed
+from app.api import ratelimit, routio
+from app.api.auth import find_calling_source, guess_api_style, unauthorized
+from app.api.errors import (
+    ApiError,
+    IdempotencyKeyReused,
+    InternalError,
+    RequestInProgress,
+    ServiceUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+    respond,
+)
+from app.api.idempotency import HEADER, fingerprint, idempotency_key, replay
 from app.api.lead_schema import validate_lead
 from app.api.schemas import ErrorSchema, LeadCreatedSchema, ValidationErrorSchema
 from app.api.submission import parse_submission, raw_payload, safe_headers
+from app.dsl.fieldtypes import is_blank
 from app.pipeline import route_lead
 from app.store.clock import naive
+from app.store.idempotency import claim_key, release_key, store_answer
 from app.store.leads import accept_submission, mark_distribution_error, record_rejected_post
+from app.store.models import Source
 from app.store.money import as_number, to_cents
 from app.store.rules import active_ruleset
 
 log = logging.getLogger("sluice.intake")
 blp = Blueprint("intake", __name__, url_prefix="/api", description="Lead intake for sources.")
 MAX_PARTNER_ID = 100
+Reject = Callable[[ApiError, Any], ApiError]
+
+
+@blp.record_once
+def _set_up(state) -> None:
+    ratelimit.init_app(state.app)
+
+
+@blp.after_request
+def _rate_limit_headers(response: Response) -> Response:
+    """Tell every intake answer, errors included, where the caller stands against its limit."""
+    state = g.get("rate_limit")
+    if state is not None:
+        response.headers.update(state.headers())
+    return response
 
 
 @blp.route("/leads", methods=["POST"])
 @blp.doc(
     security=[{"basicAuth": []}, {"sourceBearer": []}],
+    description="Native sources answer 201 with the outcome; Routio-style sources (bearer "
+    "API key, `seller` and `category` in the request, camelCase names) answer 200 "
+    '`{"success": true, ...}` and their errors as `{"success": false, "error": ...}`. '
+    "Every answer carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset.",
     requestBody={
         "required": True,
         "content": {
             "application/json": {"schema": {"type": "object", "additionalProperties": True}},
             "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            "multipart/form-data": {"schema": {"type": "object"}},
         },
         "description": "The lead's fields, per the source's field reference. "
         "Query-string fields are merged in; the body wins.",
@@ -46,26 +86,96 @@ MAX_PARTNER_ID = 100
             "name": "X-Partner-Id",
             "schema": {"type": "string", "maxLength": MAX_PARTNER_ID},
             "description": "Public id of the partner the submission is attributed to.",
-        }
+        },
+        {
+            "in": "header",
+            "name": HEADER,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Makes a retry safe: the same key from the same source within 24 "
+            "hours gets the first answer again (Idempotent-Replayed: true) and creates "
+            "nothing; with another request, 422.",
+        },
     ],
 )
-@blp.response(201, LeadCreatedSchema, description="The lead was accepted and routed.")
-@blp.alt_response(400, schema=ErrorSchema, description="Malformed JSON.")
+@blp.response(201, LeadCreatedSchema, description="Native: the lead was accepted and routed.")
+@blp.alt_response(200, schema=routio.RoutioLeadSchema, description="Routio style: accepted.")
+@blp.alt_response(400, schema=ErrorSchema, description="Malformed body (Routio: also fields).")
 @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid credentials.")
+@blp.alt_response(409, schema=ErrorSchema, description="Same Idempotency-Key in progress.")
 @blp.alt_response(413, schema=ErrorSchema, description="Body over the size limit.")
-@blp.alt_response(422, schema=ValidationErrorSchema, description="Invalid fields.")
+@blp.alt_response(422, schema=ValidationErrorSchema, description="Invalid fields; key reused.")
+@blp.alt_response(429, schema=ErrorSchema, description="Rate limited; see Retry-After.")
 @blp.alt_response(500, schema=ErrorSchema, description="Kept, not distributed.")
 def submit_lead():
     """Submit a lead."""
-    source = authenticate_source()
+    g.api_style = guess_api_style()
+    source = find_calling_source()
+    if source is None:
+        g.rate_limit = ratelimit.hit_auth_failure(request)
+        if g.rate_limit is not None and not g.rate_limit.allowed:
+            raise TooManyRequests(
+                g.rate_limit.retry_after(time.time()),
+                "Too many failed authentications from your address: wait before retrying.",
+            )
+        raise unauthorized(g.api_style)
+    g.source = source
+    g.api_style = source.api_style
+    return _take(source)
+
+
+def _take(source: Source) -> Response:
     received_at = datetime.now(UTC)
     headers = safe_headers(request)
 
-    def reject(error: ApiError, payload) -> ApiError:
-        errors = getattr(error, "errors", None) or {"_request": [error.message]}
-        record_rejected_post(source, g.request_id, payload, headers, error.status, errors)
+    def reject(error: ApiError, payload: Any = None) -> ApiError:
+        if payload is None:
+            payload = _payload_for_the_record()
+        errors = getattr(error, "errors", None) or error.extra.get("errors")
+        errors = errors or {"_request": [error.message]}
+        status = error.status_for(source.api_style)
+        record_rejected_post(source, g.request_id, payload, headers, status, errors)
         return error
 
+    g.rate_limit = ratelimit.hit_source(source)
+    if g.rate_limit is not None and not g.rate_limit.allowed:
+        raise reject(TooManyRequests(g.rate_limit.retry_after(time.time())))
+    process = _routio if source.api_style == "routio" else _native
+    try:
+        key = idempotency_key(request)
+        claim = claim_key(source, key, fingerprint(request), g.request_id) if key else None
+    except ApiError as error:
+        raise reject(error) from None
+    if claim is None:
+        return process(source, headers, received_at, reject)
+    if claim.outcome == "replay":
+        log.info("idempotent replay", extra={"original_request_id": claim.row.request_id})
+        return replay(claim.row)
+    if claim.outcome == "mismatch":
+        raise reject(IdempotencyKeyReused())
+    if claim.outcome == "in_progress":
+        raise reject(RequestInProgress())
+    try:
+        response = process(source, headers, received_at, reject)
+    except ApiError as error:
+        if error.transient:
+            release_key(claim.row)
+            raise
+        response = respond(error)
+    except BaseException:
+        release_key(claim.row)
+        raise
+    store_answer(claim.row, response.status_code, response.content_type, response.get_data())
+    return response
+
+
+def _payload_for_the_record() -> Any:
+    try:
+        return parse_submission(request).payload
+    except ApiError:
+        return raw_payload(request)
+
+
+def _native(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
     try:
         submission = parse_submission(request)
     except ApiError as error:
@@ -87,17 +197,115 @@ def submit_lead():
         )
     except ValidationFailed as error:
         raise reject(error, submission.payload) from None
+    lead, outcome = _accept_and_route(
+        source, version, ruleset, submission.payload, headers, received_at,
+        category=source.category, values=values, is_test=is_test, notes=notes,
+        partner=partner, status_code=201,
+    )  # fmt: skip
+    response = jsonify(
+        {
+            "lead_uuid": str(lead.uuid),
+            "lead_public_id": lead.public_id,
+            "status": outcome.status,
+            "price": as_number(outcome.price_cents),
+        }
+    )
+    response.status_code = 201
+    return response
+
+
+def _routio(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
+    try:
+        submission = parse_submission(request)
+    except ApiError as error:
+        raise reject(error, raw_payload(request)) from None
+    payload = submission.payload
+    version, ruleset = active_ruleset(source.tenant_id)
+    seller, category_text = routio.controls(submission.fields)
+    errors: dict[str, list[str]] = {}
+    if seller is None:
+        errors["seller"] = [routio.REQUIRED]
+    else:
+        try:
+            routio.check_seller(source, seller)
+        except ApiError as error:
+            raise reject(error, payload) from None
+    category = None
+    if category_text is None:
+        errors["category"] = [routio.REQUIRED]
+    else:
+        try:
+            category = routio.resolve_category(ruleset, source, category_text)
+        except ApiError as error:
+            raise reject(error, payload) from None
+    if category is None:  # without a category, Routio's own required list is all we know
+        declared = tuple(sorted(routio.ROUTIO_REQUIRED))
+    else:
+        declared = tuple(f.name for f in ruleset.categories[category].fields)
+    seen = routio.read_fields(submission.fields, declared)
+    errors.update(seen.errors)
+    partner = request.headers.get("X-Partner-Id", "").strip() or None
+    if partner is not None and len(partner) > MAX_PARTNER_ID:
+        errors["X-Partner-Id"] = [f"Must be at most {MAX_PARTNER_ID} characters."]
+    values: dict[str, Any] = {}
+    is_test, notes = source.test_mode, []
+    if category is None:
+        for name in declared:
+            if is_blank(seen.values.get(name)):
+                errors[seen.name_of(name)] = [routio.REQUIRED]
+    else:
+        try:
+            values, is_test, notes = validate_lead(
+                seen.values,
+                ruleset,
+                category,
+                test_mode=source.test_mode,
+                extra_required=routio.ROUTIO_REQUIRED,
+                require_zip=False,
+            )
+        except ValidationFailed as error:
+            for name, messages in error.errors.items():
+                errors[seen.name_of(name)] = messages
+    if errors:
+        named = ", ".join(sorted(errors))
+        failed = ValidationFailed(dict(sorted(errors.items())), f"Missing or invalid: {named}.")
+        raise reject(failed, payload)
+    lead, outcome = _accept_and_route(
+        source, version, ruleset, payload, headers, received_at,
+        category=category, values=values, is_test=is_test, notes=notes,
+        partner=partner, status_code=200,
+    )  # fmt: skip
+    return jsonify(routio.answer(lead, outcome))
+
+
+def _accept_and_route(
+    source: Source,
+    version,
+    ruleset,
+    payload: Any,
+    headers: dict[str, str],
+    received_at: datetime,
+    *,
+    category: str,
+    values: dict[str, Any],
+    is_test: bool,
+    notes: list[str],
+    partner: str | None,
+    status_code: int,
+):
+    """Record the post and its pending lead, then route it; 500 (lead kept) if routing fails."""
     post, lead = accept_submission(
         source,
         g.request_id,
-        submission.payload,
+        payload,
         headers,
         values,
-        category=source.category,
+        category=category,
         partner_id=partner,
         is_test=is_test,
         received_at=naive(received_at),
         notes=notes,
+        status_code=status_code,
     )
     try:
         outcome = route_lead(
@@ -109,10 +317,7 @@ def submit_lead():
     except Exception as error:
         log.exception("distribution failed", extra={"lead": lead.public_id})
         mark_distribution_error(lead, post, f"{type(error).__name__}: {error}", g.request_id)
+        if source.api_style == "routio":
+            raise InternalError(lead_id=lead.public_id) from None
         raise InternalError(lead_uuid=str(lead.uuid), lead_public_id=lead.public_id) from None
-    return {
-        "lead_uuid": str(lead.uuid),
-        "lead_public_id": lead.public_id,
-        "status": outcome.status,
-        "price": as_number(outcome.price_cents),
-    }
+    return lead, outcome

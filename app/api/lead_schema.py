@@ -53,9 +53,15 @@ class _LeadSchema(Schema):
         return {key: value for key, value in data.items() if not is_blank(value)}
 
 
-def lead_schema(ruleset, category: str) -> Schema:
-    """Return the (cached) schema validating a category's leads under this rule set."""
-    key = (ruleset.content_hash, category)
+def lead_schema(
+    ruleset, category: str, *, extra_required: frozenset[str] = frozenset(), require_zip=True
+) -> Schema:
+    """Return the (cached) schema validating a category's leads under this rule set.
+
+    Required: the fields the rules mark required(post), those of `extra_required` that the
+    category declares, and `zip` (declared or not) when `require_zip`.
+    """
+    key = (ruleset.content_hash, category, extra_required, require_zip)
     with _lock:
         schema = _schemas.get(key)
     if schema is not None:
@@ -65,10 +71,12 @@ def lead_schema(ruleset, category: str) -> Schema:
         declared[field.name] = LeadValue(
             field.type,
             field.choices,
-            required=field.required_post or field.name == "zip",
+            required=field.required_post
+            or field.name in extra_required
+            or (require_zip and field.name == "zip"),
             metadata={"description": f"{field.type} field"},
         )
-    if "zip" not in declared:
+    if require_zip and "zip" not in declared:
         declared["zip"] = LeadValue("zip", required=True)
     schema_class = _LeadSchema.from_dict(declared, name=f"Lead_{category}")
     schema = schema_class()
@@ -80,7 +88,13 @@ def lead_schema(ruleset, category: str) -> Schema:
 
 
 def validate_lead(
-    submitted: dict[str, Any], ruleset, category: str, *, test_mode: bool
+    submitted: dict[str, Any],
+    ruleset,
+    category: str,
+    *,
+    test_mode: bool,
+    extra_required: frozenset[str] = frozenset(),
+    require_zip: bool = True,
 ) -> tuple[dict[str, Any], bool, list[str]]:
     """Return (normalized values, is_test, notes); raise ValidationFailed with every error."""
     errors: dict[str, list[str]] = {}
@@ -99,7 +113,10 @@ def validate_lead(
                 errors["is_test"] = [str(error)]
     fields_only = {k: v for k, v in submitted.items() if k not in RESERVED and k != "is_test"}
     try:
-        values = lead_schema(ruleset, category).load(fields_only)
+        schema = lead_schema(
+            ruleset, category, extra_required=extra_required, require_zip=require_zip
+        )
+        values = schema.load(fields_only)
     except ValidationError as error:
         errors.update(error.normalized_messages())
         values = {}

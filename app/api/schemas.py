@@ -94,8 +94,17 @@ class CustomerSchema(Schema):
 class SourceSchema(Schema):
     id = fields.String(attribute="public_id")
     name = fields.String()
-    category = fields.String()
-    api_key = fields.String()
+    category = fields.String(metadata={"description": "`*`: any category with a plan (Routio)."})
+    api_style = fields.String(validate=validate.OneOf(("native", "routio")))
+    # A native source's key is its public half; a Routio-style source's keys are secrets
+    # (its bearer credentials), stored hashed and shown once.
+    api_key = fields.Function(
+        lambda source: source.api_key if source.api_style == "native" else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    rate_limit = fields.Integer(
+        allow_none=True, metadata={"description": "Requests per minute; null: the default."}
+    )
     test_mode = fields.Boolean()
     active = fields.Boolean()
     created_at = UtcDateTime()

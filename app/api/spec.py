@@ -1,4 +1,9 @@
-"""A source's API specification: endpoint, auth, field reference and a ready cURL request."""
+"""A source's API specification: endpoint, auth, field reference and a ready cURL request.
+
+Native sources get Juiced's layout (one category, snake_case fields, Basic auth); Routio-style
+sources get Routio's (Bearer API key, seller code, a field reference per category with
+camelCase names).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ import json
 import shlex
 from typing import Any
 
+from flask import current_app, has_app_context
+
+from app.api.routio import ROUTIO_REQUIRED, campaigns, routio_name
 from app.pipeline.testmode import TEST_ZIPS
 
 #: Example values by field type, for fields whose rules give no example.
@@ -107,8 +115,28 @@ def curl_command(endpoint: str, payload: dict[str, Any], api_key: str, secret: s
     )
 
 
+def rate_limit_of(source) -> dict[str, Any]:
+    """Return the source's rate limit as integrators read it."""
+    default = current_app.config["RATE_LIMIT"] if has_app_context() else 60
+    return {
+        "requests": source.rate_limit or default,
+        "window": "minute",
+        "per": "API key",
+        "headers": ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+        "over_the_limit": "429 with Retry-After (seconds)",
+    }
+
+
+IDEMPOTENCY = (
+    "Optional: a unique key per lead (e.g. a UUID). A retry with the same key within 24 "
+    "hours gets the first answer again and creates nothing."
+)
+
+
 def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> dict[str, Any]:
     """Return the API specification of a source (the secret only when just created)."""
+    if source.api_style == "routio":
+        return routio_spec(source, ruleset, base_url, secret)
     endpoint = base_url.rstrip("/") + "/api/leads"
     known = ruleset is not None and source.category in ruleset.categories
     reference = field_reference(ruleset, source.category) if known else []
@@ -116,6 +144,7 @@ def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> di
     return {
         "title": f"API Specification for {source.name}",
         "source": source.public_id,
+        "api_style": "native",
         "category": source.category,
         "test_mode": source.test_mode,
         "endpoint": {"method": "POST", "url": endpoint},
@@ -133,7 +162,11 @@ def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> di
             },
         ],
         "content_types": ["application/json", "application/x-www-form-urlencoded"],
-        "headers": {"X-Partner-Id": "Optional: the partner the submission is attributed to."},
+        "headers": {
+            "X-Partner-Id": "Optional: the partner the submission is attributed to.",
+            "Idempotency-Key": IDEMPOTENCY,
+        },
+        "rate_limit": rate_limit_of(source),
         "fields": reference,
         "test_zips": TEST_ZIPS if source.test_mode else None,
         "example_request": curl_command(endpoint, payload, source.api_key, secret),
@@ -143,4 +176,131 @@ def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> di
             "status": "assigned",
             "price": 45.0,
         },
+    }
+
+
+def routio_fields(ruleset, category: str, tenant) -> list[dict[str, Any]]:
+    """Return a category's field reference in Routio's terms: seller, category, camelCase."""
+    label = ruleset.categories[category].label
+    reference = [
+        {
+            "name": "seller",
+            "type": "text",
+            "type_label": "Seller code (8 characters, recommended) or slug",
+            "required": True,
+            "allowed_values": None,
+            "example": tenant.code,
+        },
+        {
+            "name": "category",
+            "type": "text",
+            "type_label": "Category label or id",
+            "required": True,
+            "allowed_values": None,
+            "example": label,
+        },
+    ]
+    for field in ruleset.categories[category].fields:
+        reference.append(
+            {
+                "name": routio_name(field.name),
+                "field": field.name,
+                "type": field.type,
+                "type_label": TYPE_NAMES.get(field.type, field.type),
+                "required": field.required_post or field.name in ROUTIO_REQUIRED,
+                "allowed_values": list(field.choices) if field.type == "one_of" else None,
+                "example": example_value(field),
+            }
+        )
+    return reference
+
+
+def routio_payload(reference: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return an example body: the required fields and those with an example."""
+    return {
+        f["name"]: f["example"]
+        for f in reference
+        if f["example"] is not None and (f["required"] or f.get("field") in _EXAMPLE_FIELDS)
+    }
+
+
+_EXAMPLE_FIELDS = {"email", "zip", "city"}
+
+
+def routio_curl(endpoint: str, payload: dict[str, Any], api_key: str | None) -> str:
+    """Return Routio's cURL request for a payload."""
+    key = api_key if api_key is not None else "YOUR_API_KEY"
+    return (
+        f"curl -X POST {shlex.quote(endpoint)} \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -H {shlex.quote(f'Authorization: Bearer {key}')} \\\n"
+        f"  -d {shlex.quote(json.dumps(payload, indent=2))}"
+    )
+
+
+def routio_spec(source, ruleset, base_url: str, api_key: str | None = None) -> dict[str, Any]:
+    """Return the API specification of a Routio-style source (its key only when just made)."""
+    endpoint = base_url.rstrip("/") + "/api/leads"
+    tenant = source.tenant
+    categories = []
+    for name in campaigns(ruleset, source):
+        reference = routio_fields(ruleset, name, tenant)
+        categories.append(
+            {
+                "category": ruleset.categories[name].label,
+                "id": name,
+                "fields": reference,
+                "example_request": routio_curl(endpoint, routio_payload(reference), api_key),
+            }
+        )
+    return {
+        "title": f"API Specification for {source.name}",
+        "source": source.public_id,
+        "api_style": "routio",
+        "seller": {"code": tenant.code, "slug": tenant.slug},
+        "test_mode": source.test_mode,
+        "endpoint": {"method": "POST", "url": endpoint},
+        "authentication": [
+            {
+                "method": "bearer",
+                "header": "Authorization: Bearer YOUR_API_KEY",
+                "description": "Your API key, in the Authorization header.",
+                "api_key": api_key if api_key is not None else "(shown once, when created)",
+            }
+        ],
+        "content_types": [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ],
+        "query_parameters": "Lead fields may also be sent as query parameters; body fields "
+        "take precedence over query parameters.",
+        "headers": {
+            "X-Partner-Id": "Optional: the partner the submission is attributed to.",
+            "Idempotency-Key": IDEMPOTENCY,
+        },
+        "rate_limit": rate_limit_of(source),
+        "categories": categories,
+        "test_zips": TEST_ZIPS if source.test_mode else None,
+        "example_response": {
+            "success": True,
+            "lead_id": "lead_01arz3ndektsv4rrffq69g5fav",
+            "status": "sold",
+            "price": 45.0,
+            "buyer_ids": ["cus_01arz3ndektsv4rrffq69g5fav"],
+            "outcome": "assigned",
+        },
+        "pending_response": {
+            "success": True,
+            "lead_id": "lead_01arz3ndektsv4rrffq69g5fav",
+            "status": "pending",
+            "outcome": "unassigned",
+        },
+        "errors": [
+            {"status": 401, "error": "Invalid API Key"},
+            {"status": 400, "error": "No matching campaign"},
+            {"status": 400, "error": "Missing required field"},
+            {"status": 429, "error": "Rate limit exceeded"},
+            {"status": 500, "error": "Internal error"},
+        ],
     }

@@ -51,6 +51,7 @@ def accept_submission(
     is_test: bool,
     received_at: datetime,
     notes: tuple[str, ...] | list[str] = (),
+    status_code: int = 201,
 ) -> tuple[Post, Lead]:
     """Record an accepted post and its pending lead, committed before any routing starts."""
     with database.atomic():
@@ -63,7 +64,7 @@ def accept_submission(
             payload=storable(payload),
             headers=storable(headers),
             accepted=True,
-            status_code=201,
+            status_code=status_code,
         )
         lead = Lead.create(
             public_id=public_id("lead"),

@@ -32,8 +32,25 @@ def _create_tables() -> None:
     database.create_tables(MODELS, safe=True)
 
 
+def _source_styles_limits_and_idempotency() -> None:
+    # Issue 4: Routio-style sources, per-source rate limits, Idempotency-Key records.
+    # On a schema migration 1 made from the current models this changes nothing.
+    from app.store.models import IdempotencyKey, Source
+
+    table = Source._meta.table_name
+    columns = {column.name for column in database.get_columns(table)}
+    if "api_style" not in columns:
+        database.execute_sql(
+            f'ALTER TABLE "{table}" ADD COLUMN "api_style" VARCHAR(16) NOT NULL DEFAULT \'native\''
+        )
+    if "rate_limit" not in columns:
+        database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "rate_limit" INTEGER')
+    database.create_tables([IdempotencyKey], safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
+    (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
 )
 
 

@@ -75,6 +75,12 @@ class Source(BaseModel):
     test_mode = pw.BooleanField(default=False)
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # "native" (Basic or sbt_ bearer tokens, fixed category) or "routio" (srk_ keys as
+    # bearer, seller and category in the request; category "*" = any with a plan).
+    api_style = pw.CharField(
+        max_length=16, default="native", constraints=[pw.SQL("DEFAULT 'native'")]
+    )
+    rate_limit = pw.IntegerField(null=True)  # requests per minute; NULL: SLUICE_RATE_LIMIT
 
 
 class SourceToken(BaseModel):
@@ -188,6 +194,26 @@ class BidState(BaseModel):
         indexes = ((("tenant", "bid_id"), True),)
 
 
+class IdempotencyKey(BaseModel):
+    """A source's Idempotency-Key: the request it first came with, then the answer given."""
+
+    source = pw.ForeignKeyField(Source, on_delete="CASCADE")
+    key = pw.CharField(max_length=255)
+    fingerprint = pw.CharField(max_length=64)  # SHA-256 of the canonical request
+    request_id = pw.CharField(max_length=64)  # of the request that holds or answered it
+    owner = pw.CharField(max_length=32)  # random token of that request's claim
+    state = pw.CharField(max_length=16)  # in_progress | done
+    status_code = pw.IntegerField(null=True)
+    content_type = pw.CharField(max_length=100, null=True)
+    body = pw.BlobField(null=True)  # the answer, byte for byte
+    created_at = pw.DateTimeField(default=utcnow)
+    locked_at = pw.DateTimeField(default=utcnow)  # when its current request started
+    expires_at = pw.DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("source", "key"), True),)
+
+
 MODELS = (
     Tenant,
     User,
@@ -202,4 +228,5 @@ MODELS = (
     DedupeKey,
     BidCounter,
     BidState,
+    IdempotencyKey,
 )

@@ -12,6 +12,7 @@ from app.store.db import database, is_postgresql
 from app.store.errors import InvalidError, NotFoundError
 from app.store.models import RuleSetVersion, Source, Tenant
 from app.store.money import CENT
+from app.store.sources import ANY_CATEGORY
 from app.store.storable import unstorable
 
 _CACHE_SIZE = 32
@@ -80,7 +81,9 @@ def check_rules(tenant: Tenant, files: Any):
     categories = {
         source.category
         for source in Source.select(Source.category).where(
-            (Source.tenant == tenant) & (Source.active == True)  # noqa: E712
+            (Source.tenant == tenant)
+            & (Source.active == True)  # noqa: E712
+            & (Source.category != ANY_CATEGORY)  # Routio-style: names it per request
         )
     }
     for category in sorted(categories - set(ruleset.categories)):

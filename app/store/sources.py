@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from app.store.clock import utcnow
 from app.store.db import database
@@ -10,28 +11,67 @@ from app.store.errors import InvalidError, NotFoundError
 from app.store.models import Source, SourceToken, Tenant
 from app.store.secrets import hash_secret, new_secret, public_id, secret_matches
 
+API_STYLES = ("native", "routio")
+ANY_CATEGORY = "*"  # a Routio-style source that may post to any category with a plan
+MAX_RATE_LIMIT = 100_000
+#: Bearer credential prefix of each API style: a credential only works in its own style.
+TOKEN_PREFIXES = {"native": "sbt", "routio": "srk"}
+_UNCHANGED: Any = object()
+
 # Compared against when the key is unknown, so both paths cost one hash and one compare.
 _NO_SECRET_HASH = hash_secret("no such source")
 
 
-def create_source(tenant: Tenant, name: str, category: str, test_mode: bool = False):
-    """Create a source; return (source, plain API secret)."""
+def create_source(
+    tenant: Tenant,
+    name: str,
+    category: str | None,
+    test_mode: bool = False,
+    *,
+    api_style: str = "native",
+    rate_limit: int | None = None,
+):
+    """Create a source; return (source, its credential: API secret, or Routio API key).
+
+    A native source posts to one category and authenticates with its API key and secret
+    (or bearer tokens). A Routio-style source names seller and category in each request and
+    authenticates with `Authorization: Bearer <Routio API key>`; without a category it may
+    post to any category that has a plan in the active rules.
+    """
     name = name.strip()
     if not name:
         raise InvalidError("a source needs a name")
-    if not category.strip():
-        raise InvalidError("a source needs a category")
+    if api_style not in API_STYLES:
+        raise InvalidError(f"unknown API style {api_style!r}: one of {', '.join(API_STYLES)}")
+    category = (category or "").strip()
+    if not category:
+        if api_style == "native":
+            raise InvalidError("a source needs a category")
+        category = ANY_CATEGORY
+    check_rate_limit(rate_limit)
     secret = new_secret("sks")
-    source = Source.create(
-        public_id=public_id("src"),
-        tenant=tenant,
-        name=name,
-        category=category.strip(),
-        api_key=new_secret("skk")[:36],
-        secret_hash=hash_secret(secret),
-        test_mode=test_mode,
-    )
+    with database.atomic():
+        source = Source.create(
+            public_id=public_id("src"),
+            tenant=tenant,
+            name=name,
+            category=category,
+            api_key=new_secret("skk")[:36],
+            secret_hash=hash_secret(secret),
+            test_mode=test_mode,
+            api_style=api_style,
+            rate_limit=rate_limit,
+        )
+        if api_style == "routio":
+            # Its only credential is a bearer key; the secret above is never shown.
+            _, secret = create_token(source)
     return source, secret
+
+
+def check_rate_limit(rate_limit: int | None) -> None:
+    """Refuse a per-source rate limit that is not a whole number of requests per minute."""
+    if rate_limit is not None and not (1 <= rate_limit <= MAX_RATE_LIMIT):
+        raise InvalidError(f"a rate limit is 1 to {MAX_RATE_LIMIT} requests per minute")
 
 
 def find_source(ref: str, tenant: Tenant | None = None) -> Source:
@@ -51,19 +91,28 @@ def list_sources(tenant: Tenant) -> list[Source]:
     return list(Source.select().where(Source.tenant == tenant).order_by(Source.id))
 
 
-def update_source(source: Source, *, test_mode: bool | None = None, active: bool | None = None):
-    """Switch a source's test mode or active flag."""
+def update_source(
+    source: Source,
+    *,
+    test_mode: bool | None = None,
+    active: bool | None = None,
+    rate_limit: int | None = _UNCHANGED,
+):
+    """Switch a source's test mode or active flag, or set its rate limit (None: default)."""
     if test_mode is not None:
         source.test_mode = test_mode
     if active is not None:
         source.active = active
+    if rate_limit is not _UNCHANGED:
+        check_rate_limit(rate_limit)
+        source.rate_limit = rate_limit
     source.save()
     return source
 
 
 def create_token(source: Source) -> tuple[SourceToken, str]:
-    """Create a bearer token for the source; return (token row, plain token)."""
-    token = new_secret("sbt")
+    """Create a bearer token (a Routio API key for Routio-style sources); return (row, token)."""
+    token = new_secret(TOKEN_PREFIXES[source.api_style])
     row = SourceToken.create(source=source, token_hash=hash_secret(token))
     return row, token
 
@@ -79,11 +128,15 @@ def revoke_tokens(source: Source) -> int:
 
 
 def authenticate_basic(api_key: str, secret: str) -> Source | None:
-    """Return the active source with this key and secret, or None."""
+    """Return the active native source with this key and secret, or None."""
     source = (
         Source.select(Source, Tenant)
         .join(Tenant)
-        .where((Source.api_key == api_key) & (Source.active == True))  # noqa: E712
+        .where(
+            (Source.api_key == api_key)
+            & (Source.active == True)  # noqa: E712
+            & (Source.api_style == "native")
+        )
         .first()
     )
     stored = source.secret_hash if source is not None else _NO_SECRET_HASH
@@ -92,7 +145,12 @@ def authenticate_basic(api_key: str, secret: str) -> Source | None:
 
 
 def authenticate_bearer(token: str) -> Source | None:
-    """Return the active source holding this unrevoked bearer token, or None."""
+    """Return the active source holding this unrevoked bearer token, or None.
+
+    The token is looked up by its SHA-256 (unique across every source and style), so the
+    answer is unambiguous and its timing says nothing about the token. A native token
+    (`sbt_`) only opens a native source, a Routio API key (`srk_`) only a Routio one.
+    """
     digest = hash_secret(token)
     row = (
         SourceToken.select(SourceToken, Source, Tenant)
@@ -106,6 +164,8 @@ def authenticate_bearer(token: str) -> Source | None:
         .first()
     )
     if row is None or not hmac.compare_digest(digest, row.token_hash):
+        return None
+    if not token.startswith(TOKEN_PREFIXES[row.source.api_style] + "_"):
         return None
     return row.source
 
