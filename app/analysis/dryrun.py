@@ -150,15 +150,20 @@ class DryRun:
         extra = [(slot, python_nodes[slot][0]) for slot in self.python_counts]
         counts, narrow = self.python_counts, self.narrow
         forget_at = self._forget_at
-        wide = len(self.conditions.sql) > leadsql.MASK_BITS
-        for row in rows:
-            lead_id, at, received, source_id, partner, category, status, is_test, data = row[:9]
-            if wide:
-                mask = 0
-                for index, part in enumerate(row[9:]):
-                    mask |= part << (leadsql.MASK_BITS * index)
-            else:
-                mask = row[9] if len(row) > 9 else 0
+        if len(self.conditions.sql) > leadsql.MASK_BITS:  # several mask columns: join them
+            rows = [(*row[:9], _joined(row[9:])) for row in rows]
+        for (
+            lead_id,
+            at,
+            received,
+            source_id,
+            partner,
+            category,
+            status,
+            is_test,
+            data,
+            mask,
+        ) in rows:
             values = loads(data)
             lead = dict(zip(names, values, strict=True)) if names is not None else values
             if meta:
@@ -387,6 +392,13 @@ class DryRun:
                 }
             )
         return out
+
+
+def _joined(parts) -> int:
+    mask = 0
+    for index, part in enumerate(parts):
+        mask |= part << (leadsql.MASK_BITS * index)
+    return mask
 
 
 def _explain(ruleset: RuleSet, lead: dict, category: str) -> dict[str, Any] | None:

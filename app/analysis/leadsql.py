@@ -198,7 +198,8 @@ class Window:
     ) -> Iterator[list[tuple]]:
         """Yield the window's leads oldest first, in lists of up to `batch` rows.
 
-        A row is STREAM_COLUMNS, then one integer per 62 `masks` ((category, where) pairs):
+        A row is STREAM_COLUMNS, then one integer per 62 `masks` ((category, where) pairs, at
+        least one column):
         bit i holds when the lead is of the category and the WHERE holds. `data` is the
         lead's JSON text, or with `fields` (PostgreSQL only) a JSON array of just those
         fields' values, much less for the database to write and for Python to decode.
@@ -260,7 +261,7 @@ def _masks(masks: Sequence[tuple[str, SqlWhere]], name: str) -> list[Sql]:
                 )
             )
         columns.append(sql("({terms})", terms=join(terms, " + ")))
-    return columns
+    return columns or [Sql("0")]
 
 
 _DONE = object()

@@ -239,3 +239,17 @@ def test_dry_run_filters_by_source_and_status(routed, home_rules):
     assert by_status["leads"] == 7
     by_source = dry_run_for_tenant(world.tenant, files, source=world.source.name)
     assert by_source["leads"] == 11
+
+
+def test_more_conditions_than_one_mask_column_holds(make_world, home_rules, home_lead):
+    audits = "\n".join(f'audit "score {i}" in home when score == {i}' for i in range(70))
+    world = make_world(home_rules(extra=audits), RICH)
+    for n, score in enumerate([3, 64, 69, 69]):
+        assert world.post(home_lead(n, score=score)).status_code == 201
+    version, baseline = active_ruleset(world.tenant)
+    report = run_dry_run(DryRunRequest(world.tenant.id, baseline, baseline, version.number))
+    matches = {r["id"]: r["matches"] for r in report["rules"] if r["kind"] == "audit"}
+    assert (matches["score 3"], matches["score 64"], matches["score 69"]) == (1, 1, 2)
+    assert sum(matches.values()) == 4
+    assert report["statuses"]["before"] == {"audit": 4}
+    assert report["changed"] == 0
