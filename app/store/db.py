@@ -36,6 +36,8 @@ def open_database(url: str) -> peewee.Database:
             lock_type="IMMEDIATE",
         )
     if parts.scheme in ("postgres", "postgresql"):
+        # An unreachable server must fail a request in seconds (a 503), not hang it.
+        options.setdefault("connect_timeout", "5")
         return peewee.PostgresqlDatabase(
             unquote(parts.path.lstrip("/")),
             user=unquote(parts.username) if parts.username else None,
