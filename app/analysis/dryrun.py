@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.analysis import leadsql
@@ -32,6 +32,7 @@ from app.analysis.replay import (
     python_needs,
 )
 from app.dsl import ast
+from app.dsl.fieldtypes import format_datetime
 from app.dsl.ruleset import RuleSet
 from app.pipeline.lead import build_lead
 from app.store.listing import LeadFilter
@@ -200,12 +201,12 @@ class DryRun:
             pairs[(category, old[0] == status, old, new)] += 1
             masks[mask] += 1  # per-rule counts: the database's verdicts, summed at the end
             if old is not new and old[:7] != new[:7]:
-                self._changed(lead_id, category, received, old, new)
+                self._changed(lead_id, category, at, old, new)
         self._forget_at = forget_at
 
-    def _changed(self, lead_id, category, received, old: tuple, new: tuple) -> None:
+    def _changed(self, lead_id, category, at: float, old: tuple, new: tuple) -> None:
         self.changed += 1
-        entry = (lead_id, category, received, old, new)
+        entry = (lead_id, category, at, old, new)
         size = self.request.sample_size
         if len(self.sample) < size:
             self.sample.append(entry)
@@ -369,14 +370,16 @@ class DryRun:
         )
         stored = {row.id: row for row in query}
         out = []
-        for lead_id, category, received, old, new in sorted(self.sample, key=_received):
+        for lead_id, category, at, old, new in sorted(self.sample, key=_received):
+            moment = datetime.fromtimestamp(at, UTC)
+            received = format_datetime(moment)
             row = stored[lead_id]
             lead = build_lead(
                 row.data,
                 category=category,
                 source=row.source.name,
                 partner=row.partner_id,
-                received_at=datetime.strptime(received, "%Y-%m-%dT%H:%M:%SZ"),
+                received_at=moment,
                 is_test=row.is_test,
             )
             out.append(
@@ -407,7 +410,7 @@ def _explain(ruleset: RuleSet, lead: dict, category: str) -> dict[str, Any] | No
     return ruleset.explain(lead, category)
 
 
-def _received(entry: tuple) -> str:
+def _received(entry: tuple) -> float:
     return entry[2]
 
 
@@ -507,7 +510,8 @@ def run_dry_run(
     if rows_fields is None:
         dry_run.fields = None
     done = 0
-    for rows in window.stream(batch, masks=masks, fields=rows_fields):
+    lean = not dry_run.meta  # no Python condition reads metadata: leave those columns out
+    for rows in window.stream(batch, masks=masks, fields=rows_fields, lean=lean):
         dry_run.feed(rows)
         done += len(rows)
         if progress is not None:

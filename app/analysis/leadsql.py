@@ -195,6 +195,7 @@ class Window:
         *,
         masks: Sequence[tuple[str, SqlWhere]] = (),
         fields: Sequence[str] | None = None,
+        lean: bool = False,
     ) -> Iterator[list[tuple]]:
         """Yield the window's leads oldest first, in lists of up to `batch` rows.
 
@@ -203,6 +204,7 @@ class Window:
         bit i holds when the lead is of the category and the WHERE holds. `data` is the
         lead's JSON text, or with `fields` (PostgreSQL only) a JSON array of just those
         fields' values, much less for the database to write and for Python to decode.
+        `lean` leaves received_at (text), source_id, partner_id and is_test NULL.
 
         On PostgreSQL the rows come from a server-side cursor on a connection of its own, in
         a read-only transaction, fetched by a thread one batch ahead (the database works
@@ -217,9 +219,12 @@ class Window:
             data = sql("jsonb_build_array({keys})::text", keys=keys)
         else:
             data = Sql("'[]'")
+        metadata = (
+            "NULL, NULL, NULL" if lean else f"{received_text(name)}, l.source_id, l.partner_id"
+        )
         columns = [
-            Sql(f"l.id, {received_epoch(name)}, {received_text(name)}, l.source_id, "
-                "l.partner_id, l.category, l.status, l.is_test"),
+            Sql(f"l.id, {received_epoch(name)}, {metadata}, l.category, l.status, "
+                + ("NULL" if lean else "l.is_test")),
             data,
             *_masks(masks, name),
         ]  # fmt: skip
