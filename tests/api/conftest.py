@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -227,7 +228,7 @@ def threads_server(app):
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -276,6 +277,6 @@ def gunicorn(app, database_url):
 
     yield start
     for process in processes:
-        process.terminate()
+        process.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown: nothing to drain
         process.wait(timeout=30)
         process.stderr.close()
