@@ -77,15 +77,17 @@ def _dedupe(checks: list[dict], events, status: str) -> list[dict[str, Any]]:
         e.kind in ("audit", "uncategorized", "test_mode") for e in events
     )
     out = []
+    matched = False  # checks after the one that matched were not looked at
     for check in checks:
         entry = dict(check)
         if duplicate is not None and (duplicate.details or {}).get("check") == check["label"]:
             entry["result"] = "duplicate"
             entry["original"] = duplicate.details.get("original")
+            matched = True
         elif check["key"] is None:
             entry["result"] = "skipped"
-        elif duplicate is not None or not reached:
-            entry["result"] = "not checked" if not reached else "no match"
+        elif not reached or matched:
+            entry["result"] = "not checked"
         else:
             entry["result"] = "no match"
         out.append(entry)

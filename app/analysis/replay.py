@@ -60,7 +60,7 @@ class Conditions:
 
     def dedupe_key(self, category: str, fields: tuple[str, ...], types: Mapping[str, str]) -> int:
         """Return the slot of a dedupe key: its 64-bit hash, or 0 when a field is missing."""
-        key = ("key", category, fields)
+        key = ("key", category, fields, tuple(types[name] for name in fields))
         if key not in self.refs:
             self.refs[key] = (-1, len(self.functions))
             self.functions.append(_key_function(category, fields, types))
