@@ -44,7 +44,7 @@ def guess_api_style() -> str:
         return "routio"
     try:
         body = request.get_json(silent=True) if request.is_json else request.form
-    except RequestEntityTooLarge:
+    except (RequestEntityTooLarge, RecursionError):  # too big, or nested too deep
         return "native"
     return "routio" if isinstance(body, Mapping) and "seller" in body else "native"
 

@@ -287,6 +287,29 @@ def test_missing_or_wrong_key_is_routios_401(routio, routio_body, headers):
     assert Post.select().count() == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "style"),
+    [
+        ("/api/leads", '{"seller": "ACME1234"}', "application/json", "routio"),
+        ("/api/leads", "seller=ACME1234", "application/x-www-form-urlencoded", "routio"),
+        ("/api/leads?seller=ACME1234", "", "application/json", "routio"),
+        ("/api/leads", '{"first_name": "Katy"}', "application/json", "native"),
+        ("/api/leads", "[" * 100_000, "application/json", "native"),
+        ("/api/leads", '{"seller": ', "application/json", "native"),
+    ],
+    ids=["json-seller", "form-seller", "query-seller", "no-seller", "deep", "broken"],
+)
+def test_without_credentials_the_answer_is_in_the_style_the_request_suggests(
+    client, path, body, content_type, style
+):
+    response = client.post(path, data=body, headers={"Content-Type": content_type})
+    assert response.status_code == 401
+    if style == "routio":
+        assert response.json["error"] == "Invalid API Key"
+    else:
+        assert response.json["error"] == "unauthorized"
+
+
 def test_routio_keys_are_hashed_and_revocable(routio, routio_body):
     from app.store.models import SourceToken
     from app.store.sources import revoke_tokens
