@@ -271,6 +271,25 @@ def test_distribution_failure_is_routios_internal_error(routio, routio_body, db)
     assert only_post().status_code == 500
 
 
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "error"),
+    [
+        ('{"seller": ', "application/json", 400, "Invalid request"),
+        ("seller=ACME1234", "text/plain", 415, "Unsupported media type"),
+        ("x" * 2000, "application/json", 413, "Payload too large"),
+    ],
+    ids=["malformed", "media-type", "too-large"],
+)
+def test_unreadable_bodies_in_routios_shape(app, routio, data, content_type, status, error):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = routio.client.post(
+        "/api/leads", data=data, headers={**routio.auth, "Content-Type": content_type}
+    )
+    assert response.status_code == status
+    assert (response.json["success"], response.json["error"]) == (False, error)
+    assert only_post().status_code == status
+
+
 # -- credentials --------------------------------------------------------------------------
 
 
