@@ -253,3 +253,22 @@ def test_more_conditions_than_one_mask_column_holds(make_world, home_rules, home
     assert sum(matches.values()) == 4
     assert report["statuses"]["before"] == {"audit": 4}
     assert report["changed"] == 0
+
+
+def test_explain_reads_older_timelines_and_unrouted_leads(routed, db):
+    from app.analysis.explain import explain_stored_lead
+    from app.store.leads import get_lead
+    from app.store.models import Lead, LeadEvent
+
+    world, posted = routed
+    lead = get_lead(world.tenant, posted["roof2"])
+    event = LeadEvent.get((LeadEvent.lead == lead) & (LeadEvent.kind == "assigned"))
+    details = {k: v for k, v in event.details.items() if k != "decisions"}
+    LeadEvent.update(details=details).where(LeadEvent.id == event.id).execute()
+    stage = explain_stored_lead(lead)["bidding"][0]
+    assert stage["recorded"] is False
+    assert {d["bid"]: d["result"] for d in stage["decisions"]} == {"beta_roof": "won"}
+    Lead.update(rule_version=None, status="pending").where(Lead.id == lead.id).execute()
+    unrouted = explain_stored_lead(get_lead(world.tenant, posted["roof2"]))
+    assert unrouted["rule_set"] is None and "not been routed" in unrouted["note"]
+    db.close()
