@@ -1,13 +1,37 @@
-"""The database: a peewee proxy bound by `init_app`, a connection per request."""
+"""The database: a peewee proxy bound by `init_app`, a connection per request.
+
+On PostgreSQL a request's connection comes from a pool and goes back to it afterwards, so a
+gunicorn worker keeps one open connection instead of opening one (a server process) per
+request; on SQLite opening is cheap and each request opens its own.
+"""
 
 from __future__ import annotations
 
 import os
+import select
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
+from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
+
+POOL_SIZE = 20  # connections per process; a sync worker uses one
+POOL_RECYCLE_SECONDS = 300  # a pooled connection is replaced after this long
+POOL_WAIT_SECONDS = 10  # a request waits this long for a free connection
+
+
+class PooledPostgres(PooledPostgresqlDatabase):
+    """Pooled PostgreSQL connections; one the server has closed is never handed out."""
+
+    def _is_closed(self, conn) -> bool:
+        if super()._is_closed(conn):
+            return True
+        # An idle connection has nothing to read unless the server closed it (restart,
+        # administrator, idle timeout): checking costs no round trip.
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable)
+
 
 SQLITE_PRAGMAS = (
     ("journal_mode", "wal"),  # readers never wait for the writer
@@ -38,8 +62,11 @@ def open_database(url: str) -> peewee.Database:
     if parts.scheme in ("postgres", "postgresql"):
         # An unreachable server must fail a request in seconds (a 503), not hang it.
         options.setdefault("connect_timeout", "5")
-        return peewee.PostgresqlDatabase(
+        return PooledPostgres(
             unquote(parts.path.lstrip("/")),
+            max_connections=POOL_SIZE,
+            stale_timeout=POOL_RECYCLE_SECONDS,
+            timeout=POOL_WAIT_SECONDS,
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname,
@@ -57,7 +84,9 @@ def is_postgresql() -> bool:
 def bind(url: str) -> peewee.Database:
     """Bind the proxy to the database at `url` and return it."""
     current = database.obj
-    if current is not None and not current.is_closed():
+    if isinstance(current, PooledPostgres):
+        current.close_all()
+    elif current is not None and not current.is_closed():
         current.close()
     db = open_database(url)
     database.initialize(db)
