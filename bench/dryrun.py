@@ -114,8 +114,16 @@ def _request(limit: int | None = None):
     return DryRunRequest(tenant.id, baseline, proposed, version.number, limit=limit)
 
 
-def sql_counts(url: str) -> tuple[float, float, int]:
-    """Return (s for every rule of both sets in one query, s for one predicate, rules)."""
+HAND_SQL = (
+    "SELECT count(*) FILTER (WHERE (l.data ->> 'homeowner')::boolean "
+    "AND (l.data ->> 'monthly_bill')::float8 >= 150 "
+    "AND l.data ->> 'state' IN ('CA', 'NV', 'AZ', 'FL')) FROM lead l WHERE l.tenant_id = %s"
+)
+
+
+def sql_counts(url: str) -> tuple[float, float, int, float]:
+    """Return (s for every rule of both sets in one query, s for one predicate, rules,
+    s for the same predicate written by hand, without the type guards)."""
     from app.analysis import leadsql
     from app.analysis.dryrun import _fields, _rule_conditions
     from app.store.listing import LeadFilter
@@ -134,7 +142,12 @@ def sql_counts(url: str) -> tuple[float, float, int]:
     first = next(iter(seen.values()))
     start = time.perf_counter()
     window.count([first])
-    return every, time.perf_counter() - start, len(seen)
+    one = time.perf_counter() - start
+    from app.store.db import database
+
+    start = time.perf_counter()
+    database.execute_sql(HAND_SQL, (request.tenant_id,)).fetchone()
+    return every, one, len(seen), time.perf_counter() - start
 
 
 def child(limit: int | None) -> None:
@@ -176,6 +189,7 @@ def run() -> Report:
     plain_s, tuned_s = statistics.median(plain), statistics.median(tuned)
     every = statistics.median(c[0] for c in counts)
     one = statistics.median(c[1] for c in counts)
+    hand = statistics.median(c[3] for c in counts)
     peak = max(r["peak_mb"] for r in runs)
     report = Report(
         f"Benchmark 3: dry-run over {LEADS:,} stored leads (PostgreSQL)",
@@ -191,7 +205,9 @@ def run() -> Report:
          f"≤ {RATIO_TARGET:.0f}× floor"),
         (f"per-rule match counts through SQL, {counts[0][2]} rules, one query",
          f"{every:.2f} s", "", "", f"≤ {COUNT_TARGET_S:.0f} s"),
-        ("one predicate as a SQL count (reference)", f"{one:.2f} s", "", "", ""),
+        ("one predicate (premium) as a SQL count, as translated", f"{one:.2f} s", "", "", ""),
+        ("the same predicate as hand-written SQL (no type guards; reference)", f"{hand:.2f} s",
+         "", "", ""),
         (f"peak RSS of the dry-run process, {LEADS:,} leads", f"{peak:.0f} MB", "", "",
          f"< {MEMORY_TARGET_MB} MB"),
         (f"peak RSS of the dry-run process, the newest {half['leads']:,} leads",
