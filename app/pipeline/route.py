@@ -14,8 +14,8 @@ from app.pipeline.outcome import Outcome
 from app.pipeline.testmode import decide_test_lead
 from app.store.clock import aware, naive
 from app.store.db import database
-from app.store.leads import add_event, lock_lead, save_outcome
-from app.store.models import Lead, Source
+from app.store.leads import add_events, lock_lead, save_outcome
+from app.store.models import Lead
 
 
 def route_lead(
@@ -34,7 +34,7 @@ def route_lead(
     exception propagates, leaving the lead as it was before.
     """
     now = now or datetime.now(UTC)
-    source = Source.get_by_id(lead_row.source_id)
+    source = lead_row.source  # no query when the intake just created the row with its source
     lead = build_lead(
         lead_row.data,
         category=lead_row.category,
@@ -56,8 +56,7 @@ def route_lead(
             bid_id=outcome.bid_id,
             at=naive(now),
         )
-        for step in outcome.steps:
-            add_event(lead_row, step.kind, step.message, step.details)
+        add_events(lead_row, outcome.steps)
     return outcome
 
 

@@ -33,16 +33,20 @@ def usage(tenant_id: int, keys: list[tuple[str, str, datetime]]) -> dict[tuple, 
 
 def count_win(tenant_id: int, bid_id: str, periods: dict[str, datetime], price_cents: int) -> None:
     """Add one lead and its price to the bid's counters of each period."""
-    for period, start in sorted(periods.items()):
+    rows = [
+        {
+            "tenant": tenant_id,
+            "bid_id": bid_id,
+            "period": period,
+            "period_start": start,
+            "leads": 1,
+            "spent_cents": price_cents,
+        }
+        for period, start in sorted(periods.items())
+    ]
+    if rows:  # one upsert for the cap's and the budget's periods
         (
-            BidCounter.insert(
-                tenant=tenant_id,
-                bid_id=bid_id,
-                period=period,
-                period_start=start,
-                leads=1,
-                spent_cents=price_cents,
-            )
+            BidCounter.insert_many(rows)
             .on_conflict(
                 conflict_target=[
                     BidCounter.tenant,

@@ -111,14 +111,17 @@ def charge(customer: Customer, amount_cents: int, lead: Lead) -> int:
     The UPDATE only applies while the balance covers the price, so even a caller that skipped
     the lock could not drive a wallet below zero (the CHECK constraint is the last guard).
     """
-    updated = (
-        Customer.update(balance_cents=Customer.balance_cents - amount_cents)
-        .where((Customer.id == customer.id) & (Customer.balance_cents >= amount_cents))
-        .execute()
+    update = Customer.update(balance_cents=Customer.balance_cents - amount_cents).where(
+        (Customer.id == customer.id) & (Customer.balance_cents >= amount_cents)
     )
+    if is_postgresql():  # the new balance in the same round trip, under the customer's lock
+        rows = list(update.returning(Customer.balance_cents).tuples().execute())
+        updated, balance = len(rows), rows[0][0] if rows else None
+    else:
+        updated = update.execute()
+        balance = Customer.select(Customer.balance_cents).where(Customer.id == customer.id).scalar()
     if updated != 1:
         raise ConflictError(f"customer {customer.slug} cannot pay {amount_cents} cents")
-    balance = Customer.select(Customer.balance_cents).where(Customer.id == customer.id).scalar()
     WalletEntry.create(
         customer=customer.id,
         kind="charge",

@@ -31,8 +31,9 @@ def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
     then reads the `last_seen_at` the first one wrote.
     """
     ordered = sorted(set(hashes))
-    for digest in ordered:
-        (DedupeKey.insert(tenant=tenant_id, key_hash=digest).on_conflict_ignore().execute())
+    if ordered:  # one INSERT; its rows go in (and take their index locks) in hash order
+        rows = [{"tenant": tenant_id, "key_hash": digest} for digest in ordered]
+        DedupeKey.insert_many(rows).on_conflict_ignore().execute()
     query = (
         DedupeKey.select()
         .where((DedupeKey.tenant == tenant_id) & DedupeKey.key_hash.in_(ordered))

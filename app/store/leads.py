@@ -91,6 +91,16 @@ def add_event(lead: Lead, kind: str, message: str, details: Any = None) -> LeadE
     return LeadEvent.create(lead=lead.id, kind=kind, message=message, details=details)
 
 
+def add_events(lead: Lead, steps) -> None:
+    """Append entries (objects with kind, message, details) to a lead's timeline at once."""
+    rows = [
+        {"lead": lead.id, "kind": s.kind, "message": s.message, "details": s.details} for s in steps
+    ]
+    if rows:
+        # One INSERT: it runs while the routing transaction holds the customers' locks.
+        LeadEvent.insert_many(rows).execute()
+
+
 def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
     """Lock the lead's row for the routing transaction; refuse unless its status is allowed.
 

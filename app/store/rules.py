@@ -196,7 +196,11 @@ def compiled(version: RuleSetVersion):
             return ruleset
     from app.dsl import compile_rules
 
-    ruleset = compile_rules(dict(version.files))
+    files = version.files
+    if files is None:  # a version read without its files (active_ruleset)
+        files = RuleSetVersion.select(RuleSetVersion.files).where(RuleSetVersion.id == version.id)
+        files = files.scalar()
+    ruleset = compile_rules(dict(files))
     with _cache_lock:
         _cache[key] = ruleset
         while len(_cache) > _CACHE_SIZE:
@@ -205,8 +209,17 @@ def compiled(version: RuleSetVersion):
 
 
 def active_ruleset(tenant: Tenant | int):
-    """Return (version, RuleSet) of the tenant's active rules, or (None, None)."""
-    version = active_version(tenant)
+    """Return (version, RuleSet) of the tenant's active rules, or (None, None).
+
+    Runs on every intake request: the version's files (the rules' text) are left out of
+    the query, as each process compiles a version once.
+    """
+    fields = [f for name, f in RuleSetVersion._meta.fields.items() if name != "files"]
+    version = (
+        RuleSetVersion.select(*fields)
+        .where((RuleSetVersion.tenant == tenant) & (RuleSetVersion.active == True))  # noqa: E712
+        .first()
+    )
     if version is None:
         return None, None
     return version, compiled(version)
