@@ -35,6 +35,35 @@ QUERY = (
 )
 
 
+#: What was changed while profiling, and what each change gained (1,000,000 leads, single
+#: runs of the whole dry-run during development on this machine, quiet unless said).
+OPTIMIZATIONS = (
+    "First version: every condition evaluated in Python on fully decoded lead data (orjson), "
+    "a counting query before the stream, one outcome object and counter updates per lead "
+    "and side: 44.8 s.",
+    "Conditions with an exact SQL translation evaluated by PostgreSQL in the streaming query "
+    "(one bit each); only the fields Python still needs fetched, as a small JSON array: 43.0 s, "
+    "no gain yet, because the planner sorted in parallel and evaluated every row before "
+    "sending the first.",
+    "Stream in index order on one backend (enable_sort off, no parallel workers) with a "
+    "fetching thread one batch ahead, so PostgreSQL evaluates while Python replays; outcomes "
+    "as tuples counted as (before, after) pairs, every total derived at the end; expired "
+    "dedupe keys purged every half window instead of daily: 26.3 s (of which 6.4 s the "
+    "counting query).",
+    "age() translated through PostgreSQL's age() (app/dsl/sql.py): that predicate's count "
+    "2.6 s → 1.0 s.",
+    "Per-rule counts summed from the stream's bits (no second scan): 26.3 s → 16.3 s.",
+    "Cap, budget and schedule state held on each bid (no dict look-ups, no period "
+    "recomputation), dedupe keys without the generic normalizer's dispatch: 16.3 s → 13.5 s.",
+    "Source name through a subquery instead of a join, metadata columns left NULL when no "
+    "Python condition reads them: not measured apart (the machine was busy).",
+    "Profile of what is left (per lead, Python): the two replays ~2×3 µs, the dedupe keys "
+    "~1.5 µs, decoding and the pair count ~1.5 µs, psycopg2 building the rows ~1 µs (in the "
+    "fetching thread, but under the GIL). PostgreSQL spends ~5 µs per lead on the translated "
+    "conditions, in parallel.",
+)
+
+
 def base_url() -> str:
     return os.environ.get("SLUICE_BENCH_DATABASE_URL") or os.environ.get(
         "SLUICE_TEST_DATABASE_URL", DEFAULT_URL
@@ -230,6 +259,8 @@ def run() -> Report:
         "order) through one predicate; they do not replay dedupe, caps or budgets, and evaluate "
         "one rule set's one condition.",
     ]
+    report.notes += ["Optimization log: " + OPTIMIZATIONS[0]]
+    report.notes += [f"Then: {step}" for step in OPTIMIZATIONS[1:]]
     report.targets += [
         (f"dry-run ≤ {RATIO_TARGET:.0f}× the plain floor ({seconds / plain_s:.2f}×)",
          seconds <= RATIO_TARGET * plain_s),
