@@ -503,7 +503,7 @@ def run_dry_run(
         conditions.condition(category, c, _types(request, side, category))
         for side, _, _, category, c in items
     ]
-    total, _ = window.count([])  # for the progress bar
+    total = window.count([])[0] if progress is not None else 0  # for the progress bar
     dry_run.count_in_python(sorted({slot for bit, slot in refs if bit < 0}))
     masks = [conditions.sql[bit] for bit in range(len(conditions.sql))]
     rows_fields = dry_run.fields if name == "postgresql" else None
