@@ -1,8 +1,9 @@
-"""Run the benchmarks (`python -m bench [predicate|ruleset|dryrun]`); results go to RESULTS.md.
+"""Run the benchmarks (`python -m bench [predicate|ruleset|dryrun|intake]`); results go to
+RESULTS.md.
 
 A full run (`python -m bench`) runs the benchmarks that need no database and rewrites
-RESULTS.md, keeping the dry-run section; `python -m bench dryrun` (PostgreSQL) replaces
-only that section.
+RESULTS.md, keeping the sections of the others; `python -m bench dryrun` or
+`python -m bench intake` (PostgreSQL; intake also needs wrk) replaces only its own section.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dryrun, predicate, ruleset
+from bench import dryrun, intake, predicate, ruleset
 
-BENCHMARKS = {"predicate": predicate.run, "ruleset": ruleset.run, "dryrun": dryrun.run}
-SEPARATE = {"dryrun"}  # needs PostgreSQL and minutes: run by name, its own RESULTS.md section
-SEPARATE_TITLE = "## Benchmark 3: dry-run"
+BENCHMARKS = {
+    "predicate": predicate.run,
+    "ruleset": ruleset.run,
+    "dryrun": dryrun.run,
+    "intake": intake.run,
+}
+# These need PostgreSQL and minutes: run by name, each in its own RESULTS.md section.
+SEPARATE = {"dryrun": "## Benchmark 3: dry-run", "intake": "## Benchmark 4: intake"}
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
@@ -47,17 +53,22 @@ def machine(load_before: tuple[float, ...]) -> str:
 
 def _section(text: str) -> str:
     """Return the dry-run section of RESULTS.md (from its title to the end), or ''."""
-    index = text.find(SEPARATE_TITLE)
-    return "\n" + text[index:] if index >= 0 else ""
+    starts = [text.find(title) for title in SEPARATE.values() if title in text]
+    return "\n" + text[min(starts) :] if starts else ""
 
 
-def write_section(markdown: str, load_before: tuple[float, ...]) -> None:
-    """Replace the dry-run section of RESULTS.md (with its own machine lines) by `markdown`."""
+def write_section(name: str, markdown: str, load_before: tuple[float, ...]) -> None:
+    """Replace a separate benchmark's section of RESULTS.md (with its own machine lines)."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Sluice benchmarks\n"
-    index = text.find(SEPARATE_TITLE)
-    kept = text[:index] if index >= 0 else text.rstrip("\n") + "\n\n"
+    start = text.find(SEPARATE[name])
+    if start < 0:
+        head, tail = text.rstrip("\n") + "\n\n", ""
+    else:
+        end = text.find("\n## Benchmark ", start + 1)
+        head, tail = text[:start], text[end + 1 :] if end >= 0 else ""
     title, _, rest = markdown.partition("\n")
-    RESULTS.write_text(kept + title + "\n\n" + machine(load_before) + rest)
+    section = title + "\n\n" + machine(load_before) + rest
+    RESULTS.write_text(head + section + ("\n" + tail if tail else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,13 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         report = BENCHMARKS[name]()
         print(report.text(), end="\n\n", flush=True)
         reports.append(report)
-    separate = [r for name, r in zip(names, reports, strict=True) if name in SEPARATE]
+    separate = [(n, r) for n, r in zip(names, reports, strict=True) if n in SEPARATE]
     if args.no_write or (len(reports) - len(separate) < len(BENCHMARKS) - len(SEPARATE)
                          and not separate):  # fmt: skip
         print(f"{RESULTS.name} not written (a partial run or --no-write)")
     elif separate:
-        write_section(separate[0].markdown(), load_before)
-        print(f"wrote the dry-run section of {RESULTS}")
+        for name, report in separate:
+            write_section(name, report.markdown(), load_before)
+            print(f"wrote the {name} section of {RESULTS}")
     else:
         header = "# Sluice rules-language benchmarks\n\nWritten by `python -m bench`.\n\n"
         body = "\n".join(report.markdown() for report in reports)

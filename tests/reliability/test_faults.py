@@ -37,6 +37,7 @@ from tests.reliability.load import (
 
 OUTAGE_SECONDS = 3.0
 FAST = 2.0  # seconds: a 503 slower than this is a hang, not an answer
+GRACE = 1.0  # seconds after the restart in which a request begun during the outage may end
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> int:
@@ -92,6 +93,11 @@ def test_a_worker_killed_mid_load_loses_and_half_writes_nothing(
     check_tables(results, pending_allowed=len(lost))
     server.wait_healthy()  # the master replaced the worker
     assert killed["pid"] not in server.worker_pids()
+    pending = Lead.select().where(Lead.status == "pending").count()
+    print(
+        f"\nkill -9: {len(results)} requests, {len(lost)} lost with the worker, "
+        f"{len(after)} answered after the kill, {pending} lead(s) left pending"
+    )
     reprocess_pending(server.url, credentials.admin)
     check_tables(results)
 
@@ -117,7 +123,7 @@ def test_a_database_outage_gives_fast_503s_and_recovers_by_itself(
         seen["answers"] += 1
         if seen["answers"] >= scaled(100):
             begin.set()
-        if "restarted" in timeline and result.started > timeline["restarted"]:
+        if "restarted" in timeline and result.started > timeline["restarted"] + GRACE:
             seen["after"] += 1
             if seen["after"] >= scaled(150):
                 stop.set()
@@ -155,15 +161,15 @@ def test_a_database_outage_gives_fast_503s_and_recovers_by_itself(
     assert unavailable, "no request saw the outage"
     slow = [round(r.seconds, 2) for r in unavailable if r.seconds > FAST]
     assert slow == [], f"503s that took too long: {slow}"
-    window = (timeline["stopping"] - 0.5, timeline["restarted"] + 1.0)
+    window = (timeline["stopping"] - 0.5, timeline["restarted"] + GRACE)
     outside = [r.planned.request_id for r in unavailable if not window[0] <= r.started <= window[1]]
     assert outside == [], "503s outside the outage"
     assert not [
         r.status for r in results if r.status is not None and r.status >= 500 and r.status != 503
     ]
     assert health["down"] == 503 and get(server.url + "/healthz") == 200
-    recovered = [r for r in results if r.started > timeline["restarted"] + 1.0]
-    assert len(recovered) >= scaled(50) and {r.status for r in recovered} <= {
+    recovered = [r for r in results if r.started > timeline["restarted"] + GRACE]
+    assert len(recovered) >= scaled(150) and {r.status for r in recovered} <= {
         201,
         400,
         401,
