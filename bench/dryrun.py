@@ -3,7 +3,8 @@
 `python -m bench dryrun` (needs PostgreSQL: SLUICE_BENCH_DATABASE_URL, else
 SLUICE_TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test). The leads are
 generated once into a schema of their own and reused (bench/dryrun_data.py).
-SLUICE_BENCH_LEADS=100000 gives a quick small-N run. The dry-run is timed in fresh child
+SLUICE_BENCH_LEADS=100000 gives a quick small-N run; `python -m bench.dryrun drop`
+drops the generated schemas. The dry-run is timed in fresh child
 processes (as `sluice dry-run` runs), each reporting its own peak RSS; the floors and the SQL
 counts run in this process, in turns with the dry-run rounds.
 """
