@@ -116,16 +116,27 @@ def _change(before: float, after: float, money: bool = False) -> str:
 
 
 def _grid(headers: list[str], rows: list[list]) -> list[str]:
+    """Return an indented table: text columns aligned left, number columns right."""
     cells = [headers] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [
+        all(_number(row[i]) for row in cells[1:] if row[i] not in ("", "."))
+        for i in range(len(headers))
+    ]
     lines = []
     for n, row in enumerate(cells):
-        first = row[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  " + "  ".join([first, *rest]).rstrip())
+        line = [
+            c.rjust(w) if right else c.ljust(w)
+            for c, w, right in zip(row, widths, numeric, strict=True)
+        ]
+        lines.append("  " + "  ".join(line).rstrip())
         if n == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     return lines
+
+
+def _number(text: str) -> bool:
+    return text.lstrip("+-").replace(",", "").replace(".", "", 1).isdigit()
 
 
 def _matrix(changes: list[dict], before: dict, after: dict) -> list[str]:
