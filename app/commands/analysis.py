@@ -10,7 +10,7 @@ import click
 from app.api.schemas import STATUSES
 from app.commands.common import fail, with_app
 from app.commands.leads import _moment
-from app.commands.rules_check import _clauses
+from app.commands.rules_check import render_rule_traces
 
 
 @click.command("dry-run")
@@ -277,17 +277,7 @@ def render_lead_explanation(data: dict) -> str:
     if rules is None:
         return "\n".join(lines)
     lines += ["", "lead types, in the order tried:"]
-    for entry in data["lead_types"]:
-        state = "chosen" if entry["chosen"] else ("matched" if entry["matched"] else "no match")
-        if not entry["tried"]:
-            state += ", not tried"
-        kind = "fallback" if entry["fallback"] else f"priority {entry['priority']}"
-        lines.append(f"  {entry['id']} [{kind}]: {state}")
-        lines += _clauses(entry.get("condition"))
-    lines += ["", "audits:"]
-    for entry in data["audits"] or [{"label": "(none)", "matched": False}]:
-        lines.append(f"  {'HOLD' if entry['matched'] else 'pass'}  {entry['label']}")
-        lines += _clauses(entry.get("condition")) if entry["matched"] else []
+    lines += render_rule_traces(data)
     lines += ["", "dedupe checks:"]
     for entry in data["dedupe"] or [{"label": "(none)", "key": None, "result": ""}]:
         key = entry["key"] or "(no key: " + entry.get("skipped", "") + ")"

@@ -102,16 +102,9 @@ def _clauses(trace: dict | None, depth: int = 2) -> list[str]:
     return lines
 
 
-def render_explanation(explanation: dict) -> str:
-    """Render an explanation as indented text with ✓/✗ per clause."""
-    chosen = explanation["lead_type"]
-    chosen_text = f"{chosen['id']} ({chosen['label']})" if chosen else "none -> uncategorized"
-    lines = [
-        f"category:  {explanation['category']}",
-        f"lead type: {chosen_text}",
-        "",
-        "lead types, in the order tried:",
-    ]
+def render_rule_traces(explanation: dict) -> list[str]:
+    """Render the lead types tried and the audits of an explanation, ✓/✗ per clause."""
+    lines = []
     for entry in explanation["lead_types"]:
         state = "chosen" if entry["chosen"] else ("matched" if entry["matched"] else "no match")
         if not entry["tried"]:
@@ -123,6 +116,20 @@ def render_explanation(explanation: dict) -> str:
     for entry in explanation["audits"] or [{"label": "(none)", "matched": False}]:
         lines.append(f"  {'HOLD' if entry['matched'] else 'pass'}  {entry['label']}")
         lines += _clauses(entry.get("condition")) if entry["matched"] else []
+    return lines
+
+
+def render_explanation(explanation: dict) -> str:
+    """Render an explanation as indented text with ✓/✗ per clause."""
+    chosen = explanation["lead_type"]
+    chosen_text = f"{chosen['id']} ({chosen['label']})" if chosen else "none -> uncategorized"
+    lines = [
+        f"category:  {explanation['category']}",
+        f"lead type: {chosen_text}",
+        "",
+        "lead types, in the order tried:",
+    ]
+    lines += render_rule_traces(explanation)
     lines += ["", "dedupe keys:"]
     for entry in explanation["dedupe"]:
         lines.append(f"  {entry['label']}: {entry['key'] or '(skipped: ' + entry['skipped'] + ')'}")
