@@ -12,7 +12,7 @@ from typing import Any
 
 from app.api.schemas import LeadEventSchema
 from app.dsl.fieldtypes import format_datetime
-from app.pipeline.lead import build_lead
+from app.pipeline.lead import lead_from_row
 from app.store.clock import aware
 from app.store.leads import lead_events
 from app.store.models import Lead, RuleSetVersion, Source
@@ -52,14 +52,7 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
     if lead.category not in ruleset.categories:
         result["note"] = f"Rule set version {version.number} has no category {lead.category!r}."
         return result
-    data = build_lead(
-        lead.data,
-        category=lead.category,
-        source=source.name,
-        partner=lead.partner_id,
-        received_at=aware(lead.received_at),
-        is_test=lead.is_test,
-    )
+    data = lead_from_row(lead, source.name)
     trace = ruleset.explain(data, lead.category)
     result["lead_types"] = trace["lead_types"]
     result["audits"] = trace["audits"]

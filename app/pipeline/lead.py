@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from app.dsl.fieldtypes import format_datetime
+from app.store.clock import aware
 
 
 def build_lead(
@@ -29,3 +30,15 @@ def build_lead(
         }
     )
     return lead
+
+
+def lead_from_row(row, source_name: str) -> dict[str, Any]:
+    """Return the dict a RuleSet evaluates for a stored lead row."""
+    return build_lead(
+        row.data,
+        category=row.category,
+        source=source_name,
+        partner=row.partner_id,
+        received_at=aware(row.received_at),
+        is_test=row.is_test,
+    )

@@ -8,11 +8,11 @@ from app.pipeline.audit import audit
 from app.pipeline.bidding import run_bidding
 from app.pipeline.classify import classify
 from app.pipeline.dedupe import find_duplicate
-from app.pipeline.lead import build_lead
+from app.pipeline.lead import lead_from_row
 from app.pipeline.marketplace import place_in_marketplace
 from app.pipeline.outcome import Outcome
 from app.pipeline.testmode import decide_test_lead
-from app.store.clock import aware, naive
+from app.store.clock import naive
 from app.store.db import database
 from app.store.leads import add_events, lock_lead, save_outcome
 from app.store.models import Lead
@@ -35,14 +35,7 @@ def route_lead(
     """
     now = now or datetime.now(UTC)
     source = lead_row.source  # no query when the intake just created the row with its source
-    lead = build_lead(
-        lead_row.data,
-        category=lead_row.category,
-        source=source.name,
-        partner=lead_row.partner_id,
-        received_at=aware(lead_row.received_at),
-        is_test=lead_row.is_test,
-    )
+    lead = lead_from_row(lead_row, source.name)
     with database.atomic():
         lock_lead(lead_row, statuses)
         outcome = _decide(lead, lead_row, ruleset, now, test_price_cents)

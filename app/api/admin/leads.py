@@ -113,10 +113,15 @@ def leads(args):
     return found
 
 
-def _lead_or_404(ref: str):
+def _find_or_404(ref: str):
     lead = get_lead(g.tenant, ref)
     if lead is None:
         raise NotFound(f"No lead {ref}.")
+    return lead
+
+
+def _lead_or_404(ref: str):
+    lead = _find_or_404(ref)
     lead.timeline = lead_events(lead)
     return lead
 
@@ -134,10 +139,7 @@ def lead(ref: str):
 @blp.response(200, LeadExplanationSchema)
 def explain(ref: str):
     """Explain a lead: its rule set version, every clause, dedupe checks, every bid's fate."""
-    found = get_lead(g.tenant, ref)
-    if found is None:
-        raise NotFound(f"No lead {ref}.")
-    return explain_stored_lead(found)
+    return explain_stored_lead(_find_or_404(ref))
 
 
 @blp.route("/leads/<ref>/reprocess", methods=["POST"])
