@@ -1,4 +1,4 @@
-"""Bidding: among the bids that may take the lead now, pick one and charge its customer."""
+"""Bidding: among the bids that may take the lead now, pick one to sell it to."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from app.store import counters
 from app.store.clock import naive
-from app.store.customers import charge, lock_customers
+from app.store.customers import lock_customers
 from app.store.money import as_number, to_cents
+from app.store.sales import Sale
 
 NEVER = datetime.min
 
@@ -103,9 +104,22 @@ def _losers(method: str | None, ranked: list, winner) -> list[dict[str, Any]]:
 
 
 def run_bidding(
-    stage, lead: dict[str, Any], lead_type, ruleset, *, tenant_id: int, lead_row, now, outcome
+    stage,
+    lead: dict[str, Any],
+    lead_type,
+    ruleset,
+    *,
+    tenant_id: int,
+    lead_row,
+    now,
+    outcome,
+    lock_buyers: bool = False,
 ) -> bool:
-    """Run one bidding stage; on a win, charge and record it and return True.
+    """Run one bidding stage; on a win, put the sale in the outcome and return True.
+
+    Balances, counters and last wins are read without locks (`lock_buyers` takes the
+    candidates' customer rows first, so the read is exact): the sale, written last by
+    route_lead, re-checks in its own writes what the winner was chosen on.
 
     The stage's timeline entry lists every bid on the lead's type with its result (won,
     outbid, condition_false, schedule_closed, cap_exhausted, ...), as decided now, so that
@@ -130,12 +144,14 @@ def run_bidding(
             open_bids.append(bid)
     winner = None
     if open_bids:
-        # Lock every candidate's customer before reading balances and counters: whoever
-        # holds a customer's row is the only one charging it or counting its bids' wins.
-        customers = lock_customers(tenant_id, {bid.customer for bid in open_bids})
+        slugs = {bid.customer for bid in open_bids}
+        if lock_buyers:
+            lock_customers(tenant_id, slugs)
         periods = {bid.id: bid_periods(bid, now) for bid in open_bids}
         keys = [(bid.id, p, start) for bid in open_bids for p, start in periods[bid.id].items()]
-        used = counters.usage(tenant_id, keys)
+        customers, used, last_won = counters.read_bidding(
+            tenant_id, slugs, keys, [bid.id for bid in open_bids]
+        )
         eligible = []
         for bid in open_bids:
             found = excluded_because(bid, customers.get(bid.customer), used, periods[bid.id])
@@ -144,9 +160,7 @@ def run_bidding(
             else:
                 reasons[bid.id] = found[1]
                 decisions.append(_decision(bid, *found))
-        ranked = rank(
-            stage.method, eligible, counters.last_wins(tenant_id, [b.id for b in eligible])
-        )
+        ranked = rank(stage.method, eligible, last_won)
         winner = ranked[0] if ranked else None
         if winner is not None:
             decisions.append(_decision(winner, "won", "won the lead"))
@@ -162,17 +176,37 @@ def run_bidding(
         return False
     price = to_cents(winner.price)
     customer = customers[winner.customer]
-    balance = charge(customer, price, lead_row)
-    counters.count_win(tenant_id, winner.id, periods[winner.id], price)
-    counters.record_win(tenant_id, winner.id, naive(now))
+    outcome.sale = Sale(
+        tenant_id=tenant_id,
+        customer_id=customer.id,
+        bid_id=winner.id,
+        price_cents=price,
+        lead_id=lead_row.id,
+        note=f"lead {lead_row.public_id}",
+        at=naive(now),
+        periods=tuple(sorted(periods[winner.id].items())),
+        cap=None if winner.cap is None else (winner.cap.period, winner.cap.limit),
+        budget=None
+        if winner.budget is None
+        else (winner.budget.period, to_cents(winner.budget.amount)),
+        last_won=last_won.get(winner.id),
+        check_last_won=_rank_used_last_win(stage.method, ranked),
+    )
     outcome.status = "assigned"
     outcome.price_cents = price
     outcome.customer = customer
     outcome.bid_id = winner.id
-    details.update(winner=winner.id, price=as_number(price), balance_after=as_number(balance))
+    details.update(winner=winner.id, price=as_number(price))
     outcome.note(
         "assigned",
         f"Sold to {customer.slug} through bid {winner.id} for {as_number(price):.2f}.",
         details,
     )
     return True
+
+
+def _rank_used_last_win(method: str | None, ranked: list) -> bool:
+    """Tell whether the winner won on when it last won (round robin, or a tie on price)."""
+    if method == "round_robin":
+        return len(ranked) > 1
+    return len(ranked) > 1 and ranked[1].price == ranked[0].price

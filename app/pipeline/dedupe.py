@@ -19,22 +19,21 @@ class Duplicate:
 
 def find_duplicate(
     lead: dict[str, Any], ruleset, category: str, *, tenant_id: int, lead_row, now: datetime
-) -> Duplicate | None:
-    """Return the duplicate match, or None after recording the lead's keys in the history.
+) -> tuple[Duplicate | None, list[int]]:
+    """Return (the duplicate match or None, the ids of the key rows to record the lead on).
 
     Runs inside the routing transaction: the key rows stay locked until it commits, so of
-    two simultaneous leads with the same key the second sees the first one's record.
+    two simultaneous leads with the same key the second sees the first one's record. The
+    lead is recorded on its keys (app/store/routing.py) only when it is no duplicate.
     """
     keys = ruleset.dedupe_keys(lead, category)
     if not keys:
-        return None
+        return None, []
     checks = [(history.key_hash(category, key), check) for check, key in keys]
     rows = history.lock_keys(tenant_id, [digest for digest, _ in checks])
-    at = naive(now)
     windows = [(digest, check.window) for digest, check in checks]
-    match = history.find_match(rows, windows, at, lead_row.id)
+    match = history.find_match(rows, windows, naive(now), lead_row.id)
     if match is not None:
         label = next(check.label for digest, check in checks if digest == match.key_hash)
-        return Duplicate(label, match.lead_id, match.last_seen_at)
-    history.remember(rows, lead_row, at)
-    return None
+        return Duplicate(label, match.lead_id, match.last_seen_at), []
+    return None, [row.id for row in rows.values()]

@@ -22,6 +22,8 @@ class Outcome:
     price_cents: int = 0
     customer: Any = None  # the winning Customer row
     bid_id: str | None = None
+    sale: Any = None  # the app.store.sales.Sale to write when a bid won
+    seen_keys: list[int] = field(default_factory=list)  # dedupe key rows to record it on
     steps: list[Step] = field(default_factory=list)
 
     def note(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:

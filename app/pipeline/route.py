@@ -14,8 +14,15 @@ from app.pipeline.outcome import Outcome
 from app.pipeline.testmode import decide_test_lead
 from app.store.clock import naive
 from app.store.db import database
-from app.store.leads import add_events, lock_lead, save_outcome
+from app.store.leads import lock_lead
 from app.store.models import Lead
+from app.store.routing import save_routing
+
+OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
+
+
+class _LostRace(Exception):
+    """Another routing sold to the same customer or bid first: decide again."""
 
 
 def route_lead(
@@ -32,28 +39,51 @@ def route_lead(
     The lead must have one of `statuses` (checked under a row lock). Either everything
     commits (status, charge, counters, dedupe record, events) or nothing does and the
     exception propagates, leaving the lead as it was before.
+
+    Bidding reads balances and counters without locks and the sale is written last, with
+    its conditions in its writes (app/store/sales.py). When another routing got there
+    first, this one rolls back and decides again; after OPTIMISTIC_ATTEMPTS such races the
+    last attempt locks the candidates' customers before reading, and cannot lose.
     """
     now = now or datetime.now(UTC)
     source = lead_row.source  # no query when the intake just created the row with its source
     lead = lead_from_row(lead_row, source.name)
-    with database.atomic():
-        lock_lead(lead_row, statuses)
-        outcome = _decide(lead, lead_row, ruleset, now, test_price_cents)
-        save_outcome(
-            lead_row,
-            status=outcome.status,
-            lead_type=outcome.lead_type,
-            version=version,
-            price_cents=outcome.price_cents,
-            customer=outcome.customer,
-            bid_id=outcome.bid_id,
-            at=naive(now),
-        )
-        add_events(lead_row, outcome.steps)
-    return outcome
+    for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+        try:
+            with database.atomic():
+                lock_lead(lead_row, statuses)
+                outcome = _decide(
+                    lead,
+                    lead_row,
+                    ruleset,
+                    now,
+                    test_price_cents,
+                    lock_buyers=attempt == OPTIMISTIC_ATTEMPTS,
+                )
+                saved = save_routing(
+                    lead_row.id,
+                    status=outcome.status,
+                    lead_type=outcome.lead_type,
+                    version_id=version.id if version is not None else None,
+                    price_cents=outcome.price_cents,
+                    customer_id=outcome.customer.id if outcome.customer is not None else None,
+                    bid_id=outcome.bid_id,
+                    at=naive(now),
+                    steps=outcome.steps,
+                    seen_keys=outcome.seen_keys,
+                    sale=outcome.sale,  # written last: it locks the customer's row
+                )
+                if not saved:
+                    raise _LostRace
+        except _LostRace:
+            continue
+        return outcome
+    raise AssertionError("the locked attempt cannot lose a race")  # pragma: no cover
 
 
-def _decide(lead, lead_row: Lead, ruleset, now: datetime, test_price_cents: int) -> Outcome:
+def _decide(
+    lead, lead_row: Lead, ruleset, now: datetime, test_price_cents: int, *, lock_buyers: bool
+) -> Outcome:
     outcome = Outcome()
     category = lead_row.category
     lead_type = classify(lead, ruleset, category)
@@ -75,7 +105,7 @@ def _decide(lead, lead_row: Lead, ruleset, now: datetime, test_price_cents: int)
         outcome.status = "audit"
         outcome.note("audit", "Held for audit: " + "; ".join(flagged) + ".", {"audits": flagged})
         return outcome
-    duplicate = find_duplicate(
+    duplicate, outcome.seen_keys = find_duplicate(
         lead, ruleset, category, tenant_id=lead_row.tenant_id, lead_row=lead_row, now=now
     )
     if duplicate is not None:
@@ -103,6 +133,7 @@ def _decide(lead, lead_row: Lead, ruleset, now: datetime, test_price_cents: int)
                 lead_row=lead_row,
                 now=now,
                 outcome=outcome,
+                lock_buyers=lock_buyers,
             ):
                 return outcome
         elif stage.kind == "marketplace":

@@ -1,85 +1,63 @@
-"""Bid counters behind caps and budgets, and when each bid last won.
+"""Reading the bid counters behind caps and budgets, and when each bid last won.
 
-Only the transaction holding the bid's customer row lock writes these rows, so reading
-them after taking that lock gives the exact current usage.
+They are written only with a sale (app/store/sales.py), by the statement that charges the
+bid's customer: reading them after locking that customer's row gives exact figures, and
+reading them without the lock gives figures the sale re-checks.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from app.store.models import BidCounter, BidState
+from app.store.db import execute
+from app.store.models import BidCounter, Customer
 
 
-def usage(tenant_id: int, keys: list[tuple[str, str, datetime]]) -> dict[tuple, tuple[int, int]]:
-    """Return {(bid_id, period, period_start): (leads, spent_cents)} for the keys that exist."""
-    if not keys:
-        return {}
-    wanted = set(keys)
-    bid_ids = sorted({bid_id for bid_id, _, _ in keys})
-    starts = sorted({start for _, _, start in keys})
-    rows = BidCounter.select().where(
-        (BidCounter.tenant == tenant_id)
-        & BidCounter.bid_id.in_(bid_ids)
-        & BidCounter.period_start.in_(starts)
-    )
-    found = {}
-    for row in rows:
-        key = (row.bid_id, row.period, row.period_start)
-        if key in wanted:
-            found[key] = (row.leads, row.spent_cents)
-    return found
+def read_bidding(
+    tenant_id: int, slugs: set[str], keys: list[tuple[str, str, datetime]], bid_ids: list[str]
+) -> tuple[dict[str, Customer], dict[tuple, tuple[int, int]], dict[str, datetime]]:
+    """Return (customers by slug, usage as `usage` returns it, last wins) in one query.
 
-
-def count_win(tenant_id: int, bid_id: str, periods: dict[str, datetime], price_cents: int) -> None:
-    """Add one lead and its price to the bid's counters of each period."""
-    rows = [
-        {
-            "tenant": tenant_id,
-            "bid_id": bid_id,
-            "period": period,
-            "period_start": start,
-            "leads": 1,
-            "spent_cents": price_cents,
-        }
-        for period, start in sorted(periods.items())
+    Nothing is locked: bidding decides on this and the sale re-checks (app/store/sales.py).
+    """
+    slugs_in, params = _in(sorted(slugs), [tenant_id])
+    parts = [
+        "SELECT 'c', slug, CAST(NULL AS TEXT), CAST(NULL AS TIMESTAMP), id, balance_cents,"
+        " CAST(active AS INTEGER), public_id, name"
+        f" FROM customer WHERE tenant_id = %s AND slug IN {slugs_in}"
     ]
-    if rows:  # one upsert for the cap's and the budget's periods
-        (
-            BidCounter.insert_many(rows)
-            .on_conflict(
-                conflict_target=[
-                    BidCounter.tenant,
-                    BidCounter.bid_id,
-                    BidCounter.period,
-                    BidCounter.period_start,
-                ],
-                update={
-                    BidCounter.leads: BidCounter.leads + 1,
-                    BidCounter.spent_cents: BidCounter.spent_cents + price_cents,
-                },
-            )
-            .execute()
+    wanted = set(keys)
+    if keys:
+        counter_ids, params = _in(sorted({key[0] for key in keys}), params + [tenant_id])
+        starts, params = _in(sorted({key[2] for key in keys}), params)
+        parts.append(
+            "SELECT 'u', bid_id, period, period_start, leads, spent_cents, NULL, NULL, NULL"
+            f" FROM bid_counter WHERE tenant_id = %s AND bid_id IN {counter_ids}"
+            f" AND period_start IN {starts}"
         )
-
-
-def last_wins(tenant_id: int, bid_ids: list[str]) -> dict[str, datetime]:
-    """Return {bid_id: when it last won} for the bids that have won."""
-    if not bid_ids:
-        return {}
-    rows = BidState.select().where(
-        (BidState.tenant == tenant_id) & BidState.bid_id.in_(sorted(set(bid_ids)))
-    )
-    return {row.bid_id: row.last_won_at for row in rows}
-
-
-def record_win(tenant_id: int, bid_id: str, at: datetime) -> None:
-    """Remember when the bid won."""
-    (
-        BidState.insert(tenant=tenant_id, bid_id=bid_id, last_won_at=at)
-        .on_conflict(
-            conflict_target=[BidState.tenant, BidState.bid_id],
-            update={BidState.last_won_at: at},
+    if bid_ids:
+        won_ids, params = _in(sorted(set(bid_ids)), params + [tenant_id])
+        parts.append(
+            "SELECT 'w', bid_id, NULL, last_won_at, NULL, NULL, NULL, NULL, NULL"
+            f" FROM bid_state WHERE tenant_id = %s AND bid_id IN {won_ids}"
         )
-        .execute()
-    )
+    customers, used, last_won = {}, {}, {}
+    when = BidCounter.period_start.python_value
+    for kind, name, period, at, number, cents, flag, ref, label in execute(
+        " UNION ALL ".join(parts), params
+    ).fetchall():
+        if kind == "c":
+            customers[name] = Customer(
+                id=number, tenant=tenant_id, slug=name, public_id=ref, name=label,
+                balance_cents=cents, active=bool(flag),
+            )  # fmt: skip
+        elif kind == "u" and (name, period, when(at)) in wanted:
+            used[(name, period, when(at))] = (number, cents)
+        elif kind == "w":
+            last_won[name] = when(at)
+    return customers, used, last_won
+
+
+def _in(values: list, params: list) -> tuple[str, list]:
+    """Return an `IN (...)` list of placeholders for the values, and params extended by them."""
+    return "(" + ", ".join(["%s"] * len(values)) + ")", params + list(values)

@@ -8,7 +8,7 @@ import peewee as pw
 
 from app.store.db import database, is_postgresql
 from app.store.errors import ConflictError, InvalidError, NotFoundError
-from app.store.models import Customer, Lead, Tenant, WalletEntry
+from app.store.models import Customer, Tenant, WalletEntry
 from app.store.secrets import public_id
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -93,41 +93,11 @@ def lock_customers(tenant: Tenant | int, slugs: set[str]) -> dict[str, Customer]
     The rows are locked in id order, so two transactions locking overlapping sets never
     deadlock. On SQLite the whole transaction already holds the write lock (BEGIN IMMEDIATE).
     """
-    if not slugs:
-        return {}
-    query = (
-        Customer.select()
-        .where((Customer.tenant == tenant) & Customer.slug.in_(sorted(slugs)))
-        .order_by(Customer.id)
-    )
+    query = _customers(tenant, slugs).order_by(Customer.id)
     if is_postgresql():
         query = query.for_update()
     return {customer.slug: customer for customer in query}
 
 
-def charge(customer: Customer, amount_cents: int, lead: Lead) -> int:
-    """Take a lead's price from the wallet inside the caller's transaction; return the balance.
-
-    The UPDATE only applies while the balance covers the price, so even a caller that skipped
-    the lock could not drive a wallet below zero (the CHECK constraint is the last guard).
-    """
-    update = Customer.update(balance_cents=Customer.balance_cents - amount_cents).where(
-        (Customer.id == customer.id) & (Customer.balance_cents >= amount_cents)
-    )
-    if is_postgresql():  # the new balance in the same round trip, under the customer's lock
-        rows = list(update.returning(Customer.balance_cents).tuples().execute())
-        updated, balance = len(rows), rows[0][0] if rows else None
-    else:
-        updated = update.execute()
-        balance = Customer.select(Customer.balance_cents).where(Customer.id == customer.id).scalar()
-    if updated != 1:
-        raise ConflictError(f"customer {customer.slug} cannot pay {amount_cents} cents")
-    WalletEntry.create(
-        customer=customer.id,
-        kind="charge",
-        amount_cents=-amount_cents,
-        balance_after_cents=balance,
-        lead=lead.id,
-        note=f"lead {lead.public_id}",
-    )
-    return balance
+def _customers(tenant: Tenant | int, slugs: set[str]):
+    return Customer.select().where((Customer.tenant == tenant) & Customer.slug.in_(sorted(slugs)))

@@ -7,8 +7,11 @@ request; on SQLite opening is cheap and each request opens its own.
 
 from __future__ import annotations
 
+import json
 import os
 import select
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
@@ -22,13 +25,53 @@ POOL_WAIT_SECONDS = 10  # a request waits this long for a free connection
 
 
 class PooledPostgres(PooledPostgresqlDatabase):
-    """Pooled PostgreSQL connections; one the server has closed is never handed out."""
+    """Pooled PostgreSQL connections; one the server has closed is never handed out.
+
+    BEGIN is not sent on its own but in front of the transaction's first statement, and a
+    transaction that ran nothing sends neither COMMIT nor ROLLBACK: a round trip less for
+    every transaction.
+    """
+
+    def begin(self, isolation_level=None):
+        if isolation_level or self._isolation_level:
+            return super().begin(isolation_level)
+        if self.is_closed():  # as peewee's begin would, before the transaction is pushed
+            self.connect()
+        self._state.begin_pending = True
+        return None
+
+    def execute_sql(self, sql, params=None):
+        if self._take_pending_begin():
+            sql = "BEGIN; " + sql
+        return super().execute_sql(sql, params)
+
+    def commit(self):
+        if not self._take_pending_begin():
+            super().commit()
+
+    def rollback(self):
+        if not self._take_pending_begin():
+            super().rollback()
+
+    def connect(self, reuse_if_open=False):
+        self._take_pending_begin()
+        return super().connect(reuse_if_open)
+
+    def close(self):
+        self._take_pending_begin()
+        return super().close()
+
+    def _take_pending_begin(self) -> bool:
+        pending = getattr(self._state, "begin_pending", False)
+        self._state.begin_pending = False
+        return pending
 
     def _is_closed(self, conn) -> bool:
-        if super()._is_closed(conn):
+        # peewee's own check sends SELECT 1, a round trip on every request. Instead: a
+        # connection handed back idle (check-in rolls back any other) has nothing to read
+        # unless the server closed it (restart, administrator, idle timeout).
+        if conn.closed or self._adapter.txn_status(conn) != self._adapter.txn_idle:
             return True
-        # An idle connection has nothing to read unless the server closed it (restart,
-        # administrator, idle timeout): checking costs no round trip.
         readable, _, _ = select.select([conn], [], [], 0)
         return bool(readable)
 
@@ -79,6 +122,51 @@ def open_database(url: str) -> peewee.Database:
 def is_postgresql() -> bool:
     """Tell whether the bound database is PostgreSQL."""
     return isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def execute(sql: str, params: Sequence[Any] = ()):
+    """Run SQL written with %s placeholders on either database; return the cursor.
+
+    For the statements of the intake's hot path, written by hand: building a query with
+    peewee costs more than running it (docs/architecture.md, "The hot path").
+    """
+    if not is_postgresql():
+        sql = sql.replace("%s", "?")
+    return database.execute_sql(sql, params)
+
+
+def select_rows(models: Sequence[tuple[type, Sequence[str]]], query: str, params: Sequence[Any]):
+    """Run a hand-written SELECT of these models' fields, in order; return the rows' instances.
+
+    `models` is [(Model, field names)], the query's columns being those fields, model after
+    model. Each row becomes a tuple of model instances, values converted as peewee would.
+    """
+    layout = [(model, [(name, model._meta.fields[name].python_value) for name in names])
+              for model, names in models]  # fmt: skip
+    rows = []
+    for values in execute(query, params).fetchall():
+        position, instances = 0, []
+        for model, fields in layout:
+            data = {}
+            for name, convert in fields:
+                data[name] = convert(values[position])
+                position += 1
+            instances.append(model(**data))
+        rows.append(tuple(instances))
+    return rows
+
+
+def columns(alias: str, model: type, names: Sequence[str]) -> str:
+    """Return `alias.column, ...` for these fields of the model."""
+    fields = model._meta.fields
+    return ", ".join(f"{alias}.{fields[name].column_name}" for name in names)
+
+
+def json_param(value: Any) -> tuple[str, Any]:
+    """Return (placeholder, parameter) storing `value` in a JSON column as peewee would."""
+    if value is None:
+        return "%s", None
+    return ("%s::jsonb" if is_postgresql() else "json(%s)"), json.dumps(value)
 
 
 def bind(url: str) -> peewee.Database:

@@ -1,4 +1,8 @@
-"""Dedupe history: one row per (tenant, key), locked while a lead with that key is routed."""
+"""Dedupe history: one row per (tenant, key), locked while a lead with that key is routed.
+
+A lead that passes the dedupe stage is recorded on its keys with the rest of its routing
+(app/store/routing.py).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.store.db import is_postgresql
-from app.store.models import DedupeKey, Lead
+from app.store.db import execute
+from app.store.models import DedupeKey
 
 
 @dataclass(frozen=True)
@@ -26,22 +30,29 @@ def key_hash(category: str, key: str) -> str:
 def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
     """Return the key rows, created if new, row-locked until the transaction ends.
 
-    Rows are created and locked in hash order, so leads sharing several keys never
-    deadlock. A second lead with the same key waits here until the first one commits,
-    then reads the `last_seen_at` the first one wrote.
+    One upsert creates the new rows and locks the others (its no-op update locks them as
+    FOR UPDATE would), in hash order, so leads sharing several keys never deadlock. A
+    second lead with the same key waits here until the first one commits, then reads the
+    `last_seen_at` the first one wrote.
     """
     ordered = sorted(set(hashes))
-    if ordered:  # one INSERT; its rows go in (and take their index locks) in hash order
-        rows = [{"tenant": tenant_id, "key_hash": digest} for digest in ordered]
-        DedupeKey.insert_many(rows).on_conflict_ignore().execute()
-    query = (
-        DedupeKey.select()
-        .where((DedupeKey.tenant == tenant_id) & DedupeKey.key_hash.in_(ordered))
-        .order_by(DedupeKey.key_hash)
+    if not ordered:
+        return {}
+    values = ", ".join(["(%s, %s)"] * len(ordered))
+    params = [part for digest in ordered for part in (tenant_id, digest)]
+    cursor = execute(
+        f"INSERT INTO dedupe_key (tenant_id, key_hash) VALUES {values}"
+        " ON CONFLICT (tenant_id, key_hash) DO UPDATE SET key_hash = excluded.key_hash"
+        " RETURNING id, key_hash, last_seen_at, lead_id",
+        params,
     )
-    if is_postgresql():
-        query = query.for_update()
-    return {row.key_hash: row for row in query}
+    seen = DedupeKey.last_seen_at.python_value
+    return {
+        digest: DedupeKey(
+            id=row_id, tenant=tenant_id, key_hash=digest, last_seen_at=seen(at), lead=lead
+        )
+        for row_id, digest, at, lead in cursor.fetchall()
+    }
 
 
 def find_match(
@@ -61,13 +72,3 @@ def find_match(
         if row.last_seen_at is not None and row.last_seen_at >= now - window:
             return Match(digest, window, row.lead_id, row.last_seen_at)
     return None
-
-
-def remember(rows: dict[str, DedupeKey], lead: Lead, now: datetime) -> None:
-    """Record the lead as the latest one seen with each key."""
-    if rows:
-        (
-            DedupeKey.update(last_seen_at=now, lead=lead.id)
-            .where(DedupeKey.id.in_([row.id for row in rows.values()]))
-            .execute()
-        )

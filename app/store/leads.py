@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from app.store.clock import utcnow
-from app.store.db import database, is_postgresql
+from app.store.db import database, execute, is_postgresql
 from app.store.errors import ConflictError
-from app.store.models import Customer, Lead, LeadEvent, Post, RuleSetVersion, Source
+from app.store.models import Lead, LeadEvent, Post, Source
 from app.store.secrets import public_id
 from app.store.storable import storable
 
@@ -54,51 +54,84 @@ def accept_submission(
     status_code: int = 201,
 ) -> tuple[Post, Lead]:
     """Record an accepted post and its pending lead, committed before any routing starts."""
+    post = Post(
+        public_id=public_id("post"),
+        tenant=source.tenant_id,
+        source=source,
+        received_at=received_at,
+        request_id=request_id,
+        payload=storable(payload),
+        headers=storable(headers),
+        accepted=True,
+        status_code=status_code,
+    )
+    lead = Lead(
+        public_id=public_id("lead"),
+        tenant=source.tenant_id,
+        source=source,
+        category=category,
+        data=data,
+        partner_id=storable(partner_id),  # a header: any WSGI server may pass a NUL
+        is_test=is_test,
+        received_at=received_at,
+        updated_at=received_at,
+    )
+    events = [("received", f"Received from source {source.name}.", {"post": post.public_id})]
+    events += [("note", note, None) for note in notes]
+    if is_postgresql():
+        _insert_accepted(post, lead, events, at=utcnow())
+        return post, lead
     with database.atomic():
-        post = Post.create(
-            public_id=public_id("post"),
-            tenant=source.tenant_id,
-            source=source,
-            received_at=received_at,
-            request_id=request_id,
-            payload=storable(payload),
-            headers=storable(headers),
-            accepted=True,
-            status_code=status_code,
-        )
-        lead = Lead.create(
-            public_id=public_id("lead"),
-            tenant=source.tenant_id,
-            source=source,
-            post=post,
-            category=category,
-            data=data,
-            partner_id=storable(partner_id),  # a header: any WSGI server may pass a NUL
-            is_test=is_test,
-            received_at=received_at,
-            updated_at=received_at,
-        )
-        add_event(
-            lead, "received", f"Received from source {source.name}.", {"post": post.public_id}
-        )
-        for note in notes:
-            add_event(lead, "note", note)
+        post.save(force_insert=True)
+        lead.post = post
+        lead.save(force_insert=True)
+        for kind, message, details in events:
+            add_event(lead, kind, message, details)
     return post, lead
+
+
+def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) -> None:
+    """Insert the post, its lead and their first events in one statement (one round trip)."""
+    post_columns = ["public_id", "tenant", "source", "received_at", "request_id", "payload",
+                    "headers", "accepted", "status_code"]  # fmt: skip
+    lead_columns = ["uuid", "public_id", "tenant", "source", "category", "status", "data",
+                    "price_cents", "partner_id", "is_test", "received_at",
+                    "updated_at"]  # fmt: skip
+    params = _values(post, post_columns) + _values(lead, lead_columns)
+    rows = ", ".join(["(%s, %s::timestamp, %s, %s, %s::jsonb)"] * len(events))
+    for number, (kind, message, details) in enumerate(events):
+        params += [number, at, kind, message, LeadEvent.details.db_value(details)]
+    query = (
+        f"WITH p AS (INSERT INTO post ({_names(Post, post_columns)})"
+        f" VALUES ({_marks(post_columns)}) RETURNING id),"
+        f" l AS (INSERT INTO lead ({_names(Lead, lead_columns)}, post_id)"
+        f" SELECT {_marks(lead_columns)}, p.id FROM p RETURNING id),"
+        " e AS (INSERT INTO lead_event (lead_id, at, kind, message, details)"
+        f" SELECT l.id, e.at, e.kind, e.message, e.details FROM l, (VALUES {rows})"
+        " AS e(n, at, kind, message, details) ORDER BY e.n)"
+        " SELECT p.id, l.id FROM p, l"
+    )
+    post.id, lead.id = database.execute_sql(query, params).fetchone()
+    lead.post = post
+
+
+def _values(row, columns: list[str]) -> list:
+    """Return the row's values for these fields, converted as peewee would store them."""
+    meta = type(row)._meta
+    return [meta.fields[name].db_value(row.__data__.get(name)) for name in columns]
+
+
+def _names(model, columns: list[str]) -> str:
+    return ", ".join(model._meta.fields[name].column_name for name in columns)
+
+
+def _marks(columns: list[str]) -> str:
+    return ", ".join(["%s"] * len(columns))
 
 
 def add_event(lead: Lead, kind: str, message: str, details: Any = None) -> LeadEvent:
     """Append an entry to a lead's timeline."""
     return LeadEvent.create(lead=lead.id, kind=kind, message=message, details=details)
-
-
-def add_events(lead: Lead, steps) -> None:
-    """Append entries (objects with kind, message, details) to a lead's timeline at once."""
-    rows = [
-        {"lead": lead.id, "kind": s.kind, "message": s.message, "details": s.details} for s in steps
-    ]
-    if rows:
-        # One INSERT: it runs while the routing transaction holds the customers' locks.
-        LeadEvent.insert_many(rows).execute()
 
 
 def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
@@ -107,41 +140,11 @@ def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
     Two routings of the same lead (an intake and a reprocess, or two reprocesses) thus
     run one after the other, and the second finds the lead already routed.
     """
-    query = Lead.select(Lead.status).where(Lead.id == lead.id)
-    if is_postgresql():
-        query = query.for_update()
-    status = query.scalar()
+    lock = " FOR UPDATE" if is_postgresql() else ""
+    row = execute(f"SELECT status FROM lead WHERE id = %s{lock}", [lead.id]).fetchone()
+    status = row[0] if row else None
     if status not in statuses:
         raise ConflictError(f"lead {lead.public_id} is {status}: it cannot be routed now")
-
-
-def save_outcome(
-    lead: Lead,
-    *,
-    status: str,
-    lead_type: str | None,
-    version: RuleSetVersion | None,
-    price_cents: int = 0,
-    customer: Customer | None = None,
-    bid_id: str | None = None,
-    at: datetime | None = None,
-) -> None:
-    """Store where routing left the lead (inside the routing transaction)."""
-    at = at or utcnow()
-    (
-        Lead.update(
-            status=status,
-            lead_type=lead_type,
-            rule_version=version.id if version is not None else None,
-            price_cents=price_cents,
-            customer=customer.id if customer is not None else None,
-            bid_id=bid_id,
-            updated_at=at,
-            assigned_at=at if status == "assigned" else None,
-        )
-        .where(Lead.id == lead.id)
-        .execute()
-    )
 
 
 def mark_distribution_error(lead: Lead, post: Post | None, message: str, request_id: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.store.clock import utcnow
 from app.store.customers import customer_slugs
-from app.store.db import database, is_postgresql
+from app.store.db import columns, database, is_postgresql, select_rows
 from app.store.errors import InvalidError, NotFoundError
 from app.store.models import RuleSetVersion, Source, Tenant
 from app.store.money import CENT
@@ -214,12 +214,18 @@ def active_ruleset(tenant: Tenant | int):
     Runs on every intake request: the version's files (the rules' text) are left out of
     the query, as each process compiles a version once.
     """
-    fields = [f for name, f in RuleSetVersion._meta.fields.items() if name != "files"]
-    version = (
-        RuleSetVersion.select(*fields)
-        .where((RuleSetVersion.tenant == tenant) & (RuleSetVersion.active == True))  # noqa: E712
-        .first()
+    tenant_id = tenant if isinstance(tenant, int) else tenant.id
+    rows = select_rows(
+        [(RuleSetVersion, _VERSION_FIELDS)],
+        f"SELECT {columns('v', RuleSetVersion, _VERSION_FIELDS)} FROM rule_set_version v"
+        " WHERE v.tenant_id = %s AND v.active",
+        [tenant_id],
     )
-    if version is None:
+    if not rows:
         return None, None
+    version = rows[0][0]
+    version.files = None  # not read: compiled() fetches them once per process if needed
     return version, compiled(version)
+
+
+_VERSION_FIELDS = tuple(name for name in RuleSetVersion._meta.sorted_field_names if name != "files")

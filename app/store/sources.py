@@ -6,7 +6,7 @@ import hmac
 from typing import Any
 
 from app.store.clock import utcnow
-from app.store.db import database
+from app.store.db import columns, database, select_rows
 from app.store.errors import InvalidError, NotFoundError
 from app.store.models import Source, SourceToken, Tenant
 from app.store.secrets import hash_secret, new_secret, public_id, secret_matches
@@ -127,18 +127,21 @@ def revoke_tokens(source: Source) -> int:
         )
 
 
+_SOURCE_FIELDS = tuple(Source._meta.sorted_field_names)
+_TENANT_FIELDS = tuple(Tenant._meta.sorted_field_names)
+_TOKEN_FIELDS = tuple(SourceToken._meta.sorted_field_names)
+
+
 def authenticate_basic(api_key: str, secret: str) -> Source | None:
     """Return the active native source with this key and secret, or None."""
-    source = (
-        Source.select(Source, Tenant)
-        .join(Tenant)
-        .where(
-            (Source.api_key == api_key)
-            & (Source.active == True)  # noqa: E712
-            & (Source.api_style == "native")
-        )
-        .first()
+    rows = select_rows(
+        [(Source, _SOURCE_FIELDS), (Tenant, _TENANT_FIELDS)],
+        f"SELECT {columns('s', Source, _SOURCE_FIELDS)}, {columns('t', Tenant, _TENANT_FIELDS)}"
+        " FROM source s JOIN tenant t ON t.id = s.tenant_id"
+        " WHERE s.api_key = %s AND s.active AND s.api_style = 'native'",
+        [api_key],
     )
+    source = _with_tenant(*rows[0]) if rows else None
     stored = source.secret_hash if source is not None else _NO_SECRET_HASH
     matches = secret_matches(secret, stored)
     return source if source is not None and matches else None
@@ -152,22 +155,28 @@ def authenticate_bearer(token: str) -> Source | None:
     (`sbt_`) only opens a native source, a Routio API key (`srk_`) only a Routio one.
     """
     digest = hash_secret(token)
-    row = (
-        SourceToken.select(SourceToken, Source, Tenant)
-        .join(Source)
-        .join(Tenant)
-        .where(
-            (SourceToken.token_hash == digest)
-            & SourceToken.revoked_at.is_null()
-            & (Source.active == True)  # noqa: E712
-        )
-        .first()
+    rows = select_rows(
+        [(SourceToken, _TOKEN_FIELDS), (Source, _SOURCE_FIELDS), (Tenant, _TENANT_FIELDS)],
+        f"SELECT {columns('k', SourceToken, _TOKEN_FIELDS)},"
+        f" {columns('s', Source, _SOURCE_FIELDS)}, {columns('t', Tenant, _TENANT_FIELDS)}"
+        " FROM source_token k JOIN source s ON s.id = k.source_id"
+        " JOIN tenant t ON t.id = s.tenant_id"
+        " WHERE k.token_hash = %s AND k.revoked_at IS NULL AND s.active",
+        [digest],
     )
-    if row is None or not hmac.compare_digest(digest, row.token_hash):
+    if not rows:
         return None
-    if not token.startswith(TOKEN_PREFIXES[row.source.api_style] + "_"):
+    row, source = rows[0][0], _with_tenant(*rows[0][1:])
+    if not hmac.compare_digest(digest, row.token_hash):
         return None
-    return row.source
+    if not token.startswith(TOKEN_PREFIXES[source.api_style] + "_"):
+        return None
+    return source
+
+
+def _with_tenant(source: Source, tenant: Tenant) -> Source:
+    source.tenant = tenant  # read with it: no query when the request needs its tenant
+    return source
 
 
 def rotate_secret(source: Source) -> str:

@@ -81,3 +81,43 @@ def test_rank_breaks_price_ties_by_least_recent_win_then_file_order():
     won = {"nightly": datetime(2026, 1, 2), "office": datetime(2026, 1, 1)}
     assert rank("highest_price", bids, won) == [office, nightly, always]
     assert rank("round_robin", bids, won) == [always, office, nightly]
+
+
+@pytest.mark.parametrize("races", [1, 3])
+def test_a_sale_that_lost_its_race_is_decided_again(make_world, monkeypatch, races):
+    """Another routing empties the wallet between bidding's read and the sale, `races` times.
+
+    The losing attempt is rolled back whole (no charge, no timeline, no dedupe record) and
+    routing decides again; after three lost races the attempt that locks first sells.
+    """
+    from app.pipeline import bidding
+    from app.store.db import database
+    from app.store.models import Customer, LeadEvent, WalletEntry
+
+    world = make_world(RULES, {"acme": "1000"})
+    version, ruleset = active_ruleset(world.tenant)
+    read = bidding.counters.read_bidding
+    calls = []
+
+    def racing_read(*args):
+        found = read(*args)
+        calls.append(1)
+        if len(calls) <= races:  # inside the routing transaction, undone by its rollback
+            Customer.update(balance_cents=0).where(Customer.tenant == world.tenant).execute()
+        return found
+
+    monkeypatch.setattr(bidding.counters, "read_bidding", racing_read)
+    now = at("2026-11-18T15:00:00")
+    values = {"phone": "+15553010001", "zip": "10001"}
+    _, lead = accept_submission(
+        world.source, "req-race", values, {}, values,
+        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+    )  # fmt: skip
+    outcome = route_lead(lead, version, ruleset, now=now)
+    assert (outcome.status, outcome.bid_id, len(calls)) == ("assigned", "nightly", races + 1)
+    database.connect(reuse_if_open=True)
+    customer = Customer.get(Customer.tenant == world.tenant)
+    assert customer.balance_cents == 100000 - 3000
+    assert WalletEntry.select().where(WalletEntry.kind == "charge").count() == 1
+    kinds = [e.kind for e in LeadEvent.select().where(LeadEvent.lead == lead.id)]
+    assert kinds == ["received", "classified", "assigned"]
