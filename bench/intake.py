@@ -8,7 +8,8 @@ machine's PostgreSQL, in a schema of their own that is dropped afterwards, loade
 (16 connections, 2 threads) in alternating rounds; the medians are reported.
 
 The bench source's rate limit is set to 10^9 a minute so the limiter counts but never
-throttles; counters are in process memory (no SLUICE_REDIS_URL).
+throttles; its counters are in process memory, or in Redis with SLUICE_BENCH_REDIS_URL
+(e.g. redis://127.0.0.1:6379/14; keys under a prefix of the run's own).
 
 Environment: SLUICE_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test),
 SLUICE_BENCH_SECONDS (per measurement, default 10), SLUICE_BENCH_ROUNDS (default 2),
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get(
     "SLUICE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("SLUICE_BENCH_REDIS_URL")
 SECONDS = int(os.environ.get("SLUICE_BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("SLUICE_BENCH_ROUNDS", "2"))
 SLUICE_DIR = Path(os.environ.get("SLUICE_BENCH_SLUICE_DIR", ROOT))
@@ -270,6 +272,8 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
             script.write(WRK_SCRIPT)
         floor_env = {"FLOOR_DATABASE_URL": url, "FLOOR_API_KEY": FLOOR_KEY}
         sluice_env = {"SLUICE_DATABASE_URL": url, "SLUICE_LOG_LEVEL": "INFO"}
+        if REDIS_URL:
+            sluice_env.update(SLUICE_REDIS_URL=REDIS_URL, SLUICE_RATE_LIMIT_PREFIX=schema)
         offset = 0
         for _ in range(rounds):
             for name, arguments, env, path, key, results, cwd in (
@@ -331,8 +335,8 @@ def run() -> Report:
         "each is validated, recorded, checked against dedupe history and bid on, and most are "
         f"sold and charged. Leads by outcome: {statuses}.",
         "The bench source's rate limit is 10^9 a minute (counted, never throttling); limiter "
-        "counters in process memory; request logs at INFO (one JSON line a request, as in "
-        "production).",
+        f"counters {'in Redis' if REDIS_URL else 'in process memory'}; request logs at INFO "
+        "(one JSON line a request, as in production).",
         "Issue reference for the floor on this machine class: ≈2,050 requests/s.",
         *CHANGES,
     ]

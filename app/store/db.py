@@ -45,26 +45,41 @@ class PooledPostgres(PooledPostgresqlDatabase):
             sql = "BEGIN; " + sql
         return super().execute_sql(sql, params)
 
+    def execute_and_commit(self, sql, params=None):
+        """Run the statement and, in the outermost transaction, COMMIT in the same round trip."""
+        if self.transaction_depth() != 1:
+            return self.execute_sql(sql, params)
+        cursor = self.execute_sql(sql + "; COMMIT", params)
+        self._state.committed = True  # the transaction's own COMMIT is not sent again
+        return cursor
+
     def commit(self):
-        if not self._take_pending_begin():
+        if not self._take_pending_begin() and not self._take_committed():
             super().commit()
 
     def rollback(self):
-        if not self._take_pending_begin():
+        if not self._take_pending_begin() and not self._take_committed():
             super().rollback()
 
     def connect(self, reuse_if_open=False):
         self._take_pending_begin()
+        self._take_committed()
         return super().connect(reuse_if_open)
 
     def close(self):
         self._take_pending_begin()
+        self._take_committed()
         return super().close()
 
     def _take_pending_begin(self) -> bool:
         pending = getattr(self._state, "begin_pending", False)
         self._state.begin_pending = False
         return pending
+
+    def _take_committed(self) -> bool:
+        committed = getattr(self._state, "committed", False)
+        self._state.committed = False
+        return committed
 
     def _is_closed(self, conn) -> bool:
         # peewee's own check sends SELECT 1, a round trip on every request. Instead: a
@@ -160,6 +175,17 @@ def columns(alias: str, model: type, names: Sequence[str]) -> str:
     """Return `alias.column, ...` for these fields of the model."""
     fields = model._meta.fields
     return ", ".join(f"{alias}.{fields[name].column_name}" for name in names)
+
+
+def execute_and_commit(sql: str, params: Sequence[Any] = ()):
+    """Run a statement that ends the transaction; on PostgreSQL, COMMIT in its round trip.
+
+    Only for the last statement of an outermost `database.atomic()` block: its commit then
+    sends nothing more. In a nested block, and on SQLite, the statement runs alone.
+    """
+    if isinstance(database.obj, PooledPostgres):
+        return database.obj.execute_and_commit(sql, params)
+    return execute(sql, params)
 
 
 def json_param(value: Any) -> tuple[str, Any]:

@@ -48,9 +48,21 @@ def _source_styles_limits_and_idempotency() -> None:
     database.create_tables([IdempotencyKey], safe=True)
 
 
+def _sale_race_signal() -> None:
+    # Issue 6: a sale that lost its race raises SQLSTATE SL409, so the statement that writes
+    # it can be followed by COMMIT in the same round trip (app/store/sales.py).
+    if is_postgresql():
+        database.execute_sql(
+            "CREATE OR REPLACE FUNCTION sluice_sale_lost(reason text) RETURNS bigint"
+            " LANGUAGE plpgsql AS $body$ BEGIN RAISE EXCEPTION USING"
+            " MESSAGE = 'sale lost its race: ' || reason, ERRCODE = 'SL409'; END $body$"
+        )
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
+    (30, "sale race signal (PostgreSQL)", _sale_race_signal),
 )
 
 

@@ -1,7 +1,8 @@
 """Storing what routing decided: the lead's outcome, its timeline, its dedupe keys, the sale.
 
-On PostgreSQL the four go in one round trip (statements joined in one query string, the
-sale last, so the winning customer's row stays locked only until the COMMIT that follows).
+On PostgreSQL the four go in one round trip with the COMMIT (statements joined in one
+query string, the sale last): the winning customer's row is locked from the sale's
+statement to the end of that COMMIT, with no round trip to this process in between.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from peewee import DatabaseError
+
 from app.store.clock import utcnow
-from app.store.db import database, execute, is_postgresql, json_param
-from app.store.sales import Sale, record_sale, sale_result, sale_statement
+from app.store.db import execute, execute_and_commit, is_postgresql, json_param
+from app.store.sales import Sale, lost_race, record_sale, sale_statement
 
 
 def save_routing(
@@ -29,10 +32,11 @@ def save_routing(
     seen_keys: Sequence[int] = (),
     sale: Sale | None = None,
 ) -> bool:
-    """Store the routing inside the caller's transaction; False if the sale lost its race.
+    """Store the routing and end the caller's transaction; False if the sale lost its race.
 
     On False the caller must roll back: another routing took the money, the cap or the
-    turn the sale was decided on.
+    turn the sale was decided on. On PostgreSQL, when the caller's transaction is the
+    outermost one, it is committed here; otherwise (and on SQLite) the caller commits.
     """
     statements = [
         (
@@ -76,5 +80,12 @@ def save_routing(
     if sale is not None:
         statements.append(sale_statement(sale))
     query = "; ".join(query for query, _ in statements)
-    cursor = database.execute_sql(query, [p for _, params in statements for p in params])
-    return sale is None or sale_result(sale, cursor.fetchone()) is not None
+    try:
+        # With the COMMIT when this is the outermost transaction: a sale that held commits
+        # without a round trip back here, one that lost fails before COMMIT is reached.
+        execute_and_commit(query, [p for _, params in statements for p in params])
+    except DatabaseError as error:
+        if sale is not None and lost_race(error):
+            return False
+        raise
+    return True

@@ -18,8 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from peewee import DatabaseError
+
+from app.store.clock import utcnow
 from app.store.db import database, is_postgresql
 from app.store.models import BidCounter, BidState, Customer, WalletEntry
+
+LOST_RACE = "SL409"  # SQLSTATE of sluice_sale_lost() (migration 30)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class Sale:
     budget: tuple[str, int] | None = None  # (period, most cents)
     last_won: datetime | None = None  # the bid's last win as read
     check_last_won: bool = False  # the ranking depended on it (round robin, a tie)
+    # The win itself is stamped with the clock when the sale is written, under the
+    # customer's lock, not with `at`: so wins are ordered as they commit, and leads routed
+    # at the same moment take turns.
 
 
 def record_sale(sale: Sale) -> int | None:
@@ -47,8 +55,18 @@ def record_sale(sale: Sale) -> int | None:
     """
     if is_postgresql():
         query, params = sale_statement(sale)
-        return sale_result(sale, database.execute_sql(query, params).fetchone())
+        try:
+            return database.execute_sql(query, params).fetchone()[0]
+        except DatabaseError as error:
+            if lost_race(error):
+                return None
+            raise
     return _record_sale_portable(sale)
+
+
+def lost_race(error: Exception) -> bool:
+    """Tell whether a database error is a sale's signal that it lost its race (SL409)."""
+    return getattr(getattr(error, "orig", None), "pgcode", None) == LOST_RACE
 
 
 def _counter_guard(sale: Sale, table: str) -> tuple[str, list]:
@@ -74,8 +92,9 @@ def _counter_has_room(sale: Sale):
 def sale_statement(sale: Sale) -> tuple[str, list]:
     """Return the PostgreSQL statement writing the sale, and its parameters.
 
-    Its one row is (new balance or NULL, counter rows written, last-win rows written), for
-    `sale_result`.
+    It answers the customer's new balance, or fails with SQLSTATE SL409 (`lost_race`) when
+    a condition no longer holds, aborting the transaction: so a COMMIT may follow it in the
+    same round trip and applies only to a sale that held.
     """
     # One statement: the charge, then the rest only from its RETURNING, so none of them
     # happens unless the customer could pay. A counter row new in this period is inserted
@@ -104,30 +123,26 @@ def sale_statement(sale: Sale) -> tuple[str, list]:
         counted = "(SELECT count(*) FROM counted)"
     ctes.append(
         "won AS (INSERT INTO bid_state AS s (tenant_id, bid_id, last_won_at)"
-        " SELECT %s, %s, %s FROM charged"
+        " SELECT %s, %s, clock_timestamp() AT TIME ZONE 'UTC' FROM charged"
         " ON CONFLICT (tenant_id, bid_id) DO UPDATE SET last_won_at = EXCLUDED.last_won_at"
         " WHERE NOT %s OR s.last_won_at IS NOT DISTINCT FROM %s::timestamp RETURNING 1)"
     )
-    params += [sale.tenant_id, sale.bid_id, sale.at, sale.check_last_won, sale.last_won]
+    params += [sale.tenant_id, sale.bid_id, sale.check_last_won, sale.last_won]
     ctes.append(
         "entry AS (INSERT INTO wallet_entry"
         " (customer_id, kind, amount_cents, balance_after_cents, lead_id, note, created_at)"
         " SELECT %s, 'charge', %s, balance_cents, %s, %s, %s FROM charged)"
     )
     params += [sale.customer_id, -sale.price_cents, sale.lead_id, sale.note, sale.at]
-    query = (
-        "WITH " + ", ".join(ctes) + " SELECT (SELECT balance_cents FROM charged), "
-        f"{counted}, (SELECT count(*) FROM won)"
+    held = (
+        f"(SELECT balance_cents FROM charged) IS NOT NULL AND {counted} = %s"
+        " AND (SELECT count(*) FROM won) = 1"
     )
-    return query, params
-
-
-def sale_result(sale: Sale, row: tuple) -> int | None:
-    """Return the new balance from the row of `sale_statement`, or None if the sale failed."""
-    balance, counted_rows, won_rows = row
-    if balance is None or counted_rows != len(sale.periods) or won_rows != 1:
-        return None
-    return balance
+    query = (
+        "WITH " + ", ".join(ctes) + f" SELECT CASE WHEN {held}"
+        " THEN (SELECT balance_cents FROM charged) ELSE sluice_sale_lost(%s) END"
+    )
+    return query, [*params, len(sale.periods), f"bid {sale.bid_id}"]
 
 
 def _record_sale_portable(sale: Sale) -> int | None:
@@ -176,8 +191,9 @@ def _record_sale_portable(sale: Sale) -> int | None:
         )
         if not counted:
             return None
-    won = BidState.insert(tenant=sale.tenant_id, bid_id=sale.bid_id, last_won_at=sale.at)
-    update = {BidState.last_won_at: sale.at}
+    won_at = utcnow()  # under the database's write lock: in the order the sales commit
+    won = BidState.insert(tenant=sale.tenant_id, bid_id=sale.bid_id, last_won_at=won_at)
+    update = {BidState.last_won_at: won_at}
     if sale.check_last_won:
         seen = (
             BidState.last_won_at.is_null()

@@ -178,3 +178,26 @@ def test_an_expired_dedupe_key_is_claimed_by_one_lead_only(home, home_lead, serv
         "duplicate": REQUESTS - 1,
     }
     check_books()
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "bids"),
+    [
+        ("stage bidding round_robin", "TX", {"alpha_roof", "beta_roof", "gamma_roof"}),
+        ("stage bidding highest_price", "FL", {"alpha_roof", "beta_roof"}),  # a tie at 40.00
+    ],
+)
+def test_turns_rotate_among_simultaneous_leads(
+    make_world, home_rules, home_lead, server, plan, state, bids
+):
+    # Bidding reads when each bid last won without a lock; a sale ranked on it only commits
+    # if the winner has not won since, so simultaneous leads take turns instead of all going
+    # to the bid that was least recent when they started.
+    world = make_world(home_rules(plan=plan), {"alpha": "1000", "beta": "1000", "gamma": "1000"})
+    bodies = [home_lead(n, kind="Roof", state=state) for n in range(REQUESTS)]
+    results = fire(server, world.auth, bodies)
+    assert Counter(body["status"] for _, body in results) == {"assigned": REQUESTS}
+    wins = Counter(lead.bid_id for lead in Lead.select())
+    assert set(wins) == bids
+    assert max(wins.values()) - min(wins.values()) <= 2, wins
+    check_books()

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import pytest
 
+from app.store.clock import utcnow
 from app.store.db import database
 from app.store.models import BidCounter, BidState, Customer, WalletEntry
 from app.store.sales import Sale, record_sale
@@ -72,8 +73,11 @@ def state(customer):
 
 
 def test_a_sale_that_holds_charges_counts_and_records_the_win(acme):
+    before = utcnow()
     assert attempt(sale(acme)) == 7000
-    assert state(acme) == (7000, 1, {"day": (1, 3000), "month": (1, 3000)}, AT)
+    balance, charges, counters, won_at = state(acme)
+    assert (balance, charges, counters) == (7000, 1, {"day": (1, 3000), "month": (1, 3000)})
+    assert before <= won_at <= utcnow()  # stamped when written: wins ordered as they commit
 
 
 def test_a_wallet_short_since_the_read_writes_nothing(acme):
@@ -106,11 +110,12 @@ def test_a_budget_spent_since_the_read_writes_nothing(acme):
 def test_a_win_since_the_read_fails_only_a_sale_ranked_on_it(acme):
     first = sale(acme, cap=None, budget=None, periods=())
     assert attempt(first) == 7000
+    won_at = state(acme)[3]
     later = datetime(2026, 11, 18, 16, 0)
     # Ranked on "never won" (round robin, a tie): the bid has won since.
     assert attempt(sale(acme, periods=(), at=later, check_last_won=True)) is None
     # Ranked on the win that is there: it holds.
-    assert attempt(sale(acme, periods=(), at=later, last_won=AT, check_last_won=True)) == 4000
+    assert attempt(sale(acme, periods=(), at=later, last_won=won_at, check_last_won=True)) == 4000
     # Not ranked on it (a unique highest price): the last win does not matter.
     assert attempt(sale(acme, periods=(), at=later, budget=None)) == 1000
     assert state(acme)[0] == 1000
