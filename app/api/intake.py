@@ -41,7 +41,7 @@ from app.store.idempotency import claim_key, release_key, store_answer
 from app.store.leads import accept_submission, mark_distribution_error, record_rejected_post
 from app.store.models import Source
 from app.store.money import as_number, to_cents
-from app.store.rules import active_ruleset
+from app.store.rules import ruleset_of
 
 log = logging.getLogger("sluice.intake")
 blp = Blueprint("intake", __name__, url_prefix="/api", description="Lead intake for sources.")
@@ -180,7 +180,7 @@ def _native(source: Source, headers, received_at: datetime, reject: Reject) -> R
         submission = parse_submission(request)
     except ApiError as error:
         raise reject(error, raw_payload(request)) from None
-    version, ruleset = active_ruleset(source.tenant_id)
+    version, ruleset = ruleset_of(source.active_rules)
     if ruleset is None or source.category not in ruleset.categories:
         unavailable = ServiceUnavailable(
             f"Category {source.category!r} has no active rules: leads cannot be taken now."
@@ -220,7 +220,7 @@ def _routio(source: Source, headers, received_at: datetime, reject: Reject) -> R
     except ApiError as error:
         raise reject(error, raw_payload(request)) from None
     payload = submission.payload
-    version, ruleset = active_ruleset(source.tenant_id)
+    version, ruleset = ruleset_of(source.active_rules)
     seller, category_text = routio.controls(submission.fields)
     errors: dict[str, list[str]] = {}
     if seller is None:

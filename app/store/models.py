@@ -65,6 +65,10 @@ class RuleSetVersion(BaseModel):
         indexes = ((("tenant", "number"), True),)
 
 
+#: A version's fields but its files (the rules' text), as the intake reads it on every request.
+VERSION_FIELDS = tuple(name for name in RuleSetVersion._meta.sorted_field_names if name != "files")
+
+
 class Source(BaseModel):
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="sources", on_delete="CASCADE")

@@ -10,7 +10,7 @@ from app.store.clock import utcnow
 from app.store.customers import customer_slugs
 from app.store.db import columns, database, is_postgresql, select_rows
 from app.store.errors import InvalidError, NotFoundError
-from app.store.models import RuleSetVersion, Source, Tenant
+from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, Tenant
 from app.store.money import CENT
 from app.store.sources import ANY_CATEGORY
 from app.store.storable import unstorable
@@ -211,21 +211,25 @@ def compiled(version: RuleSetVersion):
 def active_ruleset(tenant: Tenant | int):
     """Return (version, RuleSet) of the tenant's active rules, or (None, None).
 
-    Runs on every intake request: the version's files (the rules' text) are left out of
-    the query, as each process compiles a version once.
+    The version's files (the rules' text) are left out of the query, as each process
+    compiles a version once.
     """
     tenant_id = tenant if isinstance(tenant, int) else tenant.id
     rows = select_rows(
-        [(RuleSetVersion, _VERSION_FIELDS)],
-        f"SELECT {columns('v', RuleSetVersion, _VERSION_FIELDS)} FROM rule_set_version v"
+        [(RuleSetVersion, VERSION_FIELDS)],
+        f"SELECT {columns('v', RuleSetVersion, VERSION_FIELDS)} FROM rule_set_version v"
         " WHERE v.tenant_id = %s AND v.active",
         [tenant_id],
     )
-    if not rows:
+    return ruleset_of(rows[0][0] if rows else None)
+
+
+def ruleset_of(version: RuleSetVersion | None):
+    """Return (version, RuleSet) of an active version read without its files, or (None, None).
+
+    The intake reads the active version with the source it authenticates (one query).
+    """
+    if version is None or version.id is None:
         return None, None
-    version = rows[0][0]
     version.files = None  # not read: compiled() fetches them once per process if needed
     return version, compiled(version)
-
-
-_VERSION_FIELDS = tuple(name for name in RuleSetVersion._meta.sorted_field_names if name != "files")

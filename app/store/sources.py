@@ -8,7 +8,7 @@ from typing import Any
 from app.store.clock import utcnow
 from app.store.db import columns, database, select_rows
 from app.store.errors import InvalidError, NotFoundError
-from app.store.models import Source, SourceToken, Tenant
+from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, SourceToken, Tenant
 from app.store.secrets import hash_secret, new_secret, public_id, secret_matches
 
 API_STYLES = ("native", "routio")
@@ -132,16 +132,30 @@ _TENANT_FIELDS = tuple(Tenant._meta.sorted_field_names)
 _TOKEN_FIELDS = tuple(SourceToken._meta.sorted_field_names)
 
 
+# Authentication reads the source with its tenant and the tenant's active rule set version
+# (without its files): the intake needs all three, and one query is one round trip.
+_WITH_TENANT_AND_RULES = (
+    f"{columns('s', Source, _SOURCE_FIELDS)}, {columns('t', Tenant, _TENANT_FIELDS)},"
+    f" {columns('v', RuleSetVersion, VERSION_FIELDS)} FROM source s"
+    " JOIN tenant t ON t.id = s.tenant_id"
+    " LEFT JOIN rule_set_version v ON v.tenant_id = s.tenant_id AND v.active"
+)
+_LAYOUT = [(Source, _SOURCE_FIELDS), (Tenant, _TENANT_FIELDS), (RuleSetVersion, VERSION_FIELDS)]
+
+
 def authenticate_basic(api_key: str, secret: str) -> Source | None:
-    """Return the active native source with this key and secret, or None."""
+    """Return the active native source with this key and secret, or None.
+
+    The source comes with its tenant and `source.active_rules`, the tenant's active rule set
+    version as `app.store.rules.ruleset_of` takes it.
+    """
     rows = select_rows(
-        [(Source, _SOURCE_FIELDS), (Tenant, _TENANT_FIELDS)],
-        f"SELECT {columns('s', Source, _SOURCE_FIELDS)}, {columns('t', Tenant, _TENANT_FIELDS)}"
-        " FROM source s JOIN tenant t ON t.id = s.tenant_id"
+        _LAYOUT,
+        f"SELECT {_WITH_TENANT_AND_RULES}"
         " WHERE s.api_key = %s AND s.active AND s.api_style = 'native'",
         [api_key],
     )
-    source = _with_tenant(*rows[0]) if rows else None
+    source = _loaded(*rows[0]) if rows else None
     stored = source.secret_hash if source is not None else _NO_SECRET_HASH
     matches = secret_matches(secret, stored)
     return source if source is not None and matches else None
@@ -156,17 +170,15 @@ def authenticate_bearer(token: str) -> Source | None:
     """
     digest = hash_secret(token)
     rows = select_rows(
-        [(SourceToken, _TOKEN_FIELDS), (Source, _SOURCE_FIELDS), (Tenant, _TENANT_FIELDS)],
-        f"SELECT {columns('k', SourceToken, _TOKEN_FIELDS)},"
-        f" {columns('s', Source, _SOURCE_FIELDS)}, {columns('t', Tenant, _TENANT_FIELDS)}"
-        " FROM source_token k JOIN source s ON s.id = k.source_id"
-        " JOIN tenant t ON t.id = s.tenant_id"
+        [(SourceToken, _TOKEN_FIELDS), *_LAYOUT],
+        f"SELECT {columns('k', SourceToken, _TOKEN_FIELDS)}, {_WITH_TENANT_AND_RULES}"
+        " JOIN source_token k ON k.source_id = s.id"
         " WHERE k.token_hash = %s AND k.revoked_at IS NULL AND s.active",
         [digest],
     )
     if not rows:
         return None
-    row, source = rows[0][0], _with_tenant(*rows[0][1:])
+    row, source = rows[0][0], _loaded(*rows[0][1:])
     if not hmac.compare_digest(digest, row.token_hash):
         return None
     if not token.startswith(TOKEN_PREFIXES[source.api_style] + "_"):
@@ -174,8 +186,9 @@ def authenticate_bearer(token: str) -> Source | None:
     return source
 
 
-def _with_tenant(source: Source, tenant: Tenant) -> Source:
+def _loaded(source: Source, tenant: Tenant, version: RuleSetVersion) -> Source:
     source.tenant = tenant  # read with it: no query when the request needs its tenant
+    source.active_rules = version if version.id is not None else None
     return source
 
 
