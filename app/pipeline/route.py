@@ -48,6 +48,7 @@ def route_lead(
     now = now or datetime.now(UTC)
     source = lead_row.source  # no query when the intake just created the row with its source
     lead = lead_from_row(lead_row, source.name)
+    outermost = not database.in_transaction()  # then the last statement may COMMIT
     for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
         try:
             with database.atomic():
@@ -72,6 +73,7 @@ def route_lead(
                     steps=outcome.steps,
                     seen_keys=outcome.seen_keys,
                     sale=outcome.sale,  # written last: it locks the customer's row
+                    commit=outermost,
                 )
                 if not saved:
                     raise _LostRace

@@ -180,8 +180,10 @@ def columns(alias: str, model: type, names: Sequence[str]) -> str:
 def execute_and_commit(sql: str, params: Sequence[Any] = ()):
     """Run a statement that ends the transaction; on PostgreSQL, COMMIT in its round trip.
 
-    Only for the last statement of an outermost `database.atomic()` block: its commit then
-    sends nothing more. In a nested block, and on SQLite, the statement runs alone.
+    Only for the last statement of a `database.atomic()` block that the caller opened
+    outside any transaction (`not database.in_transaction()` before it; peewee does not
+    count the savepoints of nested blocks, so this cannot be checked here): the block's
+    commit then sends nothing more. On SQLite the statement runs alone.
     """
     if isinstance(database.obj, PooledPostgres):
         return database.obj.execute_and_commit(sql, params)

@@ -31,12 +31,14 @@ def save_routing(
     steps: Sequence[Any],
     seen_keys: Sequence[int] = (),
     sale: Sale | None = None,
+    commit: bool = False,
 ) -> bool:
     """Store the routing and end the caller's transaction; False if the sale lost its race.
 
     On False the caller must roll back: another routing took the money, the cap or the
-    turn the sale was decided on. On PostgreSQL, when the caller's transaction is the
-    outermost one, it is committed here; otherwise (and on SQLite) the caller commits.
+    turn the sale was decided on. With `commit` (the caller's transaction was opened outside
+    any other), PostgreSQL commits it here, in the same round trip; otherwise, and on
+    SQLite, the caller's block commits.
     """
     statements = [
         (
@@ -79,11 +81,12 @@ def save_routing(
         return sale is None or record_sale(sale) is not None
     if sale is not None:
         statements.append(sale_statement(sale))
-    query = "; ".join(query for query, _ in statements)
+    query = "; ".join(text for text, _ in statements)
+    values = [value for _, params in statements for value in params]
     try:
-        # With the COMMIT when this is the outermost transaction: a sale that held commits
-        # without a round trip back here, one that lost fails before COMMIT is reached.
-        execute_and_commit(query, [p for _, params in statements for p in params])
+        # With its COMMIT when asked: a sale that held commits without a round trip back
+        # here, one that lost fails before the COMMIT is reached.
+        (execute_and_commit if commit else execute)(query, values)
     except DatabaseError as error:
         if sale is not None and lost_race(error):
             return False
