@@ -64,6 +64,11 @@ class PostgresLeads:
             cursor.execute(f"SELECT id FROM {self.table} WHERE {where.sql}", where.params)
             return {row[0] for row in cursor.fetchall()}
 
+    def rows(self, statement):
+        with self.connection.cursor() as cursor:
+            cursor.execute(statement.text, statement.params)
+            return cursor.fetchall()
+
     def close(self):
         with self.connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
