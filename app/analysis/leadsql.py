@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from app.dsl import ast
-from app.dsl.sql import Sql, SqlWhere, register_sqlite_functions, sql, to_sql
+from app.dsl.sql import RowValues, Sql, SqlWhere, register_sqlite_functions, sql, to_sql
 from app.store.db import database, is_postgresql
 from app.store.listing import LeadFilter
 
@@ -68,9 +68,49 @@ def meta_columns(name: str) -> dict[str, str]:
     }
 
 
-def where_sql(node: ast.Node, fields: dict[str, str], name: str) -> SqlWhere:
-    """Compile a checked condition to a WHERE clause over stored leads."""
-    return to_sql(node, fields, name, column="l.data", meta=meta_columns(name))
+def where_sql(
+    node: ast.Node, fields: Mapping[str, str], name: str, row: RowValues | None = None
+) -> SqlWhere:
+    """Compile a checked condition to a WHERE clause over stored leads (or their `row`)."""
+    received = "l.received_at" if name == "postgresql" else None  # a UTC timestamp
+    return to_sql(node, fields, name, column="l.data", meta=meta_columns(name),
+                  received=received, row=row)  # fmt: skip
+
+
+class Shared:
+    """The conditions of one PostgreSQL query, translated over values read once per row.
+
+    `test(category, where)` returns the condition (and its category test) over the row's
+    columns; `expression()` adds any other per-row SQL over the lead `l`; `rows(where)` is
+    the subquery to select FROM. A category test is left out when `only` is that category.
+    """
+
+    def __init__(self, only: str | None = None):
+        self.row = RowValues("l.data")
+        self.only = only
+
+    def test(self, category: str, where: SqlWhere) -> Sql:
+        if where.source is not None:
+            node, fields = where.source
+            where = where_sql(node, fields, "postgresql", self.row)
+            condition = Sql(where.sql, where.params)
+        else:  # written by hand over `l`: computed with the row
+            condition = self.row.expression(sql("COALESCE(({w}), FALSE)",
+                                                w=Sql(where.sql, where.params)))  # fmt: skip
+        if category == self.only:
+            return sql("({w})", w=condition)
+        is_category = self.row.expression(sql("l.category = {c}", c=bind(category, "postgresql")))
+        return sql("({c} AND ({w}))", c=is_category, w=condition)
+
+    def expression(self, expression: Sql | str) -> Sql:
+        return self.row.expression(Sql(expression) if isinstance(expression, str) else expression)
+
+    def rows(self, where: Sql, order: Sequence[str] = ()) -> Sql:
+        """Return the subquery of the leads `where` selects, ordered by `order` inside (as an
+        index can deliver them; the query's own ORDER BY on the same columns is then free)."""
+        source = sql(FROM + " WHERE {w}" + (" ORDER BY " + ", ".join(order) if order else ""),
+                     w=where)  # fmt: skip
+        return self.row.rows(source, [self.expression(key) for key in order])
 
 
 def bind(value: Any, name: str) -> Sql:
@@ -135,6 +175,12 @@ class Window:
         """Return the window restricted to leads of these categories."""
         return replace(self, categories=tuple(categories))
 
+    def only_category(self) -> str | None:
+        """Return the category every lead of the window has, if the window names just one."""
+        if self.categories is not None and len(self.categories) == 1:
+            return self.categories[0]
+        return self.filters.category
+
     def condition(self, name: str) -> Sql:
         """Return the WHERE clause of the window, the newest-`limit` cut included."""
         parts = [scope_sql(self.tenant_id, self.filters, name)]
@@ -170,6 +216,19 @@ class Window:
         `count(*) FILTER (WHERE ...)` on PostgreSQL, `sum(CASE ...)` on SQLite.
         """
         name = dialect()
+        if name == "postgresql" and conditions:
+            shared = Shared(self.only_category())
+            counts = [
+                sql("count(*) FILTER (WHERE {t})", t=shared.test(category, where))
+                for category, where in conditions
+            ]
+            statement = sql(
+                "SELECT {select} FROM {rows}",
+                select=join([Sql("count(*)"), *counts], ", "),
+                rows=shared.rows(self.condition(name)),
+            )
+            row = execute(statement).fetchone()
+            return int(row[0]), [int(value) for value in row[1:]]
         counts = []
         for category, where in conditions:
             test = sql(
@@ -177,10 +236,7 @@ class Window:
                 c=bind(category, name),
                 w=Sql(where.sql, where.params),
             )
-            if name == "postgresql":
-                counts.append(sql("count(*) FILTER (WHERE {t})", t=test))
-            else:
-                counts.append(sql("COALESCE(sum(CASE WHEN {t} THEN 1 ELSE 0 END), 0)", t=test))
+            counts.append(sql("COALESCE(sum(CASE WHEN {t} THEN 1 ELSE 0 END), 0)", t=test))
         statement = sql(
             "SELECT {select} FROM " + FROM + " WHERE {scope}",
             select=join([Sql("count(*)"), *counts], ", "),
@@ -219,20 +275,26 @@ class Window:
             data = sql("jsonb_build_array({keys})::text", keys=keys)
         else:
             data = Sql("'[]'")
-        metadata = (
-            "NULL, NULL, NULL" if lean else f"{received_text(name)}, l.source_id, l.partner_id"
-        )
-        columns = [
-            Sql(f"l.id, {received_epoch(name)}, {metadata}, l.category, l.status, "
-                + ("NULL" if lean else "l.is_test")),
-            data,
-            *_masks(masks, name),
-        ]  # fmt: skip
-        statement = sql(
-            "SELECT {columns} FROM " + FROM + " WHERE {c} ORDER BY l.received_at, l.id",
-            columns=join(columns, ", "),
-            c=self.condition(name),
-        )
+        metadata = ["NULL"] * 3 if lean else [received_text(name), "l.source_id", "l.partner_id"]
+        names = ["l.id", received_epoch(name), *metadata, "l.category", "l.status",
+                 "NULL" if lean else "l.is_test"]  # fmt: skip
+        columns = [Sql(c) for c in names] + [data]
+        if name == "postgresql" and masks:  # the masks share the values they read
+            shared = Shared(self.only_category())
+            columns = [shared.expression(c) for c in columns]
+            order = ("l.received_at", "l.id")
+            statement = sql(
+                "SELECT {columns} FROM {rows} ORDER BY {order}",
+                columns=join(columns + _masks(masks, name, shared), ", "),
+                rows=shared.rows(self.condition(name), order),
+                order=join([shared.expression(key) for key in order], ", "),
+            )
+        else:
+            statement = sql(
+                "SELECT {columns} FROM " + FROM + " WHERE {c} ORDER BY l.received_at, l.id",
+                columns=join(columns + _masks(masks, name), ", "),
+                c=self.condition(name),
+            )
         if name == "postgresql":
             yield from _stream_postgresql(statement, batch)
             return
@@ -252,19 +314,20 @@ STREAM_COLUMNS = (
 MASK_BITS = 62
 
 
-def _masks(masks: Sequence[tuple[str, SqlWhere]], name: str) -> list[Sql]:
+def _masks(
+    masks: Sequence[tuple[str, SqlWhere]], name: str, shared: Shared | None = None
+) -> list[Sql]:
     """Return one integer expression per MASK_BITS conditions: the sum of the bits that hold."""
     columns = []
     for first in range(0, len(masks), MASK_BITS):
         terms = []
         for bit, (category, where) in enumerate(masks[first : first + MASK_BITS]):
-            terms.append(
-                sql(
-                    "CASE WHEN l.category = {c} AND ({w}) THEN " + str(1 << bit) + " ELSE 0 END",
-                    c=bind(category, name),
-                    w=Sql(where.sql, where.params),
-                )
-            )
+            if shared is not None:
+                test = shared.test(category, where)
+            else:
+                test = sql("l.category = {c} AND ({w})", c=bind(category, name),
+                           w=Sql(where.sql, where.params))  # fmt: skip
+            terms.append(sql("CASE WHEN {t} THEN " + str(1 << bit) + " ELSE 0 END", t=test))
         columns.append(sql("({terms})", terms=join(terms, " + ")))
     return columns or [Sql("0")]
 
