@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from playhouse.pool import PooledDatabase
+
 from app.dsl import ast
 from app.dsl.sql import RowValues, Sql, SqlWhere, register_sqlite_functions, sql, to_sql
 from app.store.db import database, is_postgresql
@@ -381,4 +383,13 @@ def _stream_postgresql(statement: Sql, batch: int) -> Iterator[list[tuple]]:
                 pass
         thread.join()
         connection.rollback()
+        _release(connection)
+
+
+def _release(connection) -> None:
+    """Close a connection of our own; a pool that handed it out forgets it (else every
+    stream would keep one of its slots, and the process would run out of connections)."""
+    if isinstance(database.obj, PooledDatabase):
+        database.obj._close(connection, close_conn=True)  # read-only: not for reuse
+    else:
         connection.close()
