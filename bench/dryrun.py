@@ -67,7 +67,8 @@ OPTIMIZATIONS = (
     "runs: load average 2-5 on 2 cores, so wall times drift by ±30% between runs; every step "
     "was therefore also counted in instructions per lead with callgrind on a 100,000-lead copy, "
     "which does not drift). The nine rules in one query: 69,100 instructions per lead, "
-    "medians of 4.5-5.3 s (5 rounds, interleaved with the new query). PostgreSQL evaluates an "
+    "medians of 3.6-5.3 s (runs of 5 rounds, interleaved with the new query, the load varying). "
+    "PostgreSQL evaluates an "
     "expression as often as it is written: each rule looked its keys up again and re-checked "
     "their JSON types (`jsonb_typeof`, a text compare, `->>`, a cast: ~4,500 instructions per "
     "field read, against ~500 for the comparison itself).",
@@ -86,7 +87,7 @@ OPTIMIZATIONS = (
     "32,000 → 27,500.",
     "Regexes that are a literal prefix or alternation of them (`^(3|9)`) as `left() = ANY`: "
     "27,500 → 26,500 instructions per lead. Old and new query interleaved: 5.31 → 2.13 s "
-    "and 4.62 → 1.74 s (medians of 5); the benchmark below, median of 3. What remains: "
+    "and 4.62 → 1.74 s (medians of 5); the table above: median of 3. What remains: "
     "the type checks and typed reads (~11,000 instructions per lead: the same nine rules "
     "written by hand with each field read once and no type check at all take 15,600, see the "
     "reference row) and today's date (three date_part calls, ~2,000). More parallel workers "
@@ -262,7 +263,6 @@ def dry_run_in_child(url: str, limit: int | None = None) -> dict:
 def run() -> Report:
     """Time the dry-run against the streaming floors, the SQL counts, and peak memory."""
     url = dryrun_data.prepare(base_url(), LEADS, log=lambda m: print(m, file=sys.stderr))
-    load_before = os.getloadavg()[0]
     _bind(url)
     tenant_id = _request().tenant_id
     plain, tuned, runs, counts = [], [], [], []
@@ -320,11 +320,6 @@ def run() -> Report:
         "order) through one predicate; they do not replay dedupe, caps or budgets, and evaluate "
         "one rule set's one condition.",
     ]
-    report.notes.append(
-        f"Load average (1 min) when the run started and ended: {load_before:.1f} and "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; anything above the benchmark's "
-        "own ~2 is other work on the machine, and slows every row of the table alike."
-    )
     report.notes += ["Optimization log: " + OPTIMIZATIONS[0]]
     report.notes += [f"Then: {step}" for step in OPTIMIZATIONS[1:]]
     report.targets += [
