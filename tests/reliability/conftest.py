@@ -253,7 +253,10 @@ class PrivatePostgres:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            # No fsync (the tests crash PostgreSQL, never the machine: what it wrote is
+            # kept), but synchronous commits, as in production: a crash loses what an
+            # asynchronous commit had not written yet.
+            "-c fsync=off -c synchronous_commit=on -c full_page_writes=off "
             "-c max_connections=60"
         )
         self.ctl("-o", options, "-l", str(self.directory / "server.log"), "-w", "-t", "60", "start")
@@ -294,14 +297,27 @@ def private_postgres():
         connection = psycopg2.connect(
             host="127.0.0.1", port=cluster.port, user="postgres", dbname="postgres"
         )
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE DATABASE sluice")
         connection.close()
         yield cluster
     finally:
         cluster.kill()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def private_database(private_postgres):
+    """Return the private cluster with a new, empty database `sluice` for this test."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        host="127.0.0.1", port=private_postgres.port, user="postgres", dbname="postgres"
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS sluice WITH (FORCE)")
+        cursor.execute("CREATE DATABASE sluice")
+    connection.close()
+    return private_postgres
 
 
 def kill_worker(server: Gunicorn) -> int:
