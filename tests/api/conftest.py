@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -22,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTO_RULES = (Path(__file__).parent / "rules" / "auto.rules").read_text()
@@ -235,48 +233,15 @@ def threads_server(app):
     thread.join(timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(app, database_url):
     """Return a starter of gunicorn (3 workers) serving the app with extra environment."""
-    processes = []
+    servers = []
 
     def start(**environment: str) -> str:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "SLUICE_DATABASE_URL": database_url,
-            "SLUICE_LOG_LEVEL": "WARNING",
-            **environment,
-        }
-        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "3"]
-        process = subprocess.Popen(
-            [*command, "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):  # until the health check answers (at most ~30 s)
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return url
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail("gunicorn exited: " + process.stderr.read().decode()[-2000:])
-                threading.Event().wait(0.1)
-        pytest.fail("gunicorn did not answer /healthz")
+        servers.append(Gunicorn(database_url, workers=3, env=environment).start())
+        return servers[-1].url
 
     yield start
-    for process in processes:
-        process.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown: nothing to drain
-        process.wait(timeout=30)
-        process.stderr.close()
+    for server in servers:
+        server.stop()

@@ -9,10 +9,6 @@ SQLite, the BEGIN IMMEDIATE write lock.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -25,6 +21,7 @@ import pytest
 
 from app.store.clock import utcnow
 from app.store.models import BidCounter, Customer, DedupeKey, Lead, WalletEntry
+from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 12
@@ -65,53 +62,12 @@ def threads_server(app):
     thread.join(timeout=10)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_server(app, database_url):
     """Serve the app from gunicorn with three worker processes on a loopback port."""
-    port = free_port()
-    env = {**os.environ, "SLUICE_DATABASE_URL": database_url, "SLUICE_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--workers",
-            "3",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # until the health check answers (at most ~30 s)
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail("gunicorn exited: " + process.stderr.read().decode()[-2000:])
-                threading.Event().wait(0.1)
-        else:
-            pytest.fail("gunicorn did not answer /healthz")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stderr.close()
+    server = Gunicorn(database_url, workers=3).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(params=["threads", "gunicorn"])
