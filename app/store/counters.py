@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.store.db import execute
+from app.store.db import execute, repeat
 from app.store.models import BidCounter, Customer
 
 
@@ -60,4 +60,4 @@ def read_bidding(
 
 def _in(values: list, params: list) -> tuple[str, list]:
     """Return an `IN (...)` list of placeholders for the values, and params extended by them."""
-    return "(" + ", ".join(["%s"] * len(values)) + ")", params + list(values)
+    return f"({repeat('%s', len(values))})", params + list(values)

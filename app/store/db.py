@@ -172,9 +172,15 @@ def select_rows(models: Sequence[tuple[type, Sequence[str]]], query: str, params
 
 
 def columns(alias: str, model: type, names: Sequence[str]) -> str:
-    """Return `alias.column, ...` for these fields of the model."""
+    """Return `alias.column, ...` for these fields of the model (bare names if no alias)."""
     fields = model._meta.fields
-    return ", ".join(f"{alias}.{fields[name].column_name}" for name in names)
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{fields[name].column_name}" for name in names)
+
+
+def repeat(mark: str, count: int) -> str:
+    """Return `mark, mark, ...`, count times: placeholders of a list or of VALUES rows."""
+    return ", ".join([mark] * count)
 
 
 def execute_and_commit(sql: str, params: Sequence[Any] = ()):

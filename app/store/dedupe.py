@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.store.db import execute
+from app.store.db import execute, repeat
 from app.store.models import DedupeKey
 
 
@@ -38,7 +38,7 @@ def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
     ordered = sorted(set(hashes))
     if not ordered:
         return {}
-    values = ", ".join(["(%s, %s)"] * len(ordered))
+    values = repeat("(%s, %s)", len(ordered))
     params = [part for digest in ordered for part in (tenant_id, digest)]
     cursor = execute(
         f"INSERT INTO dedupe_key (tenant_id, key_hash) VALUES {values}"

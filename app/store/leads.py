@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.store.clock import utcnow
-from app.store.db import database, execute, is_postgresql
+from app.store.db import columns, database, execute, is_postgresql, repeat
 from app.store.errors import ConflictError
 from app.store.models import Lead, LeadEvent, Post, Source
 from app.store.secrets import public_id
@@ -101,7 +101,7 @@ def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) 
                     "price_cents", "partner_id", "is_test", "received_at",
                     "updated_at"]  # fmt: skip
     params = _values(post, post_columns) + _values(lead, lead_columns)
-    rows = ", ".join(["(%s, %s::timestamp, %s, %s, %s::jsonb)"] * len(events))
+    rows = repeat("(%s, %s::timestamp, %s, %s, %s::jsonb)", len(events))
     for number, (kind, message, details) in enumerate(events):
         params += [number, at, kind, message, LeadEvent.details.db_value(details)]
     # Committed without waiting for the WAL flush: the routing's COMMIT, synchronous and
@@ -109,10 +109,10 @@ def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) 
     # docs/architecture.md, "Durability").
     query = (
         "SET LOCAL synchronous_commit = off;"
-        f" WITH p AS (INSERT INTO post ({_names(Post, post_columns)})"
-        f" VALUES ({_marks(post_columns)}) RETURNING id),"
-        f" l AS (INSERT INTO lead ({_names(Lead, lead_columns)}, post_id)"
-        f" SELECT {_marks(lead_columns)}, p.id FROM p RETURNING id),"
+        f" WITH p AS (INSERT INTO post ({columns('', Post, post_columns)})"
+        f" VALUES ({repeat('%s', len(post_columns))}) RETURNING id),"
+        f" l AS (INSERT INTO lead ({columns('', Lead, lead_columns)}, post_id)"
+        f" SELECT {repeat('%s', len(lead_columns))}, p.id FROM p RETURNING id),"
         " e AS (INSERT INTO lead_event (lead_id, at, kind, message, details)"
         f" SELECT l.id, e.at, e.kind, e.message, e.details FROM l, (VALUES {rows})"
         " AS e(n, at, kind, message, details) ORDER BY e.n)"
@@ -122,18 +122,10 @@ def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) 
     lead.post = post
 
 
-def _values(row, columns: list[str]) -> list:
+def _values(row, names: list[str]) -> list:
     """Return the row's values for these fields, converted as peewee would store them."""
     meta = type(row)._meta
-    return [meta.fields[name].db_value(row.__data__.get(name)) for name in columns]
-
-
-def _names(model, columns: list[str]) -> str:
-    return ", ".join(model._meta.fields[name].column_name for name in columns)
-
-
-def _marks(columns: list[str]) -> str:
-    return ", ".join(["%s"] * len(columns))
+    return [meta.fields[name].db_value(row.__data__.get(name)) for name in names]
 
 
 def add_event(lead: Lead, kind: str, message: str, details: Any = None) -> LeadEvent:

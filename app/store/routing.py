@@ -14,7 +14,7 @@ from typing import Any
 from peewee import DatabaseError
 
 from app.store.clock import utcnow
-from app.store.db import execute, execute_and_commit, is_postgresql, json_param
+from app.store.db import execute, execute_and_commit, is_postgresql, json_param, repeat
 from app.store.sales import Sale, lost_race, record_sale, sale_statement
 
 
@@ -68,7 +68,7 @@ def save_routing(
         insert = "INSERT INTO lead_event (lead_id, at, kind, message, details) VALUES "
         statements.append((insert + ", ".join(rows), params))
     if seen_keys:
-        marks = ", ".join(["%s"] * len(seen_keys))
+        marks = repeat("%s", len(seen_keys))
         statements.append(
             (
                 f"UPDATE dedupe_key SET last_seen_at = %s, lead_id = %s WHERE id IN ({marks})",

@@ -21,7 +21,7 @@ from datetime import datetime
 from peewee import DatabaseError
 
 from app.store.clock import utcnow
-from app.store.db import database, is_postgresql
+from app.store.db import database, is_postgresql, repeat
 from app.store.models import BidCounter, BidState, Customer, WalletEntry
 
 LOST_RACE = "SL409"  # SQLSTATE of sluice_sale_lost() (migration 30)
@@ -106,7 +106,7 @@ def sale_statement(sale: Sale) -> tuple[str, list]:
     ]
     counted = "0"
     if sale.periods:
-        values = ", ".join(["(%s, %s::timestamp)"] * len(sale.periods))
+        values = repeat("(%s, %s::timestamp)", len(sale.periods))
         guard, guard_params = _counter_guard(sale, "c")
         ctes.append(
             "counted AS (INSERT INTO bid_counter AS c"
