@@ -21,8 +21,7 @@ from datetime import datetime
 from peewee import DatabaseError
 
 from app.store.clock import utcnow
-from app.store.db import database, is_postgresql, repeat
-from app.store.models import BidCounter, BidState, Customer, WalletEntry
+from app.store.db import database, execute, is_postgresql, repeat
 
 LOST_RACE = "SL409"  # SQLSTATE of sluice_sale_lost() (migration 30)
 
@@ -69,23 +68,38 @@ def lost_race(error: Exception) -> bool:
     return getattr(getattr(error, "orig", None), "pgcode", None) == LOST_RACE
 
 
-def _counter_guard(sale: Sale, table: str) -> tuple[str, list]:
+# The sale's statements, shared by PostgreSQL (as one statement of CTEs, each fed by the
+# charge's RETURNING) and SQLite (one by one).
+_CHARGE = (
+    "UPDATE customer SET balance_cents = balance_cents - %s"
+    " WHERE id = %s AND active AND balance_cents >= %s RETURNING balance_cents"
+)
+_COUNT = (
+    "INSERT INTO bid_counter AS c (tenant_id, bid_id, period, period_start, leads, spent_cents)"
+)
+_COUNT_CONFLICT = (
+    " ON CONFLICT (tenant_id, bid_id, period, period_start) DO UPDATE"
+    " SET leads = c.leads + 1, spent_cents = c.spent_cents + excluded.spent_cents"
+    " WHERE {guard} RETURNING 1"
+)
+_WIN = "INSERT INTO bid_state AS s (tenant_id, bid_id, last_won_at)"
+_WIN_CONFLICT = (
+    " ON CONFLICT (tenant_id, bid_id) DO UPDATE SET last_won_at = excluded.last_won_at"
+    " WHERE NOT %s OR s.last_won_at {same} RETURNING 1"
+)
+_ENTRY = (
+    "INSERT INTO wallet_entry"
+    " (customer_id, kind, amount_cents, balance_after_cents, lead_id, note, created_at)"
+)
+
+
+def _counter_guard(sale: Sale) -> tuple[str, list]:
     """Return the ON CONFLICT ... WHERE that keeps an existing counter within its limits."""
     cap_period, cap = sale.cap or ("", 0)
     budget_period, budget = sale.budget or ("", 0)
     return (
-        f"({table}.period <> %s OR {table}.leads < %s) AND "
-        f"({table}.period <> %s OR {table}.spent_cents + %s <= %s)",
+        "(c.period <> %s OR c.leads < %s) AND (c.period <> %s OR c.spent_cents + %s <= %s)",
         [cap_period, cap, budget_period, sale.price_cents, budget],
-    )
-
-
-def _counter_has_room(sale: Sale):
-    """Return _counter_guard as a peewee expression on BidCounter."""
-    cap_period, cap = sale.cap or ("", 0)
-    budget_period, budget = sale.budget or ("", 0)
-    return ((BidCounter.period != cap_period) | (BidCounter.leads < cap)) & (
-        (BidCounter.period != budget_period) | (BidCounter.spent_cents + sale.price_cents <= budget)
     )
 
 
@@ -100,38 +114,26 @@ def sale_statement(sale: Sale) -> tuple[str, list]:
     # happens unless the customer could pay. A counter row new in this period is inserted
     # (bidding checked that one lead at this price fits an unused cap and budget).
     params: list = [sale.price_cents, sale.customer_id, sale.price_cents]
-    ctes = [
-        "charged AS (UPDATE customer SET balance_cents = balance_cents - %s"
-        " WHERE id = %s AND active AND balance_cents >= %s RETURNING balance_cents)"
-    ]
+    ctes = [f"charged AS ({_CHARGE})"]
     counted = "0"
     if sale.periods:
         values = repeat("(%s, %s::timestamp)", len(sale.periods))
-        guard, guard_params = _counter_guard(sale, "c")
+        guard, guard_params = _counter_guard(sale)
         ctes.append(
-            "counted AS (INSERT INTO bid_counter AS c"
-            " (tenant_id, bid_id, period, period_start, leads, spent_cents)"
-            f" SELECT %s, %s, p.period, p.start, 1, %s FROM charged, (VALUES {values})"
-            " AS p(period, start)"
-            " ON CONFLICT (tenant_id, bid_id, period, period_start) DO UPDATE"
-            " SET leads = c.leads + 1, spent_cents = c.spent_cents + EXCLUDED.spent_cents"
-            f" WHERE {guard} RETURNING 1)"
+            f"counted AS ({_COUNT} SELECT %s, %s, p.period, p.start, 1, %s FROM charged,"
+            f" (VALUES {values}) AS p(period, start){_COUNT_CONFLICT.format(guard=guard)})"
         )
         params += [sale.tenant_id, sale.bid_id, sale.price_cents]
         params += [part for period in sale.periods for part in period]
         params += guard_params
         counted = "(SELECT count(*) FROM counted)"
+    same = _WIN_CONFLICT.format(same="IS NOT DISTINCT FROM %s::timestamp")
     ctes.append(
-        "won AS (INSERT INTO bid_state AS s (tenant_id, bid_id, last_won_at)"
-        " SELECT %s, %s, clock_timestamp() AT TIME ZONE 'UTC' FROM charged"
-        " ON CONFLICT (tenant_id, bid_id) DO UPDATE SET last_won_at = EXCLUDED.last_won_at"
-        " WHERE NOT %s OR s.last_won_at IS NOT DISTINCT FROM %s::timestamp RETURNING 1)"
+        f"won AS ({_WIN} SELECT %s, %s, clock_timestamp() AT TIME ZONE 'UTC' FROM charged{same})"
     )
     params += [sale.tenant_id, sale.bid_id, sale.check_last_won, sale.last_won]
     ctes.append(
-        "entry AS (INSERT INTO wallet_entry"
-        " (customer_id, kind, amount_cents, balance_after_cents, lead_id, note, created_at)"
-        " SELECT %s, 'charge', %s, balance_cents, %s, %s, %s FROM charged)"
+        f"entry AS ({_ENTRY} SELECT %s, 'charge', %s, balance_cents, %s, %s, %s FROM charged)"
     )
     params += [sale.customer_id, -sale.price_cents, sale.lead_id, sale.note, sale.at]
     held = (
@@ -148,72 +150,27 @@ def sale_statement(sale: Sale) -> tuple[str, list]:
 def _record_sale_portable(sale: Sale) -> int | None:
     # SQLite: the transaction holds the database's write lock from its first statement, so
     # these cannot fail after an exact read; they are checked all the same.
-    charged = list(
-        Customer.update(balance_cents=Customer.balance_cents - sale.price_cents)
-        .where(
-            (Customer.id == sale.customer_id)
-            & Customer.active
-            & (Customer.balance_cents >= sale.price_cents)
-        )
-        .returning(Customer.balance_cents)
-        .tuples()
-        .execute()
-    )
+    charged = execute(_CHARGE, [sale.price_cents, sale.customer_id, sale.price_cents]).fetchall()
     if not charged:
         return None
     balance = charged[0][0]
+    guard, guard_params = _counter_guard(sale)
     for period, start in sale.periods:
-        counted = list(
-            BidCounter.insert(
-                tenant=sale.tenant_id,
-                bid_id=sale.bid_id,
-                period=period,
-                period_start=start,
-                leads=1,
-                spent_cents=sale.price_cents,
-            )
-            .on_conflict(
-                conflict_target=[
-                    BidCounter.tenant,
-                    BidCounter.bid_id,
-                    BidCounter.period,
-                    BidCounter.period_start,
-                ],
-                update={
-                    BidCounter.leads: BidCounter.leads + 1,
-                    BidCounter.spent_cents: BidCounter.spent_cents + sale.price_cents,
-                },
-                where=_counter_has_room(sale),
-            )
-            .returning(BidCounter.id)
-            .tuples()
-            .execute()
-        )
+        counted = execute(
+            f"{_COUNT} VALUES (%s, %s, %s, %s, 1, %s){_COUNT_CONFLICT.format(guard=guard)}",
+            [sale.tenant_id, sale.bid_id, period, start, sale.price_cents, *guard_params],
+        ).fetchall()
         if not counted:
             return None
     won_at = utcnow()  # under the database's write lock: in the order the sales commit
-    won = BidState.insert(tenant=sale.tenant_id, bid_id=sale.bid_id, last_won_at=won_at)
-    update = {BidState.last_won_at: won_at}
-    if sale.check_last_won:
-        seen = (
-            BidState.last_won_at.is_null()
-            if sale.last_won is None
-            else BidState.last_won_at == sale.last_won
-        )
-        won = won.on_conflict(
-            conflict_target=[BidState.tenant, BidState.bid_id], update=update, where=seen
-        )
-    else:
-        won = won.on_conflict(conflict_target=[BidState.tenant, BidState.bid_id], update=update)
-    if not list(won.returning(BidState.id).tuples().execute()):
+    won = execute(
+        f"{_WIN} VALUES (%s, %s, %s){_WIN_CONFLICT.format(same='IS %s')}",
+        [sale.tenant_id, sale.bid_id, won_at, sale.check_last_won, sale.last_won],
+    ).fetchall()
+    if not won:
         return None
-    WalletEntry.create(
-        customer=sale.customer_id,
-        kind="charge",
-        amount_cents=-sale.price_cents,
-        balance_after_cents=balance,
-        lead=sale.lead_id,
-        note=sale.note,
-        created_at=sale.at,
+    execute(
+        f"{_ENTRY} VALUES (%s, 'charge', %s, %s, %s, %s, %s)",
+        [sale.customer_id, -sale.price_cents, balance, sale.lead_id, sale.note, sale.at],
     )
     return balance
