@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from peewee import DatabaseError
+
 from app.pipeline.audit import audit
 from app.pipeline.bidding import run_bidding
 from app.pipeline.classify import classify
@@ -14,7 +16,7 @@ from app.pipeline.outcome import Outcome
 from app.pipeline.testmode import decide_test_lead
 from app.store.clock import naive
 from app.store.db import database
-from app.store.leads import lock_lead
+from app.store.leads import lock_lead, refusal
 from app.store.models import Lead
 from app.store.routing import save_routing
 
@@ -79,6 +81,11 @@ def route_lead(
                     raise _LostRace
         except _LostRace:
             continue
+        except DatabaseError as error:
+            refused = refusal(lead_row, error)  # the lead's lock found it routed already
+            if refused is None:
+                raise
+            raise refused from None
         return outcome
     raise AssertionError("the locked attempt cannot lose a race")  # pragma: no cover
 

@@ -48,7 +48,7 @@ def read_bidding(
     ).fetchall():
         if kind == "c":
             customers[name] = Customer(
-                id=number, tenant=tenant_id, slug=name, public_id=ref, name=label,
+                __no_default__=1, id=number, tenant=tenant_id, slug=name, public_id=ref, name=label,
                 balance_cents=cents, active=bool(flag),
             )  # fmt: skip
         elif kind == "u" and (name, period, when(at)) in wanted:

@@ -7,14 +7,17 @@ request; on SQLite opening is cheap and each request opens its own.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import select
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
@@ -22,6 +25,24 @@ database = peewee.DatabaseProxy()
 POOL_SIZE = 20  # connections per process; a sync worker uses one
 POOL_RECYCLE_SECONDS = 300  # a pooled connection is replaced after this long
 POOL_WAIT_SECONDS = 10  # a request waits this long for a free connection
+PREPARED_PER_CONNECTION = 500  # then the connection's prepared statements are all dropped
+_PREPARABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"%[%s]")
+_statement_names = itertools.count(1)
+
+
+class _Connection(psycopg2.extensions.connection):
+    """A psycopg2 connection that remembers the statements prepared on its session."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: dict[str, str] = {}  # SQL text -> name of its prepared statement
+
+
+def _numbered(sql: str) -> str:
+    """Return the statement with its %s placeholders as $1, $2, ... (for PREPARE)."""
+    numbers = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda m: m[0] if m[0] == "%%" else f"${next(numbers)}", sql)
 
 
 class PooledPostgres(PooledPostgresqlDatabase):
@@ -30,7 +51,84 @@ class PooledPostgres(PooledPostgresqlDatabase):
     BEGIN is not sent on its own but in front of the transaction's first statement, and a
     transaction that ran nothing sends neither COMMIT nor ROLLBACK: a round trip less for
     every transaction.
+
+    `execute_together` runs the hand-written statements of the hot path as server-side
+    prepared statements: each SQL text is parsed, analysed (and, once PostgreSQL settles
+    on a generic plan, planned) once per connection instead of on every request, which was
+    about half of PostgreSQL's CPU per lead (docs/architecture.md, "The hot path").
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("connection_factory", _Connection)
+        super().__init__(*args, **kwargs)
+
+    def execute_together(self, statements: Sequence[tuple[str, Sequence[Any]]], commit=False):
+        """Run the statements in one round trip, prepared once per connection; return the
+        cursor of the last. With `commit`, COMMIT in the same round trip (outermost
+        transaction only).
+
+        A statement is prepared (PREPARE ... AS, in front of its first EXECUTE) under a name
+        never used before, and remembered only once its round trip succeeded: a prepared
+        statement survives its transaction's rollback, so one whose round trip failed is at
+        worst left unused, never prepared twice under one name.
+        """
+        parts, params, new = self._compose([*self._take_deferred(), *statements])
+        committing = commit and self.transaction_depth() == 1
+        if committing:
+            parts.append("COMMIT")
+        cursor = self._send("; ".join(parts), params, new)
+        if committing:
+            self._state.committed = True  # the transaction's own COMMIT is not sent again
+        return cursor
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Send a statement in front of the transaction's next one, its result unread.
+
+        For a lock, or a check that raises when it fails: a round trip less. Only inside a
+        transaction; one that ends before sending anything else never sends it.
+        """
+        if not self.in_transaction():
+            raise RuntimeError("defer() is for a statement inside a transaction")
+        self._state.deferred = [*getattr(self._state, "deferred", ()), (sql, list(params))]
+
+    def execute_sql(self, sql, params=None):
+        deferred = self._take_deferred()
+        if not deferred:
+            return self._send(sql, params)
+        parts, values, new = self._compose(deferred)
+        return self._send("; ".join([*parts, sql]), [*values, *(params or ())], new)
+
+    def _compose(self, statements) -> tuple[list[str], list, dict[str, str]]:
+        """Return the statements as query parts (EXECUTE, after PREPARE when new), their
+        parameters, and the statements prepared by these parts."""
+        prepared = getattr(self.connection(), "prepared", None)
+        parts, params, new = [], [], {}
+        if prepared is not None and len(prepared) >= PREPARED_PER_CONNECTION:
+            parts.append("DEALLOCATE ALL")
+            prepared.clear()
+        for sql, values in statements:
+            name = None
+            if prepared is not None and _PREPARABLE.match(sql):
+                name = prepared.get(sql) or new.get(sql)
+                if name is None:
+                    name = new[sql] = f"sluice_{next(_statement_names)}"
+                    parts.append(f"PREPARE {name} AS {_numbered(sql)}")
+            if name is None:
+                parts.append(sql)
+            elif values:
+                parts.append(f"EXECUTE {name}({repeat('%s', len(values))})")
+            else:
+                parts.append(f"EXECUTE {name}")
+            params.extend(values)
+        return parts, params, new
+
+    def _send(self, sql, params, prepared_now: dict[str, str] | None = None):
+        if self._take_pending_begin():
+            sql = "BEGIN; " + sql
+        cursor = super().execute_sql(sql, params)
+        if prepared_now:
+            self.connection().prepared.update(prepared_now)
+        return cursor
 
     def begin(self, isolation_level=None):
         if isolation_level or self._isolation_level:
@@ -40,36 +138,32 @@ class PooledPostgres(PooledPostgresqlDatabase):
         self._state.begin_pending = True
         return None
 
-    def execute_sql(self, sql, params=None):
-        if self._take_pending_begin():
-            sql = "BEGIN; " + sql
-        return super().execute_sql(sql, params)
-
-    def execute_and_commit(self, sql, params=None):
-        """Run the statement and, in the outermost transaction, COMMIT in the same round trip."""
-        if self.transaction_depth() != 1:
-            return self.execute_sql(sql, params)
-        cursor = self.execute_sql(sql + "; COMMIT", params)
-        self._state.committed = True  # the transaction's own COMMIT is not sent again
-        return cursor
-
     def commit(self):
+        self._take_deferred()
         if not self._take_pending_begin() and not self._take_committed():
             super().commit()
 
     def rollback(self):
+        self._take_deferred()
         if not self._take_pending_begin() and not self._take_committed():
             super().rollback()
 
     def connect(self, reuse_if_open=False):
+        self._take_deferred()
         self._take_pending_begin()
         self._take_committed()
         return super().connect(reuse_if_open)
 
     def close(self):
+        self._take_deferred()
         self._take_pending_begin()
         self._take_committed()
         return super().close()
+
+    def _take_deferred(self) -> list:
+        deferred = getattr(self._state, "deferred", None) or []
+        self._state.deferred = []
+        return deferred
 
     def _take_pending_begin(self) -> bool:
         pending = getattr(self._state, "begin_pending", False)
@@ -145,9 +239,24 @@ def execute(sql: str, params: Sequence[Any] = ()):
     For the statements of the intake's hot path, written by hand: building a query with
     peewee costs more than running it (docs/architecture.md, "The hot path").
     """
-    if not is_postgresql():
-        sql = sql.replace("%s", "?")
-    return database.execute_sql(sql, params)
+    return execute_together([(sql, params)])
+
+
+def execute_together(statements: Sequence[tuple[str, Sequence[Any]]], *, commit=False):
+    """Run statements written with %s placeholders; return the cursor of the last.
+
+    On PostgreSQL they go in one round trip as prepared statements, with the COMMIT when
+    `commit` (see `execute_and_commit` for when that is allowed); on SQLite one by one, and
+    the caller's block commits.
+    """
+    if isinstance(database.obj, PooledPostgres):
+        return database.obj.execute_together(statements, commit=commit)
+    cursor = None
+    for sql, params in statements:
+        if not is_postgresql():
+            sql = sql.replace("%s", "?")
+        cursor = database.execute_sql(sql, params)
+    return cursor
 
 
 def select_rows(models: Sequence[tuple[type, Sequence[str]]], query: str, params: Sequence[Any]):
@@ -166,7 +275,7 @@ def select_rows(models: Sequence[tuple[type, Sequence[str]]], query: str, params
             for name, convert in fields:
                 data[name] = convert(values[position])
                 position += 1
-            instances.append(model(**data))
+            instances.append(model(__no_default__=1, **data))  # no defaults made for a read row
         rows.append(tuple(instances))
     return rows
 
@@ -183,6 +292,15 @@ def repeat(mark: str, count: int) -> str:
     return ", ".join([mark] * count)
 
 
+def defer(sql: str, params: Sequence[Any] = ()) -> None:
+    """Run a statement whose result is not needed: on PostgreSQL, in front of the
+    transaction's next statement (a round trip less); on SQLite, now."""
+    if isinstance(database.obj, PooledPostgres):
+        database.obj.defer(sql, params)
+    else:
+        execute(sql, params)
+
+
 def execute_and_commit(sql: str, params: Sequence[Any] = ()):
     """Run a statement that ends the transaction; on PostgreSQL, COMMIT in its round trip.
 
@@ -191,9 +309,7 @@ def execute_and_commit(sql: str, params: Sequence[Any] = ()):
     count the savepoints of nested blocks, so this cannot be checked here): the block's
     commit then sends nothing more. On SQLite the statement runs alone.
     """
-    if isinstance(database.obj, PooledPostgres):
-        return database.obj.execute_and_commit(sql, params)
-    return execute(sql, params)
+    return execute_together([(sql, params)], commit=True)
 
 
 def json_param(value: Any) -> tuple[str, Any]:

@@ -7,13 +7,22 @@ from datetime import datetime
 from typing import Any
 
 from app.store.clock import utcnow
-from app.store.db import columns, database, execute, is_postgresql, repeat
+from app.store.db import (
+    columns,
+    database,
+    defer,
+    execute,
+    execute_together,
+    is_postgresql,
+    repeat,
+)
 from app.store.errors import ConflictError
 from app.store.models import Lead, LeadEvent, Post, Source
 from app.store.secrets import public_id
 from app.store.storable import storable
 
 REPROCESSABLE = ("pending", "unassigned", "uncategorized", "distribution_error")
+NOT_ROUTABLE = "SL423"  # SQLSTATE of sluice_not_routable() (migration 31)
 
 
 def record_rejected_post(
@@ -101,15 +110,14 @@ def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) 
                     "price_cents", "partner_id", "is_test", "received_at",
                     "updated_at"]  # fmt: skip
     params = _values(post, post_columns) + _values(lead, lead_columns)
-    rows = repeat("(%s, %s::timestamp, %s, %s, %s::jsonb)", len(events))
+    rows = repeat("(%s::int, %s::timestamp, %s, %s, %s::jsonb)", len(events))
     for number, (kind, message, details) in enumerate(events):
         params += [number, at, kind, message, LeadEvent.details.db_value(details)]
     # Committed without waiting for the WAL flush: the routing's COMMIT, synchronous and
     # later in the WAL, makes it durable before any answer says the lead was taken (see
     # docs/architecture.md, "Durability").
     query = (
-        "SET LOCAL synchronous_commit = off;"
-        f" WITH p AS (INSERT INTO post ({columns('', Post, post_columns)})"
+        f"WITH p AS (INSERT INTO post ({columns('', Post, post_columns)})"
         f" VALUES ({repeat('%s', len(post_columns))}) RETURNING id),"
         f" l AS (INSERT INTO lead ({columns('', Lead, lead_columns)}, post_id)"
         f" SELECT {repeat('%s', len(lead_columns))}, p.id FROM p RETURNING id),"
@@ -118,7 +126,8 @@ def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) 
         " AS e(n, at, kind, message, details) ORDER BY e.n)"
         " SELECT p.id, l.id FROM p, l"
     )
-    post.id, lead.id = database.execute_sql(query, params).fetchone()
+    cursor = execute_together([("SET LOCAL synchronous_commit = off", []), (query, params)])
+    post.id, lead.id = cursor.fetchone()
     lead.post = post
 
 
@@ -137,13 +146,37 @@ def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
     """Lock the lead's row for the routing transaction; refuse unless its status is allowed.
 
     Two routings of the same lead (an intake and a reprocess, or two reprocesses) thus
-    run one after the other, and the second finds the lead already routed.
+    run one after the other, and the second finds the lead already routed. On PostgreSQL
+    the lock goes with the transaction's next statement, which fails with SQLSTATE SL423
+    (`not_routable`) when the status is not allowed; the caller turns that into the
+    ConflictError raised here on SQLite.
     """
-    lock = " FOR UPDATE" if is_postgresql() else ""
-    row = execute(f"SELECT status FROM lead WHERE id = %s{lock}", [lead.id]).fetchone()
+    if is_postgresql():
+        defer(
+            "SELECT CASE WHEN l.status = ANY(%s) THEN 0 ELSE sluice_not_routable(l.status) END"
+            " FROM (SELECT (SELECT status FROM lead WHERE id = %s FOR UPDATE) AS status) l",
+            [list(statuses), lead.id],
+        )
+        return
+    row = execute("SELECT status FROM lead WHERE id = %s", [lead.id]).fetchone()
     status = row[0] if row else None
     if status not in statuses:
-        raise ConflictError(f"lead {lead.public_id} is {status}: it cannot be routed now")
+        raise not_routable(lead, status)
+
+
+def not_routable(lead: Lead, status: str | None) -> ConflictError:
+    """Return the error of a routing refused because of the lead's status."""
+    return ConflictError(f"lead {lead.public_id} is {status}: it cannot be routed now")
+
+
+def refusal(lead: Lead, error: Exception) -> ConflictError | None:
+    """Return the ConflictError of a database error raised by the lead's lock (SL423),
+    or None for any other error."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "pgcode", None) != NOT_ROUTABLE:
+        return None
+    status = orig.diag.message_primary
+    return not_routable(lead, None if status == "missing" else status)
 
 
 def mark_distribution_error(lead: Lead, post: Post | None, message: str, request_id: str) -> None:

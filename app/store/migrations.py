@@ -59,10 +59,22 @@ def _sale_race_signal() -> None:
         )
 
 
+def _lead_check_signal() -> None:
+    # Issue 6: the routing's lead lock raises SQLSTATE SL423 when the lead may not be routed,
+    # so the lock can travel with the routing's next statement (app/store/leads.py).
+    if is_postgresql():
+        database.execute_sql(
+            "CREATE OR REPLACE FUNCTION sluice_not_routable(status text) RETURNS integer"
+            " LANGUAGE plpgsql AS $body$ BEGIN RAISE EXCEPTION USING"
+            " MESSAGE = COALESCE(status, 'missing'), ERRCODE = 'SL423'; END $body$"
+        )
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
     (30, "sale race signal (PostgreSQL)", _sale_race_signal),
+    (31, "lead check signal (PostgreSQL)", _lead_check_signal),
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from peewee import DatabaseError
 
 from app.store.clock import utcnow
-from app.store.db import execute, execute_and_commit, is_postgresql, json_param, repeat
+from app.store.db import execute, execute_together, is_postgresql, json_param, repeat
 from app.store.sales import Sale, lost_race, record_sale, sale_statement
 
 
@@ -81,12 +81,10 @@ def save_routing(
         return sale is None or record_sale(sale) is not None
     if sale is not None:
         statements.append(sale_statement(sale))
-    query = "; ".join(text for text, _ in statements)
-    values = [value for _, params in statements for value in params]
     try:
         # With its COMMIT when asked: a sale that held commits without a round trip back
         # here, one that lost fails before the COMMIT is reached.
-        (execute_and_commit if commit else execute)(query, values)
+        execute_together(statements, commit=commit)
     except DatabaseError as error:
         if sale is not None and lost_race(error):
             return False

@@ -21,7 +21,7 @@ from datetime import datetime
 from peewee import DatabaseError
 
 from app.store.clock import utcnow
-from app.store.db import database, execute, is_postgresql, repeat
+from app.store.db import execute, is_postgresql, repeat
 
 LOST_RACE = "SL409"  # SQLSTATE of sluice_sale_lost() (migration 30)
 
@@ -55,7 +55,7 @@ def record_sale(sale: Sale) -> int | None:
     if is_postgresql():
         query, params = sale_statement(sale)
         try:
-            return database.execute_sql(query, params).fetchone()[0]
+            return execute(query, params).fetchone()[0]
         except DatabaseError as error:
             if lost_race(error):
                 return None

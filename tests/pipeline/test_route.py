@@ -121,3 +121,30 @@ def test_a_sale_that_lost_its_race_is_decided_again(make_world, monkeypatch, rac
     assert WalletEntry.select().where(WalletEntry.kind == "charge").count() == 1
     kinds = [e.kind for e in LeadEvent.select().where(LeadEvent.lead == lead.id)]
     assert kinds == ["received", "classified", "assigned"]
+
+
+@pytest.mark.parametrize("status", ["assigned", None])
+def test_a_lead_that_may_not_be_routed_is_refused_and_left_alone(make_world, status):
+    """The lead's lock refuses a routing when its status is not allowed (or it is gone)."""
+    from app.store.db import database
+    from app.store.errors import ConflictError
+    from app.store.models import Customer, LeadEvent
+
+    world = make_world(RULES, {"acme": "1000"})
+    version, ruleset = active_ruleset(world.tenant)
+    now = at("2026-11-18T15:00:00")
+    values = {"phone": "+15553010002", "zip": "10001"}
+    _, lead = accept_submission(
+        world.source, "req-twice", values, {}, values,
+        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+    )  # fmt: skip
+    assert route_lead(lead, version, ruleset, now=now).status == "assigned"
+    if status is None:
+        LeadEvent.delete().where(LeadEvent.lead == lead.id).execute()
+        Lead.delete().where(Lead.id == lead.id).execute()
+    with pytest.raises(ConflictError, match=f"is {status}: it cannot be routed now"):
+        route_lead(lead, version, ruleset, now=now)
+    database.connect(reuse_if_open=True)
+    assert Customer.get(Customer.tenant == world.tenant).balance_cents == 100000 - 3000
+    assert LeadEvent.select().where(LeadEvent.lead == lead.id).count() == (3 if status else 0)
+    assert database.in_transaction() is False

@@ -1,8 +1,10 @@
-"""The PostgreSQL connection's shortcuts: BEGIN with the first statement, COMMIT with the last."""
+"""The PostgreSQL connection's shortcuts: BEGIN with the first statement, COMMIT with the last,
+hot statements prepared once per connection."""
 
 import pytest
 
-from app.store.db import database, execute, execute_and_commit, is_postgresql
+from app.store import db
+from app.store.db import database, execute, execute_and_commit, execute_together, is_postgresql
 from app.store.models import Tenant
 from app.store.tenants import create_tenant
 
@@ -73,3 +75,88 @@ def test_routing_inside_a_callers_transaction_leaves_the_commit_to_it(pg, make_w
             assert _status() == 2  # still the caller's transaction
             raise ZeroDivisionError
     assert Lead.get_by_id(lead.id).status == "pending"
+
+
+def _prepared() -> dict[str, str]:
+    """Return the session's prepared statements: {name: statement}."""
+    cursor = database.connection().cursor()
+    cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+    return dict(cursor.fetchall())
+
+
+def test_a_statement_is_prepared_once_per_connection(pg):
+    create_tenant("Acme")
+    query = "SELECT name FROM tenant WHERE name = %s AND name LIKE '%%e'"
+    assert execute(query, ["Acme"]).fetchone() == ("Acme",)
+    first = _prepared()
+    assert len(first) == 1
+    assert "AS SELECT name FROM tenant WHERE name = $1 AND name LIKE '%e'" in next(
+        iter(first.values())
+    )
+    assert execute(query, ["Acme"]).fetchone() == ("Acme",)
+    assert execute(query, ["Nobody"]).fetchone() is None
+    assert _prepared() == first  # executed again, not prepared again
+
+
+def test_a_prepared_statement_outlives_a_rollback(pg):
+    create_tenant("Acme")
+    with pytest.raises(ZeroDivisionError):
+        with database.atomic():
+            execute("UPDATE tenant SET name = %s", ["Changed"])
+            raise ZeroDivisionError
+    assert Tenant.get().name == "Acme"
+    execute("UPDATE tenant SET name = %s", ["Changed"])  # its name is still known: reused
+    assert Tenant.get().name == "Changed"
+    assert len(_prepared()) == 1
+
+
+def test_a_failed_round_trip_never_reuses_a_name(pg):
+    create_tenant("Acme")
+    failing = [("UPDATE tenant SET name = %s", ["X"]), ("SELECT 1 / %s", [0])]
+    for _ in range(2):  # the first PREPAREs ran before the division failed: new names
+        with pytest.raises(peewee_errors()):
+            with database.atomic():
+                execute_together(failing)
+    assert Tenant.get().name == "Acme"
+    assert execute_together(failing[:1] + [("SELECT 1 / %s", [1])]).fetchone() == (1,)
+    assert Tenant.get().name == "X"
+
+
+def test_too_many_prepared_statements_are_dropped_together(pg, monkeypatch):
+    monkeypatch.setattr(db, "PREPARED_PER_CONNECTION", 3)
+    for n in range(5):
+        assert execute(f"SELECT %s + {n}", [1]).fetchone() == (1 + n,)
+    assert len(_prepared()) == 2  # three, dropped at the fourth, which was prepared anew
+
+
+def test_utility_statements_are_sent_as_they_are(pg):
+    with database.atomic():
+        cursor = execute_together([("SET LOCAL synchronous_commit = off", []), ("SELECT 1", [])])
+        assert cursor.fetchone() == (1,)
+        assert execute("SHOW synchronous_commit").fetchone() == ("off",)
+    assert len(_prepared()) == 1  # the SELECT only
+
+
+def peewee_errors():
+    import peewee
+
+    return peewee.DataError, peewee.DatabaseError
+
+
+def test_a_deferred_statement_goes_with_the_next_one(pg):
+    from app.store.db import defer
+
+    create_tenant("Acme")
+    with database.atomic():
+        defer("UPDATE tenant SET name = %s", ["Deferred"])
+        assert _status() == 0  # nothing sent yet
+        assert execute("SELECT name FROM tenant").fetchone() == ("Deferred",)
+        defer("UPDATE tenant SET name = %s", ["Again"])
+        assert Tenant.get().name == "Again"  # a peewee query carries it too
+    assert Tenant.get().name == "Again"
+    with database.atomic():
+        defer("UPDATE tenant SET name = %s", ["Never"])  # nothing follows: never sent
+    assert _status() == 0
+    assert Tenant.get().name == "Again"
+    with pytest.raises(RuntimeError):
+        defer("UPDATE tenant SET name = %s", ["Outside"])
