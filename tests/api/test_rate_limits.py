@@ -218,3 +218,26 @@ def test_the_limit_holds_across_instances(world, seed_lead, redis_url, redis_pre
     ]
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert answers[2].json["retry_after"] >= 1
+
+
+def test_the_in_process_store_sweeps_on_the_request_thread_not_a_timer(monkeypatch):
+    import limits.storage.memory as memory
+
+    limiter = RateLimiter(None, "sluice")
+    timer = limiter.storage.timer  # the one the library starts when the store is made
+    for n in range(50):
+        assert limiter.hit("source", f"src_{n % 3}", 100).allowed
+    assert limiter.storage.timer is timer  # no new thread for any of the 50 hits
+    assert set(limiter.storage.events) == {"LIMITER/source/src_0/100/1/minute",
+                                           "LIMITER/source/src_1/100/1/minute",
+                                           "LIMITER/source/src_2/100/1/minute"}  # fmt: skip
+    # Two minutes on, the next hit sweeps what expired (once a second at most).
+    later = time.time() + 120
+    monkeypatch.setattr(memory.time, "time", lambda: later)
+    state = limiter.hit("source", "src_9", 100)
+    assert (state.allowed, state.remaining) == (True, 99)
+    assert state.reset_at == pytest.approx(later + 60)
+    kept = {key for key, entries in limiter.storage.events.items() if entries}
+    assert kept == {"LIMITER/source/src_9/100/1/minute"}
+    second = limiter.hit("source", "src_0", 100)  # within the second: no sweep, still exact
+    assert second.remaining == 99
