@@ -1,17 +1,17 @@
-"""Validating submitted fields against a category's field reference (marshmallow).
+"""Validating submitted fields against a category's field reference.
 
-The schema of each (rule set, category) is built once from the compiled rule set: one
-field per declared field, required when the rules say "required for post", `zip` always.
+The field list of each (rule set, category) is built once from the compiled rule set: one
+entry per declared field, required when the rules say "required for post", `zip` always.
 Values come out normalized (phone E.164, trimmed text, canonical choices), as the rules
-expect them.
+expect them. The fields are dynamic (the tenant's rules declare them), so this is a plain
+loop over them rather than a marshmallow schema: marshmallow's per-field machinery cost
+as much as the normalizing itself on the intake's hot path (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
+from typing import Any, NamedTuple
 
 from app.api.errors import ValidationFailed
 from app.dsl.fieldtypes import is_blank, normalize_value
@@ -21,70 +21,52 @@ RESERVED = {
     "ping_id": "Ping-post is not available yet: post the lead without ping_id.",
     "bid_id": "Ping-post is not available yet: post the lead without bid_id.",
 }
-_schemas: dict[tuple[str, str], Schema] = {}
+_specs: dict[tuple, tuple[LeadField, ...]] = {}
 _lock = threading.Lock()
 
 
-class LeadValue(fields.Field):
-    """A lead field of a rules field type; deserializes to the normalized value."""
+class LeadField(NamedTuple):
+    """A field a lead may carry: its rules type, allowed choices, and whether required."""
 
-    def __init__(self, field_type: str, choices: tuple[str, ...] = (), **kwargs: Any) -> None:
-        kwargs.setdefault("error_messages", {"required": REQUIRED, "null": REQUIRED})
-        super().__init__(**kwargs)
-        self.field_type = field_type
-        self.choices = tuple(choices)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return normalize_value(self.field_type, value, self.choices)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
+    name: str
+    type: str
+    choices: tuple[str, ...]
+    required: bool
 
 
-class _LeadSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    @pre_load
-    def drop_blanks(self, data, **kwargs):
-        """Treat empty values as not sent, so a blank required field reads 'required'."""
-        if not isinstance(data, dict):
-            return data
-        return {key: value for key, value in data.items() if not is_blank(value)}
-
-
-def lead_schema(
+def lead_fields(
     ruleset, category: str, *, extra_required: frozenset[str] = frozenset(), require_zip=True
-) -> Schema:
-    """Return the (cached) schema validating a category's leads under this rule set.
+) -> tuple[LeadField, ...]:
+    """Return the (cached) fields a category's leads are validated against under this rule set.
 
     Required: the fields the rules mark required(post), those of `extra_required` that the
     category declares, and `zip` (declared or not) when `require_zip`.
     """
     key = (ruleset.content_hash, category, extra_required, require_zip)
     with _lock:
-        schema = _schemas.get(key)
-    if schema is not None:
-        return schema
-    declared = {}
-    for field in ruleset.categories[category].fields:
-        declared[field.name] = LeadValue(
+        spec = _specs.get(key)
+    if spec is not None:
+        return spec
+    declared = {
+        field.name: LeadField(
+            field.name,
             field.type,
-            field.choices,
-            required=field.required_post
+            tuple(field.choices),
+            field.required_post
             or field.name in extra_required
             or (require_zip and field.name == "zip"),
-            metadata={"description": f"{field.type} field"},
         )
+        for field in ruleset.categories[category].fields
+        if field.name not in RESERVED and field.name != "is_test"  # checked apart
+    }
     if require_zip and "zip" not in declared:
-        declared["zip"] = LeadValue("zip", required=True)
-    schema_class = _LeadSchema.from_dict(declared, name=f"Lead_{category}")
-    schema = schema_class()
+        declared["zip"] = LeadField("zip", "zip", (), True)
+    spec = tuple(declared.values())
     with _lock:
-        if len(_schemas) > 256:
-            _schemas.clear()
-        _schemas[key] = schema
-    return schema
+        if len(_specs) > 256:
+            _specs.clear()
+        _specs[key] = spec
+    return spec
 
 
 def validate_lead(
@@ -111,15 +93,19 @@ def validate_lead(
                 normalize_value("bool", submitted["is_test"])
             except ValueError as error:
                 errors["is_test"] = [str(error)]
-    fields_only = {k: v for k, v in submitted.items() if k not in RESERVED and k != "is_test"}
-    try:
-        schema = lead_schema(
-            ruleset, category, extra_required=extra_required, require_zip=require_zip
-        )
-        values = schema.load(fields_only)
-    except ValidationError as error:
-        errors.update(error.normalized_messages())
-        values = {}
+    values: dict[str, Any] = {}
+    for field in lead_fields(
+        ruleset, category, extra_required=extra_required, require_zip=require_zip
+    ):
+        value = submitted.get(field.name)
+        if is_blank(value):  # empty counts as not sent, so a blank required field reads so
+            if field.required:
+                errors[field.name] = [REQUIRED]
+            continue
+        try:
+            values[field.name] = normalize_value(field.type, value, field.choices)
+        except ValueError as error:
+            errors[field.name] = [str(error)]
     if errors:
         raise ValidationFailed(dict(sorted(errors.items())))
     return values, is_test, notes
