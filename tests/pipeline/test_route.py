@@ -32,6 +32,16 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+def accept(world, request_id: str, phone: str, now: datetime) -> Lead:
+    """Record a pending home lead with this phone, as the intake would; return its row."""
+    values = {"phone": phone, "zip": "10001"}
+    _, lead = accept_submission(
+        world.source, request_id, values, {}, values,
+        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+    )  # fmt: skip
+    return lead
+
+
 @pytest.fixture
 def route(make_world):
     """Return route(n, now) -> (status, bid id) for a new lead with its own phone."""
@@ -39,12 +49,7 @@ def route(make_world):
     version, ruleset = active_ruleset(world.tenant)
 
     def run(n: int, now: datetime):
-        values = {"phone": f"+1555301{n:04d}", "zip": "10001"}
-        _, lead = accept_submission(
-            world.source, f"req-{n}", values, {}, values,
-            category="home", partner_id=None, is_test=False,
-            received_at=now.replace(tzinfo=None),
-        )  # fmt: skip
+        lead = accept(world, f"req-{n}", f"+1555301{n:04d}", now)
         outcome = route_lead(lead, version, ruleset, now=now)
         stored = Lead.get_by_id(lead.id)
         assert (stored.status, stored.bid_id) == (outcome.status, outcome.bid_id)
@@ -108,11 +113,7 @@ def test_a_sale_that_lost_its_race_is_decided_again(make_world, monkeypatch, rac
 
     monkeypatch.setattr(bidding.counters, "read_bidding", racing_read)
     now = at("2026-11-18T15:00:00")
-    values = {"phone": "+15553010001", "zip": "10001"}
-    _, lead = accept_submission(
-        world.source, "req-race", values, {}, values,
-        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
-    )  # fmt: skip
+    lead = accept(world, "req-race", "+15553010001", now)
     outcome = route_lead(lead, version, ruleset, now=now)
     assert (outcome.status, outcome.bid_id, len(calls)) == ("assigned", "nightly", races + 1)
     database.connect(reuse_if_open=True)
@@ -133,11 +134,7 @@ def test_a_lead_that_may_not_be_routed_is_refused_and_left_alone(make_world, sta
     world = make_world(RULES, {"acme": "1000"})
     version, ruleset = active_ruleset(world.tenant)
     now = at("2026-11-18T15:00:00")
-    values = {"phone": "+15553010002", "zip": "10001"}
-    _, lead = accept_submission(
-        world.source, "req-twice", values, {}, values,
-        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
-    )  # fmt: skip
+    lead = accept(world, "req-twice", "+15553010002", now)
     assert route_lead(lead, version, ruleset, now=now).status == "assigned"
     if status is None:
         LeadEvent.delete().where(LeadEvent.lead == lead.id).execute()
