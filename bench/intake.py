@@ -102,14 +102,22 @@ CHANGES = [
     "(17% of 1,714) → source, tenant and active rules in one query, 6ca8c7a: 285 req/s, p99 "
     "84 ms (17% of 1,649) → accepted posts committed without their own WAL flush (one flush "
     "a lead), 8aad79d: 353 req/s (+24%), p50 44 ms, p99 71 ms (21% of 1,661).",
-    "Profile now (py-spy on the workers, pg_stat_activity sampled): the customer-row lock "
-    "queue is gone (before: most active backends waited on Lock:transactionid); backends "
-    "wait on the WAL flush of the routing's COMMIT, and the machine's 2 cores are full: "
-    "about 3 ms of Python a lead in the worker (validation, Flask, psycopg2, the JSON log "
-    "line; building SQL no longer shows) plus PostgreSQL executing 6 statements, against "
-    "under 1 ms of Python and one INSERT for the floor. 8 workers instead of 4 gave the "
-    "same throughput (312 req/s): CPU-bound, so closing the rest of the gap means less CPU "
-    "per lead, not more concurrency.",
+    "Profile after the second session (py-spy on the workers, pg_stat_activity sampled): "
+    "the customer-row lock queue gone, the 2 cores full, 8 workers no faster than 4.",
+    "Third session, on a slower machine (this floor: 757-979 req/s, the issue's reference "
+    "≈2,050): perf record -a under load showed PostgreSQL spending about half its CPU "
+    "parsing, analysing and planning the hot statements (21% of all CPU). Then: the hand-"
+    "written statements prepared once per pooled connection; the lead's lock sent with the "
+    "dedupe upsert (6 → 5 round trips); lead fields validated without marshmallow "
+    "(273 → 168 µs); rows read by hand without model defaults; the in-process rate-limit "
+    "store without a timer thread per request. A/B with the floor beside each (2 rounds × "
+    "8 s, twice): d6e6e24 183 and 159 req/s (21% and 16%) → 3f20ffa 222 and 205 req/s "
+    "(24% and 24%), p99 111-125 → 86-98 ms.",
+    "Profile now (perf record -a, 8 s under load): Python 61% of the CPU (gunicorn, Flask "
+    "and flask-smorest, validation with phone and email parsing, psycopg2, the pipeline), "
+    "PostgreSQL 36% (executing the statements 11%, foreign-key checks 5%, the WAL flush of "
+    "each COMMIT 3%, parse and plan now under 3%), wrk 2%. Half the floor would need about "
+    "half the CPU per lead; most of what is left is the Python request path.",
 ]
 
 
