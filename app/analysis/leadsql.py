@@ -19,7 +19,8 @@ from typing import Any
 from playhouse.pool import PooledDatabase
 
 from app.dsl import ast
-from app.dsl.sql import RowValues, Sql, SqlWhere, register_sqlite_functions, sql, to_sql
+from app.dsl.sql import RowValues, Sql, SqlWhere, sql, to_sql
+from app.dsl.sqldialects import register_sqlite_functions
 from app.store.db import database, is_postgresql
 from app.store.listing import LeadFilter
 

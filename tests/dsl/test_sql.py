@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.dsl import ast, compile_condition, parse_condition
-from app.dsl.sql import portable_pattern, register_sqlite_functions, to_sql
+from app.dsl.sql import to_sql
+from app.dsl.sqldialects import portable_pattern, register_sqlite_functions
 from tests.dsl.strategies import FIELDS, condition, leads
 
 PG_URL = os.environ.get("SLUICE_TEST_DATABASE_URL")
