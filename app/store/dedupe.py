@@ -50,7 +50,11 @@ def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
     return {
         digest: DedupeKey(
             __no_default__=1,  # a row read back: no defaults to make
-            id=row_id, tenant=tenant_id, key_hash=digest, last_seen_at=seen(at), lead=lead
+            id=row_id,
+            tenant=tenant_id,
+            key_hash=digest,
+            last_seen_at=seen(at),
+            lead=lead,
         )
         for row_id, digest, at, lead in cursor.fetchall()
     }
