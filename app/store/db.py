@@ -139,26 +139,28 @@ class PooledPostgres(PooledPostgresqlDatabase):
         return None
 
     def commit(self):
-        self._take_deferred()
-        if not self._take_pending_begin() and not self._take_committed():
+        if not self._end_transaction():
             super().commit()
 
     def rollback(self):
-        self._take_deferred()
-        if not self._take_pending_begin() and not self._take_committed():
+        if not self._end_transaction():
             super().rollback()
 
     def connect(self, reuse_if_open=False):
-        self._take_deferred()
-        self._take_pending_begin()
-        self._take_committed()
+        self._end_transaction()
         return super().connect(reuse_if_open)
 
     def close(self):
-        self._take_deferred()
-        self._take_pending_begin()
-        self._take_committed()
+        self._end_transaction()
         return super().close()
+
+    def _end_transaction(self) -> bool:
+        """Forget the transaction's unsent statements; tell whether the server has nothing
+        to end (BEGIN never sent, or COMMIT already sent with the last statement)."""
+        self._take_deferred()
+        never_began = self._take_pending_begin()
+        committed = self._take_committed()
+        return never_began or committed
 
     def _take_deferred(self) -> list:
         deferred = getattr(self._state, "deferred", None) or []
@@ -310,6 +312,11 @@ def execute_and_commit(sql: str, params: Sequence[Any] = ()):
     commit then sends nothing more. On SQLite the statement runs alone.
     """
     return execute_together([(sql, params)], commit=True)
+
+
+def sqlstate(error: Exception) -> str | None:
+    """Return the PostgreSQL SQLSTATE of a database error peewee raised, if any."""
+    return getattr(getattr(error, "orig", None), "pgcode", None)
 
 
 def json_param(value: Any) -> tuple[str, Any]:

@@ -15,6 +15,7 @@ from app.store.db import (
     execute_together,
     is_postgresql,
     repeat,
+    sqlstate,
 )
 from app.store.errors import ConflictError
 from app.store.models import Lead, LeadEvent, Post, Source
@@ -172,10 +173,9 @@ def not_routable(lead: Lead, status: str | None) -> ConflictError:
 def refusal(lead: Lead, error: Exception) -> ConflictError | None:
     """Return the ConflictError of a database error raised by the lead's lock (SL423),
     or None for any other error."""
-    orig = getattr(error, "orig", None)
-    if getattr(orig, "pgcode", None) != NOT_ROUTABLE:
+    if sqlstate(error) != NOT_ROUTABLE:
         return None
-    status = orig.diag.message_primary
+    status = error.orig.diag.message_primary
     return not_routable(lead, None if status == "missing" else status)
 
 

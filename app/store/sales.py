@@ -21,7 +21,7 @@ from datetime import datetime
 from peewee import DatabaseError
 
 from app.store.clock import utcnow
-from app.store.db import execute, is_postgresql, repeat
+from app.store.db import execute, is_postgresql, repeat, sqlstate
 
 LOST_RACE = "SL409"  # SQLSTATE of sluice_sale_lost() (migration 30)
 
@@ -65,7 +65,7 @@ def record_sale(sale: Sale) -> int | None:
 
 def lost_race(error: Exception) -> bool:
     """Tell whether a database error is a sale's signal that it lost its race (SL409)."""
-    return getattr(getattr(error, "orig", None), "pgcode", None) == LOST_RACE
+    return sqlstate(error) == LOST_RACE
 
 
 # The sale's statements, shared by PostgreSQL (as one statement of CTEs, each fed by the
