@@ -97,6 +97,17 @@ def select_rows(store, nodes):  # noqa: F811
     return wheres, [{r[0] for r in rows if r[1 + i]} for i in range(len(wheres))]
 
 
+def check_shared(lead_store, nodes, sample, seen_as) -> None:
+    """Store the sample; each condition over shared row values selects the leads its
+    predicate selects on `seen_as(lead)`."""
+    lead_store.replace(sample)
+    wheres, found = select_rows(lead_store, nodes)
+    for node, where, ids in zip(nodes, wheres, found, strict=True):
+        predicate = compile_condition(ast.unparse(node), FIELDS)
+        expected = {i for i, lead in enumerate(sample) if predicate(seen_as(lead))}
+        check(ids, expected, where.exact, (ast.unparse(node), where.sql))
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     nodes=st.lists(condition(2), min_size=1, max_size=4),
@@ -105,12 +116,7 @@ def select_rows(store, nodes):  # noqa: F811
 def test_conditions_sharing_row_values_select_what_each_predicate_selects(store, nodes, sample):  # noqa: F811
     if store.dialect != "postgresql":
         return
-    store.replace(sample)
-    wheres, found = select_rows(store, nodes)
-    for node, where, ids in zip(nodes, wheres, found, strict=True):
-        predicate = compile_condition(ast.unparse(node), FIELDS)
-        expected = {i for i, lead in enumerate(sample) if predicate(lead)}
-        check(ids, expected, where.exact, (ast.unparse(node), where.sql))
+    check_shared(store, nodes, sample, lambda lead: lead)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
@@ -123,12 +129,7 @@ def test_shared_row_values_read_another_json_type_as_missing(store, nodes, sampl
         return
     nodes = [node for node in nodes if not asks_presence(node)]
     assume(nodes)
-    store.replace(sample)
-    wheres, found = select_rows(store, nodes)
-    for node, where, ids in zip(nodes, wheres, found, strict=True):
-        predicate = compile_condition(ast.unparse(node), FIELDS)
-        expected = {i for i, lead in enumerate(sample) if predicate(as_missing(lead))}
-        check(ids, expected, where.exact, (ast.unparse(node), where.sql))
+    check_shared(store, nodes, sample, as_missing)
 
 
 @pytest.mark.parametrize(
