@@ -88,8 +88,8 @@ class Shared:
     the subquery to select FROM. A category test is left out when `only` is that category.
     """
 
-    def __init__(self, only: str | None = None):
-        self.row = RowValues("l.data")
+    def __init__(self, only: str | None = None, row: RowValues | None = None):
+        self.row = row if row is not None else RowValues("l.data")
         self.only = only
 
     def test(self, category: str, where: SqlWhere) -> Sql:
@@ -212,13 +212,24 @@ class Window:
         )
         return sql("{s} AND {k}", s=scope, k=cut)
 
-    def count(self, conditions: Sequence[tuple[str, SqlWhere]]) -> tuple[int, list[int]]:
+    def count(
+        self, conditions: Sequence[tuple[str, SqlWhere]], *, projection: bool | None = None
+    ) -> tuple[int, list[int]]:
         """Return (leads in the window, [leads of the category where the WHERE holds]).
 
         `conditions` are (category, where) pairs, all counted by one query (a single scan):
-        `count(*) FILTER (WHERE ...)` on PostgreSQL, `sum(CASE ...)` on SQLite.
+        `count(*) FILTER (WHERE ...)` on PostgreSQL, `sum(CASE ...)` on SQLite. On
+        PostgreSQL the values are read from the tenant's projection (app/analysis/
+        projection.py) when the window allows: built or extended for several conditions
+        (or `projection=True`), used for one when it already holds its values;
+        `projection=False` reads the leads themselves.
         """
         name = dialect()
+        if name == "postgresql" and conditions and projection is not False:
+            build = projection is True or len(conditions) > 1
+            counted = self._count_projected(conditions, build)
+            if counted is not None:
+                return counted
         if name == "postgresql" and conditions:
             shared = Shared(self.only_category())
             counts = [
@@ -244,6 +255,32 @@ class Window:
             "SELECT {select} FROM " + FROM + " WHERE {scope}",
             select=join([Sql("count(*)"), *counts], ", "),
             scope=self.condition(name),
+        )
+        row = execute(statement).fetchone()
+        return int(row[0]), [int(value) for value in row[1:]]
+
+    def _count_projected(
+        self, conditions: Sequence[tuple[str, SqlWhere]], build: bool
+    ) -> tuple[int, list[int]] | None:
+        from app.analysis import projection
+
+        shared = Shared(self.only_category(), projection.ProjectedRowValues("l.data"))
+        counts = [
+            sql("count(*) FILTER (WHERE {t})", t=shared.test(category, where))
+            for category, where in conditions
+        ]
+        scope = self.condition("postgresql")
+        sorted_values = projection.plan(shared.row)
+        if sorted_values is None or not projection.usable(scope):
+            return None
+        stored, computed, recipes = sorted_values
+        table = projection.ensure(self.tenant_id, recipes, build=build)
+        if table is None:
+            return None
+        statement = sql(
+            "SELECT {select} FROM {rows}",
+            select=join([Sql("count(*)"), *counts], ", "),
+            rows=projection.rows(table, stored, computed, scope, shared.row.alias),
         )
         row = execute(statement).fetchone()
         return int(row[0]), [int(value) for value in row[1:]]

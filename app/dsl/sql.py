@@ -153,6 +153,9 @@ class RowValues:
         self.first: dict[str, Sql] = {}  # column -> SQL over the table
         self.second: dict[str, Sql] = {}  # column -> SQL over the first level's columns
         self.names: dict[Any, str] = {}
+        #: column -> (method, *arguments) that asked for it, so that a projection of stored
+        #: leads (app/analysis/projection.py) can ask again and keep the value in a column
+        self.recipes: dict[str, tuple] = {}
 
     def _name(self, key: Any, level: dict[str, Sql], make) -> str:
         if key not in self.names:
@@ -161,13 +164,16 @@ class RowValues:
             self.names[key] = name
         return self.names[key]
 
-    def _column(self, key: Any, level: dict[str, Sql], make) -> Sql:
-        return Sql(f"{self.alias}.{self._name(key, level, make)}")
+    def _column(self, key: Any, level: dict[str, Sql], make, recipe: tuple) -> Sql:
+        name = self._name(key, level, make)
+        self.recipes.setdefault(name, recipe)
+        return Sql(f"{self.alias}.{name}")
 
     def expression(self, expression: Sql) -> Sql:
         """Return a reference to a per-row expression over the table, computed once."""
         key = ("sql", expression.text, repr(expression.params))  # lists are unhashable
-        return self._column(key, self.first, lambda: expression)
+        recipe = ("expression", expression.text, list(expression.params))
+        return self._column(key, self.first, lambda: expression, recipe)
 
     share = expression
 
@@ -182,15 +188,25 @@ class RowValues:
         convert = {"number": f"({raw} ->> 0)::float8", "bool": f"{raw}::boolean"}
         return self._column(("typed", key, json_type), self.second, lambda: Sql(
             f"CASE WHEN jsonb_typeof({raw}) = '{json_type}' THEN "
-            f"{convert.get(kind, f'({raw} ->> 0)')} END"))  # fmt: skip
+            f"{convert.get(kind, f'({raw} ->> 0)')} END"), ("typed", key, kind))  # fmt: skip
+
+    def date_number(self, key: str) -> Sql:
+        """The string's first 10 characters, a date, as the integer YYYYMMDD; NULL when
+        missing or not a string (text that is no date fails, as `::date` does)."""
+        raw = self._raw(key)
+        day = f"substr({raw} ->> 0, 1, 10)"
+        return self._column(("date_number", key), self.second, lambda: Sql(
+            f"CASE WHEN jsonb_typeof({raw}) = 'string' THEN CASE WHEN ({day})::date IS NOT NULL"
+            f" THEN translate({day}, '-', '')::int4 END END"), ("date_number", key))  # fmt: skip
 
     def text(self, key: str) -> Sql:
         return self._column(("text", key), self.first,
-                            lambda: sql("({c} ->> {k})", c=self.column, k=_bind(key)))  # fmt: skip
+                            lambda: sql("({c} ->> {k})", c=self.column, k=_bind(key)),
+                            ("text", key))  # fmt: skip
 
     def present(self, key: str) -> Sql:
         test = Sql(f"COALESCE(jsonb_typeof({self._raw(key)}) <> 'null', FALSE)")
-        return self._column(("present", key), self.second, lambda: test)
+        return self._column(("present", key), self.second, lambda: test, ("present", key))
 
     def string_check(self, key: str) -> Sql:
         """Whether the key holds a string, its shared text having been tested: true at once
@@ -208,7 +224,8 @@ class RowValues:
     def holds(self, key: str, value: Any) -> Sql:
         document = json.dumps({key: value}, ensure_ascii=False)
         return self._column(("holds", document), self.first, lambda: sql(
-            "COALESCE({c} @> {d}::jsonb, FALSE)", c=self.column, d=_bind(document)))  # fmt: skip
+            "COALESCE({c} @> {d}::jsonb, FALSE)", c=self.column, d=_bind(document)),
+            ("holds", key, value))  # fmt: skip
 
     def rows(self, source: Sql, order: Sequence[Sql] = ()) -> Sql:
         """Return the subquery (aliased) over `source`, "table alias WHERE ...", to select
@@ -353,6 +370,9 @@ class _Translator:
     def call(self, name: str, arg: ast.Node) -> Sql:
         if self.pg and name in ("lower", "upper"):
             raise _Unknown(name)  # Unicode case mapping follows the database's collation
+        if self.pg and name == "age" and isinstance(arg, ast.FieldRef):
+            if isinstance(self.read, RowValues):  # the birth date read once per row
+                return self.age(self.read.date_number(arg.name))
         value = self.value(arg)
         if not self.pg:
             if name in ("age", "days_since"):
@@ -363,19 +383,9 @@ class _Translator:
             return sql("length({v})::float8", v=value)
         utc, moment = self.reference()
         if name == "age":
-            # Whole years as Python counts them, born in the future included: the difference
-            # of the two dates as YYYYMMDD numbers, floored to 10,000s (kept positive so that
-            # integer division floors). The birth date is checked as a date first.
-            born = sql("substr({v}, 1, 10)", v=value)
-            today = self.per_row(sql(
-                "(date_part('year', {u}) * 10000 + date_part('month', {u}) * 100 "
-                "+ date_part('day', {u}))::int4", u=utc))  # fmt: skip
-            return sql(
-                "(CASE WHEN ({b})::date IS NOT NULL THEN "
-                "(({t} - translate({b}, '-', '')::int4 + 100000000) / 10000 - 10000)::float8 END)",
-                b=born,
-                t=today,
-            )
+            born = sql("substr({v}, 1, 10)", v=value)  # checked as a date first
+            return self.age(sql("(CASE WHEN ({b})::date IS NOT NULL THEN "
+                                "translate({b}, '-', '')::int4 END)", b=born))  # fmt: skip
         if self.type_of(arg) == "date":
             today = self.per_row(sql("({u})::date", u=utc))
             return sql("({t} - ({v})::date)::float8", t=today, v=value)
@@ -384,6 +394,16 @@ class _Translator:
             r=self.per_row(moment),
             v=value,
         )
+
+    def age(self, born: Sql) -> Sql:
+        """Whole years since `born` (an integer YYYYMMDD) as Python counts them, born in
+        the future included: the difference of the two dates as YYYYMMDD numbers, floored
+        to 10,000s (kept positive so that integer division floors)."""
+        utc, _ = self.reference()
+        today = self.per_row(sql(
+            "(date_part('year', {u}) * 10000 + date_part('month', {u}) * 100 "
+            "+ date_part('day', {u}))::int4", u=utc))  # fmt: skip
+        return sql("(({t} - {b} + 100000000) / 10000 - 10000)::float8", t=today, b=born)
 
     def reference(self) -> tuple[Sql, Sql]:
         """Return the moment age and days_since count to, as a UTC timestamp and as

@@ -70,11 +70,19 @@ def _lead_check_signal() -> None:
         )
 
 
+def _lead_projections() -> None:
+    # Issue 5: the catalog of lead value projections (app/analysis/projection.py).
+    from app.store.models import LeadProjection
+
+    database.create_tables([LeadProjection], safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
     (30, "sale race signal (PostgreSQL)", _sale_race_signal),
     (31, "lead check signal (PostgreSQL)", _lead_check_signal),
+    (32, "lead value projections", _lead_projections),
 )
 
 

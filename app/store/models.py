@@ -218,6 +218,17 @@ class IdempotencyKey(BaseModel):
         indexes = ((("source", "key"), True),)
 
 
+class LeadProjection(BaseModel):
+    """A tenant's stored lead values kept in typed columns of a table of their own, for
+    counting conditions over many leads (PostgreSQL; app/analysis/projection.py)."""
+
+    tenant = pw.ForeignKeyField(Tenant, primary_key=True, on_delete="CASCADE")
+    table = pw.CharField(max_length=63)
+    facts = pw.JSONField()  # {column: [method, *arguments]} (app.dsl.sql.RowValues)
+    max_lead_id = pw.BigIntegerField(default=0)
+    refreshed_at = pw.DateTimeField()  # the database's clock
+
+
 MODELS = (
     Tenant,
     User,
@@ -233,4 +244,5 @@ MODELS = (
     BidCounter,
     BidState,
     IdempotencyKey,
+    LeadProjection,
 )
