@@ -93,6 +93,17 @@ OPTIMIZATIONS = (
     "reference row) and today's date (three date_part calls, ~2,000). More parallel workers "
     "than the default 2 only took CPU from the other engineer's processes; JIT is not used "
     "(the planner's cost estimate stays under jit_above_cost).",
+    "Fourth session: the counts read a projection of the tenant's lead values "
+    "(app/analysis/projection.py): every value the shared row values compute per lead (typed "
+    "values, texts, presence and string tests, containment tests, today's date, the category "
+    "test) stored once in typed columns of a table of the tenant's own, refreshed before each "
+    "count with the leads stored since, rebuilt when a count needs values it lacks; a birth "
+    "date is also read once per row as a YYYYMMDD integer (RowValues.date_number), which the "
+    "projection stores, instead of being parsed by each age() test. Tried by hand first: the "
+    "same nine rules over a table of typed columns took 1.33 s, of which 0.65 s the age() "
+    "test's date parsing. In one sitting, the nine rules: 3.54-3.78 s over the JSONB → "
+    "0.73-0.78 s through the projection (its refresh included); the first count, which builds "
+    "it for 1,000,000 leads, 14.0 s.",
 )
 
 
@@ -204,10 +215,8 @@ HAND_SQL = (
 )
 
 
-def sql_counts(url: str) -> tuple[float, float, int, float, float]:
-    """Return (s for every rule of both sets in one query, s for one predicate, rules,
-    s for the same predicate written by hand without the type guards, s for every rule
-    written so)."""
+def _every_rule(url: str):
+    """Return (the window of the solar leads, every rule condition of both sets, once)."""
     from app.analysis import leadsql
     from app.analysis.dryrun import _fields, _rule_conditions
     from app.store.listing import LeadFilter
@@ -220,12 +229,54 @@ def sql_counts(url: str) -> tuple[float, float, int, float, float]:
         where = leadsql.where_sql(condition.node, _fields(rules, category), "postgresql")
         seen[(category, condition.source)] = (category, where)
     window = leadsql.Window(request.tenant_id, LeadFilter()).with_categories(["solar"])
+    return window, list(seen.values())
+
+
+def projection_costs(url: str, new_leads: int = 10_000) -> tuple[float, float, int]:
+    """Return (s for the first count of every rule, which builds the tenant's projection;
+    s for a count that first refreshes it with `new_leads` leads; projection MB)."""
+    from app.store.db import database
+    from app.store.models import LeadProjection
+
+    window, conditions = _every_rule(url)
+    for projection in LeadProjection.select():
+        database.execute_sql(f'DROP TABLE IF EXISTS "{projection.table}"')
+    LeadProjection.delete().execute()
     start = time.perf_counter()
-    window.count(list(seen.values()))
+    window.count(conditions)
+    build = time.perf_counter() - start
+    # The newest leads taken out of the projection again: the next count adds them back,
+    # as it would leads stored since.
+    projection = LeadProjection.get()
+    newest = database.execute_sql(
+        f'SELECT id FROM "{projection.table}" ORDER BY id DESC OFFSET %s LIMIT 1', (new_leads,)
+    ).fetchone()[0]
+    database.execute_sql(f'DELETE FROM "{projection.table}" WHERE id > %s', (newest,))
+    LeadProjection.update(max_lead_id=newest).execute()
+    start = time.perf_counter()
+    window.count(conditions)
+    refresh = time.perf_counter() - start
+    size = database.execute_sql(
+        "SELECT pg_total_relation_size(%s)", (projection.table,)
+    ).fetchone()[0]
+    return build, refresh, size // 2**20
+
+
+def sql_counts(url: str) -> tuple[float, float, int, float, float, float]:
+    """Return (s for every rule of both sets in one query through the projection, s for one
+    predicate, rules, s for the same predicate written by hand without the type guards, s for
+    every rule written so, s for every rule of both sets in one query over the leads)."""
+    window, conditions = _every_rule(url)
+    request = _request()
+    start = time.perf_counter()
+    window.count(conditions)
     every = time.perf_counter() - start
-    first = next(iter(seen.values()))
     start = time.perf_counter()
-    window.count([first])
+    window.count(conditions, projection=False)
+    direct = time.perf_counter() - start
+    first = conditions[0]
+    start = time.perf_counter()
+    window.count([first], projection=False)
     one = time.perf_counter() - start
     from app.store.db import database
 
@@ -234,7 +285,7 @@ def sql_counts(url: str) -> tuple[float, float, int, float, float]:
     hand = time.perf_counter() - start
     start = time.perf_counter()
     database.execute_sql(UNGUARDED_SQL, (request.tenant_id,)).fetchone()
-    return every, one, len(seen), hand, time.perf_counter() - start
+    return every, one, len(conditions), hand, time.perf_counter() - start, direct
 
 
 def child(limit: int | None) -> None:
@@ -265,6 +316,7 @@ def run() -> Report:
     url = dryrun_data.prepare(base_url(), LEADS, log=lambda m: print(m, file=sys.stderr))
     _bind(url)
     tenant_id = _request().tenant_id
+    build, refresh, projection_mb = projection_costs(url)
     plain, tuned, runs, counts = [], [], [], []
     for _ in range(ROUNDS):
         plain.append(floor(url, tenant_id, tuned=False)[0])
@@ -278,6 +330,7 @@ def run() -> Report:
     one = statistics.median(c[1] for c in counts)
     hand = statistics.median(c[3] for c in counts)
     unguarded = statistics.median(c[4] for c in counts)
+    direct = statistics.median(c[5] for c in counts)
     peak = max(r["peak_mb"] for r in runs)
     report = Report(
         f"Benchmark 3: dry-run over {LEADS:,} stored leads (PostgreSQL)",
@@ -291,8 +344,14 @@ def run() -> Report:
         ("whole dry-run (both rule sets, replay, per-rule counts, 10 explained samples)",
          f"{seconds:.2f} s", f"{seconds / plain_s:.2f}×", f"{seconds / tuned_s:.2f}×",
          f"≤ {RATIO_TARGET:.0f}× floor"),
-        (f"per-rule match counts through SQL, {counts[0][2]} rules, one query",
-         f"{every:.2f} s", "", "", f"≤ {COUNT_TARGET_S:.0f} s"),
+        (f"per-rule match counts through SQL, {counts[0][2]} rules, one query over the "
+         "projection (its refresh included)", f"{every:.2f} s", "", "",
+         f"≤ {COUNT_TARGET_S:.0f} s"),
+        ("the same counts over the leads' JSONB (no projection)", f"{direct:.2f} s", "", "", ""),
+        (f"the projection built by the first count (once; {projection_mb} MB)",
+         f"{build:.2f} s", "", "", ""),
+        ("a count refreshing the projection with 10,000 leads stored since", f"{refresh:.2f} s",
+         "", "", ""),
         ("one predicate (premium) as a SQL count, as translated", f"{one:.2f} s", "", "", ""),
         ("the same predicate as hand-written SQL (no type guards; reference)", f"{hand:.2f} s",
          "", "", ""),
