@@ -180,13 +180,14 @@ def _refresh(tenant_id: int, current: LeadProjection, now) -> None:
     statement = sql(f'INSERT INTO "{table}" ({columns}) {{q}}', q=_select(current.facts, source))
     database.execute_sql(statement.text, statement.params)
     highest = database.execute_sql(f'SELECT max(id) FROM "{table}"').fetchone()[0] or 0
-    LeadProjection.update(
-        max_lead_id=max(highest, current.max_lead_id), refreshed_at=now
-    ).where(LeadProjection.tenant == tenant_id).execute()
+    LeadProjection.update(max_lead_id=max(highest, current.max_lead_id), refreshed_at=now).where(
+        LeadProjection.tenant == tenant_id
+    ).execute()
 
 
-def rows(table: str, stored: Mapping[str, str], computed: Mapping[str, Sql], scope: Sql,
-         alias: str) -> Sql:
+def rows(
+    table: str, stored: Mapping[str, str], computed: Mapping[str, Sql], scope: Sql, alias: str
+) -> Sql:
     """Return the subquery of the projected rows `scope` keeps (a WHERE over `l`), its
     columns named as the query's `RowValues` named them (see `plan`)."""
     parts = [Sql(f"l.{column} AS {name}") for name, column in stored.items()]

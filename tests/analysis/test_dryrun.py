@@ -272,3 +272,62 @@ def test_explain_reads_older_timelines_and_unrouted_leads(routed, db):
     unrouted = explain_stored_lead(get_lead(world.tenant, posted["roof2"]))
     assert unrouted["rule_set"] is None and "not been routed" in unrouted["note"]
     db.close()
+
+
+def test_counts_only_gives_the_full_runs_matches_per_rule(routed, home_rules, db):
+    from app.analysis.dryrun import count_rules
+
+    world, _ = routed
+    version, baseline = active_ruleset(world.tenant)
+    proposed = compile_rules({"home.rules": proposed_rules(home_rules)})
+    request = DryRunRequest(world.tenant.id, baseline, proposed, version.number)
+    full = run_dry_run(request)
+    before = snapshot(db)
+    counted = count_rules(request)
+    assert counted["counts_only"] is True and counted["leads"] == full["leads"] == 11
+    assert len(counted["rules"]) == len(full["rules"]) > 0
+    for fast, replayed in zip(counted["rules"], full["rules"], strict=True):
+        assert (fast["rules"], fast["kind"], fast["id"]) == (
+            replayed["rules"],
+            replayed["kind"],
+            replayed["id"],
+        )
+        if fast["exact"]:
+            assert fast["matches"] == replayed["matches"], fast
+        else:  # lower() on PostgreSQL: at most
+            assert fast["matches"] >= replayed["matches"], fast
+    newest = count_rules(DryRunRequest(world.tenant.id, baseline, proposed, 1, limit=2))
+    assert newest["leads"] == 2
+    narrowed = count_rules(
+        DryRunRequest(world.tenant.id, baseline, proposed, 1, where='kind == "Solar"')
+    )
+    assert narrowed["leads"] == 5
+    after = snapshot(db)
+    after.pop("LeadProjection"), before.pop("LeadProjection")  # the counts' own projection
+    assert after == before
+
+
+def test_counts_only_in_the_api_and_the_cli(sluice, routed, home_rules, tmp_path):
+    world, _ = routed
+    files = {"home.rules": proposed_rules(home_rules)}
+    answer = world.client.post("/api/admin/dry-run", json={"files": files, "counts_only": True},
+                               headers=world.admin)  # fmt: skip
+    assert answer.status_code == 200, answer.json
+    assert answer.json["counts_only"] is True and answer.json["leads"] == 11
+    assert "sample" not in answer.json and answer.json["rules"]
+    texas = [r for r in answer.json["rules"] if r["id"] == "Texas"]
+    assert texas == [{"rules": "after", "kind": "audit", "id": "Texas", "category": "home",
+                      "condition": 'state == "TX"', "matches": texas[0]["matches"],
+                      "counted_by": "sql", "exact": True}]  # fmt: skip
+    rules = tmp_path / "home.rules"
+    rules.write_text(files["home.rules"])
+    code, out, err = sluice("dry-run", world.tenant.code, str(rules), "--counts-only")
+    assert code == 0, err
+    assert out.startswith("matches per rule over 11 leads") and "Texas" in out
+    assert "lead types" not in out
+    lowered = ["--where", 'lower(first_name) == "test"', "--category", "home"]
+    code, out, err = sluice("dry-run", world.tenant.code, str(rules), "--counts-only", *lowered)
+    if world.client.application.config["DATABASE_URL"].startswith("postgresql"):
+        assert code != 0 and "no exact SQL translation" in err  # counts need exact SQL
+    else:  # SQLite runs the very Python functions: exact
+        assert code == 0, err

@@ -44,6 +44,12 @@ class DryRunSchema(Schema):
         metadata={"description": "Only the newest N leads of the window."},
     )
     sample = fields.Integer(load_default=SAMPLE_SIZE, validate=validate.Range(min=0, max=100))
+    counts_only = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only each rule's matches, counted by the database (no "
+                  "replay): the answer holds baseline, proposed, counts_only, leads, rules "
+                  "and elapsed_seconds."},
+    )  # fmt: skip
 
 
 class DryRunResultSchema(Schema):
@@ -65,6 +71,7 @@ class DryRunResultSchema(Schema):
     rules = fields.List(fields.Dict())
     baseline_replay = fields.Dict()
     sample = fields.List(fields.Dict())
+    counts_only = fields.Boolean()
     elapsed_seconds = fields.Float()
 
 
@@ -92,4 +99,5 @@ def dry_run(body):
         where=body["where"],
         limit=body["limit"],
         sample_size=body["sample"],
+        counts_only=body["counts_only"],
     )
