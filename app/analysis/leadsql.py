@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from peewee import DatabaseError
 from playhouse.pool import PooledDatabase
 
 from app.dsl import ast
 from app.dsl.sql import RowValues, Sql, SqlWhere, sql, to_sql
 from app.dsl.sqldialects import register_sqlite_functions
-from app.store.db import database, is_postgresql
+from app.store.db import database, is_postgresql, sqlstate
 from app.store.listing import LeadFilter
 
 try:  # orjson decodes lead data ~3x faster; the json module gives the same values
@@ -274,16 +275,24 @@ class Window:
         if sorted_values is None or not projection.usable(scope):
             return None
         stored, computed, recipes = sorted_values
-        table = projection.ensure(self.tenant_id, recipes, build=build)
-        if table is None:
-            return None
-        statement = sql(
-            "SELECT {select} FROM {rows}",
-            select=join([Sql("count(*)"), *counts], ", "),
-            rows=projection.rows(table, stored, computed, scope, shared.row.alias),
-        )
-        row = execute(statement).fetchone()
-        return int(row[0]), [int(value) for value in row[1:]]
+        for attempt in range(2):
+            table = projection.ensure(self.tenant_id, recipes, build=build)
+            if table is None:
+                return None
+            statement = sql(
+                "SELECT {select} FROM {rows}",
+                select=join([Sql("count(*)"), *counts], ", "),
+                rows=projection.rows(table, stored, computed, scope, shared.row.alias),
+            )
+            try:
+                row = execute(statement).fetchone()
+            except DatabaseError as error:
+                # Another count rebuilt the projection (dropping this table) meanwhile.
+                if attempt or sqlstate(error) != "42P01":
+                    raise
+                continue
+            return int(row[0]), [int(value) for value in row[1:]]
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def stream(
         self,

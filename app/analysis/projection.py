@@ -17,8 +17,8 @@ answers are the same by construction (and tested so).
   never change; a lead counts as new when its id is above the highest one projected, or
   when it was received less than `SLACK` before the previous refresh (a lead whose id was
   drawn before that refresh but committed after it; the intake commits a lead within the
-  request that received it). Deleted leads leave the projection through a foreign key
-  (ON DELETE CASCADE).
+  request that received it). Sluice never deletes a lead; deleting a tenant removes its
+  catalogue row, and its projection table is then to be dropped by hand (docs/operations.md).
 - Lead columns that change (status, lead type) and the source's name are not kept: a
   window filtering on status or lead type is counted on the leads themselves, and the
   source name is looked up per row from the kept source_id, as on the leads.
@@ -149,10 +149,9 @@ def _build(tenant_id: int, facts: dict, current: LeadProjection | None, now) -> 
     source = sql('"lead" l WHERE l.tenant_id = {t}', t=Sql("%s", (tenant_id,)))
     statement = sql(f'CREATE TABLE "{table}" AS {{q}}', q=_select(facts, source))
     database.execute_sql(statement.text, statement.params)
-    database.execute_sql(
-        f'ALTER TABLE "{table}" ADD PRIMARY KEY (id), '
-        f'ADD FOREIGN KEY (id) REFERENCES "lead" (id) ON DELETE CASCADE'
-    )
+    # No foreign key to the leads: adding one would hold off every write to them (the
+    # intake) until this transaction ends, and dropping one locks them altogether.
+    database.execute_sql(f'ALTER TABLE "{table}" ADD PRIMARY KEY (id)')
     database.execute_sql(f'ANALYZE "{table}"')
     highest = database.execute_sql(f'SELECT max(id) FROM "{table}"').fetchone()[0] or 0
     if current is not None:
