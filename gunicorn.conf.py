@@ -17,3 +17,12 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("SLUICE_LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("SLUICE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Compile the tenants' active rules before the worker takes its first request (a new
+    worker, at boot or after max_requests, would otherwise answer its first leads late)."""
+    from app.store.rules import warm_up
+
+    with worker.wsgi.app_context():
+        warm_up()

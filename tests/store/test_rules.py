@@ -36,3 +36,24 @@ def test_active_ruleset_is_the_last_pushed(db):
     version, ruleset = active_ruleset(tenant)
     assert version.number == 1
     assert str(ruleset.bids["cheap"].price) == "1"
+
+
+def test_warm_up_compiles_the_active_rule_sets_and_never_raises(db):
+    from app.store import rules
+    from app.store.models import RuleSetVersion
+
+    pushed = []
+    for name, price in (("Acme", "1"), ("Brio", "2"), ("Cora", "3")):
+        tenant, _, _ = create_tenant(name)
+        create_customer(tenant, "acme", "Acme")
+        pushed.append(push_rules(tenant, {"h.rules": RULES % price}, by="tests")[0])
+    rules._cache.clear()
+    assert rules.warm_up() == 3
+    assert {v.content_hash for v in pushed} <= set(rules._cache)
+    rules._cache.clear()
+    broken = pushed[-1]  # the newest activation: compiled first
+    RuleSetVersion.update(files={"h.rules": "category {"}).where(
+        RuleSetVersion.id == broken.id
+    ).execute()
+    assert rules.warm_up() == 2  # the version that no longer compiles passed over
+    assert broken.content_hash not in rules._cache
