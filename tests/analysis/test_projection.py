@@ -20,7 +20,7 @@ from app.store.listing import LeadFilter
 from app.store.models import Lead, LeadProjection
 from app.store.secrets import public_id
 from tests.analysis.test_find_sql import expressions
-from tests.analysis.test_shared_counts import CATEGORIES, _store, stored
+from tests.analysis.test_shared_counts import CATEGORIES, _store, add_leads, stored
 from tests.analysis.test_shared_counts import tenant as tenant  # noqa: F401 (fixture)
 from tests.dsl.strategies import FIELDS
 
@@ -49,18 +49,6 @@ def _check(window, nodes, seen) -> None:
             assert got >= want, ast.unparse(node)
 
 
-def _add(tenant, sources, sample, seen) -> None:
-    """Store more leads (without deleting any); add them to `seen`."""
-    from app.pipeline.lead import build_lead
-
-    for data, category, source, at in sample:
-        data = {k: v for k, v in data.items() if not k.startswith("@")}
-        row = Lead.create(public_id=public_id("lead"), tenant=tenant, source=sources[source],
-                          category=category, data=data, received_at=at)  # fmt: skip
-        seen[row.id] = build_lead(data, category=category, source=source, partner=None,
-                                  received_at=at, is_test=False)  # fmt: skip
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     first=st.lists(st.tuples(expressions, st.sampled_from(CATEGORIES)), min_size=1, max_size=4),
@@ -74,7 +62,7 @@ def test_counts_through_the_projection_match_the_predicates(tenant, first, secon
     LeadProjection.delete().execute()  # Sluice never does: projections start again
     window = leadsql.Window(tenant.id, LeadFilter(test=None))
     _check(window, first, seen)  # built (or rebuilt) with the first conditions' values
-    _add(tenant, sources, more, seen)
+    add_leads(tenant, sources, more, seen)
     _check(window, first, seen)  # refreshed with the leads stored since
     _check(window, first + second, seen)  # rebuilt with the union when values are new
 

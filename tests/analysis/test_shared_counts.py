@@ -1,7 +1,8 @@
 """Counts and masks over stored leads: each condition counts what its predicate selects.
 
-On PostgreSQL `Window.count` and `Window.stream` translate their conditions again over
-values read once per row (`leadsql.Shared`); on SQLite they use the plain clauses. Leads
+On PostgreSQL `Window.count` (over the leads, not a projection: test_projection.py) and
+`Window.stream` translate their conditions again over values read once per row
+(`leadsql.Shared`); on SQLite they use the plain clauses. Leads
 are stored through the models in two categories, metadata columns included, so the
 per-category tests and the metadata read per row are exercised too.
 """
@@ -44,7 +45,11 @@ def tenant(db):
 def _store(tenant, sources, sample):
     """Store the sample; return the leads as the rules see them, by lead id."""
     Lead.delete().execute()
-    seen = {}
+    return add_leads(tenant, sources, sample, {})
+
+
+def add_leads(tenant, sources, sample, seen: dict) -> dict:
+    """Store more leads; add them to `seen` (lead id -> the lead as the rules see it)."""
     for data, category, source, at in sample:
         data = {k: v for k, v in data.items() if not k.startswith("@")}
         row = Lead.create(public_id=public_id("lead"), tenant=tenant, source=sources[source],
@@ -71,7 +76,7 @@ def test_counts_and_masks_match_the_predicates(tenant, nodes, sample):
                          if lead["@category"] == category and predicate(lead)})  # fmt: skip
     exact = [where.exact for _, where in conditions]
     window = leadsql.Window(tenant.id, LeadFilter(test=None))
-    total, counts = window.count(conditions)
+    total, counts = window.count(conditions, projection=False)  # test_projection.py: with
     assert total == len(seen)
     bits: dict[int, int] = {}
     for rows in window.stream(masks=conditions):
@@ -96,7 +101,11 @@ def test_a_clause_written_by_hand_is_counted_beside_the_shared_values(tenant):
     by_hand = SqlWhere("l.source_id = " + ("%s" if name == "postgresql" else "?"),
                        (sources["tv"].id,), True)  # fmt: skip
     window = leadsql.Window(tenant.id, LeadFilter()).with_categories(["c1"])
-    assert window.count([("c1", where), ("c1", by_hand), ("c2", where)]) == (2, [1, 1, 0])
+    for projection in (False, True):
+        counted = window.count(
+            [("c1", where), ("c1", by_hand), ("c2", where)], projection=projection
+        )
+        assert counted == (2, [1, 1, 0])
 
 
 def test_streams_give_their_connection_back(tenant):
