@@ -123,13 +123,14 @@ def run_dry_run(
     return dry_run.report(rule_counts, time.perf_counter() - started)
 
 
-def count_rules(request: DryRunRequest) -> dict[str, Any]:
+def count_rules(request: DryRunRequest, *, build: bool = True) -> dict[str, Any]:
     """Count, for every rule of both sets that has a condition, the window's leads of its
     category for which the condition holds: the database counts them all in one query (on
     PostgreSQL through the tenant's lead projection), nothing is replayed. Each condition is
     taken alone: priorities, dedupe, caps and budgets aside. A condition whose SQL is not
     exact is counted as its superset (`exact: false`: at most that many). Reads only, but
-    for the projection it may build or refresh."""
+    for the projection, which it refreshes, and builds or extends when `build` allows (else
+    the leads themselves are counted)."""
     started = time.perf_counter()
     name = leadsql.dialect()
     categories = sorted(set(request.baseline.categories) | set(request.proposed.categories))
@@ -152,7 +153,7 @@ def count_rules(request: DryRunRequest) -> dict[str, Any]:
         if key not in slots:
             slots[key] = len(conditions)
             conditions.append((category, leadsql.where_sql(condition.node, fields, name)))
-    total, counts = window.count(conditions)
+    total, counts = window.count(conditions, build=build)
     rules = []
     for side, kind, rule_id, category, condition in items:
         fields = _fields(request.baseline if side == "before" else request.proposed, category)
@@ -202,12 +203,14 @@ def dry_run_for_tenant(
     sample_size: int = SAMPLE_SIZE,
     progress: Callable[[int, int], None] | None = None,
     counts_only: bool = False,
+    build_projection: bool = True,
 ) -> dict[str, Any]:
     """Dry-run proposed rule files against a stored version (default: the active one).
 
     Invalid files raise RulesRefused carrying the same diagnostics as `sluice check`, before
     any lead is read. `source` is a source's public id or name. `counts_only`: only the
-    per-rule match counts (`count_rules`), no replay.
+    per-rule match counts (`count_rules`), no replay; without `build_projection` they are
+    counted on the leads when the tenant's projection would have to be built or extended.
     """
     from app.dsl import RulesError, compile_rules
     from app.store.errors import InvalidError, NotFoundError
@@ -254,7 +257,10 @@ def dry_run_for_tenant(
         sample_size=sample_size,
     )
     try:
-        report = count_rules(request) if counts_only else run_dry_run(request, progress=progress)
+        if counts_only:
+            report = count_rules(request, build=build_projection)
+        else:
+            report = run_dry_run(request, progress=progress)
     except RulesError as error:  # the narrowing expression
         raise RulesRefused(
             "the expression has errors:\n" + error.report(),

@@ -214,7 +214,11 @@ class Window:
         return sql("{s} AND {k}", s=scope, k=cut)
 
     def count(
-        self, conditions: Sequence[tuple[str, SqlWhere]], *, projection: bool | None = None
+        self,
+        conditions: Sequence[tuple[str, SqlWhere]],
+        *,
+        projection: bool | None = None,
+        build: bool = True,
     ) -> tuple[int, list[int]]:
         """Return (leads in the window, [leads of the category where the WHERE holds]).
 
@@ -223,11 +227,12 @@ class Window:
         PostgreSQL the values are read from the tenant's projection (app/analysis/
         projection.py) when the window allows: built or extended for several conditions
         (or `projection=True`), used for one when it already holds its values;
-        `projection=False` reads the leads themselves.
+        `projection=False` reads the leads themselves. `build=False`: never build or extend
+        it here (a request that must not wait for a build).
         """
         name = dialect()
         if name == "postgresql" and conditions and projection is not False:
-            build = projection is True or len(conditions) > 1
+            build = build and (projection is True or len(conditions) > 1)
             counted = self._count_projected(conditions, build)
             if counted is not None:
                 return counted
