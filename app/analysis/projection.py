@@ -12,7 +12,8 @@ answers are the same by construction (and tested so).
 
 - *Built* on first use (`ensure`), under a transaction-level advisory lock per tenant; a
   query that needs values the projection lacks rebuilds it with the union (a new table,
-  the old one dropped in the same transaction).
+  the old one dropped in the same transaction), or with its own values only when the union
+  would pass `MAX_VALUES` columns.
 - *Refreshed* before every use: leads stored since are added. Leads are written once and
   never change; a lead counts as new when its id is above the highest one projected, or
   when it was received less than `SLACK` before the previous refresh (a lead whose id was
@@ -47,6 +48,9 @@ _LEAD_COLUMN = re.compile(r"\bl\.(\w+)")
 _NOT_STORABLE = re.compile(r"\b(select|now|clock_timestamp|random|current_\w+)\b", re.I)
 #: pg_advisory_xact_lock(LOCK, tenant id) serializes a tenant's builds and refreshes.
 LOCK = 0x51CE
+#: Values a projection holds at most (PostgreSQL allows 1,600 columns): a rebuild that would
+#: hold more keeps only the values its count asked for.
+MAX_VALUES = 400
 
 
 class ProjectedRowValues(RowValues):
@@ -138,9 +142,11 @@ def ensure(tenant_id: int, wanted: Mapping[str, list], *, build: bool = True) ->
         if current is not None and set(wanted) <= set(current.facts):
             _refresh(tenant_id, current, now)
             return current.table
-        if not build:
+        if not build or len(wanted) > MAX_VALUES:
             return None
         facts = {**(current.facts if current is not None else {}), **wanted}
+        if len(facts) > MAX_VALUES:  # values asked for long ago make way
+            facts = dict(wanted)
         return _build(tenant_id, facts, current, now)
 
 

@@ -158,3 +158,23 @@ def test_values_that_need_changing_columns_are_not_projected():
     row.expression(leadsql.Sql(leadsql.SOURCE_NAME))
     stored, computed, recipes = projection.plan(row)
     assert not stored and list(computed) == ["a0"] and not recipes  # looked up per row
+
+
+def test_a_rebuild_past_the_column_limit_keeps_only_the_values_asked_for(tenant, monkeypatch):  # noqa: F811
+    tenant, sources = tenant
+    _lead(tenant, sources, {"n1": 5, "n2": 1, "s1": "a"}, datetime(2026, 1, 2))
+    window = leadsql.Window(tenant.id, LeadFilter())
+    assert window.count(_conditions("n1 > 3", "n1 > 6")) == (1, [1, 0])
+    if not is_postgresql():
+        return
+    later = _conditions("n2 > 0", 's1 == "a"')
+    shared = leadsql.Shared(window.only_category(), projection.ProjectedRowValues("l.data"))
+    for category, where in later:
+        shared.test(category, where)
+    wanted = projection.plan(shared.row)[2]
+    assert not set(wanted) <= set(LeadProjection.get().facts)  # new values: a rebuild
+    monkeypatch.setattr(projection, "MAX_VALUES", len(wanted))  # the union would not fit
+    assert window.count(later) == (1, [1, 1])
+    assert set(LeadProjection.get().facts) == set(wanted)
+    monkeypatch.setattr(projection, "MAX_VALUES", 1)  # more than a projection may hold
+    assert window.count(_conditions("n1 > 3", "n2 > 0")) == (1, [1, 1])  # the leads counted
