@@ -33,6 +33,9 @@ except ImportError:  # pragma: no cover
     _loads = json.loads
 
 FROM = '"lead" l'
+#: SQLSTATEs of a database that will not take the projection's writes: read-only
+#: transaction (a standby, default_transaction_read_only), insufficient privilege.
+_CANNOT_WRITE = frozenset({"25006", "42501"})
 #: The lead's source name, looked up only for the rows and clauses that read it (no join).
 SOURCE_NAME = '(SELECT s.name FROM "source" s WHERE s.id = l.source_id)'
 BATCH = 5000
@@ -281,7 +284,12 @@ class Window:
             return None
         stored, computed, recipes = sorted_values
         for attempt in range(2):
-            table = projection.ensure(self.tenant_id, recipes, build=build)
+            try:
+                table = projection.ensure(self.tenant_id, recipes, build=build)
+            except DatabaseError as error:
+                if sqlstate(error) not in _CANNOT_WRITE:
+                    raise
+                return None  # a read-only database or role: count the leads themselves
             if table is None:
                 return None
             statement = sql(

@@ -178,3 +178,17 @@ def test_a_rebuild_past_the_column_limit_keeps_only_the_values_asked_for(tenant,
     assert set(LeadProjection.get().facts) == set(wanted)
     monkeypatch.setattr(projection, "MAX_VALUES", 1)  # more than a projection may hold
     assert window.count(_conditions("n1 > 3", "n2 > 0")) == (1, [1, 1])  # the leads counted
+
+
+def test_a_read_only_database_counts_the_leads(tenant, db):  # noqa: F811
+    tenant, sources = tenant
+    _lead(tenant, sources, {"n1": 5}, datetime(2026, 1, 2))
+    window = leadsql.Window(tenant.id, LeadFilter())
+    if is_postgresql():
+        db.execute_sql("SET SESSION default_transaction_read_only = on")
+    try:
+        assert window.count(_conditions("n1 > 3", "n1 > 6")) == (1, [1, 0])
+    finally:
+        if is_postgresql():
+            db.execute_sql("SET SESSION default_transaction_read_only = off")
+    assert LeadProjection.select().count() == 0
