@@ -137,7 +137,7 @@ class DryRun:
 
     def feed(self, rows: list[tuple]) -> None:
         """Route a batch of rows (leadsql.STREAM_COLUMNS), oldest first, on both sides."""
-        loads = leadsql.decode
+        loads = leadsql.decode_text  # the stream's data is JSON text
         meta, names = self.meta, self.fields
         sources = self.sources
         functions = self.conditions.functions
@@ -163,7 +163,8 @@ class DryRun:
             mask,
         ) in rows:
             values = loads(data)
-            lead = dict(zip(names, values, strict=True)) if names is not None else values
+            # The array holds exactly `names`' fields (the stream built it): no length check.
+            lead = dict(zip(names, values, strict=False)) if names is not None else values
             if meta:
                 if "received_at" in meta:
                     lead["@received_at"] = received

@@ -161,6 +161,10 @@ def execute(statement: Sql):
     return database.execute_sql(statement.text, statement.params)
 
 
+#: Decode JSON text (or bytes): what `Window.stream` yields as a row's data.
+decode_text = _loads
+
+
 def decode(data: Any) -> Any:
     """Return stored lead data as a dict (PostgreSQL may hand it over decoded already)."""
     if isinstance(data, str | bytes):

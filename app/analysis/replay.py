@@ -85,6 +85,16 @@ def _normalizer(type_name: str) -> Callable[[Any], str]:
 
 def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, str]):
     pairs = [(name, _normalizer(types[name])) for name in fields]
+    if len(pairs) == 1:  # most checks: one field, the same key without the list
+        ((name, normalize),) = pairs
+
+        def single(lead: Mapping[str, Any]) -> int:
+            value = lead.get(name)
+            if value is None or value == "":
+                return 0
+            return hash((category, name, normalize(value))) or 1
+
+        return single
 
     def key(lead: Mapping[str, Any]) -> int:
         parts = [category]
