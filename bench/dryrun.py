@@ -260,7 +260,6 @@ def projection_costs(url: str, new_leads: int = 10_000) -> tuple[float, float, i
         f'SELECT id FROM "{projection.table}" ORDER BY id DESC OFFSET %s LIMIT 1', (new_leads,)
     ).fetchone()[0]
     database.execute_sql(f'DELETE FROM "{projection.table}" WHERE id > %s', (newest,))
-    LeadProjection.update(max_lead_id=newest).execute()
     start = time.perf_counter()
     window.count(conditions)
     refresh = time.perf_counter() - start

@@ -146,18 +146,17 @@ def count_rules(request: DryRunRequest, *, build: bool = True) -> dict[str, Any]
     window = window.with_categories(categories)
     items = _rule_conditions(request)
     slots: dict[tuple, int] = {}  # a condition both sets hold is counted once
-    conditions = []
+    conditions, item_slots = [], []
     for side, _, _, category, condition in items:
         fields = _fields(request.baseline if side == "before" else request.proposed, category)
         key = (category, condition.source, tuple(sorted(fields.items())))
         if key not in slots:
             slots[key] = len(conditions)
             conditions.append((category, leadsql.where_sql(condition.node, fields, name)))
+        item_slots.append(slots[key])
     total, counts = window.count(conditions, build=build)
     rules = []
-    for side, kind, rule_id, category, condition in items:
-        fields = _fields(request.baseline if side == "before" else request.proposed, category)
-        slot = slots[(category, condition.source, tuple(sorted(fields.items())))]
+    for (side, kind, rule_id, category, condition), slot in zip(items, item_slots, strict=True):
         rules.append(
             {"rules": side, "kind": kind, "id": rule_id, "category": category,
              "condition": condition.source, "matches": counts[slot], "counted_by": "sql",

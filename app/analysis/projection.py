@@ -15,7 +15,8 @@ answers are the same by construction (and tested so).
   the old one dropped in the same transaction), or with its own values only when the union
   would pass `MAX_VALUES` columns.
 - *Refreshed* before every use: leads stored since are added. Leads are written once and
-  never change; a lead counts as new when its id is above the highest one projected, or
+  never change; a lead counts as new when its id is above the highest one projected (the
+  projection's own primary key tells, no counter is kept), or
   when it was received less than `SLACK` before the previous refresh (a lead whose id was
   drawn before that refresh but committed after it; the intake commits a lead within the
   request that received it). Sluice never deletes a lead; deleting a tenant removes its
@@ -34,6 +35,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 
+from app.analysis.leadsql import join
 from app.dsl.sql import RowValues, Sql, sql
 from app.store.db import database
 from app.store.models import LeadProjection
@@ -126,8 +128,7 @@ def _select(facts: Mapping[str, list], source: Sql) -> Sql:
     row = ProjectedRowValues("l.data")
     kept = [sql(f"{{e}} AS {c}", e=row.expression(Sql(f"l.{c}"))) for c in KEPT]
     values = [sql(f"{{e}} AS {column}", e=_ask(row, recipe)) for column, recipe in facts.items()]
-    parts = [*kept, *values]
-    select = Sql(", ".join(p.text for p in parts), tuple(v for p in parts for v in p.params))
+    select = join([*kept, *values], ", ")
     return sql("SELECT {s} FROM {rows}", s=select, rows=row.rows(source))
 
 
@@ -159,35 +160,32 @@ def _build(tenant_id: int, facts: dict, current: LeadProjection | None, now) -> 
     # intake) until this transaction ends, and dropping one locks them altogether.
     database.execute_sql(f'ALTER TABLE "{table}" ADD PRIMARY KEY (id)')
     database.execute_sql(f'ANALYZE "{table}"')
-    highest = database.execute_sql(f'SELECT max(id) FROM "{table}"').fetchone()[0] or 0
     if current is not None:
         database.execute_sql(f'DROP TABLE IF EXISTS "{current.table}"')
-    LeadProjection.insert(
-        tenant=tenant_id, table=table, facts=facts, max_lead_id=highest, refreshed_at=now
-    ).on_conflict(
+    LeadProjection.insert(tenant=tenant_id, table=table, facts=facts, refreshed_at=now).on_conflict(
         conflict_target=[LeadProjection.tenant],
         update={LeadProjection.table: table, LeadProjection.facts: facts,
-                LeadProjection.max_lead_id: highest, LeadProjection.refreshed_at: now},
+                LeadProjection.refreshed_at: now},
     ).execute()  # fmt: skip
     return table
 
 
 def _refresh(tenant_id: int, current: LeadProjection, now) -> None:
     table = current.table
+    # The highest id projected, from the primary key; bound as a value, so that PostgreSQL
+    # plans the leads' look-up on their indexes (a subquery here made it scan them all).
+    highest = database.execute_sql(f'SELECT COALESCE(max(id), 0) FROM "{table}"').fetchone()[0]
     source = sql(
         '"lead" l WHERE l.tenant_id = {t} AND (l.id > {m} OR l.received_at >= {s})'
         f' AND NOT EXISTS (SELECT 1 FROM "{table}" p WHERE p.id = l.id)',
         t=Sql("%s", (tenant_id,)),
-        m=Sql("%s", (current.max_lead_id,)),
+        m=Sql("%s", (highest,)),
         s=Sql("%s", (current.refreshed_at - SLACK,)),
     )
     columns = ", ".join([*KEPT, *current.facts])
     statement = sql(f'INSERT INTO "{table}" ({columns}) {{q}}', q=_select(current.facts, source))
     database.execute_sql(statement.text, statement.params)
-    highest = database.execute_sql(f'SELECT max(id) FROM "{table}"').fetchone()[0] or 0
-    LeadProjection.update(max_lead_id=max(highest, current.max_lead_id), refreshed_at=now).where(
-        LeadProjection.tenant == tenant_id
-    ).execute()
+    LeadProjection.update(refreshed_at=now).where(LeadProjection.tenant == tenant_id).execute()
 
 
 def rows(
@@ -198,5 +196,5 @@ def rows(
     parts = [Sql(f"l.{column} AS {name}") for name, column in stored.items()]
     parts += [sql(f"{{e}} AS {name}", e=e) for name, e in computed.items()]
     parts.append(Sql("clock_timestamp() AS _once"))  # not merged into the query above
-    columns = Sql(", ".join(p.text for p in parts), tuple(v for p in parts for v in p.params))
+    columns = join(parts, ", ")
     return sql(f'(SELECT {{c}} FROM "{table}" l WHERE {{w}}) {alias}', c=columns, w=scope)

@@ -225,7 +225,6 @@ class LeadProjection(BaseModel):
     tenant = pw.ForeignKeyField(Tenant, primary_key=True, on_delete="CASCADE")
     table = pw.CharField(max_length=63)
     facts = pw.JSONField()  # {column: [method, *arguments]} (app.dsl.sql.RowValues)
-    max_lead_id = pw.BigIntegerField(default=0)
     refreshed_at = pw.DateTimeField()  # the database's clock
 
 
