@@ -96,8 +96,8 @@ class DryRun:
         self.sources = sources  # source id -> name
         self.conditions = conditions
         clock = Clock()
-        self.before = Side(request.baseline, conditions, customers, clock)
-        self.after = Side(request.proposed, conditions, customers, clock)
+        self.before = Side(request.baseline, conditions, customers, clock, 0)
+        self.after = Side(request.proposed, conditions, customers, clock, 1)
         self.pairs: Counter = Counter()  # (category, baseline agrees with stored, old, new)
         self.masks: Counter = Counter()  # mask of the database's verdicts -> leads
         self.changed = 0
@@ -181,8 +181,9 @@ class DryRun:
             if forget_at is None:
                 forget_at = at + FORGET_EVERY
             elif at >= forget_at:
-                self.before.forget_before(at)
-                self.after.forget_before(at)
+                self.conditions.forget_before(
+                    (at - self.before.longest_window, at - self.after.longest_window)
+                )
                 forget_at = at + self.forget_every
             memo = [None] * size
             old = before(lead, category, at, mask, memo, functions)

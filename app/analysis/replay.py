@@ -1,10 +1,11 @@
 """Replaying routing decisions in memory, in received order, for one rule set.
 
 `Side` routes leads the way `app.pipeline` does (classify, audit, dedupe, the plan's
-stages), but against counters of its own: a dedupe history, cap and budget counters per
-period and each bid's last win, all kept in memory and all starting empty. Conditions are
-shared between the two sides of a comparison through `Conditions`, so a condition both
-rule sets contain is evaluated once per lead.
+stages), but against counters of its own: its times in the dedupe history, cap and budget
+counters per period and each bid's last win, all kept in memory and all starting empty.
+Conditions and dedupe keys are shared between the two sides of a comparison through
+`Conditions`, so a condition both rule sets contain is evaluated once per lead, and a key
+looked up once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.dsl import ast
 from app.dsl.fieldtypes import _E164, normalize_dedupe_value
@@ -35,6 +37,11 @@ class Conditions:
     query and arrives as a bit of the row's mask; any other condition, and every dedupe key,
     is a Python function with a slot in the per-lead memo. `refs` hands out (bit, slot)
     pairs, exactly one of them >= 0.
+
+    Both sides' dedupe histories live here, in one dict: key hash -> [when the baseline
+    last passed a lead with that key, when the proposed set did] (NEVER: not yet). A dedupe
+    key's slot holds the key's entry (or False when a field is missing), so a lead's key is
+    looked up once for both sides.
     """
 
     def __init__(self, translate: Callable[..., Any] | None = None) -> None:
@@ -43,6 +50,7 @@ class Conditions:
         self.sql: list[tuple[str, Any]] = []  # bit -> (category, SqlWhere)
         self.functions: list[Callable[[Mapping[str, Any]], Any]] = []  # slot -> function
         self.python_nodes: list[tuple[str, ast.Node | None]] = []  # slot -> (category, node)
+        self.history: dict[int, list[float]] = {}  # key hash -> [baseline, proposed] last passed
 
     def condition(self, category: str, condition, fields: Mapping[str, str]) -> tuple[int, int]:
         """Return the (bit, slot) of a compiled condition over a category's field types."""
@@ -59,13 +67,20 @@ class Conditions:
         return self.refs[key]
 
     def dedupe_key(self, category: str, fields: tuple[str, ...], types: Mapping[str, str]) -> int:
-        """Return the slot of a dedupe key: its 64-bit hash, or 0 when a field is missing."""
+        """Return the slot of a dedupe key: its history entry, or False when a field is missing."""
         key = ("key", category, fields, tuple(types[name] for name in fields))
         if key not in self.refs:
             self.refs[key] = (-1, len(self.functions))
-            self.functions.append(_key_function(category, fields, types))
+            self.functions.append(_key_function(category, fields, types, self.history))
             self.python_nodes.append((category, None))
         return self.refs[key][1]
+
+    def forget_before(self, horizons: tuple[float, float]) -> None:
+        """Drop the dedupe keys neither side has passed since its horizon (memory stays bounded)."""
+        before, after = horizons
+        history = self.history
+        for key in [k for k, (b, a) in history.items() if b < before and a < after]:
+            del history[key]
 
 
 def _normalizer(type_name: str) -> Callable[[Any], str]:
@@ -80,35 +95,45 @@ def _normalizer(type_name: str) -> Callable[[Any], str]:
         return phone
     if type_name == "email":
         return lambda value: str(value).strip().lower()
-    return lambda value: normalize_dedupe_value(type_name, value)
+
+    def other(value):
+        if type(value) is str:
+            return " ".join(value.casefold().split())
+        return normalize_dedupe_value(type_name, value)
+
+    return other
 
 
-def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, str]):
+def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, str], history):
+    """Return a lead's function to its key's history entry (created on first sight), or False.
+
+    Keys hold personal data and there may be millions: an entry is keyed by a 64-bit hash of
+    the normalized values, mixed with the hash of the category and field names (the service
+    keeps a SHA-256 of the same)."""
     pairs = [(name, _normalizer(types[name])) for name in fields]
+    salt = hash((category, fields))
+    setdefault = history.setdefault
     if len(pairs) == 1:  # most checks: one field, the same key without the list
         ((name, normalize),) = pairs
 
-        def single(lead: Mapping[str, Any]) -> int:
+        def single(lead: Mapping[str, Any]) -> list[float] | bool:
             value = lead.get(name)
             if value is None or value == "":
-                return 0
-            return hash((category, name, normalize(value))) or 1
+                return False
+            return setdefault(hash(normalize(value)) ^ salt, [NEVER, NEVER])
 
         return single
 
-    def key(lead: Mapping[str, Any]) -> int:
-        parts = [category]
+    def several(lead: Mapping[str, Any]) -> list[float] | bool:
+        parts = []
         for name, normalize in pairs:
             value = lead.get(name)
             if value is None or value == "":
-                return 0
-            parts.append(name)
+                return False
             parts.append(normalize(value))
-        # Keys hold personal data and there may be millions: keep a 64-bit hash of the
-        # category and the normalized values (the service keeps a SHA-256 of the same).
-        return hash(tuple(parts)) or 1
+        return setdefault(hash(tuple(parts)) ^ salt, [NEVER, NEVER])
 
-    return key
+    return several
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +147,7 @@ class SimBid:
     #: usage [period start, leads, cents]): only the current period matters, time moving on
     limits: tuple[tuple[bool, int, list, list], ...]
     customer_ok: bool  # the customer exists and is active
-    schedule: list | None  # [minute, open?] cache of the bid's schedule, None: always open
+    schedule: list | None  # schedule_cache() of the bid's schedule, None: always open
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,13 +200,40 @@ class Clock:
         box[0], box[1] = start.timestamp(), end.timestamp()
 
 
+def schedule_cache(schedule) -> list:
+    """Return a fresh [span, open? (None: look each time), span seconds] cache for
+    schedule_open: per quarter hour when the schedule opens and closes on quarter hours
+    (08:00..20:00), else per minute (windows are whole minutes)."""
+    quarters = all(t.minute % 15 == 0 and not t.second for t in (schedule.start, schedule.end))
+    return [None, None, 900 if quarters else 60]
+
+
+def _constant_over(schedule, start: int, seconds: int) -> bool | None:
+    """Return whether the schedule is open throughout [start, start + seconds), or None when
+    it may change inside: a quarter-hour window is constant over a quarter hour of UTC when
+    the zone's offset is a whole number of quarter hours and does not change inside (most
+    offset changes fall on quarter hours; a few, like St. John's at 00:01, do not)."""
+    at = datetime.fromtimestamp(start, UTC)
+    if seconds > 60:
+        zone = ZoneInfo(schedule.timezone)
+        offset = at.astimezone(zone).utcoffset()
+        end = datetime.fromtimestamp(start + seconds - 1, UTC).astimezone(zone).utcoffset()
+        if offset != end or offset.total_seconds() % seconds:
+            return None
+    return schedule.is_open(at)
+
+
 def schedule_open(bid: Bid, cache: list, at: float) -> bool:
-    """Tell whether the bid's schedule is open at `at`, cached per minute."""
-    minute = int(at // 60)  # windows are whole minutes in zones offset by whole minutes
-    if cache[0] != minute:
-        cache[0] = minute
-        cache[1] = bid.schedule.is_open(datetime.fromtimestamp(minute * 60, UTC))
-    return cache[1]
+    """Tell whether the bid's schedule is open at `at`, cached per quarter hour or minute."""
+    seconds = cache[2]
+    span = int(at // seconds)
+    if cache[0] != span:
+        cache[0] = span
+        cache[1] = _constant_over(bid.schedule, span * seconds, seconds)
+    state = cache[1]
+    if state is None:  # an offset change inside this quarter hour: by the minute
+        return bid.schedule.is_open(datetime.fromtimestamp(int(at // 60) * 60, UTC))
+    return state
 
 
 class Side:
@@ -193,12 +245,13 @@ class Side:
         conditions: Conditions,
         customers: Mapping[str, bool],
         clock: Clock,
+        side: int,
     ):
         self.ruleset = ruleset
+        self.side = side  # 0: the baseline, 1: the proposed set (its place in history entries)
         self.customers = customers  # slug -> active (absent: no such customer)
         self.clock = clock
         self.categories = {name: self._compile(name, conditions) for name in ruleset.categories}
-        self.history: dict[int, float] = {}
         self.longest_window = max(
             (check.window.total_seconds() for check in ruleset.dedupes), default=0.0
         )
@@ -238,7 +291,7 @@ class Side:
                 to_cents(bid.price),
                 tuple(limits),
                 self.customers.get(bid.customer, False),
-                [None, False] if bid.schedule is not None else None,
+                schedule_cache(bid.schedule) if bid.schedule is not None else None,
             )
             for type_id in bid.lead_types:
                 bids.setdefault(type_id, []).append(sim)
@@ -298,26 +351,20 @@ class Side:
         return self._bidding(sim, lead_type, lead, at, mask, memo, fns)
 
     def _dedupe(self, checks, lead, at: float, memo: list, fns) -> str | None:
-        history = self.history
-        keys = []
+        side = self.side
+        entries = []
         for label, slot, window in checks:
-            key = memo[slot]
-            if key is None:
-                key = memo[slot] = fns[slot](lead)
-            if not key:
+            entry = memo[slot]
+            if entry is None:
+                entry = memo[slot] = fns[slot](lead)
+            if entry is False:
                 continue  # a field is missing: the check is skipped
-            seen = history.get(key)
-            if seen is not None and seen >= at - window:
+            if entry[side] >= at - window:
                 return label
-            keys.append(key)
-        for key in keys:  # only leads that pass extend the window, as in the service
-            history[key] = at
+            entries.append(entry)
+        for entry in entries:  # only leads that pass extend the window, as in the service
+            entry[side] = at
         return None
-
-    def forget_before(self, at: float) -> None:
-        """Drop dedupe keys last seen longer ago than the longest window (memory stays bounded)."""
-        horizon = at - self.longest_window
-        self.history = {key: seen for key, seen in self.history.items() if seen >= horizon}
 
     def _bidding(self, sim: SimCategory, lead_type: str, lead, at, mask, memo, fns) -> tuple:
         eligible = []

@@ -1,0 +1,118 @@
+"""The in-memory replay (app/analysis/replay.py) against a naive reference."""
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.analysis.replay import Clock, Conditions, Side, schedule_cache, schedule_open
+from app.dsl import compile_rules
+
+DAY = 86400.0
+RULES = """
+category home "Home" {{
+    field phone phone
+    field email email
+    field zip   zip
+    field flag  bool
+}}
+lead_type any "Any" in home fallback
+{audit}
+dedupe "Phone" in home on phone within {days} days
+dedupe "Email and zip" in home on email, zip within 3 days
+plan home {{ stage bidding highest_price }}
+"""
+
+leads = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=3 * DAY),  # time since the previous lead
+        st.sampled_from([None, "+15550000001", "+15550000002", "+15550000003"]),
+        st.sampled_from([None, "a@example.com", " A@Example.com", "b@example.com"]),
+        st.sampled_from([None, "33139", "90210"]),
+        st.booleans(),
+        st.booleans(),  # purge the expired keys before this lead
+    ),
+    max_size=60,
+)
+
+
+def reference(leads, days: int, audit: bool) -> list[str]:
+    """Route every lead the obvious way: each side's own history, never purged."""
+    history: dict[tuple, float] = {}
+    results = []
+    for at, phone, email, zip_code, flag, _ in leads:
+        if audit and flag:
+            results.append("audit")
+            continue
+        keys = []
+        if phone:
+            keys.append((("phone", phone[1:]), days * DAY, "Phone"))
+        if email and zip_code:
+            keys.append((("email", email.strip().lower(), zip_code), 3 * DAY, "Email and zip"))
+        label = next((lbl for key, w, lbl in keys if history.get(key, -1e18) >= at - w), None)
+        if label is None:
+            for key, _, _ in keys:
+                history[key] = at
+        results.append(label or "unassigned")
+    return results
+
+
+@settings(max_examples=150, deadline=None)
+@given(leads)
+def test_both_sides_dedupe_as_if_each_had_its_own_history(steps):
+    """The sides share one dict of dedupe keys, each with its own time in every entry, and
+    purges drop only what neither side can still match: each side decides as it would alone."""
+    baseline = compile_rules({"a.rules": RULES.format(audit="", days=30)})
+    audit = 'audit "Flagged" in home when flag'
+    proposed = compile_rules({"b.rules": RULES.format(audit=audit, days=14)})
+    conditions, clock = Conditions(), Clock()
+    before = Side(baseline, conditions, {}, clock, 0)
+    after = Side(proposed, conditions, {}, clock, 1)
+    at, timed = 0.0, []
+    got = ([], [])
+    for gap, phone, email, zip_code, flag, purge in steps:
+        at += gap
+        timed.append((at, phone, email, zip_code, flag, purge))
+        if purge:
+            conditions.forget_before((at - before.longest_window, at - after.longest_window))
+        lead = {"phone": phone, "email": email, "zip": zip_code, "flag": flag}
+        memo = [None] * len(conditions.functions)
+        for side, out in ((before, got[0]), (after, got[1])):
+            outcome = side.route(lead, "home", at, 0, memo, conditions.functions)
+            out.append(outcome[3] if outcome[0] == "duplicate" else outcome[0])
+    assert got[0] == reference(timed, 30, audit=False)
+    assert got[1] == reference(timed, 14, audit=True)
+
+
+ZONES = ["America/New_York", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe",
+         "Antarctica/Casey", "Asia/Gaza", "UTC"]  # fmt: skip
+#: Around offset changes, some of them at 00:01 local time (St. John's in 2000, Casey in 2020)
+INSTANTS = [datetime(2000, 4, 2, 3, 31, tzinfo=UTC).timestamp(),
+            datetime(2020, 10, 3, 16, 1, tzinfo=UTC).timestamp(),
+            datetime(2010, 3, 26, 22, 1, tzinfo=UTC).timestamp(),
+            datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp()]  # fmt: skip
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("window", ["08:00..20:00", "01:00..06:00", "22:00..00:30", "08:07..20:01"])
+def test_schedule_cache_agrees_with_the_schedule(zone, window):
+    """The cached state (per quarter hour or minute) is the schedule's own at every minute of
+    the day around offset changes, windows on quarter hours or not."""
+    rules = compile_rules({"s.rules": SCHEDULED.format(window=window, zone=zone)})
+    bid = rules.bids["b"]
+    for around in INSTANTS:
+        cache = schedule_cache(bid.schedule)
+        for minute in range(-26 * 60, 26 * 60):  # time moves forward, as in the replay
+            at = around + minute * 60 + 17.5
+            start = datetime.fromtimestamp(int(at // 60) * 60, UTC)
+            assert schedule_open(bid, cache, at) == bid.schedule.is_open(start), (start, window)
+
+
+SCHEDULED = """
+category home "Home" {{ field zip zip }}
+lead_type any "Any" in home fallback
+bid b for customer c on any price 1.00
+    schedule mon..sun {window} "{zone}"
+plan home {{ stage bidding highest_price }}
+"""
