@@ -11,7 +11,7 @@ looked up once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from app.dsl.ruleset import Bid, RuleSet
 from app.store.money import to_cents
 
 NEVER = float("-inf")
+MASKS_KEPT = 4096  # a lead type's eligible bids remembered for this many distinct masks
 _SPAN = {  # from a period's start, a moment surely inside the next period
     "hour": timedelta(minutes=90),
     "day": timedelta(hours=36),
@@ -148,6 +149,24 @@ class SimBid:
     limits: tuple[tuple[bool, int, list, list], ...]
     customer_ok: bool  # the customer exists and is active
     schedule: list | None  # schedule_cache() of the bid's schedule, None: always open
+    flag: int  # this bid's bit in a set of the category's bids (an int)
+    #: [until]: a cap or budget found spent stays spent until its period ends
+    spent: list = field(default_factory=lambda: [NEVER])
+
+
+@dataclass(frozen=True, eq=False)
+class SimLeadType:
+    """A lead type's bids, and how each stage of the plan goes through them."""
+
+    bids: tuple[SimBid, ...]  # file order
+    #: bids' flags -> their ids (the eligible bids reported), and when every condition is a
+    #: database bit or none: mask -> (eligible flags, ids), filled as masks come
+    names: dict[int, tuple[str, ...]]
+    by_mask: dict[int, tuple[int, tuple[str, ...]]] | None
+    #: (kind, method, the stage's candidates in the order they are tried, ties?): for
+    #: highest_price by price then file order (ties: equal prices next to each other), for
+    #: round_robin in file order; bids of missing or inactive customers left out
+    stages: tuple[tuple[str, str | None, tuple[SimBid, ...], bool], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,8 +174,7 @@ class SimCategory:
     lead_types: tuple[tuple[str, int, int], ...]  # (id, bit, slot); both -1: the fallback
     audits: tuple[tuple[str, int, int], ...]  # (label, bit, slot)
     dedupes: tuple[tuple[str, int, float], ...]  # (label, key slot, window seconds)
-    bids: Mapping[str, tuple[SimBid, ...]]  # lead type id -> its bids, file order
-    stages: tuple[tuple[str, str | None, frozenset[str] | None], ...]
+    bidding: Mapping[str, SimLeadType]  # lead type id -> its bids and stages
 
 
 #: A simulated outcome is a tuple, cheap to make a million times:
@@ -274,7 +292,7 @@ class Side:
         )
         position = {bid_id: index for index, bid_id in enumerate(rules.bids)}
         bids: dict[str, list[SimBid]] = {}
-        for bid in rules.bids_of(category):
+        for flag, bid in enumerate(rules.bids_of(category)):
             limits = []
             if bid.cap is not None:
                 box = self.clock.box(bid, bid.cap.period)
@@ -292,17 +310,31 @@ class Side:
                 tuple(limits),
                 self.customers.get(bid.customer, False),
                 schedule_cache(bid.schedule) if bid.schedule is not None else None,
+                1 << flag,
             )
             for type_id in bid.lead_types:
                 bids.setdefault(type_id, []).append(sim)
         plan = rules.plans.get(category)
-        stages = tuple(
-            (s.kind, s.method, frozenset(s.bids) if s.bids is not None else None)
-            for s in (plan.stages if plan is not None else ())
-        )
-        return SimCategory(
-            lead_types, audits, dedupes, {k: tuple(v) for k, v in bids.items()}, stages
-        )
+        plan_stages = plan.stages if plan is not None else ()
+        bidding = {}
+        for type_id in (t.id for t in rules.lead_types_of(category)):
+            candidates = bids.get(type_id, [])
+            stages = []
+            for stage in plan_stages:
+                tried = [c for c in candidates if c.customer_ok]
+                if stage.bids is not None:
+                    tried = [c for c in tried if c.bid.id in stage.bids]
+                if stage.method == "highest_price":
+                    tried.sort(key=lambda c: (-c.price, c.index))
+                prices = [c.price for c in tried]
+                stages.append(
+                    (stage.kind, stage.method, tuple(tried), len(set(prices)) < len(prices))
+                )
+            static = all(c.slot < 0 for c in candidates)
+            bidding[type_id] = SimLeadType(
+                tuple(candidates), {}, {} if static else None, tuple(stages)
+            )
+        return SimCategory(lead_types, audits, dedupes, bidding)
 
     def route(self, lead, category: str, at: float, mask: int, memo: list, fns) -> tuple:
         """Decide a lead received at `at` (epoch seconds), updating this side's counters.
@@ -344,48 +376,53 @@ class Side:
                 flagged += (label,)
         if flagged:
             return ("audit", lead_type, flagged, None, None, None, 0, ())
-        if sim.dedupes:
-            duplicate = self._dedupe(sim.dedupes, lead, at, memo, fns)
-            if duplicate is not None:
-                return ("duplicate", lead_type, (), duplicate, None, None, 0, ())
-        return self._bidding(sim, lead_type, lead, at, mask, memo, fns)
+        if sim.dedupes:  # inline: once or twice per lead and side
+            side = self.side
+            entries = []
+            for label, slot, window in sim.dedupes:
+                entry = memo[slot]
+                if entry is None:
+                    entry = memo[slot] = fns[slot](lead)
+                if entry is False:
+                    continue  # a field is missing: the check is skipped
+                if entry[side] >= at - window:
+                    return ("duplicate", lead_type, (), label, None, None, 0, ())
+                entries.append(entry)
+            for entry in entries:  # only leads that pass extend the window, as in the service
+                entry[side] = at
+        return self._bidding(sim.bidding[lead_type], lead_type, lead, at, mask, memo, fns)
 
-    def _dedupe(self, checks, lead, at: float, memo: list, fns) -> str | None:
-        side = self.side
-        entries = []
-        for label, slot, window in checks:
-            entry = memo[slot]
-            if entry is None:
-                entry = memo[slot] = fns[slot](lead)
-            if entry is False:
-                continue  # a field is missing: the check is skipped
-            if entry[side] >= at - window:
-                return label
-            entries.append(entry)
-        for entry in entries:  # only leads that pass extend the window, as in the service
-            entry[side] = at
-        return None
-
-    def _bidding(self, sim: SimCategory, lead_type: str, lead, at, mask, memo, fns) -> tuple:
-        eligible = []
-        for candidate in sim.bids.get(lead_type, ()):
-            bit = candidate.bit
-            if bit >= 0:
-                if not mask >> bit & 1:
-                    continue
-            elif candidate.slot >= 0:
-                slot = candidate.slot
-                value = memo[slot]
-                if value is None:
-                    value = memo[slot] = fns[slot](lead)
-                if not value:
-                    continue
-            eligible.append(candidate)
-        names = tuple([c.bid.id for c in eligible])
-        for kind, method, allowed in sim.stages:
+    def _bidding(self, sim: SimLeadType, lead_type: str, lead, at, mask, memo, fns) -> tuple:
+        by_mask = sim.by_mask
+        found = by_mask.get(mask) if by_mask is not None else None
+        if found is not None:
+            eligible, names = found
+        else:
+            eligible = 0
+            for candidate in sim.bids:
+                bit = candidate.bit
+                if bit >= 0:
+                    if not mask >> bit & 1:
+                        continue
+                elif candidate.slot >= 0:
+                    slot = candidate.slot
+                    value = memo[slot]
+                    if value is None:
+                        value = memo[slot] = fns[slot](lead)
+                    if not value:
+                        continue
+                eligible |= candidate.flag
+            names = sim.names.get(eligible)
+            if names is None:
+                names = sim.names[eligible] = tuple(
+                    [c.bid.id for c in sim.bids if c.flag & eligible]
+                )
+            if by_mask is not None and len(by_mask) < MASKS_KEPT:
+                by_mask[mask] = (eligible, names)
+        for kind, method, tried, ties in sim.stages:
             if kind == "bidding":
                 if eligible:
-                    winner = self._auction(eligible, method, allowed, at)
+                    winner = self._auction(tried, eligible, method, ties, at)
                     if winner is not None:
                         bid = winner.bid
                         return ("assigned", lead_type, (), None, bid.id, bid.customer,
@@ -394,13 +431,17 @@ class Side:
                 return ("marketplace", lead_type, (), None, None, None, 0, names)
         return ("unassigned", lead_type, (), None, None, None, 0, names)
 
-    def _auction(self, eligible, method, allowed, at: float):
-        open_bids = []
-        move = Clock.move
-        for candidate in eligible:
-            if not candidate.customer_ok:
-                continue  # no such customer, or inactive
-            if allowed is not None and candidate.bid.id not in allowed:
+    def _auction(self, tried, eligible: int, method, ties: bool, at: float):
+        """Return the stage's winner among the eligible bids open at `at`, or None.
+
+        highest_price tries the bids by price: the first open one wins, unless bids of the
+        same price are open too (the one that won least recently, then file order);
+        round_robin: of all the open bids, the one that won least recently, then file order.
+        """
+        last_won = self.last_won
+        winner, rank = None, None
+        for candidate in tried:
+            if not candidate.flag & eligible or at < candidate.spent[0]:
                 continue
             if candidate.schedule is not None and not schedule_open(
                 candidate.bid, candidate.schedule, at
@@ -409,30 +450,33 @@ class Side:
             fits = True
             for is_cap, limit, box, used in candidate.limits:
                 if not box[0] <= at < box[1]:
-                    move(box, at)
+                    Clock.move(box, at)
                 if used[0] != box[0]:  # a new period: nothing used yet
                     used[0], used[1], used[2] = box[0], 0, 0
                 if used[1] >= limit if is_cap else used[2] + candidate.price > limit:
+                    candidate.spent[0] = box[1]  # usage only grows within the period
                     fits = False
                     break
-            if fits:
-                open_bids.append(candidate)
-        if not open_bids:
+            if not fits:
+                continue
+            if method != "round_robin":
+                if winner is None:
+                    winner = candidate
+                    if not ties:
+                        break
+                    rank = (last_won.get(candidate.bid.id, NEVER), candidate.index)
+                    continue
+                if candidate.price != winner.price:
+                    break  # cheaper: the bids of the best price open have all been seen
+            this = (last_won.get(candidate.bid.id, NEVER), candidate.index)
+            if winner is None or this < rank:
+                winner, rank = candidate, this
+        if winner is None:
             return None
-        if len(open_bids) == 1:
-            winner = open_bids[0]
-        else:
-            last_won = self.last_won
-            if method == "round_robin":
-                winner = min(open_bids, key=lambda c: (last_won.get(c.bid.id, NEVER), c.index))
-            else:
-                winner = min(
-                    open_bids, key=lambda c: (-c.price, last_won.get(c.bid.id, NEVER), c.index)
-                )
         for _, _, _, used in winner.limits:
             used[1] += 1
             used[2] += winner.price
-        self.last_won[winner.bid.id] = at
+        last_won[winner.bid.id] = at
         return winner
 
 

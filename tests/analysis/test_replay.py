@@ -116,3 +116,84 @@ bid b for customer c on any price 1.00
     schedule mon..sun {window} "{zone}"
 plan home {{ stage bidding highest_price }}
 """
+
+
+BIDS = st.lists(
+    st.tuples(
+        st.sampled_from([1000, 2000, 3000]),  # price in cents: ties likely
+        st.booleans(),  # when flag
+        st.sampled_from([None, 1, 2]),  # cap per hour
+        st.sampled_from([None, 5000]),  # budget per day, in cents
+        st.booleans(),  # the customer is active
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def auction_reference(bids, method, leads) -> list[str | None]:
+    """Sell each lead the obvious way: every bid checked, the winner by sorting."""
+    won: dict[int, float] = {}
+    hours: dict[tuple, int] = {}
+    days: dict[tuple, int] = {}
+    winners = []
+    for at, flag in leads:
+        hour, day = int(at // 3600), int(at // 86400)
+        open_bids = []
+        for index, (price, when, cap, budget, active) in enumerate(bids):
+            if not active or (when and not flag):
+                continue
+            if cap is not None and hours.get((index, hour), 0) >= cap:
+                continue
+            if budget is not None and days.get((index, day), 0) + price > budget:
+                continue
+            open_bids.append(index)
+        if not open_bids:
+            winners.append(None)
+            continue
+        if method == "round_robin":
+            best = min(open_bids, key=lambda i: (won.get(i, float("-inf")), i))
+        else:
+            best = min(open_bids, key=lambda i: (-bids[i][0], won.get(i, float("-inf")), i))
+        won[best] = at
+        hours[(best, hour)] = hours.get((best, hour), 0) + 1
+        days[(best, day)] = days.get((best, day), 0) + bids[best][0]
+        winners.append(f"b{best}")
+    return winners
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    BIDS,
+    st.sampled_from(["highest_price", "round_robin"]),
+    st.lists(st.tuples(st.floats(min_value=0, max_value=5400), st.booleans()), max_size=50),
+)
+def test_auctions_pick_the_winner_the_service_would(bids, method, steps):
+    """Prices tied or not, caps and budgets spent and renewed, customers inactive: the
+    replay's auction (bids tried by price, spent bids skipped until their period ends) picks
+    the bid that sorting every open bid picks."""
+    lines = [
+        'category home "Home" { field flag bool }',
+        'lead_type any "Any" in home fallback',
+        f"plan home {{ stage bidding {method} }}",
+    ]
+    for index, (price, when, cap, budget, _) in enumerate(bids):
+        lines.append(f"bid b{index} for customer c{index} on any price {price / 100:.2f}")
+        if when:
+            lines.append("    when flag")
+        if cap is not None:
+            lines.append(f"    cap {cap} per hour")
+        if budget is not None:
+            lines.append(f"    budget {budget / 100:.2f} per day")
+    rules = compile_rules({"a.rules": "\n".join(lines) + "\n"})
+    customers = {f"c{index}": bid[4] for index, bid in enumerate(bids)}
+    conditions = Conditions()
+    side = Side(rules, conditions, customers, Clock(), 0)
+    at, timed, got = 0.0, [], []
+    for gap, flag in steps:
+        at += gap
+        timed.append((at, flag))
+        memo = [None] * len(conditions.functions)
+        outcome = side.route({"flag": flag}, "home", at, 0, memo, conditions.functions)
+        got.append(outcome[4])
+    assert got == auction_reference(bids, method, timed)
