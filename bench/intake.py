@@ -49,6 +49,7 @@ CONNECTIONS, THREADS = 16, 2
 WORKERS = int(os.environ.get("SLUICE_BENCH_WORKERS", "4"))
 WARM_UP_SECONDS = 3
 FLOOR_KEY = "floor-key"
+FLOOR_ARGUMENTS = ["-c", "bench/floor_gunicorn.conf.py", "bench.floor_app:app"]
 RATE_LIMIT = 10**9
 
 # Each request its own lead: n = offset + thread * 200,000 + counter.
@@ -295,7 +296,7 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
         offset = 0
         for _ in range(rounds):
             for name, arguments, env, path, key, results, cwd in (
-                ("floor", ["bench.floor_app:app"], floor_env, "/leads", FLOOR_KEY, floors, ROOT),
+                ("floor", FLOOR_ARGUMENTS, floor_env, "/leads", FLOOR_KEY, floors, ROOT),
                 ("sluice", ["-c", "gunicorn.conf.py", "wsgi:app"], sluice_env, "/api/leads",
                  auth, sluices, SLUICE_DIR),
             ):  # fmt: skip
