@@ -109,7 +109,7 @@ class DryRun:
         self.narrow = None
         self._forget_at: float | None = None
         fields, self.meta = python_needs(conditions, (request.baseline, request.proposed))
-        #: The fields the rows carry as a JSON array (None: the rows carry the whole data).
+        #: The fields the rows carry (None: the rows carry the whole data).
         self.fields: tuple[str, ...] | None = tuple(sorted(fields))
 
     def narrow_with(self, predicate, fields: set[str], meta: set[str]) -> None:
@@ -138,7 +138,7 @@ class DryRun:
     def feed(self, rows: list[tuple]) -> None:
         """Route a batch of rows (leadsql.STREAM_COLUMNS), oldest first, on both sides."""
         loads = leadsql.decode_text  # the stream's data is JSON text
-        meta, names = self.meta, self.fields
+        meta = self.meta
         sources = self.sources
         functions = self.conditions.functions
         size = len(functions)
@@ -162,9 +162,7 @@ class DryRun:
             data,
             mask,
         ) in rows:
-            values = loads(data)
-            # The array holds exactly `names`' fields (the stream built it): no length check.
-            lead = dict(zip(names, values, strict=False)) if names is not None else values
+            lead = loads(data)  # the needed fields or the whole data: a dict either way
             if meta:
                 if "received_at" in meta:
                     lead["@received_at"] = received
@@ -199,7 +197,7 @@ class DryRun:
             # every matrix and total of the report is derived from the pairs at the end.
             pairs[(category, old[0] == status, old, new)] += 1
             masks[mask] += 1  # per-rule counts: the database's verdicts, summed at the end
-            if old is not new and old[:7] != new[:7]:
+            if old != new and old[:7] != new[:7]:  # eligible bids aside
                 self._changed(lead_id, category, at, old, new)
         self._forget_at = forget_at
 
