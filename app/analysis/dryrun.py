@@ -7,8 +7,10 @@ result is a plain JSON-able dict, documented in docs/analysts.md.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from app.analysis import leadsql
@@ -48,6 +50,21 @@ def _fields(rules: RuleSet, category: str) -> dict[str, str]:
 def _types(request: DryRunRequest, side: str, category: str):
     rules = request.baseline if side == "before" else request.proposed
     return rules._by_category[category].field_types
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Pause Python's cycle collector: the replay keeps up to millions of small lists (the
+    dedupe history), which each collection would walk again and again, for none of them is in
+    a cycle (reference counting frees everything the replay drops). ~25% of the replay's
+    time at 1,000,000 leads."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def run_dry_run(
@@ -104,11 +121,12 @@ def run_dry_run(
         dry_run.fields = None
     done = 0
     lean = not dry_run.meta  # no Python condition reads metadata: leave those columns out
-    for rows in window.stream(batch, masks=masks, fields=rows_fields, lean=lean):
-        dry_run.feed(rows)
-        done += len(rows)
-        if progress is not None:
-            progress(done, total)
+    with _no_cycle_collection():
+        for rows in window.stream(batch, masks=masks, fields=rows_fields, lean=lean):
+            dry_run.feed(rows)
+            done += len(rows)
+            if progress is not None:
+                progress(done, total)
     sql_counts = dry_run.bit_counts(len(conditions.sql))
     rule_counts = []
     for (side, kind, rule_id, category, condition), (bit, slot) in zip(items, refs, strict=True):

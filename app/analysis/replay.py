@@ -175,6 +175,34 @@ class SimCategory:
     audits: tuple[tuple[str, int, int], ...]  # (label, bit, slot)
     dedupes: tuple[tuple[str, int, float], ...]  # (label, key slot, window seconds)
     bidding: Mapping[str, SimLeadType]  # lead type id -> its bids and stages
+    #: mask -> (lead types, audits) left to try once the database's verdicts are applied:
+    #: (id, slot) pairs in order, slot -1 for one that holds (the rest dropped), filled as
+    #: masks come
+    by_mask: dict[int, tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]]
+
+    def plan(self, mask: int):
+        """Return what is left to decide for a lead whose database verdicts are `mask`."""
+        types = []
+        for type_id, bit, slot in self.lead_types:
+            if bit >= 0:
+                if mask >> bit & 1:
+                    types.append((type_id, -1))
+                    break
+            elif slot < 0:
+                types.append((type_id, -1))  # the fallback
+                break
+            else:
+                types.append((type_id, slot))
+        audits = []
+        for label, bit, slot in self.audits:
+            if bit < 0:
+                audits.append((label, slot))
+            elif mask >> bit & 1:
+                audits.append((label, -1))
+        plan = (tuple(types), tuple(audits))
+        if len(self.by_mask) < MASKS_KEPT:
+            self.by_mask[mask] = plan
+        return plan
 
 
 #: A simulated outcome is a tuple, cheap to make a million times:
@@ -334,7 +362,7 @@ class Side:
             bidding[type_id] = SimLeadType(
                 tuple(candidates), {}, {} if static else None, tuple(stages)
             )
-        return SimCategory(lead_types, audits, dedupes, bidding)
+        return SimCategory(lead_types, audits, dedupes, bidding, {})
 
     def route(self, lead, category: str, at: float, mask: int, memo: list, fns) -> tuple:
         """Decide a lead received at `at` (epoch seconds), updating this side's counters.
@@ -345,15 +373,11 @@ class Side:
         sim = self.categories.get(category)
         if sim is None:
             return ("no_rules", None, (), None, None, None, 0, ())
+        types, audits = sim.by_mask.get(mask) or sim.plan(mask)
         lead_type = None
-        for type_id, bit, slot in sim.lead_types:
-            if bit >= 0:
-                if mask >> bit & 1:
-                    lead_type = type_id
-                    break
-                continue
+        for type_id, slot in types:
             if slot < 0:
-                lead_type = type_id  # the fallback
+                lead_type = type_id
                 break
             value = memo[slot]
             if value is None:
@@ -364,16 +388,14 @@ class Side:
         if lead_type is None:
             return ("uncategorized", None, (), None, None, None, 0, ())
         flagged = ()
-        for label, bit, slot in sim.audits:
-            if bit >= 0:
-                if mask >> bit & 1:
-                    flagged += (label,)
-                continue
-            value = memo[slot]
-            if value is None:
-                value = memo[slot] = fns[slot](lead)
-            if value:
-                flagged += (label,)
+        for label, slot in audits:
+            if slot >= 0:
+                value = memo[slot]
+                if value is None:
+                    value = memo[slot] = fns[slot](lead)
+                if not value:
+                    continue
+            flagged += (label,)
         if flagged:
             return ("audit", lead_type, flagged, None, None, None, 0, ())
         if sim.dedupes:  # inline: once or twice per lead and side
