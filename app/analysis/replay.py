@@ -114,7 +114,19 @@ def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, st
     pairs = [(name, _normalizer(types[name])) for name in fields]
     salt = hash((category, fields))
     setdefault = history.setdefault
-    if len(pairs) == 1:  # most checks: one field, the same key without the list
+    if len(pairs) == 1 and types[fields[0]] == "phone":  # the commonest check, inlined
+        name, fullmatch = fields[0], _E164.fullmatch
+
+        def phone(lead: Mapping[str, Any]) -> list[float] | bool:
+            value = lead.get(name)
+            if value is None or value == "":
+                return False
+            if type(value) is str and fullmatch(value):
+                return setdefault(hash(value[1:]) ^ salt, [NEVER, NEVER])
+            return setdefault(hash(normalize_dedupe_value("phone", value)) ^ salt, [NEVER, NEVER])
+
+        return phone
+    if len(pairs) == 1:  # one field: the same key without a tuple
         ((name, normalize),) = pairs
 
         def single(lead: Mapping[str, Any]) -> list[float] | bool:
@@ -124,6 +136,18 @@ def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, st
             return setdefault(hash(normalize(value)) ^ salt, [NEVER, NEVER])
 
         return single
+
+    if len(pairs) == 2:  # two fields (email and zip): without the loop
+        (first, normalize_first), (second, normalize_second) = pairs
+
+        def two(lead: Mapping[str, Any]) -> list[float] | bool:
+            one, other = lead.get(first), lead.get(second)
+            if one is None or one == "" or other is None or other == "":
+                return False
+            key = hash((normalize_first(one), normalize_second(other))) ^ salt
+            return setdefault(key, [NEVER, NEVER])
+
+        return two
 
     def several(lead: Mapping[str, Any]) -> list[float] | bool:
         parts = []

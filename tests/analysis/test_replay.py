@@ -26,8 +26,10 @@ category home "Home" {{
 }}
 lead_type any "Any" in home fallback
 {audit}
+dedupe "All three" in home on zip, email, phone within 5 days
 dedupe "Phone" in home on phone within {days} days
 dedupe "Email and zip" in home on email, zip within 3 days
+dedupe "Zip" in home on zip within 2 hours
 plan home {{ stage bidding highest_price }}
 """
 
@@ -53,10 +55,15 @@ def reference(leads, days: int, audit: bool) -> list[str]:
             results.append("audit")
             continue
         keys = []
+        if zip_code and email and phone:
+            key = ("all", zip_code, email.strip().lower(), phone[1:])
+            keys.append((key, 5 * DAY, "All three"))
         if phone:
             keys.append((("phone", phone[1:]), days * DAY, "Phone"))
         if email and zip_code:
             keys.append((("email", email.strip().lower(), zip_code), 3 * DAY, "Email and zip"))
+        if zip_code:
+            keys.append((("zip", zip_code), DAY / 12, "Zip"))
         label = next((lbl for key, w, lbl in keys if history.get(key, -1e18) >= at - w), None)
         if label is None:
             for key, _, _ in keys:
