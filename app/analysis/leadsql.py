@@ -56,7 +56,9 @@ def received_text(name: str = "postgresql") -> str:
 def received_epoch(name: str) -> str:
     """Return SQL for `l.received_at` as seconds since 1970 (a float, microseconds kept)."""
     if name == "postgresql":
-        return "extract(epoch FROM l.received_at)::float8"
+        # date_part() divides the microseconds as a float8, as exact as extract()'s numeric
+        # cast to float8 (both correctly rounded), and twice as fast.
+        return "date_part('epoch', l.received_at)"
     # peewee stores 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds, then the fraction.
     return (
         "(CAST(strftime('%s', l.received_at) AS REAL)"
@@ -418,6 +420,9 @@ def _stream_postgresql(statement: Sql, batch: int) -> Iterator[list[tuple]]:
         # evaluate every row before the first arrives, and take the core Python runs on.
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute("SET LOCAL enable_sort = off")
+        # No JIT: compiling the masks' expressions held the first row back ~0.3 s (with
+        # Python idle) to save about half that over a million rows, while Python is slower.
+        cursor.execute("SET LOCAL jit = off")
     batches: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
