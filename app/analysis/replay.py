@@ -22,7 +22,9 @@ from app.dsl.ruleset import Bid, RuleSet
 from app.store.money import to_cents
 
 NEVER = float("-inf")
-MASKS_KEPT = 4096  # a lead type's eligible bids remembered for this many distinct masks
+#: what the database's verdicts alone decide (a category's lead types and audits left to try,
+#: a lead type's eligible bids) is remembered for this many distinct masks each
+MASKS_KEPT = 4096
 _SPAN = {  # from a period's start, a moment surely inside the next period
     "hour": timedelta(minutes=90),
     "day": timedelta(hours=36),
