@@ -108,7 +108,7 @@ OPTIMIZATIONS = (
     "(rows piped to it, outcomes returned as indexes): identical reports, but 37 s against "
     "26 s in one process, the two cores being taken by the replay and PostgreSQL's stream "
     "already, and the split duplicating decoding, dedupe keys and Python conditions.",
-    "Then: a one-field dedupe key hashed without building a list, the stream's JSON text "
+    "A one-field dedupe key hashed without building a list, the stream's JSON text "
     "decoded by orjson without the generic decode() call, the lead's fields zipped without a "
     "length check: 27.2 and 23.8 s → 22.5 and 22.6 s (two runs each, alternating; reports "
     "identical).",
@@ -120,27 +120,27 @@ OPTIMIZATIONS = (
     "inside): five alternating pairs, 9.43 → 9.30 s (medians; 2-7% less per pair), the "
     "reports identical but for the elapsed time; peak memory 174 → 205 MB, the entries "
     "being small lists.",
-    "Then: each lead type's eligible bids remembered per mask when every bid condition is a "
+    "Each lead type's eligible bids remembered per mask when every bid condition is a "
     "database bit (a set of flags and the reported ids, no loop per lead); auctions try the "
     "bids by price and stop at the first open one unless equal prices are open too; a bid "
     "found over its cap or budget is skipped until its period ends; the dedupe checks inlined "
     "in the route. The Python side alone (the streamed rows captured once, then replayed "
     "from memory, medians of 3): 8.96 → 8.43 s (eligibility, auctions) → 7.71 s (spent "
     "bids skipped); the whole dry-run 9.3 → 8.2 s; reports identical but for the elapsed time.",
-    "Then: the fields Python needs streamed as a JSON object instead of an array zipped with "
+    "The fields Python needs streamed as a JSON object instead of an array zipped with "
     "their names in Python (orjson builds the dict, its keys cached), the object's text put "
     "together from each value's JSON text in SQL (jsonb_build_object()::text cost PostgreSQL "
     "2.3 s per million leads, the concatenation 1.3 s, as much as the array): the Python side "
     "alone 7.61 → 6.68 s, the stream alone (PostgreSQL, nothing done with the rows) "
     "5.2 → 4.9 s, the whole dry-run 8.2 → 7.2-7.3 s (three runs).",
-    "Then: the lead types and audits left to try remembered per mask (6.68 → 6.52 s of "
+    "The lead types and audits left to try remembered per mask (6.68 → 6.52 s of "
     "Python). Python's cycle collector paused while the rows are replayed: the dedupe "
     "history is up to a million small lists, which every collection walked again (a bare "
     "loop inserting 870,000 keys: 1.11 s with the collector, 0.51 s without; nothing in the "
     "replay makes cycles, peak memory unchanged): 6.52 → 5.51 s. The phone key and two-field "
     "keys without the generic loop: 5.51 → 5.26 s. Tried and reverted: each distinct outcome "
     "made once and the pairs counted by identity, no gain (5.51 → 5.53 s).",
-    "Then: the stream's query without JIT: PostgreSQL compiled the masks' expressions for "
+    "The stream's query without JIT: PostgreSQL compiled the masks' expressions for "
     "0.3 s before sending the first row, Python waiting, to save 0.15 s over the million "
     "rows (the stream alone: first batch 0.32 → 0.03 s, all of it 4.96 → 5.13 s); epoch "
     "seconds by date_part() (float8, as exact) instead of extract()'s numeric: the whole "
