@@ -125,7 +125,9 @@ CHANGES = [
     "floor's 0.9 ms. Four indexes dropped for a trial (lead, post and dedupe keys by "
     "tenant, each covered by a composite one, and posts by time): 579-595 req/s either "
     "way, so they stay. Python's cycle collector frozen after each worker's warm-up, or "
-    "its threshold raised: 618-620 → 620-633 req/s, within the noise, not kept.",
+    "its threshold raised: 618-620 → 620-633 req/s, within the noise, not kept. gthread "
+    "workers (4 × 2 or 4 × 4 threads, keep-alive) instead of sync: 538-562 against 617-621 "
+    "req/s, p99 56-73 ms, not kept.",
 ]
 
 
