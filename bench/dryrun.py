@@ -262,18 +262,14 @@ HAND_SQL = (
 def _every_rule(url: str):
     """Return (the window of the solar leads, every rule condition of both sets, once)."""
     from app.analysis import leadsql
-    from app.analysis.dryrun import _fields, _rule_conditions
+    from app.analysis.dryrun import distinct_conditions
     from app.store.listing import LeadFilter
 
     _bind(url)
     request = _request()
-    seen = {}
-    for side, _, _, category, condition in _rule_conditions(request):
-        rules = request.baseline if side == "before" else request.proposed
-        where = leadsql.where_sql(condition.node, _fields(rules, category), "postgresql")
-        seen[(category, condition.source)] = (category, where)
+    _, conditions, _ = distinct_conditions(request, "postgresql")
     window = leadsql.Window(request.tenant_id, LeadFilter()).with_categories(["solar"])
-    return window, list(seen.values())
+    return window, conditions
 
 
 def projection_costs(url: str, new_leads: int = 10_000) -> tuple[float, float, int]:

@@ -54,6 +54,20 @@ class DryRunRequest:
     seed: int = 0
 
 
+def rule_set_versions(request: DryRunRequest) -> dict[str, Any]:
+    """Return the report's `baseline` and `proposed` entries: which rules were compared."""
+    return {
+        "baseline": {
+            "version": request.baseline_version,
+            "content_hash": request.baseline.content_hash,
+        },
+        "proposed": {
+            "content_hash": request.proposed.content_hash,
+            "warnings": len(request.proposed.warnings),
+        },
+    }
+
+
 class _Tally:
     """Counts of one side."""
 
@@ -246,14 +260,7 @@ class DryRun:
         self._derive()
         b, a = self.tally_before, self.tally_after
         return {
-            "baseline": {
-                "version": request.baseline_version,
-                "content_hash": request.baseline.content_hash,
-            },
-            "proposed": {
-                "content_hash": request.proposed.content_hash,
-                "warnings": len(request.proposed.warnings),
-            },
+            **rule_set_versions(request),
             "leads": self.leads,
             "changed": self.changed,
             "categories": dict(sorted(self.categories.items())),

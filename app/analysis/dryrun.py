@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from app.analysis import leadsql
-from app.analysis.comparison import SAMPLE_SIZE, DryRun, DryRunRequest
+from app.analysis.comparison import SAMPLE_SIZE, DryRun, DryRunRequest, rule_set_versions
 from app.analysis.replay import Conditions
 from app.dsl import ast
 from app.dsl.ruleset import RuleSet
@@ -128,17 +128,38 @@ def run_dry_run(
             if progress is not None:
                 progress(done, total)
     sql_counts = dry_run.bit_counts(len(conditions.sql))
-    rule_counts = []
-    for (side, kind, rule_id, category, condition), (bit, slot) in zip(items, refs, strict=True):
-        if bit >= 0:
-            matches, how = sql_counts[bit], "sql"
-        else:
-            matches, how = dry_run.python_counts[slot], "python"
-        rule_counts.append(
-            {"rules": side, "kind": kind, "id": rule_id, "category": category,
-             "condition": condition.source, "matches": matches, "counted_by": how}
-        )  # fmt: skip
+    rule_counts = [
+        _rule_count(item, sql_counts[bit], "sql")
+        if bit >= 0
+        else _rule_count(item, dry_run.python_counts[slot], "python")
+        for item, (bit, slot) in zip(items, refs, strict=True)
+    ]
     return dry_run.report(rule_counts, time.perf_counter() - started)
+
+
+def _rule_count(item: tuple, matches: int, counted_by: str, **more: Any) -> dict[str, Any]:
+    """Return a report's entry for one rule (an item of `_rule_conditions`) and its matches."""
+    side, kind, rule_id, category, condition = item
+    return {"rules": side, "kind": kind, "id": rule_id, "category": category,
+            "condition": condition.source, "matches": matches, "counted_by": counted_by,
+            **more}  # fmt: skip
+
+
+def distinct_conditions(request: DryRunRequest, name: str) -> tuple[list, list, list[int]]:
+    """Return (`_rule_conditions(request)`, each distinct condition once as (category,
+    SqlWhere) for the dialect `name`, each rule's index among those): a condition both rule
+    sets hold is counted once."""
+    items = _rule_conditions(request)
+    slots: dict[tuple, int] = {}
+    conditions, item_slots = [], []
+    for side, _, _, category, condition in items:
+        fields = _types(request, side, category)
+        key = (category, condition.source, tuple(sorted(fields.items())))
+        if key not in slots:
+            slots[key] = len(conditions)
+            conditions.append((category, leadsql.where_sql(condition.node, fields, name)))
+        item_slots.append(slots[key])
+    return items, conditions, item_slots
 
 
 def count_rules(request: DryRunRequest, *, build: bool = True) -> dict[str, Any]:
@@ -162,29 +183,14 @@ def count_rules(request: DryRunRequest, *, build: bool = True) -> dict[str, Any]
             )
     window = leadsql.Window(request.tenant_id, request.filters, where, request.limit)
     window = window.with_categories(categories)
-    items = _rule_conditions(request)
-    slots: dict[tuple, int] = {}  # a condition both sets hold is counted once
-    conditions, item_slots = [], []
-    for side, _, _, category, condition in items:
-        fields = _fields(request.baseline if side == "before" else request.proposed, category)
-        key = (category, condition.source, tuple(sorted(fields.items())))
-        if key not in slots:
-            slots[key] = len(conditions)
-            conditions.append((category, leadsql.where_sql(condition.node, fields, name)))
-        item_slots.append(slots[key])
+    items, conditions, item_slots = distinct_conditions(request, name)
     total, counts = window.count(conditions, build=build)
-    rules = []
-    for (side, kind, rule_id, category, condition), slot in zip(items, item_slots, strict=True):
-        rules.append(
-            {"rules": side, "kind": kind, "id": rule_id, "category": category,
-             "condition": condition.source, "matches": counts[slot], "counted_by": "sql",
-             "exact": conditions[slot][1].exact}
-        )  # fmt: skip
+    rules = [
+        _rule_count(item, counts[slot], "sql", exact=conditions[slot][1].exact)
+        for item, slot in zip(items, item_slots, strict=True)
+    ]
     return {
-        "baseline": {"version": request.baseline_version,
-                     "content_hash": request.baseline.content_hash},
-        "proposed": {"content_hash": request.proposed.content_hash,
-                     "warnings": len(request.proposed.warnings)},
+        **rule_set_versions(request),
         "counts_only": True,
         "leads": total,
         "rules": rules,

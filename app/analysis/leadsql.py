@@ -163,6 +163,22 @@ def execute(statement: Sql):
     return database.execute_sql(statement.text, statement.params)
 
 
+def _count_columns(shared: Shared, conditions: Sequence[tuple[str, SqlWhere]]) -> Sql:
+    """Return `count(*)`, then one `count(*) FILTER (WHERE ...)` per condition, over the
+    shared row values (asking them for the values the conditions read)."""
+    counts = [
+        sql("count(*) FILTER (WHERE {t})", t=shared.test(category, where))
+        for category, where in conditions
+    ]
+    return join([Sql("count(*)"), *counts], ", ")
+
+
+def _counted(statement: Sql) -> tuple[int, list[int]]:
+    """Run a counting query; return (its first count, [the others])."""
+    row = execute(statement).fetchone()
+    return int(row[0]), [int(value) for value in row[1:]]
+
+
 #: Decode JSON text (or bytes): what `Window.stream` yields as a row's data.
 decode_text = _loads
 
@@ -247,17 +263,9 @@ class Window:
                 return counted
         if name == "postgresql" and conditions:
             shared = Shared(self.only_category())
-            counts = [
-                sql("count(*) FILTER (WHERE {t})", t=shared.test(category, where))
-                for category, where in conditions
-            ]
-            statement = sql(
-                "SELECT {select} FROM {rows}",
-                select=join([Sql("count(*)"), *counts], ", "),
-                rows=shared.rows(self.condition(name)),
-            )
-            row = execute(statement).fetchone()
-            return int(row[0]), [int(value) for value in row[1:]]
+            select = _count_columns(shared, conditions)
+            return _counted(sql("SELECT {s} FROM {rows}", s=select,
+                                rows=shared.rows(self.condition(name))))  # fmt: skip
         counts = []
         for category, where in conditions:
             test = sql(
@@ -271,8 +279,7 @@ class Window:
             select=join([Sql("count(*)"), *counts], ", "),
             scope=self.condition(name),
         )
-        row = execute(statement).fetchone()
-        return int(row[0]), [int(value) for value in row[1:]]
+        return _counted(statement)
 
     def _count_projected(
         self, conditions: Sequence[tuple[str, SqlWhere]], build: bool
@@ -280,10 +287,7 @@ class Window:
         from app.analysis import projection
 
         shared = Shared(self.only_category(), projection.ProjectedRowValues("l.data"))
-        counts = [
-            sql("count(*) FILTER (WHERE {t})", t=shared.test(category, where))
-            for category, where in conditions
-        ]
+        select = _count_columns(shared, conditions)  # asks shared.row for the values first
         scope = self.condition("postgresql")
         sorted_values = projection.plan(shared.row)
         if sorted_values is None or not projection.usable(scope):
@@ -298,19 +302,13 @@ class Window:
                 return None  # a read-only database or role: count the leads themselves
             if table is None:
                 return None
-            statement = sql(
-                "SELECT {select} FROM {rows}",
-                select=join([Sql("count(*)"), *counts], ", "),
-                rows=projection.rows(table, stored, computed, scope, shared.row.alias),
-            )
+            rows = projection.rows(table, stored, computed, scope, shared.row.alias)
             try:
-                row = execute(statement).fetchone()
+                return _counted(sql("SELECT {s} FROM {rows}", s=select, rows=rows))
             except DatabaseError as error:
                 # Another count rebuilt the projection (dropping this table) meanwhile.
                 if attempt or sqlstate(error) != "42P01":
                     raise
-                continue
-            return int(row[0]), [int(value) for value in row[1:]]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def stream(

@@ -117,15 +117,16 @@ def _key_function(category: str, fields: tuple[str, ...], types: Mapping[str, st
     salt = hash((category, fields))
     setdefault = history.setdefault
     if len(pairs) == 1 and types[fields[0]] == "phone":  # the commonest check, inlined
-        name, fullmatch = fields[0], _E164.fullmatch
+        ((name, normalize),) = pairs
+        fullmatch = _E164.fullmatch
 
         def phone(lead: Mapping[str, Any]) -> list[float] | bool:
             value = lead.get(name)
             if value is None or value == "":
                 return False
-            if type(value) is str and fullmatch(value):
-                return setdefault(hash(value[1:]) ^ salt, [NEVER, NEVER])
-            return setdefault(hash(normalize_dedupe_value("phone", value)) ^ salt, [NEVER, NEVER])
+            # The normalizer's common case (a stored E.164 number) without the call.
+            text = value[1:] if type(value) is str and fullmatch(value) else normalize(value)
+            return setdefault(hash(text) ^ salt, [NEVER, NEVER])
 
         return phone
     if len(pairs) == 1:  # one field: the same key without a tuple

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -217,9 +219,6 @@ def warm_up(seconds: float = 10.0) -> int:
     every worker starting at once. Failures are left to the requests, which report them:
     a version that no longer compiles is passed over, a database not answering ends the
     warm-up."""
-    import logging
-    import time
-
     log = logging.getLogger("sluice.rules")
     deadline = time.monotonic() + seconds
     done = 0
