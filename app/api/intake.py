@@ -35,10 +35,10 @@ from app.api.lead_schema import validate_lead
 from app.api.schemas import ErrorSchema, LeadCreatedSchema, ValidationErrorSchema
 from app.api.submission import parse_submission, raw_payload, safe_headers
 from app.dsl.fieldtypes import is_blank
-from app.pipeline import route_lead
+from app.pipeline import take_lead
 from app.store.clock import naive
 from app.store.idempotency import claim_key, release_key, store_answer
-from app.store.leads import accept_submission, mark_distribution_error, record_rejected_post
+from app.store.leads import keep_failed_submission, new_submission, record_rejected_post
 from app.store.models import Source
 from app.store.money import as_number, to_cents
 from app.store.rules import ruleset_of
@@ -293,8 +293,9 @@ def _accept_and_route(
     partner: str | None,
     status_code: int,
 ):
-    """Record the post and its pending lead, then route it; 500 (lead kept) if routing fails."""
-    post, lead = accept_submission(
+    """Route the new lead and store it with its post in one transaction; if routing fails,
+    keep the submission as `distribution_error` (reprocessable) and answer 500."""
+    post, lead = new_submission(
         source,
         g.request_id,
         payload,
@@ -304,19 +305,21 @@ def _accept_and_route(
         partner_id=partner,
         is_test=is_test,
         received_at=naive(received_at),
-        notes=notes,
         status_code=status_code,
     )
     try:
-        outcome = route_lead(
+        outcome = take_lead(
+            post,
             lead,
             version,
             ruleset,
+            notes=notes,
             test_price_cents=to_cents(current_app.config["TEST_PRICE"]),
         )
-    except Exception as error:
+    except Exception as error:  # kept if the database can take it; if not, that error (a 503)
         log.exception("distribution failed", extra={"lead": lead.public_id})
-        mark_distribution_error(lead, post, f"{type(error).__name__}: {error}", g.request_id)
+        message = f"{type(error).__name__}: {error}"
+        keep_failed_submission(post, lead, notes, message, g.request_id)
         if source.api_style == "routio":
             raise InternalError(lead_id=lead.public_id) from None
         raise InternalError(lead_uuid=str(lead.uuid), lead_public_id=lead.public_id) from None

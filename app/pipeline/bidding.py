@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.store import counters
 from app.store.clock import naive
+from app.store.counters import BiddingRead
 from app.store.customers import lock_customers
 from app.store.money import as_number, to_cents
 from app.store.sales import Sale
@@ -103,28 +105,35 @@ def _losers(method: str | None, ranked: list, winner) -> list[dict[str, Any]]:
     return out  # fmt: skip
 
 
-def run_bidding(
-    stage,
-    lead: dict[str, Any],
-    lead_type,
-    ruleset,
-    *,
-    tenant_id: int,
-    lead_row,
-    now,
-    outcome,
-    lock_buyers: bool = False,
-) -> bool:
-    """Run one bidding stage; on a win, put the sale in the outcome and return True.
+@dataclass
+class Candidates:
+    """A bidding stage's bids on the lead, sorted out before anything is read."""
 
-    Balances, counters and last wins are read without locks (`lock_buyers` takes the
-    candidates' customer rows first, so the read is exact): the sale, written last by
-    route_lead, re-checks in its own writes what the winner was chosen on.
+    decisions: list[dict[str, Any]]  # the bids set aside so far, with why
+    bids: list  # the bids on the lead's type in this stage whose condition holds
+    open_bids: list  # those whose schedule is open now
+    reasons: dict[str, str]  # bid id -> why it was set aside after its condition
+    periods: dict[str, dict[str, datetime]]  # bid id -> its cap and budget periods' starts
 
-    The stage's timeline entry lists every bid on the lead's type with its result (won,
-    outbid, condition_false, schedule_closed, cap_exhausted, ...), as decided now, so that
-    explaining the lead later shows what happened rather than what today's counters say.
-    """
+    def read(self, tenant_id: int) -> BiddingRead | None:
+        """Return what must be read to decide among the open bids (None if there are none)."""
+        if not self.open_bids:
+            return None
+        keys = [
+            (bid.id, period, start)
+            for bid in self.open_bids
+            for period, start in self.periods[bid.id].items()
+        ]
+        return BiddingRead(
+            tenant_id,
+            frozenset(bid.customer for bid in self.open_bids),
+            tuple(keys),
+            tuple(bid.id for bid in self.open_bids),
+        )
+
+
+def candidates(stage, lead: dict[str, Any], lead_type, ruleset, now) -> Candidates:
+    """Sort a bidding stage's bids on the lead: condition, stage list, schedule."""
     decisions: list[dict[str, Any]] = []
     bids = []
     for bid in ruleset.bids_by_lead_type.get(lead_type.id, ()):
@@ -142,16 +151,46 @@ def run_bidding(
             decisions.append(_decision(bid, "schedule_closed", "outside its schedule"))
         else:
             open_bids.append(bid)
+    periods = {bid.id: bid_periods(bid, now) for bid in open_bids}
+    return Candidates(decisions, bids, open_bids, reasons, periods)
+
+
+def run_bidding(
+    stage,
+    lead: dict[str, Any],
+    lead_type,
+    ruleset,
+    *,
+    tenant_id: int,
+    lead_row,
+    now,
+    outcome,
+    lock_buyers: bool = False,
+    sorted_out: Candidates | None = None,
+    read: tuple | None = None,
+) -> bool:
+    """Run one bidding stage; on a win, put the sale in the outcome and return True.
+
+    Balances, counters and last wins are read without locks (`lock_buyers` takes the
+    candidates' customer rows first, so the read is exact): the sale, written last by
+    route_lead, re-checks in its own writes what the winner was chosen on. `sorted_out`
+    and `read` are this stage's candidates and what was read for them, when the caller
+    read it already (with the dedupe keys: a round trip less).
+
+    The stage's timeline entry lists every bid on the lead's type with its result (won,
+    outbid, condition_false, schedule_closed, cap_exhausted, ...), as decided now, so that
+    explaining the lead later shows what happened rather than what today's counters say.
+    """
+    sorted_out = sorted_out or candidates(stage, lead, lead_type, ruleset, now)
+    decisions, bids, open_bids = sorted_out.decisions, sorted_out.bids, sorted_out.open_bids
+    reasons, periods = sorted_out.reasons, sorted_out.periods
     winner = None
     if open_bids:
-        slugs = {bid.customer for bid in open_bids}
         if lock_buyers:
-            lock_customers(tenant_id, slugs)
-        periods = {bid.id: bid_periods(bid, now) for bid in open_bids}
-        keys = [(bid.id, p, start) for bid in open_bids for p, start in periods[bid.id].items()]
-        customers, used, last_won = counters.read_bidding(
-            tenant_id, slugs, keys, [bid.id for bid in open_bids]
-        )
+            lock_customers(tenant_id, {bid.customer for bid in open_bids})
+        if read is None or lock_buyers:
+            read = counters.read_bidding(sorted_out.read(tenant_id))
+        customers, used, last_won = read
         eligible = []
         for bid in open_bids:
             found = excluded_because(bid, customers.get(bid.customer), used, periods[bid.id])

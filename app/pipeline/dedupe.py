@@ -8,6 +8,7 @@ from typing import Any
 
 from app.store import dedupe as history
 from app.store.clock import naive
+from app.store.counters import BiddingRead
 
 
 @dataclass(frozen=True)
@@ -18,22 +19,31 @@ class Duplicate:
 
 
 def find_duplicate(
-    lead: dict[str, Any], ruleset, category: str, *, tenant_id: int, lead_row, now: datetime
-) -> tuple[Duplicate | None, list[int]]:
-    """Return (the duplicate match or None, the ids of the key rows to record the lead on).
+    lead: dict[str, Any],
+    ruleset,
+    category: str,
+    *,
+    tenant_id: int,
+    lead_row,
+    now: datetime,
+    read: BiddingRead | None = None,
+) -> tuple[Duplicate | None, list[int], Any]:
+    """Return (the duplicate match or None, the ids of the key rows to record the lead on,
+    what `read` found or None).
 
     Runs inside the routing transaction: the key rows stay locked until it commits, so of
     two simultaneous leads with the same key the second sees the first one's record. The
     lead is recorded on its keys (app/store/routing.py) only when it is no duplicate.
+    `read`, bidding's read, goes with the keys' statement when there are keys.
     """
     keys = ruleset.dedupe_keys(lead, category)
     if not keys:
-        return None, []
+        return None, [], None
     checks = [(history.key_hash(category, key), check) for check, key in keys]
-    rows = history.lock_keys(tenant_id, [digest for digest, _ in checks])
+    rows, found = history.lock_keys(tenant_id, [digest for digest, _ in checks], read)
     windows = [(digest, check.window) for digest, check in checks]
     match = history.find_match(rows, windows, naive(now), lead_row.id)
     if match is not None:
         label = next(check.label for digest, check in checks if digest == match.key_hash)
-        return Duplicate(label, match.lead_id, match.last_seen_at), []
-    return None, [row.id for row in rows.values()]
+        return Duplicate(label, match.lead_id, match.last_seen_at), [], found
+    return None, [row.id for row in rows.values()], found

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from peewee import DatabaseError
 
 from app.pipeline.audit import audit
-from app.pipeline.bidding import run_bidding
+from app.pipeline.bidding import candidates, run_bidding
 from app.pipeline.classify import classify
 from app.pipeline.dedupe import find_duplicate
 from app.pipeline.lead import lead_from_row
@@ -16,9 +16,9 @@ from app.pipeline.outcome import Outcome
 from app.pipeline.testmode import decide_test_lead
 from app.store.clock import naive
 from app.store.db import database
-from app.store.leads import lock_lead, refusal
-from app.store.models import Lead
-from app.store.routing import save_routing
+from app.store.leads import lock_lead, received_events, refusal
+from app.store.models import Lead, Post
+from app.store.routing import save_new_lead, save_routing
 
 OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
 
@@ -36,11 +36,85 @@ def route_lead(
     test_price_cents: int = 4500,
     statuses: tuple[str, ...] = ("pending",),
 ) -> Outcome:
-    """Decide the lead's outcome and store it, its charge and its timeline in one transaction.
+    """Decide a stored lead's outcome and store it, its charge and its timeline in one
+    transaction (a reprocess, or a lead stored pending by `accept_submission`).
 
     The lead must have one of `statuses` (checked under a row lock). Either everything
     commits (status, charge, counters, dedupe record, events) or nothing does and the
     exception propagates, leaving the lead as it was before.
+    """
+
+    def store(outcome: Outcome, at: datetime, commit: bool) -> bool:
+        return save_routing(
+            lead_row.id,
+            status=outcome.status,
+            lead_type=outcome.lead_type,
+            version_id=version.id if version is not None else None,
+            price_cents=outcome.price_cents,
+            customer_id=outcome.customer.id if outcome.customer is not None else None,
+            bid_id=outcome.bid_id,
+            at=at,
+            steps=outcome.steps,
+            seen_keys=outcome.seen_keys,
+            sale=outcome.sale,  # written last: it locks the customer's row
+            commit=commit,
+        )
+
+    try:
+        return _route(
+            lead_row, ruleset, now, test_price_cents, store,
+            lock=lambda: lock_lead(lead_row, statuses),
+        )  # fmt: skip
+    except DatabaseError as error:
+        refused = refusal(lead_row, error)  # the lead's lock found it routed already
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def take_lead(
+    post: Post,
+    lead_row: Lead,
+    version,
+    ruleset,
+    *,
+    notes: tuple[str, ...] | list[str] = (),
+    now: datetime | None = None,
+    test_price_cents: int = 4500,
+) -> Outcome:
+    """Decide a new lead's outcome and store it with its post, in one transaction.
+
+    The post and the lead (from `new_submission`, not yet stored) are inserted already
+    routed, with their timeline, dedupe record and charge: everything commits together or
+    nothing is written and the exception propagates (the intake then keeps the submission
+    as `distribution_error`). No other routing can see the lead before it commits, so it
+    needs no lock.
+    """
+
+    def store(outcome: Outcome, at: datetime, commit: bool) -> bool:
+        lead_row.status = outcome.status
+        lead_row.lead_type = outcome.lead_type
+        lead_row.rule_version = version.id if version is not None else None
+        lead_row.price_cents = outcome.price_cents
+        lead_row.customer = outcome.customer
+        lead_row.bid_id = outcome.bid_id
+        lead_row.updated_at = at
+        lead_row.assigned_at = at if outcome.status == "assigned" else None
+        events = received_events(post, notes) + [
+            (step.kind, step.message, step.details) for step in outcome.steps
+        ]
+        return save_new_lead(
+            post, lead_row, events, at=at, seen_keys=outcome.seen_keys, sale=outcome.sale,
+            commit=commit,
+        )  # fmt: skip
+
+    return _route(lead_row, ruleset, now, test_price_cents, store)
+
+
+def _route(
+    lead_row: Lead, ruleset, now: datetime | None, test_price_cents: int, store, lock=None
+) -> Outcome:
+    """Decide and store in one transaction, deciding again when the sale lost its race.
 
     Bidding reads balances and counters without locks and the sale is written last, with
     its conditions in its writes (app/store/sales.py). When another routing got there
@@ -48,13 +122,14 @@ def route_lead(
     last attempt locks the candidates' customers before reading, and cannot lose.
     """
     now = now or datetime.now(UTC)
-    source = lead_row.source  # no query when the intake just created the row with its source
+    source = lead_row.source  # no query when the intake just made the row with its source
     lead = lead_from_row(lead_row, source.name)
     outermost = not database.in_transaction()  # then the last statement may COMMIT
     for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
         try:
             with database.atomic():
-                lock_lead(lead_row, statuses)
+                if lock is not None:
+                    lock()
                 outcome = _decide(
                     lead,
                     lead_row,
@@ -63,29 +138,10 @@ def route_lead(
                     test_price_cents,
                     lock_buyers=attempt == OPTIMISTIC_ATTEMPTS,
                 )
-                saved = save_routing(
-                    lead_row.id,
-                    status=outcome.status,
-                    lead_type=outcome.lead_type,
-                    version_id=version.id if version is not None else None,
-                    price_cents=outcome.price_cents,
-                    customer_id=outcome.customer.id if outcome.customer is not None else None,
-                    bid_id=outcome.bid_id,
-                    at=naive(now),
-                    steps=outcome.steps,
-                    seen_keys=outcome.seen_keys,
-                    sale=outcome.sale,  # written last: it locks the customer's row
-                    commit=outermost,
-                )
-                if not saved:
+                if not store(outcome, naive(now), outermost):
                     raise _LostRace
         except _LostRace:
             continue
-        except DatabaseError as error:
-            refused = refusal(lead_row, error)  # the lead's lock found it routed already
-            if refused is None:
-                raise
-            raise refused from None
         return outcome
     raise AssertionError("the locked attempt cannot lose a race")  # pragma: no cover
 
@@ -114,9 +170,18 @@ def _decide(
         outcome.status = "audit"
         outcome.note("audit", "Held for audit: " + "; ".join(flagged) + ".", {"audits": flagged})
         return outcome
-    duplicate, outcome.seen_keys = find_duplicate(
-        lead, ruleset, category, tenant_id=lead_row.tenant_id, lead_row=lead_row, now=now
-    )
+    plan = ruleset.plans.get(category)
+    stages = plan.stages if plan is not None else ()
+    # The first bidding stage's read goes with the dedupe keys' statement: a round trip less.
+    first = next((stage for stage in stages if stage.kind == "bidding"), None)
+    sorted_out = read = None
+    if first is not None and not lock_buyers:
+        sorted_out = candidates(first, lead, lead_type, ruleset, now)
+        read = sorted_out.read(lead_row.tenant_id)
+    duplicate, outcome.seen_keys, found = find_duplicate(
+        lead, ruleset, category, tenant_id=lead_row.tenant_id, lead_row=lead_row, now=now,
+        read=read,
+    )  # fmt: skip
     if duplicate is not None:
         original = (
             Lead.select(Lead.public_id).where(Lead.id == duplicate.original_lead_id).scalar()
@@ -130,8 +195,7 @@ def _decide(
             {"check": duplicate.check, "original": original},
         )
         return outcome
-    plan = ruleset.plans.get(category)
-    for stage in plan.stages if plan is not None else ():
+    for stage in stages:
         if stage.kind == "bidding":
             if run_bidding(
                 stage,
@@ -143,6 +207,8 @@ def _decide(
                 now=now,
                 outcome=outcome,
                 lock_buyers=lock_buyers,
+                sorted_out=sorted_out if stage is first else None,
+                read=found if stage is first else None,
             ):
                 return outcome
         elif stage.kind == "marketplace":

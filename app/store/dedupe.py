@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from app.store.db import execute, repeat
+from app.store import counters
+from app.store.counters import BiddingRead
+from app.store.db import execute, is_postgresql, repeat
 from app.store.models import DedupeKey
 
 
@@ -27,8 +30,11 @@ def key_hash(category: str, key: str) -> str:
     return hashlib.sha256(f"{category}\n{key}".encode()).hexdigest()
 
 
-def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
-    """Return the key rows, created if new, row-locked until the transaction ends.
+def lock_keys(
+    tenant_id: int, hashes: list[str], read: BiddingRead | None = None
+) -> tuple[dict[str, DedupeKey], Any]:
+    """Return the key rows, created if new, row-locked until the transaction ends, and what
+    `read` (bidding's read, sent in the same statement: a round trip less) found, or None.
 
     One upsert creates the new rows and locks the others (its no-op update locks them as
     FOR UPDATE would), in hash order, so leads sharing several keys never deadlock. A
@@ -37,17 +43,30 @@ def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
     """
     ordered = sorted(set(hashes))
     if not ordered:
-        return {}
+        return {}, None if read is None else counters.read_bidding(read)
     values = repeat("(%s, %s)", len(ordered))
     params = [part for digest in ordered for part in (tenant_id, digest)]
-    cursor = execute(
+    upsert = (
         f"INSERT INTO dedupe_key (tenant_id, key_hash) VALUES {values}"
         " ON CONFLICT (tenant_id, key_hash) DO UPDATE SET key_hash = excluded.key_hash"
-        " RETURNING id, key_hash, last_seen_at, lead_id",
-        params,
+        " RETURNING id, key_hash, last_seen_at, lead_id"
     )
+    if read is None or not is_postgresql():
+        rows, read_rows = execute(upsert, params).fetchall(), None
+    else:  # the upsert's rows tagged 'k', shaped as the read's
+        query, read_params = read.query()
+        rows, read_rows = [], []
+        for row in execute(
+            f"WITH k AS ({upsert}) SELECT 'k', key_hash, NULL, last_seen_at, id, lead_id,"
+            f" NULL, NULL, NULL FROM k UNION ALL {query}",
+            params + read_params,
+        ).fetchall():
+            if row[0] == "k":
+                rows.append((row[4], row[1], row[3], row[5]))
+            else:
+                read_rows.append(row)
     seen = DedupeKey.last_seen_at.python_value
-    return {
+    keys = {
         digest: DedupeKey(
             __no_default__=1,  # a row read back: no defaults to make
             id=row_id,
@@ -56,8 +75,12 @@ def lock_keys(tenant_id: int, hashes: list[str]) -> dict[str, DedupeKey]:
             last_seen_at=seen(at),
             lead=lead,
         )
-        for row_id, digest, at, lead in cursor.fetchall()
+        for row_id, digest, at, lead in rows
     }
+    if read is None:
+        return keys, None
+    found = counters.read_bidding(read) if read_rows is None else read.result(read_rows)
+    return keys, found
 
 
 def find_match(

@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from peewee import JSONField
+
 from app.store.clock import utcnow
 from app.store.db import (
     columns,
@@ -14,6 +16,7 @@ from app.store.db import (
     execute,
     execute_together,
     is_postgresql,
+    json_text,
     repeat,
     sqlstate,
 )
@@ -49,7 +52,7 @@ def record_rejected_post(
         )
 
 
-def accept_submission(
+def new_submission(
     source: Source,
     request_id: str,
     payload: Any,
@@ -60,10 +63,9 @@ def accept_submission(
     partner_id: str | None,
     is_test: bool,
     received_at: datetime,
-    notes: tuple[str, ...] | list[str] = (),
     status_code: int = 201,
 ) -> tuple[Post, Lead]:
-    """Record an accepted post and its pending lead, committed before any routing starts."""
+    """Return an accepted post and its pending lead, not yet stored."""
     post = Post(
         public_id=public_id("post"),
         tenant=source.tenant_id,
@@ -86,61 +88,125 @@ def accept_submission(
         received_at=received_at,
         updated_at=received_at,
     )
+    return post, lead
+
+
+def received_events(post: Post, notes: tuple[str, ...] | list[str] = ()) -> list[tuple]:
+    """Return the first entries of a new lead's timeline: (kind, message, details)."""
+    source = post.source
     events = [("received", f"Received from source {source.name}.", {"post": post.public_id})]
-    events += [("note", note, None) for note in notes]
-    if is_postgresql():
-        _insert_accepted(post, lead, events, at=utcnow())
-        return post, lead
+    return events + [("note", note, None) for note in notes]
+
+
+def accept_submission(
+    source: Source,
+    request_id: str,
+    payload: Any,
+    headers: dict[str, str],
+    data: dict[str, Any],
+    *,
+    category: str,
+    partner_id: str | None,
+    is_test: bool,
+    received_at: datetime,
+    notes: tuple[str, ...] | list[str] = (),
+    status_code: int = 201,
+) -> tuple[Post, Lead]:
+    """Store an accepted post and its pending lead, to be routed later (route_lead)."""
+    post, lead = new_submission(
+        source, request_id, payload, headers, data, category=category,
+        partner_id=partner_id, is_test=is_test, received_at=received_at,
+        status_code=status_code,
+    )  # fmt: skip
     with database.atomic():
+        insert_submission(post, lead, received_events(post, notes))
+    return post, lead
+
+
+def keep_failed_submission(
+    post: Post, lead: Lead, notes: tuple[str, ...] | list[str], message: str, request_id: str
+) -> None:
+    """Store a post whose routing failed, and its lead as `distribution_error`: reprocessable
+    later, the post answered 500."""
+    post.status_code = 500
+    lead.status = "distribution_error"
+    lead.updated_at = utcnow()
+    failed = (
+        "distribution_error",
+        "Distribution failed; the lead can be reprocessed.",
+        {"error": message, "request_id": request_id},
+    )
+    with database.atomic():
+        insert_submission(post, lead, [*received_events(post, notes), failed])
+
+
+POST_COLUMNS = ["public_id", "tenant", "source", "received_at", "request_id", "payload",
+                "headers", "accepted", "status_code"]  # fmt: skip
+LEAD_COLUMNS = ["uuid", "public_id", "tenant", "source", "rule_version", "category",
+                "lead_type", "status", "data", "price_cents", "customer", "bid_id",
+                "partner_id", "is_test", "received_at", "updated_at",
+                "assigned_at"]  # fmt: skip
+
+
+def insert_submission(
+    post: Post, lead: Lead, events: list[tuple], *, commit: bool = False, more=None
+) -> None:
+    """Insert a post, its lead (as it stands) and its timeline, in the caller's transaction.
+
+    On PostgreSQL this is one statement (one round trip), with the COMMIT when `commit`
+    (the caller's `database.atomic()` block opened outside any transaction). `more(lead)`,
+    given the SQL of the new lead's id, returns what else the statement writes: (CTEs,
+    their parameters, an expression the statement answers, its parameters); that
+    expression may raise to abort it all. The rows' ids are read back only when the
+    statement does not commit (a COMMIT's result comes last). On SQLite the rows are
+    inserted one by one, ids read back, and `more` is not accepted.
+    """
+    at = utcnow()
+    if not is_postgresql():
+        if more is not None:
+            raise ValueError("insert_submission(more=...) is for PostgreSQL")
         post.save(force_insert=True)
         lead.post = post
         lead.save(force_insert=True)
         for kind, message, details in events:
-            add_event(lead, kind, message, details)
-    return post, lead
-
-
-def _insert_accepted(post: Post, lead: Lead, events: list[tuple], at: datetime) -> None:
-    """Insert the post, its lead and their first events in one statement (one round trip).
-
-    PostgreSQL runs the query string as one transaction and commits it asynchronously.
-    """
-    post_columns = ["public_id", "tenant", "source", "received_at", "request_id", "payload",
-                    "headers", "accepted", "status_code"]  # fmt: skip
-    lead_columns = ["uuid", "public_id", "tenant", "source", "category", "status", "data",
-                    "price_cents", "partner_id", "is_test", "received_at",
-                    "updated_at"]  # fmt: skip
-    params = _values(post, post_columns) + _values(lead, lead_columns)
+            LeadEvent.create(lead=lead.id, at=at, kind=kind, message=message, details=details)
+        return
+    params = _values(post, POST_COLUMNS) + _values(lead, LEAD_COLUMNS)
     rows = repeat("(%s::int, %s::timestamp, %s, %s, %s::jsonb)", len(events))
     for number, (kind, message, details) in enumerate(events):
-        params += [number, at, kind, message, LeadEvent.details.db_value(details)]
-    # Committed without waiting for the WAL flush: the routing's COMMIT, synchronous and
-    # later in the WAL, makes it durable before any answer says the lead was taken (see
-    # docs/architecture.md, "Durability").
-    query = (
-        f"WITH p AS (INSERT INTO post ({columns('', Post, post_columns)})"
-        f" VALUES ({repeat('%s', len(post_columns))}) RETURNING id),"
-        f" l AS (INSERT INTO lead ({columns('', Lead, lead_columns)}, post_id)"
-        f" SELECT {repeat('%s', len(lead_columns))}, p.id FROM p RETURNING id),"
-        " e AS (INSERT INTO lead_event (lead_id, at, kind, message, details)"
+        params += [number, at, kind, message, None if details is None else json_text(details)]
+    ctes = [
+        f"p AS (INSERT INTO post ({columns('', Post, POST_COLUMNS)})"
+        f" VALUES ({repeat('%s', len(POST_COLUMNS))}) RETURNING id)",
+        f"l AS (INSERT INTO lead ({columns('', Lead, LEAD_COLUMNS)}, post_id)"
+        f" SELECT {repeat('%s', len(LEAD_COLUMNS))}, p.id FROM p RETURNING id)",
+        "e AS (INSERT INTO lead_event (lead_id, at, kind, message, details)"
         f" SELECT l.id, e.at, e.kind, e.message, e.details FROM l, (VALUES {rows})"
-        " AS e(n, at, kind, message, details) ORDER BY e.n)"
-        " SELECT p.id, l.id FROM p, l"
-    )
-    cursor = execute_together([("SET LOCAL synchronous_commit = off", []), (query, params)])
-    post.id, lead.id = cursor.fetchone()
-    lead.post = post
+        " AS e(n, at, kind, message, details) ORDER BY e.n)",
+    ]
+    answer, answer_params = "NULL", []
+    if more is not None:
+        more_ctes, more_params, answer, answer_params = more("(SELECT id FROM l)")
+        ctes += more_ctes
+        params += more_params
+    query = f"WITH {', '.join(ctes)} SELECT p.id, l.id, {answer} FROM p, l"
+    cursor = execute_together([(query, params + answer_params)], commit=commit)
+    if not database.obj.commit_sent():
+        post.id, lead.id, _ = cursor.fetchone()
+        lead.post = post
 
 
 def _values(row, names: list[str]) -> list:
-    """Return the row's values for these fields, converted as peewee would store them."""
-    meta = type(row)._meta
-    return [meta.fields[name].db_value(row.__data__.get(name)) for name in names]
-
-
-def add_event(lead: Lead, kind: str, message: str, details: Any = None) -> LeadEvent:
-    """Append an entry to a lead's timeline."""
-    return LeadEvent.create(lead=lead.id, kind=kind, message=message, details=details)
+    """Return the row's values for these fields, converted as peewee would store them
+    (JSON documents as their text, for the statement's typed parameter)."""
+    fields, data, values = type(row)._meta.fields, row.__data__, []
+    for name in names:
+        field, value = fields[name], data.get(name)
+        if isinstance(field, JSONField) and value is not None:
+            values.append(json_text(value))
+        else:
+            values.append(field.db_value(value))
+    return values
 
 
 def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
@@ -177,22 +243,6 @@ def refusal(lead: Lead, error: Exception) -> ConflictError | None:
         return None
     status = error.orig.diag.message_primary
     return not_routable(lead, None if status == "missing" else status)
-
-
-def mark_distribution_error(lead: Lead, post: Post | None, message: str, request_id: str) -> None:
-    """Keep a lead whose routing failed, reprocessable later; the post answered 500."""
-    with database.atomic():
-        Lead.update(status="distribution_error", updated_at=utcnow()).where(
-            Lead.id == lead.id
-        ).execute()
-        add_event(
-            lead,
-            "distribution_error",
-            "Distribution failed; the lead can be reprocessed.",
-            {"error": message, "request_id": request_id},
-        )
-        if post is not None:
-            Post.update(status_code=500).where(Post.id == post.id).execute()
 
 
 def get_lead(tenant, ref: str) -> Lead | None:

@@ -1,13 +1,15 @@
 """Storing what routing decided: the lead's outcome, its timeline, its dedupe keys, the sale.
 
-On PostgreSQL the four go in one round trip with the COMMIT (statements joined in one
-query string, the sale last): the winning customer's row is locked from the sale's
-statement to the end of that COMMIT, with no round trip to this process in between.
+On PostgreSQL these go in one round trip with the COMMIT (the sale last): the winning
+customer's row is locked from the sale's statement to the end of that COMMIT, with no round
+trip to this process in between. A new lead (`save_new_lead`) is inserted there with its
+post, already routed: one statement writes it all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,11 @@ from peewee import DatabaseError
 
 from app.store.clock import utcnow
 from app.store.db import execute, execute_together, is_postgresql, json_param, repeat
-from app.store.sales import Sale, lost_race, record_sale, sale_statement
+from app.store.leads import insert_submission
+from app.store.models import Lead, Post
+from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statement
+
+_SEEN = "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead} WHERE id IN ({ids})"
 
 
 def save_routing(
@@ -68,13 +74,8 @@ def save_routing(
         insert = "INSERT INTO lead_event (lead_id, at, kind, message, details) VALUES "
         statements.append((insert + ", ".join(rows), params))
     if seen_keys:
-        marks = repeat("%s", len(seen_keys))
-        statements.append(
-            (
-                f"UPDATE dedupe_key SET last_seen_at = %s, lead_id = %s WHERE id IN ({marks})",
-                [at, lead_id, *seen_keys],
-            )
-        )
+        ids = repeat("%s", len(seen_keys))
+        statements.append((_SEEN.format(lead="%s", ids=ids), [at, lead_id, *seen_keys]))
     if not is_postgresql():
         for query, params in statements:
             execute(query, params)
@@ -85,6 +86,49 @@ def save_routing(
         # With its COMMIT when asked: a sale that held commits without a round trip back
         # here, one that lost fails before the COMMIT is reached.
         execute_together(statements, commit=commit)
+    except DatabaseError as error:
+        if sale is not None and lost_race(error):
+            return False
+        raise
+    return True
+
+
+def save_new_lead(
+    post: Post,
+    lead: Lead,
+    events: list[tuple],
+    *,
+    at: datetime,
+    seen_keys: Sequence[int] = (),
+    sale: Sale | None = None,
+    commit: bool = False,
+) -> bool:
+    """Insert a post and its lead, routed (its outcome set on the row), with its timeline,
+    dedupe record and sale; end the caller's transaction as `save_routing` does.
+
+    False if the sale lost its race: the caller must roll back (nothing was written).
+    """
+    if not is_postgresql():
+        insert_submission(post, lead, events)
+        if seen_keys:
+            execute(_SEEN.format(lead="%s", ids=repeat("%s", len(seen_keys))),
+                    [at, lead.id, *seen_keys])  # fmt: skip
+        return sale is None or record_sale(replace(sale, lead_id=lead.id)) is not None
+
+    def more(lead_ref: str) -> tuple[list[str], list, str, list]:
+        ctes, params, answer, answer_params = [], [], "NULL", []
+        if seen_keys:
+            ids = repeat("%s", len(seen_keys))
+            ctes.append(f"seen AS ({_SEEN.format(lead=lead_ref, ids=ids)})")
+            params += [at, *seen_keys]
+        if sale is not None:
+            sold, sold_params, answer, answer_params = sale_ctes(sale, lead_ref)
+            ctes += sold
+            params += sold_params
+        return ctes, params, answer, answer_params
+
+    try:
+        insert_submission(post, lead, events, commit=commit, more=more)
     except DatabaseError as error:
         if sale is not None and lost_race(error):
             return False

@@ -110,9 +110,21 @@ def sale_statement(sale: Sale) -> tuple[str, list]:
     a condition no longer holds, aborting the transaction: so a COMMIT may follow it in the
     same round trip and applies only to a sale that held.
     """
-    # One statement: the charge, then the rest only from its RETURNING, so none of them
-    # happens unless the customer could pay. A counter row new in this period is inserted
-    # (bidding checked that one lead at this price fits an unused cap and budget).
+    ctes, params, held, held_params = sale_ctes(sale)
+    query = f"WITH {', '.join(ctes)} SELECT {held}"
+    return query, [*params, *held_params]
+
+
+def sale_ctes(sale: Sale, lead_ref: str | None = None) -> tuple[list[str], list, str, list]:
+    """Return the sale as PostgreSQL CTEs: (CTEs, their parameters, the expression that
+    answers the new balance or raises SL409, its parameters).
+
+    The wallet entry's lead is `sale.lead_id`, or with `lead_ref` an SQL expression of the
+    enclosing statement (the id of a lead that statement inserts).
+    """
+    # The charge, then the rest only from its RETURNING, so none of them happens unless the
+    # customer could pay. A counter row new in this period is inserted (bidding checked
+    # that one lead at this price fits an unused cap and budget).
     params: list = [sale.price_cents, sale.customer_id, sale.price_cents]
     ctes = [f"charged AS ({_CHARGE})"]
     counted = "0"
@@ -133,18 +145,18 @@ def sale_statement(sale: Sale) -> tuple[str, list]:
     )
     params += [sale.tenant_id, sale.bid_id, sale.check_last_won, sale.last_won]
     ctes.append(
-        f"entry AS ({_ENTRY} SELECT %s, 'charge', %s, balance_cents, %s, %s, %s FROM charged)"
+        f"entry AS ({_ENTRY} SELECT %s, 'charge', %s, balance_cents, {lead_ref or '%s'}, %s,"
+        " %s FROM charged)"
     )
-    params += [sale.customer_id, -sale.price_cents, sale.lead_id, sale.note, sale.at]
+    params += [sale.customer_id, -sale.price_cents]
+    params += [sale.lead_id] if lead_ref is None else []
+    params += [sale.note, sale.at]
     held = (
-        f"(SELECT balance_cents FROM charged) IS NOT NULL AND {counted} = %s"
+        f"CASE WHEN (SELECT balance_cents FROM charged) IS NOT NULL AND {counted} = %s"
         " AND (SELECT count(*) FROM won) = 1"
-    )
-    query = (
-        "WITH " + ", ".join(ctes) + f" SELECT CASE WHEN {held}"
         " THEN (SELECT balance_cents FROM charged) ELSE sluice_sale_lost(%s) END"
     )
-    return query, [*params, len(sale.periods), f"bid {sale.bid_id}"]
+    return ctes, params, held, [len(sale.periods), f"bid {sale.bid_id}"]
 
 
 def _record_sale_portable(sale: Sale) -> int | None:

@@ -124,6 +124,58 @@ def test_a_sale_that_lost_its_race_is_decided_again(make_world, monkeypatch, rac
     assert kinds == ["received", "classified", "assigned"]
 
 
+@pytest.mark.parametrize("dedupe", [False, True])
+@pytest.mark.parametrize("races", [1, 3])
+def test_a_new_lead_whose_sale_lost_its_race_is_written_once(
+    make_world, monkeypatch, races, dedupe
+):
+    """The intake's take_lead inserts the post and lead with their outcome: a lost race
+    rolls all of it back, so deciding again leaves one post, one lead, one charge. With a
+    dedupe check, bidding's read goes with the keys' upsert (PostgreSQL)."""
+    from app.pipeline import take_lead
+    from app.store.counters import BiddingRead
+    from app.store.db import database
+    from app.store.leads import new_submission
+    from app.store.models import Customer, DedupeKey, LeadEvent, Post, WalletEntry
+
+    rules = RULES + ('dedupe "Same phone" in home on phone within 30 days' if dedupe else "")
+    world = make_world(rules, {"acme": "1000"})
+    version, ruleset = active_ruleset(world.tenant)
+    result = BiddingRead.result
+    calls = []
+
+    def racing_result(self, rows):
+        found = result(self, rows)
+        calls.append(1)
+        if len(calls) <= races:  # inside the routing transaction, undone by its rollback
+            Customer.update(balance_cents=0).where(Customer.tenant == world.tenant).execute()
+        return found
+
+    monkeypatch.setattr(BiddingRead, "result", racing_result)
+    now = at("2026-11-18T15:00:00")
+    values = {"phone": "+15553010009", "zip": "10001"}
+    post, lead = new_submission(
+        world.source, "req-new", values, {}, values,
+        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+    )  # fmt: skip
+    outcome = take_lead(post, lead, version, ruleset, notes=["a note"], now=now)
+    assert (outcome.status, outcome.bid_id, len(calls)) == ("assigned", "nightly", races + 1)
+    database.connect(reuse_if_open=True)
+    assert Customer.get(Customer.tenant == world.tenant).balance_cents == 100000 - 3000
+    (stored,) = Lead.select()
+    assert Post.select().count() == 1 and stored.post_id == Post.get().id
+    assert (stored.public_id, stored.status) == (lead.public_id, "assigned")
+    assert stored.bid_id == "nightly"
+    assert (stored.price_cents, stored.rule_version_id) == (3000, version.id)
+    assert stored.customer.slug == "acme" and stored.assigned_at == now.replace(tzinfo=None)
+    (charge,) = WalletEntry.select().where(WalletEntry.kind == "charge")
+    assert (charge.lead_id, charge.amount_cents) == (stored.id, -3000)
+    events = LeadEvent.select().where(LeadEvent.lead == stored.id).order_by(LeadEvent.id)
+    assert [e.kind for e in events] == ["received", "note", "classified", "assigned"]
+    keys = DedupeKey.select()
+    assert [key.lead_id for key in keys] == ([stored.id] if dedupe else [])
+
+
 @pytest.mark.parametrize("status", ["assigned", None])
 def test_a_lead_that_may_not_be_routed_is_refused_and_left_alone(make_world, status):
     """The lead's lock refuses a routing when its status is not allowed (or it is gone)."""

@@ -160,3 +160,51 @@ def test_a_deferred_statement_goes_with_the_next_one(pg):
     assert Tenant.get().name == "Again"
     with pytest.raises(RuntimeError):
         defer("UPDATE tenant SET name = %s", ["Outside"])
+
+
+def test_an_intake_lead_is_written_once_in_three_round_trips(pg, home, home_lead, monkeypatch):
+    """The credentials; the dedupe keys with bidding's read; then one statement inserting the
+    post and the routed lead with its timeline, dedupe record and charge, and the COMMIT."""
+    sent = []
+    send = db.PooledPostgres._send
+
+    def counting(self, sql, params, prepared_now=None):
+        sent.append(sql)
+        return send(self, sql, params, prepared_now)
+
+    monkeypatch.setattr(db.PooledPostgres, "_send", counting)
+    assert home.post(home_lead(1, kind="Solar")).status_code == 201  # prepares the statements
+    sent.clear()
+    response = home.post(home_lead(2, kind="Solar"))
+    assert (response.status_code, response.json["status"]) == (201, "assigned")
+    assert len(sent) == 3, sent
+    assert sent[-1].endswith("; COMMIT") and sent[-1].count("EXECUTE") == 1
+    monkeypatch.undo()
+    database.connect(reuse_if_open=True)
+    lead = response.json["lead_public_id"]
+    cursor = database.connection().cursor()
+    cursor.execute(
+        "SELECT l.xmin::text, l.ctid::text, p.xmin::text, w.xmin::text, k.xmin::text,"
+        " array_agg(DISTINCT e.xmin::text) FROM lead l JOIN post p ON p.id = l.post_id"
+        " JOIN wallet_entry w ON w.lead_id = l.id JOIN dedupe_key k ON k.lead_id = l.id"
+        " JOIN lead_event e ON e.lead_id = l.id WHERE l.public_id = %s"
+        " GROUP BY l.xmin::text, l.ctid::text, p.xmin::text, w.xmin::text, k.xmin::text",
+        [lead],
+    )
+    ((lead_xmin, ctid, post_xmin, charge_xmin, key_xmin, event_xmins),) = cursor.fetchall()
+    assert post_xmin == lead_xmin == charge_xmin == key_xmin and event_xmins == [lead_xmin]
+    assert ctid == "(0,2)"  # the second lead of the table, never updated into a new version
+
+
+def test_json_text_writes_what_the_json_module_would():
+    import json
+
+    from app.store.db import json_text
+
+    for value in [
+        {"a": 1, "b": [1.5, None, True, "é \U0001f600 \u2028"], "c": {"d": -0.0}},
+        {"huge": 10**40, "nested": [[{"x": 2**63}]]},  # beyond 64 bits: the json module's
+        "text",
+        12,
+    ]:
+        assert json.loads(json_text(value)) == value
