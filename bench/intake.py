@@ -128,6 +128,15 @@ CHANGES = [
     "its threshold raised: 618-620 → 620-633 req/s, within the noise, not kept. gthread "
     "workers (4 × 2 or 4 × 4 threads, keep-alive) instead of sync: 538-562 against 617-621 "
     "req/s, p99 56-73 ms, not kept.",
+    "Sixth session, 2026-11-30, on an AMD EPYC machine (floor 1,742-2,346 req/s, noisier): "
+    "a new lead is routed first and written once, its post, routed row, timeline, dedupe "
+    "record and sale inserted by one statement of data-modifying CTEs with the COMMIT (no "
+    "pending row committed, then locked and updated: the lead's 10 index entries written "
+    "once, one commit), bidding's read sent with the dedupe upsert, JSON parameters by "
+    "orjson: 5 -> 3 round trips a lead. In process (5 interleaved runs of 1,500 leads, "
+    "medians): Python 2.31 -> 2.12 ms of CPU a lead, PostgreSQL 1.37 -> 1.13 ms. Under wrk, "
+    "A/B with SLUICE_BENCH_SLUICE_DIR (3 rounds x 8 s, twice): b4c020e 483 and 440 req/s "
+    "(23% and 22% of the floor beside it) -> 500 and 559 req/s (23% and 29%).",
 ]
 
 
