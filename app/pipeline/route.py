@@ -37,7 +37,7 @@ def route_lead(
     statuses: tuple[str, ...] = ("pending",),
 ) -> Outcome:
     """Decide a stored lead's outcome and store it, its charge and its timeline in one
-    transaction (a reprocess, or a lead stored pending by `accept_submission`).
+    transaction (a reprocess, or a lead stored pending by `store_pending`).
 
     The lead must have one of `statuses` (checked under a row lock). Either everything
     commits (status, charge, counters, dedupe record, events) or nothing does and the

@@ -98,26 +98,11 @@ def received_events(post: Post, notes: tuple[str, ...] | list[str] = ()) -> list
     return events + [("note", note, None) for note in notes]
 
 
-def accept_submission(
-    source: Source,
-    request_id: str,
-    payload: Any,
-    headers: dict[str, str],
-    data: dict[str, Any],
-    *,
-    category: str,
-    partner_id: str | None,
-    is_test: bool,
-    received_at: datetime,
-    notes: tuple[str, ...] | list[str] = (),
-    status_code: int = 201,
+def store_pending(
+    post: Post, lead: Lead, notes: tuple[str, ...] | list[str] = ()
 ) -> tuple[Post, Lead]:
-    """Store an accepted post and its pending lead, to be routed later (route_lead)."""
-    post, lead = new_submission(
-        source, request_id, payload, headers, data, category=category,
-        partner_id=partner_id, is_test=is_test, received_at=received_at,
-        status_code=status_code,
-    )  # fmt: skip
+    """Store a new submission (from `new_submission`) as it stands, its lead `pending`, to be
+    routed later by `route_lead` (the intake routes first instead: `take_lead`)."""
     with database.atomic():
         insert_submission(post, lead, received_events(post, notes))
     return post, lead

@@ -7,7 +7,7 @@ import pytest
 from app.dsl import compile_rules
 from app.pipeline import route_lead
 from app.pipeline.bidding import rank
-from app.store.leads import accept_submission
+from app.store.leads import new_submission, store_pending
 from app.store.models import Lead
 from app.store.rules import active_ruleset
 
@@ -35,9 +35,11 @@ def at(text: str) -> datetime:
 def accept(world, request_id: str, phone: str, now: datetime) -> Lead:
     """Record a pending home lead with this phone, as the intake would; return its row."""
     values = {"phone": phone, "zip": "10001"}
-    _, lead = accept_submission(
-        world.source, request_id, values, {}, values,
-        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+    _, lead = store_pending(
+        *new_submission(
+            world.source, request_id, values, {}, values,
+            category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+        )
     )  # fmt: skip
     return lead
 

@@ -56,7 +56,7 @@ def test_the_last_statement_commits_in_its_round_trip(pg):
 
 def test_routing_inside_a_callers_transaction_leaves_the_commit_to_it(pg, make_world):
     from app.pipeline import route_lead
-    from app.store.leads import accept_submission
+    from app.store.leads import new_submission, store_pending
     from app.store.models import Lead
     from app.store.rules import active_ruleset
 
@@ -65,9 +65,11 @@ def test_routing_inside_a_callers_transaction_leaves_the_commit_to_it(pg, make_w
     version, ruleset = active_ruleset(world.tenant)
     values = {"first_name": "Katy", "last_name": "Berry", "phone": "555-201-0001",
               "email": "katy@example.com", "zip": "33139", "state": "FL"}  # fmt: skip
-    _, lead = accept_submission(
-        world.source, "req-1", values, {}, values,
-        category="solar", partner_id=None, is_test=False, received_at=Lead.received_at.default(),
+    _, lead = store_pending(
+        *new_submission(
+            world.source, "req-1", values, {}, values, category="solar", partner_id=None,
+            is_test=False, received_at=Lead.received_at.default(),
+        )
     )  # fmt: skip
     with pytest.raises(ZeroDivisionError):
         with database.atomic():
