@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -134,7 +135,12 @@ LEAD_COLUMNS = ["uuid", "public_id", "tenant", "source", "rule_version", "catego
 
 
 def insert_submission(
-    post: Post, lead: Lead, events: list[tuple], *, commit: bool = False, more=None
+    post: Post,
+    lead: Lead,
+    events: list[tuple],
+    *,
+    commit: bool = False,
+    more: Callable[[str], tuple[list[str], list, str, list]] | None = None,
 ) -> None:
     """Insert a post, its lead (as it stands) and its timeline, in the caller's transaction.
 
