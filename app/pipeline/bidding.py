@@ -188,7 +188,7 @@ def run_bidding(
     if open_bids:
         if lock_buyers:
             lock_customers(tenant_id, {bid.customer for bid in open_bids})
-        if read is None or lock_buyers:
+        if read is None:
             read = counters.read_bidding(sorted_out.read(tenant_id))
         customers, used, last_won = read
         eligible = []

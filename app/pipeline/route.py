@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 from peewee import DatabaseError
 
@@ -43,26 +44,10 @@ def route_lead(
     commits (status, charge, counters, dedupe record, events) or nothing does and the
     exception propagates, leaving the lead as it was before.
     """
-
-    def store(outcome: Outcome, at: datetime, commit: bool) -> bool:
-        return save_routing(
-            lead_row.id,
-            status=outcome.status,
-            lead_type=outcome.lead_type,
-            version_id=version.id if version is not None else None,
-            price_cents=outcome.price_cents,
-            customer_id=outcome.customer.id if outcome.customer is not None else None,
-            bid_id=outcome.bid_id,
-            at=at,
-            steps=outcome.steps,
-            seen_keys=outcome.seen_keys,
-            sale=outcome.sale,  # written last: it locks the customer's row
-            commit=commit,
-        )
-
     try:
         return _route(
-            lead_row, ruleset, now, test_price_cents, store,
+            lead_row, version, ruleset, now, test_price_cents,
+            save=partial(save_routing, lead_row.id),
             lock=lambda: lock_lead(lead_row, statuses),
         )  # fmt: skip
     except DatabaseError as error:
@@ -90,31 +75,15 @@ def take_lead(
     as `distribution_error`). No other routing can see the lead before it commits, so it
     needs no lock.
     """
-
-    def store(outcome: Outcome, at: datetime, commit: bool) -> bool:
-        lead_row.status = outcome.status
-        lead_row.lead_type = outcome.lead_type
-        lead_row.rule_version = version.id if version is not None else None
-        lead_row.price_cents = outcome.price_cents
-        lead_row.customer = outcome.customer
-        lead_row.bid_id = outcome.bid_id
-        lead_row.updated_at = at
-        lead_row.assigned_at = at if outcome.status == "assigned" else None
-        events = received_events(post, notes) + [
-            (step.kind, step.message, step.details) for step in outcome.steps
-        ]
-        return save_new_lead(
-            post, lead_row, events, at=at, seen_keys=outcome.seen_keys, sale=outcome.sale,
-            commit=commit,
-        )  # fmt: skip
-
-    return _route(lead_row, ruleset, now, test_price_cents, store)
+    save = partial(save_new_lead, post, lead_row, received_events(post, notes))
+    return _route(lead_row, version, ruleset, now, test_price_cents, save=save)
 
 
 def _route(
-    lead_row: Lead, ruleset, now: datetime | None, test_price_cents: int, store, lock=None
-) -> Outcome:
-    """Decide and store in one transaction, deciding again when the sale lost its race.
+    lead_row: Lead, version, ruleset, now: datetime | None, test_price_cents: int, *, save,
+    lock=None,
+) -> Outcome:  # fmt: skip
+    """Decide and `save` in one transaction, deciding again when the sale lost its race.
 
     Bidding reads balances and counters without locks and the sale is written last, with
     its conditions in its writes (app/store/sales.py). When another routing got there
@@ -138,7 +107,20 @@ def _route(
                     test_price_cents,
                     lock_buyers=attempt == OPTIMISTIC_ATTEMPTS,
                 )
-                if not store(outcome, naive(now), outermost):
+                saved = save(
+                    status=outcome.status,
+                    lead_type=outcome.lead_type,
+                    version_id=version.id if version is not None else None,
+                    price_cents=outcome.price_cents,
+                    customer_id=outcome.customer.id if outcome.customer is not None else None,
+                    bid_id=outcome.bid_id,
+                    at=naive(now),
+                    steps=outcome.steps,
+                    seen_keys=outcome.seen_keys,
+                    sale=outcome.sale,  # written last: it locks the customer's row
+                    commit=outermost,
+                )
+                if not saved:
                     raise _LostRace
         except _LostRace:
             continue

@@ -82,10 +82,6 @@ class PooledPostgres(PooledPostgresqlDatabase):
             self._state.committed = True  # the transaction's own COMMIT is not sent again
         return cursor
 
-    def commit_sent(self) -> bool:
-        """Tell whether the current transaction's COMMIT went with its last statement."""
-        return getattr(self._state, "committed", False)
-
     def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Send a statement in front of the transaction's next one, its result unread.
 

@@ -42,8 +42,6 @@ def lock_keys(
     `last_seen_at` the first one wrote.
     """
     ordered = sorted(set(hashes))
-    if not ordered:
-        return {}, None if read is None else counters.read_bidding(read)
     values = repeat("(%s, %s)", len(ordered))
     params = [part for digest in ordered for part in (tenant_id, digest)]
     upsert = (
@@ -52,8 +50,9 @@ def lock_keys(
         " RETURNING id, key_hash, last_seen_at, lead_id"
     )
     if read is None or not is_postgresql():
-        rows, read_rows = execute(upsert, params).fetchall(), None
-    else:  # the upsert's rows tagged 'k', shaped as the read's
+        rows = execute(upsert, params).fetchall()
+        found = None if read is None else counters.read_bidding(read)
+    else:  # one statement: the upsert's rows tagged 'k', shaped as the read's
         query, read_params = read.query()
         rows, read_rows = [], []
         for row in execute(
@@ -65,6 +64,7 @@ def lock_keys(
                 rows.append((row[4], row[1], row[3], row[5]))
             else:
                 read_rows.append(row)
+        found = read.result(read_rows)
     seen = DedupeKey.last_seen_at.python_value
     keys = {
         digest: DedupeKey(
@@ -77,9 +77,6 @@ def lock_keys(
         )
         for row_id, digest, at, lead in rows
     }
-    if read is None:
-        return keys, None
-    found = counters.read_bidding(read) if read_rows is None else read.result(read_rows)
     return keys, found
 
 

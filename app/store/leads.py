@@ -7,8 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from peewee import JSONField
-
 from app.store.clock import utcnow
 from app.store.db import (
     columns,
@@ -17,7 +15,6 @@ from app.store.db import (
     execute,
     execute_together,
     is_postgresql,
-    json_text,
     repeat,
     sqlstate,
 )
@@ -148,8 +145,8 @@ def insert_submission(
     (the caller's `database.atomic()` block opened outside any transaction). `more(lead)`,
     given the SQL of the new lead's id, returns what else the statement writes: (CTEs,
     their parameters, an expression the statement answers, its parameters); that
-    expression may raise to abort it all. The rows' ids are read back only when the
-    statement does not commit (a COMMIT's result comes last). On SQLite the rows are
+    expression may raise to abort it all. The rows' ids are read back unless the COMMIT
+    went in the same round trip (its result, which has none, comes last). On SQLite the rows are
     inserted one by one, ids read back, and `more` is not accepted.
     """
     at = utcnow()
@@ -165,7 +162,7 @@ def insert_submission(
     params = _values(post, POST_COLUMNS) + _values(lead, LEAD_COLUMNS)
     rows = repeat("(%s::int, %s::timestamp, %s, %s, %s::jsonb)", len(events))
     for number, (kind, message, details) in enumerate(events):
-        params += [number, at, kind, message, None if details is None else json_text(details)]
+        params += [number, at, kind, message, LeadEvent.details.db_value(details)]
     ctes = [
         f"p AS (INSERT INTO post ({columns('', Post, POST_COLUMNS)})"
         f" VALUES ({repeat('%s', len(POST_COLUMNS))}) RETURNING id)",
@@ -182,22 +179,15 @@ def insert_submission(
         params += more_params
     query = f"WITH {', '.join(ctes)} SELECT p.id, l.id, {answer} FROM p, l"
     cursor = execute_together([(query, params + answer_params)], commit=commit)
-    if not database.obj.commit_sent():
+    if cursor.description is not None:
         post.id, lead.id, _ = cursor.fetchone()
         lead.post = post
 
 
 def _values(row, names: list[str]) -> list:
-    """Return the row's values for these fields, converted as peewee would store them
-    (JSON documents as their text, for the statement's typed parameter)."""
-    fields, data, values = type(row)._meta.fields, row.__data__, []
-    for name in names:
-        field, value = fields[name], data.get(name)
-        if isinstance(field, JSONField) and value is not None:
-            values.append(json_text(value))
-        else:
-            values.append(field.db_value(value))
-    return values
+    """Return the row's values for these fields, converted as peewee would store them."""
+    meta = type(row)._meta
+    return [meta.fields[name].db_value(row.__data__.get(name)) for name in names]
 
 
 def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:

@@ -7,7 +7,7 @@ import uuid
 import peewee as pw
 
 from app.store.clock import utcnow
-from app.store.db import database
+from app.store.db import database, json_text  # JSON written by orjson
 
 
 class BaseModel(pw.Model):
@@ -53,7 +53,7 @@ class Customer(BaseModel):
 class RuleSetVersion(BaseModel):
     tenant = pw.ForeignKeyField(Tenant, backref="rule_versions", on_delete="CASCADE")
     number = pw.IntegerField()
-    files = pw.JSONField()  # {file name: text}
+    files = pw.JSONField(dumps=json_text)  # {file name: text}
     content_hash = pw.CharField(max_length=64)
     created_at = pw.DateTimeField(default=utcnow)
     created_by = pw.CharField(max_length=254)
@@ -102,11 +102,11 @@ class Post(BaseModel):
     source = pw.ForeignKeyField(Source, backref="posts", on_delete="CASCADE")
     received_at = pw.DateTimeField(default=utcnow, index=True)
     request_id = pw.CharField(max_length=64)
-    payload = pw.JSONField()
-    headers = pw.JSONField()
+    payload = pw.JSONField(dumps=json_text)
+    headers = pw.JSONField(dumps=json_text)
     accepted = pw.BooleanField()
     status_code = pw.IntegerField()
-    errors = pw.JSONField(null=True)
+    errors = pw.JSONField(dumps=json_text, null=True)
 
     class Meta:
         indexes = ((("tenant", "received_at"), False),)
@@ -122,7 +122,7 @@ class Lead(BaseModel):
     category = pw.CharField(max_length=64)
     lead_type = pw.CharField(max_length=64, null=True)
     status = pw.CharField(max_length=32, default="pending")
-    data = pw.JSONField()  # normalized values, exactly as the rules saw them
+    data = pw.JSONField(dumps=json_text)  # normalized values, exactly as the rules saw them
     price_cents = pw.BigIntegerField(default=0)
     customer = pw.ForeignKeyField(Customer, null=True, backref="leads", on_delete="SET NULL")
     bid_id = pw.CharField(max_length=64, null=True)
@@ -146,7 +146,7 @@ class LeadEvent(BaseModel):
     at = pw.DateTimeField(default=utcnow)
     kind = pw.CharField(max_length=40)
     message = pw.TextField()
-    details = pw.JSONField(null=True)
+    details = pw.JSONField(dumps=json_text, null=True)
 
 
 class WalletEntry(BaseModel):
@@ -224,7 +224,7 @@ class LeadProjection(BaseModel):
 
     tenant = pw.ForeignKeyField(Tenant, primary_key=True, on_delete="CASCADE")
     table = pw.CharField(max_length=63)
-    facts = pw.JSONField()  # {column: [method, *arguments]} (app.dsl.sql.RowValues)
+    facts = pw.JSONField(dumps=json_text)  # {column: [method, *arguments]} (app.dsl.sql.RowValues)
     refreshed_at = pw.DateTimeField()  # the database's clock
 
 

@@ -22,6 +22,10 @@ from app.store.models import Lead, Post
 from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statement
 
 _SEEN = "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead} WHERE id IN ({ids})"
+# A routed lead's fields, as `_routed` gives their values.
+_ROUTED = ["status", "lead_type", "rule_version", "price_cents", "customer", "bid_id",
+           "updated_at", "assigned_at"]  # fmt: skip
+_ROUTED_SET = ", ".join(f"{Lead._meta.fields[name].column_name} = %s" for name in _ROUTED)
 
 
 def save_routing(
@@ -46,24 +50,8 @@ def save_routing(
     any other), PostgreSQL commits it here, in the same round trip; otherwise, and on
     SQLite, the caller's block commits.
     """
-    statements = [
-        (
-            "UPDATE lead SET status = %s, lead_type = %s, rule_version_id = %s,"
-            " price_cents = %s, customer_id = %s, bid_id = %s, updated_at = %s,"
-            " assigned_at = %s WHERE id = %s",
-            [
-                status,
-                lead_type,
-                version_id,
-                price_cents,
-                customer_id,
-                bid_id,
-                at,
-                at if status == "assigned" else None,
-                lead_id,
-            ],
-        )  # fmt: skip
-    ]
+    values = _routed(status, lead_type, version_id, price_cents, customer_id, bid_id, at)
+    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*values, lead_id])]
     if steps:
         now = utcnow()
         rows, params = [], []
@@ -82,10 +70,21 @@ def save_routing(
         return sale is None or record_sale(sale) is not None
     if sale is not None:
         statements.append(sale_statement(sale))
+    # With its COMMIT when asked: a sale that held commits without a round trip back here,
+    # one that lost fails before the COMMIT is reached.
+    return _held(sale, lambda: execute_together(statements, commit=commit))
+
+
+def _routed(status, lead_type, version_id, price_cents, customer_id, bid_id, at) -> list:
+    """Return the values of a routed lead's _ROUTED fields."""
+    assigned_at = at if status == "assigned" else None
+    return [status, lead_type, version_id, price_cents, customer_id, bid_id, at, assigned_at]
+
+
+def _held(sale: Sale | None, write) -> bool:
+    """Run the PostgreSQL write; False if the sale in it lost its race (SL409)."""
     try:
-        # With its COMMIT when asked: a sale that held commits without a round trip back
-        # here, one that lost fails before the COMMIT is reached.
-        execute_together(statements, commit=commit)
+        write()
     except DatabaseError as error:
         if sale is not None and lost_race(error):
             return False
@@ -98,16 +97,27 @@ def save_new_lead(
     lead: Lead,
     events: list[tuple],
     *,
+    status: str,
+    lead_type: str | None,
+    version_id: int | None,
+    price_cents: int,
+    customer_id: int | None,
+    bid_id: str | None,
     at: datetime,
+    steps: Sequence[Any],
     seen_keys: Sequence[int] = (),
     sale: Sale | None = None,
     commit: bool = False,
 ) -> bool:
-    """Insert a post and its lead, routed (its outcome set on the row), with its timeline,
-    dedupe record and sale; end the caller's transaction as `save_routing` does.
+    """Insert a post and its lead, routed, with its timeline (`events`, then the routing's
+    steps), dedupe record and sale; end the caller's transaction as `save_routing` does.
 
     False if the sale lost its race: the caller must roll back (nothing was written).
     """
+    values = _routed(status, lead_type, version_id, price_cents, customer_id, bid_id, at)
+    for name, value in zip(_ROUTED, values, strict=True):
+        setattr(lead, name, value)
+    events = events + [(step.kind, step.message, step.details) for step in steps]
     if not is_postgresql():
         insert_submission(post, lead, events)
         if seen_keys:
@@ -127,10 +137,4 @@ def save_new_lead(
             params += sold_params
         return ctes, params, answer, answer_params
 
-    try:
-        insert_submission(post, lead, events, commit=commit, more=more)
-    except DatabaseError as error:
-        if sale is not None and lost_race(error):
-            return False
-        raise
-    return True
+    return _held(sale, lambda: insert_submission(post, lead, events, commit=commit, more=more))
