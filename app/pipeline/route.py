@@ -19,7 +19,7 @@ from app.store.clock import naive
 from app.store.db import database
 from app.store.leads import lock_lead, received_events, refusal
 from app.store.models import Lead, Post
-from app.store.routing import save_new_lead, save_routing
+from app.store.routing import Routed, save_new_lead, save_routing
 
 OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
 
@@ -107,7 +107,7 @@ def _route(
                     test_price_cents,
                     lock_buyers=attempt == OPTIMISTIC_ATTEMPTS,
                 )
-                saved = save(
+                routed = Routed(
                     status=outcome.status,
                     lead_type=outcome.lead_type,
                     version_id=version.id if version is not None else None,
@@ -117,9 +117,9 @@ def _route(
                     at=naive(now),
                     steps=outcome.steps,
                     seen_keys=outcome.seen_keys,
-                    sale=outcome.sale,  # written last: it locks the customer's row
-                    commit=outermost,
+                    sale=outcome.sale,
                 )
+                saved = save(routed, commit=outermost)
                 if not saved:
                     raise _LostRace
         except _LostRace:

@@ -9,7 +9,7 @@ post, already routed: one statement writes it all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,27 +22,35 @@ from app.store.models import Lead, Post
 from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statement
 
 _SEEN = "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead} WHERE id IN ({ids})"
-# A routed lead's fields, as `_routed` gives their values.
+# A routed lead's fields, as `Routed.values` gives them.
 _ROUTED = ["status", "lead_type", "rule_version", "price_cents", "customer", "bid_id",
            "updated_at", "assigned_at"]  # fmt: skip
 _ROUTED_SET = ", ".join(f"{Lead._meta.fields[name].column_name} = %s" for name in _ROUTED)
 
 
-def save_routing(
-    lead_id: int,
-    *,
-    status: str,
-    lead_type: str | None,
-    version_id: int | None,
-    price_cents: int,
-    customer_id: int | None,
-    bid_id: str | None,
-    at: datetime,
-    steps: Sequence[Any],
-    seen_keys: Sequence[int] = (),
-    sale: Sale | None = None,
-    commit: bool = False,
-) -> bool:
+@dataclass(frozen=True)
+class Routed:
+    """What routing decided for a lead, as it is stored."""
+
+    status: str
+    lead_type: str | None
+    version_id: int | None
+    price_cents: int
+    customer_id: int | None
+    bid_id: str | None
+    at: datetime
+    steps: Sequence[Any]
+    seen_keys: Sequence[int] = ()  # dedupe key rows to record the lead on
+    sale: Sale | None = None  # written last: it locks the customer's row
+
+    def values(self) -> list:
+        """Return the values of the lead's _ROUTED fields."""
+        assigned_at = self.at if self.status == "assigned" else None
+        return [self.status, self.lead_type, self.version_id, self.price_cents,
+                self.customer_id, self.bid_id, self.at, assigned_at]  # fmt: skip
+
+
+def save_routing(lead_id: int, routed: Routed, *, commit: bool = False) -> bool:
     """Store the routing and end the caller's transaction; False if the sale lost its race.
 
     On False the caller must roll back: another routing took the money, the cap or the
@@ -50,12 +58,12 @@ def save_routing(
     any other), PostgreSQL commits it here, in the same round trip; otherwise, and on
     SQLite, the caller's block commits.
     """
-    values = _routed(status, lead_type, version_id, price_cents, customer_id, bid_id, at)
-    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*values, lead_id])]
-    if steps:
+    at, seen_keys, sale = routed.at, routed.seen_keys, routed.sale
+    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead_id])]
+    if routed.steps:
         now = utcnow()
         rows, params = [], []
-        for step in steps:
+        for step in routed.steps:
             mark, details = json_param(step.details)
             rows.append(f"(%s, %s, %s, %s, {mark})")
             params += [lead_id, now, step.kind, step.message, details]
@@ -75,12 +83,6 @@ def save_routing(
     return _held(sale, lambda: execute_together(statements, commit=commit))
 
 
-def _routed(status, lead_type, version_id, price_cents, customer_id, bid_id, at) -> list:
-    """Return the values of a routed lead's _ROUTED fields."""
-    assigned_at = at if status == "assigned" else None
-    return [status, lead_type, version_id, price_cents, customer_id, bid_id, at, assigned_at]
-
-
 def _held(sale: Sale | None, write) -> bool:
     """Run the PostgreSQL write; False if the sale in it lost its race (SL409)."""
     try:
@@ -93,31 +95,17 @@ def _held(sale: Sale | None, write) -> bool:
 
 
 def save_new_lead(
-    post: Post,
-    lead: Lead,
-    events: list[tuple],
-    *,
-    status: str,
-    lead_type: str | None,
-    version_id: int | None,
-    price_cents: int,
-    customer_id: int | None,
-    bid_id: str | None,
-    at: datetime,
-    steps: Sequence[Any],
-    seen_keys: Sequence[int] = (),
-    sale: Sale | None = None,
-    commit: bool = False,
+    post: Post, lead: Lead, events: list[tuple], routed: Routed, *, commit: bool = False
 ) -> bool:
     """Insert a post and its lead, routed, with its timeline (`events`, then the routing's
     steps), dedupe record and sale; end the caller's transaction as `save_routing` does.
 
     False if the sale lost its race: the caller must roll back (nothing was written).
     """
-    values = _routed(status, lead_type, version_id, price_cents, customer_id, bid_id, at)
-    for name, value in zip(_ROUTED, values, strict=True):
+    at, seen_keys, sale = routed.at, routed.seen_keys, routed.sale
+    for name, value in zip(_ROUTED, routed.values(), strict=True):
         setattr(lead, name, value)
-    events = events + [(step.kind, step.message, step.details) for step in steps]
+    events = events + [(step.kind, step.message, step.details) for step in routed.steps]
     if not is_postgresql():
         insert_submission(post, lead, events)
         if seen_keys:
