@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -31,7 +32,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -141,12 +142,37 @@ CHANGES = [
 
 
 @dataclass
+class Cpu:
+    """CPU time by who spent it: the PostgreSQL server, the app's gunicorn, the load generator."""
+
+    database: float
+    app: float
+    load: float
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.database - other.database, self.app - other.app, self.load - other.load)
+
+    def per(self, requests: int) -> Cpu:
+        """Return this CPU time in milliseconds a request."""
+        return Cpu(*(1000 * value / max(requests, 1) for value in vars(self).values()))
+
+    @property
+    def total(self) -> float:
+        return self.database + self.app + self.load
+
+    def text(self) -> str:
+        """Return 'PostgreSQL + app + load = total ms', for a report cell."""
+        return f"{self.database:.2f} + {self.app:.2f} + {self.load:.2f} = {self.total:.2f} ms"
+
+
+@dataclass
 class Measure:
     rps: float
     p50_ms: float
     p99_ms: float
     requests: int
     failed: int  # non-2xx answers and socket errors
+    cpu: Cpu | None = None  # ms a request, where /proc tells
 
 
 def _ms(text: str) -> float:
@@ -215,6 +241,39 @@ class Server:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
+
+
+def _proc_stats() -> list[tuple[int, str, int, float]]:
+    """Return (pid, command, parent pid, CPU seconds of itself and its reaped children) of
+    every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        seconds = sum(int(n) for n in fields[11:15]) / tick  # utime, stime, cutime, cstime
+        stats.append((int(stat.parent.name), command, int(fields[1]), seconds))
+    return stats
+
+
+def cpu_now(server: Server) -> Cpu | None:
+    """Return the CPU seconds spent so far by PostgreSQL's processes, the server's gunicorn
+    (its master, its workers and the workers it reaped) and this process's waited-for
+    children (the load generator runs); None where there is no /proc (not Linux)."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    master = server.process.pid
+    stats = _proc_stats()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Cpu(
+        database=sum(seconds for _, command, _, seconds in stats if command == "postgres"),
+        app=sum(seconds for pid, _, parent, seconds in stats if master in (pid, parent)),
+        load=children.ru_utime + children.ru_stime,
+    )
 
 
 def wrk(url: str, auth: str, seconds: int, offset: int, script: Path) -> Measure:
@@ -322,7 +381,12 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
                 try:
                     wrk(server.url + path, key, WARM_UP_SECONDS, offset, Path(script.name))
                     offset += 1_000_000
-                    results.append(wrk(server.url + path, key, seconds, offset, Path(script.name)))
+                    before = cpu_now(server)
+                    measure = wrk(server.url + path, key, seconds, offset, Path(script.name))
+                    after = cpu_now(server)
+                    if before is not None and after is not None:
+                        measure = replace(measure, cpu=(after - before).per(measure.requests))
+                    results.append(measure)
                     offset += 1_000_000
                 finally:
                     server.stop()
@@ -334,6 +398,30 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
             cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
     return floors, sluices, outcomes
+
+
+def median_cpu(measures: list[Measure]) -> Cpu | None:
+    """Return the median CPU a request of each part over the rounds, where measured."""
+    cpus = [m.cpu for m in measures if m.cpu is not None]
+    if not cpus:
+        return None
+    return Cpu(*(statistics.median(getattr(c, part) for c in cpus) for part in vars(cpus[0])))
+
+
+def _cpu_notes(floor: Cpu | None, sluice: Cpu | None) -> list[str]:
+    if floor is None or sluice is None:
+        return []
+    # Sluice's database work with an app no dearer than the floor's own Flask + one INSERT.
+    best = sluice.database + floor.app + sluice.load
+    return [
+        "CPU a request: PostgreSQL (every server process) + the app (gunicorn's master and "
+        "workers) + wrk, from /proc and this process's children, medians of the rounds. "
+        "With 2 cores busy, throughput is about 2 cores over the CPU a request.",
+        f"Ceiling from those figures: Sluice's database work ({sluice.database:.2f} ms a "
+        f"lead) with an app costing no more than the floor's ({floor.app:.2f} ms) and wrk "
+        f"would need {best:.2f} ms a request against the floor's {floor.total:.2f} ms: at most "
+        f"{floor.total / best:.0%} of the floor's throughput, whatever the Python did.",
+    ]
 
 
 def run() -> Report:
@@ -348,9 +436,22 @@ def run() -> Report:
     p99 = median(sluices, "p99_ms")
     report = Report(
         "Benchmark 4: intake, POST /api/leads end to end (PostgreSQL, gunicorn)",
-        ["app", "requests/s", "p50", "p99", "× floor", "requests", "failed"],
+        [
+            "app",
+            "requests/s",
+            "p50",
+            "p99",
+            "× floor",
+            "CPU a request (PostgreSQL + app + wrk)",
+            "requests",
+            "failed",
+        ],
     )
-    for name, measures in (("floor: parse + key + 1 INSERT", floors), ("Sluice", sluices)):
+    cpu = {"floor": median_cpu(floors), "sluice": median_cpu(sluices)}
+    for key, name, measures in (
+        ("floor", "floor: parse + key + 1 INSERT", floors),
+        ("sluice", "Sluice", sluices),
+    ):
         report.rows.append(
             [
                 name,
@@ -358,6 +459,7 @@ def run() -> Report:
                 f"{median(measures, 'p50_ms'):.1f} ms",
                 f"{median(measures, 'p99_ms'):.1f} ms",
                 f"{median(measures, 'rps') / floor_rps:.0%}",
+                cpu[key].text() if cpu[key] else "—",
                 f"{sum(m.requests for m in measures):,}",
                 f"{sum(m.failed for m in measures):,}",
             ]
@@ -375,6 +477,7 @@ def run() -> Report:
         f"counters {'in Redis' if REDIS_URL else 'in process memory'}; request logs at INFO "
         "(one JSON line a request, as in production).",
         "Issue reference for the floor on this machine class: ≈2,050 requests/s.",
+        *_cpu_notes(cpu["floor"], cpu["sluice"]),
         *CHANGES,
     ]
     report.targets = [
