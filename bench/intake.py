@@ -52,8 +52,11 @@ WARM_UP_SECONDS = 3
 FLOOR_KEY = "floor-key"
 FLOOR_ARGUMENTS = ["-c", "bench/floor_gunicorn.conf.py", "bench.floor_app:app"]
 RATE_LIMIT = 10**9
+OFFSET_STEP = 250_000  # lead numbers a wrk run may use (2 threads x 100,000 requests at most)
+UNIQUE_PHONES = 8_000_000
 
-# Each request its own lead: n = offset + thread * 200,000 + counter.
+# Each request its own lead: n = offset + thread * 100,000 + counter, its phone number
+# 555-XXX-XXXX unique for n below 8,000,000 (the example rules dedupe on phone and email).
 WRK_SCRIPT = """
 local threads = {}
 function setup(thread)
@@ -67,7 +70,7 @@ function init(args)
 end
 function request()
   counter = counter + 1
-  local n = offset + tid * 200000 + counter
+  local n = offset + tid * 100000 + counter
   local phone = string.format("555-%03d-%04d", 200 + math.floor(n / 10000) % 800, n % 10000)
   local body = string.format('{"first_name": "Katy", "last_name": "Berry", '
     .. '"email": "lead%d@example.com", "phone": "%s", "address_1": "742 Orchard Lane", '
@@ -351,6 +354,11 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
             "the intake benchmark needs wrk: apt-get install wrk (Debian, Ubuntu), "
             "brew install wrk (macOS)"
         )
+    if rounds * 4 * OFFSET_STEP > UNIQUE_PHONES:  # 4 wrk runs a round
+        raise SystemExit(
+            f"at most {UNIQUE_PHONES // (4 * OFFSET_STEP)} rounds: beyond, phone numbers "
+            "repeat and the leads turn duplicates"
+        )
     schema = f"sluice_bench_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(DATABASE_URL)
     admin.autocommit = True
@@ -380,14 +388,14 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
                 server = Server(arguments, env, cwd)
                 try:
                     wrk(server.url + path, key, WARM_UP_SECONDS, offset, Path(script.name))
-                    offset += 1_000_000
+                    offset += OFFSET_STEP
                     before = cpu_now(server)
                     measure = wrk(server.url + path, key, seconds, offset, Path(script.name))
                     after = cpu_now(server)
                     if before is not None and after is not None:
                         measure = replace(measure, cpu=(after - before).per(measure.requests))
                     results.append(measure)
-                    offset += 1_000_000
+                    offset += OFFSET_STEP
                 finally:
                     server.stop()
                 print(f"  {name}: {results[-1]}", flush=True)
