@@ -141,6 +141,14 @@ CHANGES = [
     "medians): Python 2.31 -> 2.12 ms of CPU a lead, PostgreSQL 1.37 -> 1.13 ms. Under wrk, "
     "A/B with SLUICE_BENCH_SLUICE_DIR (3 rounds x 8 s, twice): b4c020e 483 and 440 req/s "
     "(23% and 22% of the floor beside it) -> 500 and 559 req/s (23% and 29%).",
+    "Seventh session, 2026-11-30, on a machine half as fast (floor 832-1,018 req/s): no change "
+    "to the request path; the benchmark now splits the CPU a request between PostgreSQL, the "
+    "app and wrk, and prints the ceiling that sets (below), and every lead of up to 8 rounds "
+    "has a phone of its own (before, from the third round on, Sluice's leads repeated the "
+    "first rounds' phones and were recorded as duplicates, not sold). Measured under load "
+    "(4 paired runs): dropping the intake tables' foreign keys cuts PostgreSQL's CPU a lead "
+    "by about a fifth (every concurrent lead locks the same tenant, source and rule-version "
+    "rows FOR KEY SHARE), +1 to +24% req/s; not done (docs/reliability.md, The ceiling).",
 ]
 
 
