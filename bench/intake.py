@@ -5,7 +5,9 @@ the example solar lead, each request with a phone and email of its own, so every
 validated, recorded, deduplicated against history, bid on and charged. The floor
 (bench/floor_app.py) parses the JSON, checks a key and does one INSERT. Both run on this
 machine's PostgreSQL, in a schema of their own that is dropped afterwards, loaded by wrk
-(16 connections, 2 threads) in alternating rounds; the medians are reported.
+(16 connections, 2 threads) in alternating rounds; the medians are reported, with the CPU
+each request cost PostgreSQL, the app and wrk (from /proc, on Linux) and the ceiling that
+sets: Sluice's database work served by an app as cheap as the floor's.
 
 The bench source's rate limit is set to 10^9 a minute so the limiter counts but never
 throttles; its counters are in process memory, or in Redis with SLUICE_BENCH_REDIS_URL
@@ -141,7 +143,7 @@ CHANGES = [
     "medians): Python 2.31 -> 2.12 ms of CPU a lead, PostgreSQL 1.37 -> 1.13 ms. Under wrk, "
     "A/B with SLUICE_BENCH_SLUICE_DIR (3 rounds x 8 s, twice): b4c020e 483 and 440 req/s "
     "(23% and 22% of the floor beside it) -> 500 and 559 req/s (23% and 29%).",
-    "Seventh session, 2026-11-30, on a machine half as fast (floor 832-1,018 req/s): no change "
+    "Seventh session, 2026-11-30, on a machine half as fast (floor 752-1,018 req/s): no change "
     "to the request path; the benchmark now splits the CPU a request between PostgreSQL, the "
     "app and wrk, and prints the ceiling that sets (below), and every lead of up to 8 rounds "
     "has a phone of its own (before, from the third round on, Sluice's leads repeated the "
@@ -424,7 +426,9 @@ def median_cpu(measures: list[Measure]) -> Cpu | None:
     return Cpu(*(statistics.median(getattr(c, part) for c in cpus) for part in vars(cpus[0])))
 
 
-def _cpu_notes(floor: Cpu | None, sluice: Cpu | None, floor_rps: float, sluice_rps: float):
+def _cpu_notes(
+    floor: Cpu | None, sluice: Cpu | None, floor_rps: float, sluice_rps: float
+) -> list[str]:
     """Return the notes on CPU a request, and the ceiling they set on Sluice's throughput."""
     if floor is None or sluice is None:
         return []
