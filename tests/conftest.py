@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,11 +114,28 @@ def pg_schema_url():
     conn.close()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """Return a SQLite file with every migration applied, for tests to start from a copy
+    (migrating a new file costs each test some 30 ms)."""
+    from app import create_app
+    from app.store.db import database
+    from app.store.migrations import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "sluice.sqlite3"
+    with create_app({"DATABASE_URL": f"sqlite:///{path}"}).app_context():
+        upgrade()
+        database.close()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     """Return the URL of an empty, up-to-date database of each backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/sluice.sqlite3"
+        path = tmp_path / "sluice.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("pg_schema_url")
 
 
@@ -133,12 +151,24 @@ def app(database_url):
     with app.app_context():
         upgrade()
         if is_postgresql():
-            tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
-            database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            _empty_schema(database, MODELS)
         database.close()
     yield app
     if not database.is_closed():
         database.close()
+
+
+def _empty_schema(database, models) -> None:
+    """Delete every row of the test schema and restart its sequences, as TRUNCATE ...
+    RESTART IDENTITY would; deleting a test's few rows is some 0.1 s faster a test than
+    TRUNCATE making new files for every table and index."""
+    with database.atomic():
+        for model in reversed(models):  # children first
+            database.execute_sql(f'DELETE FROM "{model._meta.table_name}"')
+        database.execute_sql(
+            "SELECT setval(oid, 1, false) FROM pg_class"
+            " WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"
+        )
 
 
 @pytest.fixture
