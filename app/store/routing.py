@@ -70,8 +70,7 @@ def save_routing(lead_id: int, routed: Routed, *, commit: bool = False) -> bool:
         insert = "INSERT INTO lead_event (lead_id, at, kind, message, details) VALUES "
         statements.append((insert + ", ".join(rows), params))
     if seen_keys:
-        ids = repeat("%s", len(seen_keys))
-        statements.append((_SEEN.format(lead="%s", ids=ids), [at, lead_id, *seen_keys]))
+        statements.append(_seen(lead_id, at, seen_keys))
     if not is_postgresql():
         for query, params in statements:
             execute(query, params)
@@ -81,6 +80,11 @@ def save_routing(lead_id: int, routed: Routed, *, commit: bool = False) -> bool:
     # With its COMMIT when asked: a sale that held commits without a round trip back here,
     # one that lost fails before the COMMIT is reached.
     return _held(sale, lambda: execute_together(statements, commit=commit))
+
+
+def _seen(lead_id: int, at: datetime, seen_keys: Sequence[int]) -> tuple[str, list]:
+    """Return the statement recording the lead on its dedupe key rows, and its parameters."""
+    return _SEEN.format(lead="%s", ids=repeat("%s", len(seen_keys))), [at, lead_id, *seen_keys]
 
 
 def _held(sale: Sale | None, write) -> bool:
@@ -109,8 +113,7 @@ def save_new_lead(
     if not is_postgresql():
         insert_submission(post, lead, events)
         if seen_keys:
-            execute(_SEEN.format(lead="%s", ids=repeat("%s", len(seen_keys))),
-                    [at, lead.id, *seen_keys])  # fmt: skip
+            execute(*_seen(lead.id, at, seen_keys))
         return sale is None or record_sale(replace(sale, lead_id=lead.id)) is not None
 
     def more(lead_ref: str) -> tuple[list[str], list, str, list]:
