@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         print(report.text(), end="\n\n", flush=True)
         reports.append(report)
     separate = [(n, r) for n, r in zip(names, reports, strict=True) if n in SEPARATE]
-    if args.no_write or (len(reports) - len(separate) < len(BENCHMARKS) - len(SEPARATE)
-                         and not separate):  # fmt: skip
+    if args.no_write or (
+        len(reports) - len(separate) < len(BENCHMARKS) - len(SEPARATE) and not separate
+    ):
         print(f"{RESULTS.name} not written (a partial run or --no-write)")
     elif separate:
         for name, report in separate:

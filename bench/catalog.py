@@ -41,41 +41,52 @@ def _contact() -> tuple[FieldSpec, ...]:
 
 
 CATEGORIES: dict[str, tuple[str, tuple[FieldSpec, ...]]] = {
-    "solar": ("Solar", (
-        *_contact(),
-        FieldSpec("homeowner", "bool", ping=True),
-        FieldSpec("monthly_bill", "number", ping=True, low=0, high=500),
-        FieldSpec("roof_type", ("shingle", "tile", "metal", "flat"), ping=True),
-        FieldSpec("roof_age", "integer", ping=True, low=0, high=40),
-        FieldSpec("shade", ("none", "partial", "full")),
-        FieldSpec("credit_score", "integer", low=450, high=850),
-        FieldSpec("dob", "date"),
-        FieldSpec("utility", "text"),
-    )),
-    "auto_insurance": ("Auto insurance", (
-        *_contact(),
-        FieldSpec("dob", "date", ping=True),
-        FieldSpec("currently_insured", "bool", ping=True),
-        FieldSpec("vehicle_year", "integer", ping=True, low=1995, high=2025),
-        FieldSpec("credit_rating", ("excellent", "good", "fair", "poor"), ping=True),
-        FieldSpec("accidents", "integer", ping=True, low=0, high=4),
-        FieldSpec("current_carrier", ("geico", "progressive", "state_farm", "allstate", "other")),
-        FieldSpec("married", "bool"),
-        FieldSpec("policy_expires", "date"),
-        FieldSpec("quoted_at", "datetime"),
-    )),
-    "roofing": ("Roofing", (
-        *_contact(),
-        FieldSpec("homeowner", "bool", ping=True),
-        FieldSpec("project", ("replace", "repair", "inspect"), ping=True),
-        FieldSpec("material", ("asphalt", "tile", "metal", "slate", "wood"), ping=True),
-        FieldSpec("square_feet", "integer", ping=True, low=600, high=6000),
-        FieldSpec("timeframe", ("asap", "1-3 months", "3-6 months", "flexible"), ping=True),
-        FieldSpec("stories", "integer", low=1, high=3),
-        FieldSpec("insurance_claim", "bool"),
-        FieldSpec("budget", "number", low=2000, high=40000),
-    )),
-}  # fmt: skip
+    "solar": (
+        "Solar",
+        (
+            *_contact(),
+            FieldSpec("homeowner", "bool", ping=True),
+            FieldSpec("monthly_bill", "number", ping=True, low=0, high=500),
+            FieldSpec("roof_type", ("shingle", "tile", "metal", "flat"), ping=True),
+            FieldSpec("roof_age", "integer", ping=True, low=0, high=40),
+            FieldSpec("shade", ("none", "partial", "full")),
+            FieldSpec("credit_score", "integer", low=450, high=850),
+            FieldSpec("dob", "date"),
+            FieldSpec("utility", "text"),
+        ),
+    ),
+    "auto_insurance": (
+        "Auto insurance",
+        (
+            *_contact(),
+            FieldSpec("dob", "date", ping=True),
+            FieldSpec("currently_insured", "bool", ping=True),
+            FieldSpec("vehicle_year", "integer", ping=True, low=1995, high=2025),
+            FieldSpec("credit_rating", ("excellent", "good", "fair", "poor"), ping=True),
+            FieldSpec("accidents", "integer", ping=True, low=0, high=4),
+            FieldSpec(
+                "current_carrier", ("geico", "progressive", "state_farm", "allstate", "other")
+            ),
+            FieldSpec("married", "bool"),
+            FieldSpec("policy_expires", "date"),
+            FieldSpec("quoted_at", "datetime"),
+        ),
+    ),
+    "roofing": (
+        "Roofing",
+        (
+            *_contact(),
+            FieldSpec("homeowner", "bool", ping=True),
+            FieldSpec("project", ("replace", "repair", "inspect"), ping=True),
+            FieldSpec("material", ("asphalt", "tile", "metal", "slate", "wood"), ping=True),
+            FieldSpec("square_feet", "integer", ping=True, low=600, high=6000),
+            FieldSpec("timeframe", ("asap", "1-3 months", "3-6 months", "flexible"), ping=True),
+            FieldSpec("stories", "integer", low=1, high=3),
+            FieldSpec("insurance_claim", "bool"),
+            FieldSpec("budget", "number", low=2000, high=40000),
+        ),
+    ),
+}
 
 
 def draw_value(spec: FieldSpec, rng: random.Random):

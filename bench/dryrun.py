@@ -339,8 +339,16 @@ def child(limit: int | None) -> None:
     report = run_dry_run(request)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": elapsed, "peak_mb": peak, "leads": report["leads"],
-                      "changed": report["changed"]}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "peak_mb": peak,
+                "leads": report["leads"],
+                "changed": report["changed"],
+            }
+        )
+    )
 
 
 def dry_run_in_child(url: str, limit: int | None = None) -> dict:
@@ -376,31 +384,80 @@ def run() -> Report:
         ("measure", "median", "× plain floor", "× tuned floor", "target"),
     )
     report.rows += [
-        ("floor, plain: psycopg2 named cursor, jsonb via json.loads, hand-written predicate",
-         f"{plain_s:.2f} s", "1.00×", f"{plain_s / tuned_s:.2f}×", ""),
-        ("floor, tuned: the same, data::text decoded by orjson",
-         f"{tuned_s:.2f} s", f"{tuned_s / plain_s:.2f}×", "1.00×", ""),
-        ("whole dry-run (both rule sets, replay, per-rule counts, 10 explained samples)",
-         f"{seconds:.2f} s", f"{seconds / plain_s:.2f}×", f"{seconds / tuned_s:.2f}×",
-         f"≤ {RATIO_TARGET:.0f}× floor"),
-        (f"per-rule match counts through SQL, {counts[0][2]} rules, one query over the "
-         "projection (its refresh included)", f"{every:.2f} s", "", "",
-         f"≤ {COUNT_TARGET_S:.0f} s"),
+        (
+            "floor, plain: psycopg2 named cursor, jsonb via json.loads, hand-written predicate",
+            f"{plain_s:.2f} s",
+            "1.00×",
+            f"{plain_s / tuned_s:.2f}×",
+            "",
+        ),
+        (
+            "floor, tuned: the same, data::text decoded by orjson",
+            f"{tuned_s:.2f} s",
+            f"{tuned_s / plain_s:.2f}×",
+            "1.00×",
+            "",
+        ),
+        (
+            "whole dry-run (both rule sets, replay, per-rule counts, 10 explained samples)",
+            f"{seconds:.2f} s",
+            f"{seconds / plain_s:.2f}×",
+            f"{seconds / tuned_s:.2f}×",
+            f"≤ {RATIO_TARGET:.0f}× floor",
+        ),
+        (
+            f"per-rule match counts through SQL, {counts[0][2]} rules, one query over the "
+            "projection (its refresh included)",
+            f"{every:.2f} s",
+            "",
+            "",
+            f"≤ {COUNT_TARGET_S:.0f} s",
+        ),
         ("the same counts over the leads' JSONB (no projection)", f"{direct:.2f} s", "", "", ""),
-        (f"the projection built by the first count (once; {projection_mb} MB)",
-         f"{build:.2f} s", "", "", ""),
-        ("a count refreshing the projection with 10,000 leads stored since", f"{refresh:.2f} s",
-         "", "", ""),
+        (
+            f"the projection built by the first count (once; {projection_mb} MB)",
+            f"{build:.2f} s",
+            "",
+            "",
+            "",
+        ),
+        (
+            "a count refreshing the projection with 10,000 leads stored since",
+            f"{refresh:.2f} s",
+            "",
+            "",
+            "",
+        ),
         ("one predicate (premium) as a SQL count, as translated", f"{one:.2f} s", "", "", ""),
-        ("the same predicate as hand-written SQL (no type guards; reference)", f"{hand:.2f} s",
-         "", "", ""),
-        ("the nine rules by hand, each field read once, no type checks (reference)",
-         f"{unguarded:.2f} s", "", "", ""),
-        (f"peak RSS of the dry-run process, {LEADS:,} leads", f"{peak:.0f} MB", "", "",
-         f"< {MEMORY_TARGET_MB} MB"),
-        (f"peak RSS of the dry-run process, the newest {half['leads']:,} leads",
-         f"{half['peak_mb']:.0f} MB", "", "", "flat"),
-    ]  # fmt: skip
+        (
+            "the same predicate as hand-written SQL (no type guards; reference)",
+            f"{hand:.2f} s",
+            "",
+            "",
+            "",
+        ),
+        (
+            "the nine rules by hand, each field read once, no type checks (reference)",
+            f"{unguarded:.2f} s",
+            "",
+            "",
+            "",
+        ),
+        (
+            f"peak RSS of the dry-run process, {LEADS:,} leads",
+            f"{peak:.0f} MB",
+            "",
+            "",
+            f"< {MEMORY_TARGET_MB} MB",
+        ),
+        (
+            f"peak RSS of the dry-run process, the newest {half['leads']:,} leads",
+            f"{half['peak_mb']:.0f} MB",
+            "",
+            "",
+            "flat",
+        ),
+    ]
     report.notes += [
         f"Data: {LEADS:,} solar leads generated from examples/solar over 90 days "
         f"(bench/dryrun_data.py, COPY into schema {dryrun_data.schema_name(LEADS)}), ~8% reusing a "
@@ -422,13 +479,17 @@ def run() -> Report:
     report.notes += ["Optimization log: " + OPTIMIZATIONS[0]]
     report.notes += [f"Then: {step}" for step in OPTIMIZATIONS[1:]]
     report.targets += [
-        (f"dry-run ≤ {RATIO_TARGET:.0f}× the plain floor ({seconds / plain_s:.2f}×)",
-         seconds <= RATIO_TARGET * plain_s),
-        (f"dry-run ≤ {RATIO_TARGET:.0f}× the tuned floor ({seconds / tuned_s:.2f}×)",
-         seconds <= RATIO_TARGET * tuned_s),
+        (
+            f"dry-run ≤ {RATIO_TARGET:.0f}× the plain floor ({seconds / plain_s:.2f}×)",
+            seconds <= RATIO_TARGET * plain_s,
+        ),
+        (
+            f"dry-run ≤ {RATIO_TARGET:.0f}× the tuned floor ({seconds / tuned_s:.2f}×)",
+            seconds <= RATIO_TARGET * tuned_s,
+        ),
         (f"per-rule counts ≤ {COUNT_TARGET_S:.0f} s ({every:.2f} s)", every <= COUNT_TARGET_S),
         (f"peak memory < {MEMORY_TARGET_MB} MB ({peak:.0f} MB)", peak < MEMORY_TARGET_MB),
-    ]  # fmt: skip
+    ]
     return report
 
 

@@ -235,7 +235,7 @@ class Server:
                 str(WORKERS),
                 "--bind",
                 f"127.0.0.1:{self.port}",
-            ],  # fmt: skip
+            ],
             cwd=cwd,
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
@@ -311,7 +311,7 @@ def wrk(url: str, auth: str, seconds: int, offset: int, script: Path) -> Measure
             "--",
             str(offset),
             auth,
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -397,9 +397,16 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
         for _ in range(rounds):
             for name, arguments, env, path, key, results, cwd in (
                 ("floor", FLOOR_ARGUMENTS, floor_env, "/leads", FLOOR_KEY, floors, ROOT),
-                ("sluice", ["-c", "gunicorn.conf.py", "wsgi:app"], sluice_env, "/api/leads",
-                 auth, sluices, SLUICE_DIR),
-            ):  # fmt: skip
+                (
+                    "sluice",
+                    ["-c", "gunicorn.conf.py", "wsgi:app"],
+                    sluice_env,
+                    "/api/leads",
+                    auth,
+                    sluices,
+                    SLUICE_DIR,
+                ),
+            ):
                 server = Server(arguments, env, cwd)
                 try:
                     wrk(server.url + path, key, WARM_UP_SECONDS, offset, Path(script.name))

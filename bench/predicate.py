@@ -147,8 +147,13 @@ def reaches_last_clause(lead: dict) -> bool:
     """Tell whether evaluating the expression on the lead gets as far as the zip regex."""
     bill = lead.get("monthly_bill")
     email = lead.get("email") or ""
-    return (lead.get("state") in _STATES and bill is not None and bill >= 100
-            and lead.get("homeowner") is True and not email.endswith("@example.com"))  # fmt: skip
+    return (
+        lead.get("state") in _STATES
+        and bill is not None
+        and bill >= 100
+        and lead.get("homeowner") is True
+        and not email.endswith("@example.com")
+    )
 
 
 def deep_note(leads: list[dict], engines: list[peers.Engine]) -> str:
@@ -160,8 +165,10 @@ def deep_note(leads: list[dict], engines: list[peers.Engine]) -> str:
     sweeps = max(1, LEADS // len(deep))
     passes = [evaluation_pass(f, deep, sweeps) for f in (hand_written, sluice[0].evaluate)]
     base, ns = (median_per_item(t, sweeps * len(deep)) for t in time_rounds(passes, REPEATS))
-    return (f"On the {len(deep):,} leads that reach the zip regex (all five clauses run), hot: "
-            f"hand-written {fmt_ns(base)}, Sluice {fmt_ns(ns)} ({ns / base:.2f}×).")  # fmt: skip
+    return (
+        f"On the {len(deep):,} leads that reach the zip regex (all five clauses run), hot: "
+        f"hand-written {fmt_ns(base)}, Sluice {fmt_ns(ns)} ({ns / base:.2f}×)."
+    )
 
 
 def build_engines() -> tuple[list[peers.Engine], list[str]]:
@@ -190,14 +197,30 @@ def run() -> Report:
     base, hot_base = measured[0].ns, measured[0].hot
     report = Report(
         "Benchmark 1: one predicate",
-        ("engine", "ns/eval", "× hand", "hot ns/eval", "× hand (hot)", "leads", "mismatches",
-         "notes"),
-    )  # fmt: skip
+        (
+            "engine",
+            "ns/eval",
+            "× hand",
+            "hot ns/eval",
+            "× hand (hot)",
+            "leads",
+            "mismatches",
+            "notes",
+        ),
+    )
     for m in measured:
-        report.rows.append((
-            m.engine.name, fmt_ns(m.ns), f"{m.ns / base:,.1f}×", fmt_ns(m.hot),
-            f"{m.hot / hot_base:,.1f}×", f"{len(m.leads):,}", m.mismatches, m.engine.note,
-        ))  # fmt: skip
+        report.rows.append(
+            (
+                m.engine.name,
+                fmt_ns(m.ns),
+                f"{m.ns / base:,.1f}×",
+                fmt_ns(m.hot),
+                f"{m.hot / hot_base:,.1f}×",
+                f"{len(m.leads):,}",
+                m.mismatches,
+                m.engine.note,
+            )
+        )
     report.notes += [
         f"Expression: `{EXPRESSION}`",
         f"{LEADS:,} leads from random.Random(7), each field absent ~20% of the time "

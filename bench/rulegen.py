@@ -11,15 +11,21 @@ AUDITS = 20
 DEDUPES = 10
 BIDS = 200
 ZONES = (
-    "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
-    "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu",
-)  # fmt: skip
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+)
 DAY_SPECS = ("mon..fri", "mon..sat", "mon..sun", "sat, sun", "mon, wed, fri", "tue..thu")
 HOURS = (("08:00", "20:00"), ("09:00", "17:00"), ("00:00", "24:00"), ("20:00", "06:00"))
 CUSTOMERS = tuple(
-    f"{a}_{b}" for a in ("sun", "bright", "north", "blue", "apex", "prime", "true", "metro")
+    f"{a}_{b}"
+    for a in ("sun", "bright", "north", "blue", "apex", "prime", "true", "metro")
     for b in ("co", "works", "direct", "media", "leads")
-)  # fmt: skip
+)
 
 __all__ = ["generate_leads", "generate_rules"]
 
@@ -39,38 +45,73 @@ def clause(spec: FieldSpec, rng: random.Random) -> str:
     shape = rng.randrange(4)
     if kind == "us_state":
         picked = rng.sample(STATES, rng.randint(2, 6))
-        return (f"{name} in {_quoted(picked)}", f"{name} not in {_quoted(picked)}",
-                f'{name} == "{picked[0]}"', f"{name} in {_quoted(picked[:3])}")[shape]  # fmt: skip
+        return (
+            f"{name} in {_quoted(picked)}",
+            f"{name} not in {_quoted(picked)}",
+            f'{name} == "{picked[0]}"',
+            f"{name} in {_quoted(picked[:3])}",
+        )[shape]
     if kind == "zip":
         digit = rng.randint(0, 9)
-        return (f"{name} matches /^({digit}|{(digit + 3) % 10})/", f'{name} starts_with "{digit}"',
-                f"{name} matches /^[0-{digit}]/", f'{name} not starts_with "0"')[shape]  # fmt: skip
+        return (
+            f"{name} matches /^({digit}|{(digit + 3) % 10})/",
+            f'{name} starts_with "{digit}"',
+            f"{name} matches /^[0-{digit}]/",
+            f'{name} not starts_with "0"',
+        )[shape]
     if kind == "bool":
         return (name, f"not {name}", f"{name} == true", name)[shape]
     if kind in ("number", "integer"):
         low, high = sorted((_number(rng, spec), _number(rng, spec)))
-        return (f"{name} >= {low}", f"{name} < {high}", f"{name} between {low} and {high}",
-                f"{name} * 2 > {low * 2}")[shape]  # fmt: skip
+        return (
+            f"{name} >= {low}",
+            f"{name} < {high}",
+            f"{name} between {low} and {high}",
+            f"{name} * 2 > {low * 2}",
+        )[shape]
     if kind == "one_of":
         picked = rng.sample(spec.type, rng.randint(1, len(spec.type) - 1))
-        return (f"{name} in {_quoted(picked)}", f"{name} not in {_quoted(picked)}",
-                f'{name} == "{picked[0]}"', f'{name} != "{picked[0]}"')[shape]  # fmt: skip
+        return (
+            f"{name} in {_quoted(picked)}",
+            f"{name} not in {_quoted(picked)}",
+            f'{name} == "{picked[0]}"',
+            f'{name} != "{picked[0]}"',
+        )[shape]
     if kind == "date":
         year = rng.randint(1950, 2000)
-        return (f"age({name}) >= {rng.randint(18, 30)}", f"age({name}) between 25 and 65",
-                f"{name} < {year}-01-01", f"{name} >= {year}-06-30")[shape]  # fmt: skip
+        return (
+            f"age({name}) >= {rng.randint(18, 30)}",
+            f"age({name}) between 25 and 65",
+            f"{name} < {year}-01-01",
+            f"{name} >= {year}-06-30",
+        )[shape]
     if kind == "datetime":
-        return (f"days_since({name}) < {rng.randint(7, 90)}", f"{name} >= 2024-03-01T00:00:00Z",
-                f"days_since({name}) >= 30", f"{name} < 2024-09-01T00:00:00Z")[shape]  # fmt: skip
+        return (
+            f"days_since({name}) < {rng.randint(7, 90)}",
+            f"{name} >= 2024-03-01T00:00:00Z",
+            f"days_since({name}) >= 30",
+            f"{name} < 2024-09-01T00:00:00Z",
+        )[shape]
     if kind == "email":
-        return (f'{name} ends_with "@mailinator.com"', f'{name} not ends_with ".edu"',
-                f'lower({name}) contains "test"',
-                f"{name} matches /^[a-z]+[0-9]+@/")[shape]  # fmt: skip
+        return (
+            f'{name} ends_with "@mailinator.com"',
+            f'{name} not ends_with ".edu"',
+            f'lower({name}) contains "test"',
+            f"{name} matches /^[a-z]+[0-9]+@/",
+        )[shape]
     if kind == "phone":
-        return (f'{name} starts_with "+1900"', f'{name} not starts_with "+1555"',
-                f"{name} matches /^\\+1[2-5]/", f'{name} contains "555"')[shape]  # fmt: skip
-    return (f"len({name}) < 2", f'lower({name}) contains "{rng.choice(("test", "edison", "e"))}"',
-            f'upper({name}) == "TEST"', f"len({name}) > 3")[shape]  # fmt: skip
+        return (
+            f'{name} starts_with "+1900"',
+            f'{name} not starts_with "+1555"',
+            f"{name} matches /^\\+1[2-5]/",
+            f'{name} contains "555"',
+        )[shape]
+    return (
+        f"len({name}) < 2",
+        f'lower({name}) contains "{rng.choice(("test", "edison", "e"))}"',
+        f'upper({name}) == "TEST"',
+        f"len({name}) > 3",
+    )[shape]
 
 
 def optional_clause(spec: FieldSpec, rng: random.Random) -> str:
@@ -113,8 +154,10 @@ def lead_types(name: str, specs, rng: random.Random) -> tuple[list[str], list[st
             when = condition(ping, rng, 3)
         seen.add(when)
         ids.append(f"{name}_t{index:02d}")
-        lines.append(f'lead_type {ids[-1]} "{name} tier {index}" in {name} '
-                     f"priority {10 * (count - index)}\n    when {when}")  # fmt: skip
+        lines.append(
+            f'lead_type {ids[-1]} "{name} tier {index}" in {name} '
+            f"priority {10 * (count - index)}\n    when {when}"
+        )
     ids.append(f"{name}_other")
     lines.append(f'lead_type {ids[-1]} "{name}: everyone else" in {name} fallback')
     return lines, ids
@@ -146,8 +189,10 @@ def dedupes(rng: random.Random) -> list[str]:
         category = names[index % len(names)]
         fields = combos[index % len(combos)]
         window = rng.choice(("7 days", "30 days", "90 days", "2 weeks", "12 hours"))
-        lines.append(f'dedupe "{category} dedupe {index}" in {category} on {", ".join(fields)} '
-                     f"within {window}")  # fmt: skip
+        lines.append(
+            f'dedupe "{category} dedupe {index}" in {category} on {", ".join(fields)} '
+            f"within {window}"
+        )
     return lines
 
 
@@ -166,11 +211,15 @@ def bid(index: int, category: str, types: list[str], rng: random.Random) -> str:
             when += f" and @source in {_quoted(rng.sample(SOURCES, 3))}"
         lines.append(f"    when {when}")
     if rng.random() < 0.5:
-        lines.append(f"    cap {rng.choice((2, 5, 20, 100, 500))} per "
-                     f"{rng.choice(('hour', 'day', 'day', 'week'))}")  # fmt: skip
+        lines.append(
+            f"    cap {rng.choice((2, 5, 20, 100, 500))} per "
+            f"{rng.choice(('hour', 'day', 'day', 'week'))}"
+        )
     if rng.random() < 0.35:
-        lines.append(f"    budget {rng.choice((500, 1000, 3000, 10000))} per "
-                     f"{rng.choice(('day', 'week', 'month', 'month'))}")  # fmt: skip
+        lines.append(
+            f"    budget {rng.choice((500, 1000, 3000, 10000))} per "
+            f"{rng.choice(('day', 'week', 'month', 'month'))}"
+        )
     if rng.random() < 0.45:
         start, end = rng.choice(HOURS)
         lines.append(f'    schedule {rng.choice(DAY_SPECS)} {start}..{end} "{rng.choice(ZONES)}"')

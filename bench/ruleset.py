@@ -67,11 +67,15 @@ def time_cold_start() -> tuple[float, float, bool]:
     """Return (import s, first compile s, Flask imported?) in a fresh interpreter, median of 3."""
     runs = []
     for _ in range(3):
-        done = subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True,
-                              check=True, cwd=ROOT)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True, cwd=ROOT
+        )
         runs.append(tuple(float(word) for word in done.stdout.split()))
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-            bool(runs[0][2]))  # fmt: skip
+    return (
+        statistics.median(r[0] for r in runs),
+        statistics.median(r[1] for r in runs),
+        bool(runs[0][2]),
+    )
 
 
 def route(rules, lead):
@@ -140,17 +144,24 @@ def compile_rows(rules_files: dict[str, str], report: Report):
     rules, seconds, checking = time_compile(rules_files)
     imported, first, flask = time_cold_start()
     report.rows += [
-        (f"parse + check + compile, whole set (median of {COMPILE_RUNS})",
-         f"{seconds * 1e3:,.0f} ms", f"≤ {COMPILE_TARGET_S:g} s"),
+        (
+            f"parse + check + compile, whole set (median of {COMPILE_RUNS})",
+            f"{seconds * 1e3:,.0f} ms",
+            f"≤ {COMPILE_TARGET_S:g} s",
+        ),
         ("of which parse + check (check_texts)", f"{checking * 1e3:,.0f} ms", ""),
         ("fresh interpreter: import app.dsl", f"{imported * 1e3:,.0f} ms", ""),
-        ("fresh interpreter: first compile (also builds the LALR parser)",
-         f"{first * 1e3:,.0f} ms", ""),
-    ]  # fmt: skip
+        (
+            "fresh interpreter: first compile (also builds the LALR parser)",
+            f"{first * 1e3:,.0f} ms",
+            "",
+        ),
+    ]
     if flask:
         report.notes.append("`import app.dsl` also imports Flask (through `app/__init__.py`).")
-    report.targets.append((f"compile ≤ {COMPILE_TARGET_S:g} s ({seconds:.2f} s)",
-                           seconds <= COMPILE_TARGET_S))  # fmt: skip
+    report.targets.append(
+        (f"compile ≤ {COMPILE_TARGET_S:g} s ({seconds:.2f} s)", seconds <= COMPILE_TARGET_S)
+    )
     return rules
 
 
@@ -187,6 +198,10 @@ def run() -> Report:
         "already normalized E.164 phone (dedupe_keys makes ~2 such calls per lead here).",
     ]
     per_lead_us = rows[0][1] / 1e3
-    report.targets.append((f"route ≤ {LEAD_TARGET_US:g} µs per lead ({per_lead_us:.1f} µs)",
-                           per_lead_us <= LEAD_TARGET_US))  # fmt: skip
+    report.targets.append(
+        (
+            f"route ≤ {LEAD_TARGET_US:g} µs per lead ({per_lead_us:.1f} µs)",
+            per_lead_us <= LEAD_TARGET_US,
+        )
+    )
     return report

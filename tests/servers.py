@@ -61,7 +61,7 @@ class Gunicorn:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "wsgi:app",
-            ],  # fmt: skip
+            ],
             cwd=ROOT,
             env=env,
             stdout=self._log,

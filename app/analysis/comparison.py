@@ -368,7 +368,7 @@ class DryRun:
         query = (
             Lead.select(
                 Lead.id, Lead.public_id, Lead.partner_id, Lead.is_test, Lead.data, Source.name
-            )  # fmt: skip
+            )
             .join(Source)
             .where(Lead.id.in_(ids))
         )

@@ -140,9 +140,16 @@ def run_dry_run(
 def _rule_count(item: tuple, matches: int, counted_by: str, **more: Any) -> dict[str, Any]:
     """Return a report's entry for one rule (an item of `_rule_conditions`) and its matches."""
     side, kind, rule_id, category, condition = item
-    return {"rules": side, "kind": kind, "id": rule_id, "category": category,
-            "condition": condition.source, "matches": matches, "counted_by": counted_by,
-            **more}  # fmt: skip
+    return {
+        "rules": side,
+        "kind": kind,
+        "id": rule_id,
+        "category": category,
+        "condition": condition.source,
+        "matches": matches,
+        "counted_by": counted_by,
+        **more,
+    }
 
 
 def distinct_conditions(request: DryRunRequest, name: str) -> tuple[list, list, list[int]]:
@@ -195,7 +202,7 @@ def count_rules(request: DryRunRequest, *, build: bool = True) -> dict[str, Any]
         "leads": total,
         "rules": rules,
         "elapsed_seconds": round(time.perf_counter() - started, 3),
-    }  # fmt: skip
+    }
 
 
 def _narrowing(request: DryRunRequest, categories: list[str], name: str):
@@ -235,8 +242,8 @@ def dry_run_for_tenant(
     per-rule match counts (`count_rules`), no replay; without `build_projection` they are
     counted on the leads when the tenant's projection would have to be built or extended.
     """
+    from app.domain.errors import InvalidError, NotFoundError
     from app.dsl import RulesError, compile_rules
-    from app.store.errors import InvalidError, NotFoundError
     from app.store.models import RuleSetVersion
     from app.store.rules import RulesRefused, active_version, compiled, diagnostic_json
 

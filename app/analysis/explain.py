@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.api.schemas import LeadEventSchema
+from app.domain.clock import aware
 from app.dsl.fieldtypes import format_datetime
 from app.pipeline.lead import lead_from_row
-from app.store.clock import aware
 from app.store.leads import lead_events
 from app.store.models import Lead, RuleSetVersion, Source
 from app.store.rules import compiled
@@ -112,11 +112,16 @@ def _bidding(rule_bids: list[dict], events) -> list[dict[str, Any]]:
         )
     considered = {d["bid"] for stage in stages for d in stage["decisions"]}
     not_on_type = [
-        {"bid": b["id"], "customer": b["customer"], "price": b["price"],
-         "result": "not_offered", "reason": b.get("reason", "")}
+        {
+            "bid": b["id"],
+            "customer": b["customer"],
+            "price": b["price"],
+            "result": "not_offered",
+            "reason": b.get("reason", ""),
+        }
         for b in rule_bids
         if b["id"] not in considered and not b["eligible"] and "lead type" in b.get("reason", "")
-    ]  # fmt: skip
+    ]
     if not_on_type and stages:  # bidding ran: bids on other lead types were not offered
         stages.append({"method": None, "winner": None, "decisions": not_on_type, "recorded": False})
     return stages

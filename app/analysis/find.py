@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from app.analysis import leadsql
+from app.domain.errors import InvalidError
 from app.dsl.sql import Sql, sql
 from app.pipeline.lead import build_lead
-from app.store.errors import InvalidError
 from app.store.listing import LeadFilter
 from app.store.models import Lead, Source, Tenant
 from app.store.rules import RulesRefused, active_ruleset, compiled, diagnostic_json, list_versions

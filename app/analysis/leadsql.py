@@ -82,8 +82,9 @@ def where_sql(
 ) -> SqlWhere:
     """Compile a checked condition to a WHERE clause over stored leads (or their `row`)."""
     received = "l.received_at" if name == "postgresql" else None  # a UTC timestamp
-    return to_sql(node, fields, name, column="l.data", meta=meta_columns(name),
-                  received=received, row=row)  # fmt: skip
+    return to_sql(
+        node, fields, name, column="l.data", meta=meta_columns(name), received=received, row=row
+    )
 
 
 class Shared:
@@ -104,8 +105,9 @@ class Shared:
             where = where_sql(node, fields, "postgresql", self.row)
             condition = Sql(where.sql, where.params)
         else:  # written by hand over `l`: computed with the row
-            condition = self.row.expression(sql("COALESCE(({w}), FALSE)",
-                                                w=Sql(where.sql, where.params)))  # fmt: skip
+            condition = self.row.expression(
+                sql("COALESCE(({w}), FALSE)", w=Sql(where.sql, where.params))
+            )
         if category == self.only:
             return sql("({w})", w=condition)
         is_category = self.row.expression(sql("l.category = {c}", c=bind(category, "postgresql")))
@@ -117,8 +119,9 @@ class Shared:
     def rows(self, where: Sql, order: Sequence[str] = ()) -> Sql:
         """Return the subquery of the leads `where` selects, ordered by `order` inside (as an
         index can deliver them; the query's own ORDER BY on the same columns is then free)."""
-        source = sql(FROM + " WHERE {w}" + (" ORDER BY " + ", ".join(order) if order else ""),
-                     w=where)  # fmt: skip
+        source = sql(
+            FROM + " WHERE {w}" + (" ORDER BY " + ", ".join(order) if order else ""), w=where
+        )
         return self.row.rows(source, [self.expression(key) for key in order])
 
 
@@ -264,8 +267,9 @@ class Window:
         if name == "postgresql" and conditions:
             shared = Shared(self.only_category())
             select = _count_columns(shared, conditions)
-            return _counted(sql("SELECT {s} FROM {rows}", s=select,
-                                rows=shared.rows(self.condition(name))))  # fmt: skip
+            return _counted(
+                sql("SELECT {s} FROM {rows}", s=select, rows=shared.rows(self.condition(name)))
+            )
         counts = []
         for category, where in conditions:
             test = sql(
@@ -341,17 +345,25 @@ class Window:
             # The object's text put together (half what jsonb_build_object()::text costs):
             # each key (JSON-quoted in Python, bound) and the value's own JSON text, or null.
             pairs = [
-                sql("{p} || COALESCE((l.data -> {k})::text, 'null')",
+                sql(
+                    "{p} || COALESCE((l.data -> {k})::text, 'null')",
                     p=bind(("{" if i == 0 else ",") + json.dumps(f) + ":", name),
-                    k=bind(f, name))
+                    k=bind(f, name),
+                )
                 for i, f in enumerate(fields)
-            ]  # fmt: skip
+            ]
             data = sql("({pairs} || '}')", pairs=join(pairs, " || "))
         else:
             data = Sql("'{}'")
         metadata = ["NULL"] * 3 if lean else [received_text(name), "l.source_id", "l.partner_id"]
-        names = ["l.id", received_epoch(name), *metadata, "l.category", "l.status",
-                 "NULL" if lean else "l.is_test"]  # fmt: skip
+        names = [
+            "l.id",
+            received_epoch(name),
+            *metadata,
+            "l.category",
+            "l.status",
+            "NULL" if lean else "l.is_test",
+        ]
         columns = [Sql(c) for c in names] + [data]
         if name == "postgresql" and masks:  # the masks share the values they read
             shared = Shared(self.only_category())
@@ -382,9 +394,16 @@ class Window:
 
 #: The columns `Window.stream` yields, in order, before the masks.
 STREAM_COLUMNS = (
-    "id", "epoch", "received_at", "source_id", "partner_id", "category", "status", "is_test",
+    "id",
+    "epoch",
+    "received_at",
+    "source_id",
+    "partner_id",
+    "category",
+    "status",
+    "is_test",
     "data",
-)  # fmt: skip
+)
 MASK_BITS = 62
 
 
@@ -399,8 +418,11 @@ def _masks(
             if shared is not None:
                 test = shared.test(category, where)
             else:
-                test = sql("l.category = {c} AND ({w})", c=bind(category, name),
-                           w=Sql(where.sql, where.params))  # fmt: skip
+                test = sql(
+                    "l.category = {c} AND ({w})",
+                    c=bind(category, name),
+                    w=Sql(where.sql, where.params),
+                )
             terms.append(sql("CASE WHEN {t} THEN " + str(1 << bit) + " ELSE 0 END", t=test))
         columns.append(sql("({terms})", terms=join(terms, " + ")))
     return columns or [Sql("0")]

@@ -60,8 +60,12 @@ class ProjectedRowValues(RowValues):
 
     def string_check(self, key: str) -> Sql:
         raw = self._raw(key)
-        return self._column(("is_string", key), self.second, lambda: Sql(
-            f"COALESCE(jsonb_typeof({raw}) = 'string', FALSE)"), ("string_check", key))  # fmt: skip
+        return self._column(
+            ("is_string", key),
+            self.second,
+            lambda: Sql(f"COALESCE(jsonb_typeof({raw}) = 'string', FALSE)"),
+            ("string_check", key),
+        )
 
 
 def _ask(row: RowValues, recipe: list | tuple) -> Sql:
@@ -164,9 +168,12 @@ def _build(tenant_id: int, facts: dict, current: LeadProjection | None, now) -> 
         database.execute_sql(f'DROP TABLE IF EXISTS "{current.table}"')
     LeadProjection.insert(tenant=tenant_id, table=table, facts=facts, refreshed_at=now).on_conflict(
         conflict_target=[LeadProjection.tenant],
-        update={LeadProjection.table: table, LeadProjection.facts: facts,
-                LeadProjection.refreshed_at: now},
-    ).execute()  # fmt: skip
+        update={
+            LeadProjection.table: table,
+            LeadProjection.facts: facts,
+            LeadProjection.refreshed_at: now,
+        },
+    ).execute()
     return table
 
 

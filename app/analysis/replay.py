@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.domain.money import to_cents
 from app.dsl import ast
 from app.dsl.fieldtypes import _E164, normalize_dedupe_value
 from app.dsl.ruleset import Bid, RuleSet
-from app.store.money import to_cents
 
 NEVER = float("-inf")
 #: what the database's verdicts alone decide (a category's lead types and audits left to try,
@@ -474,8 +474,16 @@ class Side:
                     winner = self._auction(tried, eligible, method, ties, at)
                     if winner is not None:
                         bid = winner.bid
-                        return ("assigned", lead_type, (), None, bid.id, bid.customer,
-                                winner.price, names)  # fmt: skip
+                        return (
+                            "assigned",
+                            lead_type,
+                            (),
+                            None,
+                            bid.id,
+                            bid.customer,
+                            winner.price,
+                            names,
+                        )
             elif kind == "marketplace":
                 return ("marketplace", lead_type, (), None, None, None, 0, names)
         return ("unassigned", lead_type, (), None, None, None, 0, names)

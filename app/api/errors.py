@@ -23,7 +23,7 @@ import peewee
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.store.errors import ConflictError, InvalidError, NotFoundError, StoreError
+from app.domain.errors import ConflictError, InvalidError, NotFoundError, StoreError
 
 log = logging.getLogger("sluice.api")
 

@@ -34,13 +34,13 @@ from app.api.idempotency import HEADER, fingerprint, idempotency_key, replay
 from app.api.lead_schema import validate_lead
 from app.api.schemas import ErrorSchema, LeadCreatedSchema, ValidationErrorSchema
 from app.api.submission import parse_submission, raw_payload, safe_headers
+from app.domain.clock import naive
+from app.domain.money import as_number, to_cents
 from app.dsl.fieldtypes import is_blank
 from app.pipeline import take_lead
-from app.store.clock import naive
 from app.store.idempotency import claim_key, release_key, store_answer
 from app.store.leads import keep_failed_submission, new_submission, record_rejected_post
 from app.store.models import Source
-from app.store.money import as_number, to_cents
 from app.store.rules import ruleset_of
 
 log = logging.getLogger("sluice.intake")
@@ -198,10 +198,19 @@ def _native(source: Source, headers, received_at: datetime, reject: Reject) -> R
     except ValidationFailed as error:
         raise reject(error, submission.payload) from None
     lead, outcome = _accept_and_route(
-        source, version, ruleset, submission.payload, headers, received_at,
-        category=source.category, values=values, is_test=is_test, notes=notes,
-        partner=partner, status_code=201,
-    )  # fmt: skip
+        source,
+        version,
+        ruleset,
+        submission.payload,
+        headers,
+        received_at,
+        category=source.category,
+        values=values,
+        is_test=is_test,
+        notes=notes,
+        partner=partner,
+        status_code=201,
+    )
     response = jsonify(
         {
             "lead_uuid": str(lead.uuid),
@@ -271,10 +280,19 @@ def _routio(source: Source, headers, received_at: datetime, reject: Reject) -> R
         failed = ValidationFailed(dict(sorted(errors.items())), f"Missing or invalid: {named}.")
         raise reject(failed, payload)
     lead, outcome = _accept_and_route(
-        source, version, ruleset, payload, headers, received_at,
-        category=category, values=values, is_test=is_test, notes=notes,
-        partner=partner, status_code=200,
-    )  # fmt: skip
+        source,
+        version,
+        ruleset,
+        payload,
+        headers,
+        received_at,
+        category=category,
+        values=values,
+        is_test=is_test,
+        notes=notes,
+        partner=partner,
+        status_code=200,
+    )
     return jsonify(routio.answer(lead, outcome))
 
 

@@ -16,8 +16,8 @@ from marshmallow import Schema, fields
 
 from app.api.errors import NoMatchingCampaign, Unauthorized
 from app.api.lead_schema import RESERVED
+from app.domain.money import as_number
 from app.dsl.fieldtypes import is_blank
-from app.store.money import as_number
 from app.store.sources import ANY_CATEGORY
 
 #: Required by Routio's documentation in every category that has the field; the category's

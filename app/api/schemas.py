@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from app.domain.clock import aware
+from app.domain.money import as_number
+from app.domain.status import STATUSES
 from app.dsl.fieldtypes import format_datetime
-from app.store.clock import aware
-from app.store.money import as_number
 from app.store.tenants import ROLES
-
-STATUSES = (
-    "pending",
-    "assigned",
-    "duplicate",
-    "unassigned",
-    "marketplace",
-    "audit",
-    "uncategorized",
-    "distribution_error",
-)
 
 
 class UtcDateTime(fields.Field):

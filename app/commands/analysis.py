@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from app.api.schemas import STATUSES
 from app.commands.common import fail, with_app
 from app.commands.leads import _moment
 from app.commands.rules_check import render_rule_traces
+from app.domain.status import STATUSES
 
 
 @click.command("dry-run")
@@ -24,19 +24,43 @@ from app.commands.rules_check import render_rule_traces
 @click.option("--status", type=click.Choice(STATUSES), help="Only leads stored with this status.")
 @click.option("--where", help="Only leads for which this expression holds.")
 @click.option("--limit", type=click.IntRange(1), help="Only the newest N leads of the window.")
-@click.option("--sample", type=click.IntRange(0, 100), default=10, show_default=True,
-              help="Changed leads shown with their explanations.")  # fmt: skip
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)  # fmt: skip
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: when stderr is a terminal).")  # fmt: skip
-@click.option("--counts-only", is_flag=True,
-              help="Only each rule's matches, counted by the database; no replay.")  # fmt: skip
+@click.option(
+    "--sample",
+    type=click.IntRange(0, 100),
+    default=10,
+    show_default=True,
+    help="Changed leads shown with their explanations.",
+)
+@click.option(
+    "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@click.option(
+    "--counts-only",
+    is_flag=True,
+    help="Only each rule's matches, counted by the database; no replay.",
+)
 @with_app
 def dry_run_command(
-    tenant, rules_path, baseline, since, until, category, source, status, where, limit, sample,
-    output, progress, counts_only,
-) -> None:  # fmt: skip
+    tenant,
+    rules_path,
+    baseline,
+    since,
+    until,
+    category,
+    source,
+    status,
+    where,
+    limit,
+    sample,
+    output,
+    progress,
+    counts_only,
+) -> None:
     """Show what the rules at RULES_PATH would have done to TENANT's stored leads.
 
     Nothing is written. The leads are replayed oldest first with both rule sets (dedupe,
@@ -98,8 +122,9 @@ class _Progress:
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = click.progressbar(length=max(total, 1), label="leads", file=sys.stderr,
-                                         show_pos=True, show_eta=True)  # fmt: skip
+            self.bar = click.progressbar(
+                length=max(total, 1), label="leads", file=sys.stderr, show_pos=True, show_eta=True
+            )
             self.bar.__enter__()
         self.bar.update(done - self.done)
         self.done = done
@@ -171,21 +196,32 @@ def _raw(name: str):
 
 
 def _rule_rows(rules: list[dict]) -> list[str]:
-    return _grid(["rules", "kind", "rule", "matches", "counted by"],
-                 [[r["rules"], r["kind"], r["id"],
-                   r["matches"] if r.get("exact", True) else f"≤ {r['matches']:,}",
-                   r["counted_by"]] for r in rules]
-                 or [["(none)", "", "", "", ""]])  # fmt: skip
+    return _grid(
+        ["rules", "kind", "rule", "matches", "counted by"],
+        [
+            [
+                r["rules"],
+                r["kind"],
+                r["id"],
+                r["matches"] if r.get("exact", True) else f"≤ {r['matches']:,}",
+                r["counted_by"],
+            ]
+            for r in rules
+        ]
+        or [["(none)", "", "", "", ""]],
+    )
 
 
 def render_rule_counts(report: dict) -> str:
     """Render a counts-only dry-run: each rule's matches."""
-    return "\n".join([
-        f"matches per rule over {report['leads']:,} leads (raw condition, priority, dedupe, "
-        f"caps and budgets aside; baseline version {report['baseline']['version']} vs "
-        f"proposed; {report['elapsed_seconds']:.2f} s):",
-        *_rule_rows(report["rules"]),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"matches per rule over {report['leads']:,} leads (raw condition, priority, dedupe, "
+            f"caps and budgets aside; baseline version {report['baseline']['version']} vs "
+            f"proposed; {report['elapsed_seconds']:.2f} s):",
+            *_rule_rows(report["rules"]),
+        ]
+    )
 
 
 def render_dry_run(report: dict) -> str:
@@ -196,50 +232,98 @@ def render_dry_run(report: dict) -> str:
         f"({report['changed']:,} leads change; {report['elapsed_seconds']:.1f} s)",
         "",
         "lead types (rows: baseline, columns: proposed):",
-        *_matrix(report["lead_types"]["changes"], report["lead_types"]["before"],
-                 report["lead_types"]["after"]),
+        *_matrix(
+            report["lead_types"]["changes"],
+            report["lead_types"]["before"],
+            report["lead_types"]["after"],
+        ),
         "",
         "statuses (rows: baseline, columns: proposed):",
-        *_matrix(report["statuses"]["changes"], report["statuses"]["before"],
-                 report["statuses"]["after"]),
+        *_matrix(
+            report["statuses"]["changes"], report["statuses"]["before"], report["statuses"]["after"]
+        ),
         "",
         f"uncategorized: {report['uncategorized']['before']:,} -> "
         f"{report['uncategorized']['after']:,}",
         "",
         "audits:",
-        *_grid(["audit", "before", "after", "gained", "lost"],
-               [[a["label"], a["before"], a["after"], a["gained"], a["lost"]]
-                for a in report["audits"]] or [["(none)", "", "", "", ""]]),
+        *_grid(
+            ["audit", "before", "after", "gained", "lost"],
+            [
+                [a["label"], a["before"], a["after"], a["gained"], a["lost"]]
+                for a in report["audits"]
+            ]
+            or [["(none)", "", "", "", ""]],
+        ),
         "",
-    ]  # fmt: skip
+    ]
     dup = report["duplicates"]
     lines += [
         f"duplicates: {dup['before']:,} -> {dup['after']:,} ({dup['became']:,} become "
         f"duplicates, {dup['stopped']:,} stop being duplicates)",
-        *_grid(["dedupe check", "before", "after"],
-               [[c["label"], c["before"], c["after"]] for c in dup["by_check"]]
-               or [["(none)", "", ""]]),
+        *_grid(
+            ["dedupe check", "before", "after"],
+            [[c["label"], c["before"], c["after"]] for c in dup["by_check"]]
+            or [["(none)", "", ""]],
+        ),
         "",
         "bids (eligible: lead type and condition accept a lead that reaches bidding):",
-        *_grid(["bid", "customer", "eligible before", "after", "won before", "after",
-                "revenue before", "after"],
-               [[b["id"], b["customer"], b["eligible_before"], b["eligible_after"],
-                 b["won_before"], b["won_after"], _money(b["revenue_before"]),
-                 _money(b["revenue_after"])] for b in report["bids"]] or [["(none)"] + [""] * 7]),
+        *_grid(
+            [
+                "bid",
+                "customer",
+                "eligible before",
+                "after",
+                "won before",
+                "after",
+                "revenue before",
+                "after",
+            ],
+            [
+                [
+                    b["id"],
+                    b["customer"],
+                    b["eligible_before"],
+                    b["eligible_after"],
+                    b["won_before"],
+                    b["won_after"],
+                    _money(b["revenue_before"]),
+                    _money(b["revenue_after"]),
+                ]
+                for b in report["bids"]
+            ]
+            or [["(none)"] + [""] * 7],
+        ),
         "",
         "projected revenue:",
-        *_grid(["customer", "before", "after", "change"],
-               [[c["customer"], _money(c["before"]), _money(c["after"]),
-                 _change(c["before"], c["after"], money=True)]
-                for c in report["revenue"]["customers"]]
-               + [["total", _money(report["revenue"]["total"]["before"]),
-                   _money(report["revenue"]["total"]["after"]),
-                   _change(report["revenue"]["total"]["before"],
-                           report["revenue"]["total"]["after"], money=True)]]),
+        *_grid(
+            ["customer", "before", "after", "change"],
+            [
+                [
+                    c["customer"],
+                    _money(c["before"]),
+                    _money(c["after"]),
+                    _change(c["before"], c["after"], money=True),
+                ]
+                for c in report["revenue"]["customers"]
+            ]
+            + [
+                [
+                    "total",
+                    _money(report["revenue"]["total"]["before"]),
+                    _money(report["revenue"]["total"]["after"]),
+                    _change(
+                        report["revenue"]["total"]["before"],
+                        report["revenue"]["total"]["after"],
+                        money=True,
+                    ),
+                ]
+            ],
+        ),
         "",
         "matches per rule (raw condition, priority aside):",
         *_rule_rows(report["rules"]),
-    ]  # fmt: skip
+    ]
     if report["sample"]:
         lines += ["", f"sample of changed leads ({len(report['sample'])}):"]
         for entry in report["sample"]:
@@ -291,9 +375,9 @@ def render_lead_explanation(data: dict) -> str:
         f"received:  {data['received_at']}",
         f"category:  {data['category']}",
         f"lead type: {data['lead_type'] or '-'}",
-        "rules:     " + (f"version {rules['version']} ({rules['content_hash'][:12]})"
-                          if rules else "none"),
-    ]  # fmt: skip
+        "rules:     "
+        + (f"version {rules['version']} ({rules['content_hash'][:12]})" if rules else "none"),
+    ]
     if data.get("note"):
         lines += ["", data["note"]]
     if rules is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from app.store.errors import StoreError
+from app.domain.errors import StoreError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 

@@ -6,8 +6,8 @@ import click
 
 from app.api.schemas import CustomerSchema
 from app.commands.common import emit, json_option, pairs, table, with_app
+from app.domain.money import to_cents
 from app.store.customers import create_customer, deposit, find_customer, list_customers, set_active
-from app.store.money import to_cents
 from app.store.tenants import find_tenant
 
 

@@ -10,18 +10,18 @@ import click
 from flask import current_app
 
 from app.api.schemas import (
-    STATUSES,
     LeadDetailSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
 )
 from app.commands.common import emit, fail, json_option, pairs, table, with_app
+from app.domain.clock import naive
+from app.domain.money import to_cents
+from app.domain.status import REPROCESSABLE, STATUSES
 from app.pipeline import route_lead
-from app.store.clock import naive
-from app.store.leads import REPROCESSABLE, get_lead, lead_events
+from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter, get_post, list_leads, list_posts
-from app.store.money import to_cents
 from app.store.rules import active_ruleset
 from app.store.tenants import find_tenant
 
@@ -49,8 +49,13 @@ def lead_group() -> None:
 @click.option("--source", help="A source id (src_...).")
 @click.option("--since", help="Received at or after (ISO 8601, UTC).")
 @click.option("--until", help="Received before (ISO 8601, UTC).")
-@click.option("--test", type=click.Choice(["false", "true", "all"]), default="false",
-              show_default=True, help="Test leads: hidden, only them, or both.")  # fmt: skip
+@click.option(
+    "--test",
+    type=click.Choice(["false", "true", "all"]),
+    default="false",
+    show_default=True,
+    help="Test leads: hidden, only them, or both.",
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @json_option
 @with_app
@@ -78,17 +83,32 @@ def list_command(tenant, status, category, lead_type, source, since, until, test
 @click.option("--status", type=click.Choice(STATUSES))
 @click.option("--since", help="Received at or after (ISO 8601, UTC).")
 @click.option("--until", help="Received before (ISO 8601, UTC).")
-@click.option("--test", type=click.Choice(["false", "true", "all"]), default="false",
-              show_default=True, help="Test leads: hidden, only them, or both.")  # fmt: skip
+@click.option(
+    "--test",
+    type=click.Choice(["false", "true", "all"]),
+    default="false",
+    show_default=True,
+    help="Test leads: hidden, only them, or both.",
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--count", is_flag=True, help="Print how many leads match, not the leads.")
 @click.option("--sql", "show_sql", is_flag=True, help="Print the WHERE clause and parameters.")
 @json_option
 @with_app
 def find_command(
-    tenant, expression, category, version, status, since, until, test, limit, count, show_sql,
+    tenant,
+    expression,
+    category,
+    version,
+    status,
+    since,
+    until,
+    test,
+    limit,
+    count,
+    show_sql,
     as_json,
-) -> None:  # fmt: skip
+) -> None:
     """List stored leads for which a rules EXPRESSION holds, newest first (through SQL).
 
     \b
@@ -118,16 +138,21 @@ def find_command(
             node, _ = compile_expression(expression, fields)
             where = leadsql.where_sql(node, types_of(fields), leadsql.dialect())
             data = {"sql": where.sql, "params": list(where.params), "exact": where.exact}
-            emit(data, as_json, lambda: f"{where.sql}\nparams: {list(where.params)}\n"
-                 f"exact: {where.exact}")  # fmt: skip
+            emit(
+                data,
+                as_json,
+                lambda: f"{where.sql}\nparams: {list(where.params)}\nexact: {where.exact}",
+            )
             return
         if count:
-            total = count_leads(owner, expression, category=category, filters=filters,
-                                version=version)  # fmt: skip
+            total = count_leads(
+                owner, expression, category=category, filters=filters, version=version
+            )
             emit({"count": total}, as_json, str(total))
             return
-        found, _ = find_leads(owner, expression, category=category, filters=filters,
-                              limit=limit, version=version)  # fmt: skip
+        found, _ = find_leads(
+            owner, expression, category=category, filters=filters, limit=limit, version=version
+        )
     except RulesRefused as error:
         if as_json:
             fail("the expression has errors", True, {"diagnostics": error.details})

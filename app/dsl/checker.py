@@ -224,9 +224,12 @@ class Checker:
         """Report a label used twice: labels name rules in explain and dry-run reports."""
         label = declaration.label
         if label in seen:
-            self.error(declaration, "duplicate-id",
-                       f'{kind} "{label}" is already declared at line {seen[label].line}',
-                       "give each rule its own label")  # fmt: skip
+            self.error(
+                declaration,
+                "duplicate-id",
+                f'{kind} "{label}" is already declared at line {seen[label].line}',
+                "give each rule its own label",
+            )
             return False
         seen[label] = declaration.pos
         return True
@@ -332,8 +335,12 @@ class Checker:
 
     def _check_period(self, period: ast.Name, allowed: tuple[str, ...]) -> None:
         if period.value in PERIODS and period.value not in allowed:
-            self.error(period, "invalid-period", f"a budget cannot be per {period.value}",
-                       "budgets are per " + ", ".join(allowed))  # fmt: skip
+            self.error(
+                period,
+                "invalid-period",
+                f"a budget cannot be per {period.value}",
+                "budgets are per " + ", ".join(allowed),
+            )
         elif period.value not in allowed:
             self.error(
                 period,
@@ -489,9 +496,12 @@ class Checker:
             entries.sort(key=lambda entry: entry[:2])
             always = next((e[2] for e in entries if _always_true(e[2].condition)), None)
             if always is not None and category in fallbacks:
-                self.warning(fallbacks[category].id, "unreachable-lead-type",
-                             f"fallback '{fallbacks[category].id.value}' can never be chosen: "
-                             f"'{always.id.value}' has a condition that always holds")  # fmt: skip
+                self.warning(
+                    fallbacks[category].id,
+                    "unreachable-lead-type",
+                    f"fallback '{fallbacks[category].id.value}' can never be chosen: "
+                    f"'{always.id.value}' has a condition that always holds",
+                )
             earlier: list[ast.LeadTypeDecl] = []
             for _, _, lead_type in entries:
                 for before in earlier:

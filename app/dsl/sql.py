@@ -41,8 +41,13 @@ from app.dsl.types import FUNCTIONS, METADATA
 
 DIALECTS = ("sqlite", "postgresql")
 _COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_PG_ARRAY = {"string": "text[]", "date": "text[]", "datetime": "text[]", "number": "float8[]",
-             "bool": "boolean[]"}  # fmt: skip
+_PG_ARRAY = {
+    "string": "text[]",
+    "date": "text[]",
+    "datetime": "text[]",
+    "number": "float8[]",
+    "bool": "boolean[]",
+}
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,9 @@ class _Inline:
 
     def string_check(self, key: str) -> Sql:
         """Whether the key holds a string (its text having been tested)."""
-        return sql("COALESCE(jsonb_typeof({c} -> {k}) = 'string', FALSE)", c=self.column,
-                   k=_bind(key))  # fmt: skip
+        return sql(
+            "COALESCE(jsonb_typeof({c} -> {k}) = 'string', FALSE)", c=self.column, k=_bind(key)
+        )
 
     def holds(self, key: str, value: Any) -> Sql:
         """Whether the key holds exactly this JSON scalar (type included): never NULL."""
@@ -186,23 +192,38 @@ class RowValues:
         json_type = _JSON_TYPE.get(kind, "string")
         raw = self._raw(key)
         convert = {"number": f"({raw} ->> 0)::float8", "bool": f"{raw}::boolean"}
-        return self._column(("typed", key, json_type), self.second, lambda: Sql(
-            f"CASE WHEN jsonb_typeof({raw}) = '{json_type}' THEN "
-            f"{convert.get(kind, f'({raw} ->> 0)')} END"), ("typed", key, kind))  # fmt: skip
+        return self._column(
+            ("typed", key, json_type),
+            self.second,
+            lambda: Sql(
+                f"CASE WHEN jsonb_typeof({raw}) = '{json_type}' THEN "
+                f"{convert.get(kind, f'({raw} ->> 0)')} END"
+            ),
+            ("typed", key, kind),
+        )
 
     def date_number(self, key: str) -> Sql:
         """The string's first 10 characters, a date, as the integer YYYYMMDD; NULL when
         missing or not a string (text that is no date fails, as `::date` does)."""
         raw = self._raw(key)
         day = f"substr({raw} ->> 0, 1, 10)"
-        return self._column(("date_number", key), self.second, lambda: Sql(
-            f"CASE WHEN jsonb_typeof({raw}) = 'string' THEN CASE WHEN ({day})::date IS NOT NULL"
-            f" THEN translate({day}, '-', '')::int4 END END"), ("date_number", key))  # fmt: skip
+        return self._column(
+            ("date_number", key),
+            self.second,
+            lambda: Sql(
+                f"CASE WHEN jsonb_typeof({raw}) = 'string' THEN CASE WHEN ({day})::date IS NOT NULL"
+                f" THEN translate({day}, '-', '')::int4 END END"
+            ),
+            ("date_number", key),
+        )
 
     def text(self, key: str) -> Sql:
-        return self._column(("text", key), self.first,
-                            lambda: sql("({c} ->> {k})", c=self.column, k=_bind(key)),
-                            ("text", key))  # fmt: skip
+        return self._column(
+            ("text", key),
+            self.first,
+            lambda: sql("({c} ->> {k})", c=self.column, k=_bind(key)),
+            ("text", key),
+        )
 
     def present(self, key: str) -> Sql:
         test = Sql(f"COALESCE(jsonb_typeof({self._raw(key)}) <> 'null', FALSE)")
@@ -223,24 +244,31 @@ class RowValues:
 
     def holds(self, key: str, value: Any) -> Sql:
         document = json.dumps({key: value}, ensure_ascii=False)
-        return self._column(("holds", document), self.first, lambda: sql(
-            "COALESCE({c} @> {d}::jsonb, FALSE)", c=self.column, d=_bind(document)),
-            ("holds", key, value))  # fmt: skip
+        return self._column(
+            ("holds", document),
+            self.first,
+            lambda: sql("COALESCE({c} @> {d}::jsonb, FALSE)", c=self.column, d=_bind(document)),
+            ("holds", key, value),
+        )
 
     def rows(self, source: Sql, order: Sequence[Sql] = ()) -> Sql:
         """Return the subquery (aliased) over `source`, "table alias WHERE ...", to select
         FROM. When `source` ends with an ORDER BY, `order` names the same keys as columns
         (from `expression()`), so that the ordering survives to the query above."""
         first = [sql("{e} AS " + name, e=e) for name, e in self.first.items()]
-        inner = sql("(SELECT {c} FROM {s})", c=_join([*first, Sql("clock_timestamp() AS _once")]),
-                    s=source)  # fmt: skip
+        inner = sql(
+            "(SELECT {c} FROM {s})", c=_join([*first, Sql("clock_timestamp() AS _once")]), s=source
+        )
         if not self.second:
             return sql("{i} " + self.alias, i=inner)
         second = [Sql(f"{e.text} AS {name}") for name, e in self.second.items()]
         columns = _join([Sql("r.*"), *second, Sql("clock_timestamp() AS _twice")])
         keys = ", ".join("r." + key.text.split(".", 1)[1] for key in order)
-        return sql("(SELECT {c} FROM {i} r" + (f" ORDER BY {keys}" if keys else "") + ") "
-                   + self.alias, c=columns, i=inner)  # fmt: skip
+        return sql(
+            "(SELECT {c} FROM {i} r" + (f" ORDER BY {keys}" if keys else "") + ") " + self.alias,
+            c=columns,
+            i=inner,
+        )
 
 
 def _bind(value: Any) -> Sql:
@@ -285,8 +313,10 @@ class _Translator:
             return self.read.typed(name, kind)
         parts = {"col": self.column, "key": self.key(name)}
         if kind == "number":
-            template = ("(CASE WHEN json_type({col}, {key}) IN ('integer', 'real') "
-                        "THEN json_extract({col}, {key}) END)")  # fmt: skip
+            template = (
+                "(CASE WHEN json_type({col}, {key}) IN ('integer', 'real') "
+                "THEN json_extract({col}, {key}) END)"
+            )
         elif kind == "bool":
             template = "(CASE json_type({col}, {key}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
         else:
@@ -298,8 +328,11 @@ class _Translator:
     def missing(self, name: str) -> Sql:
         if self.pg:
             return sql("(NOT {p})", p=self.read.present(name))
-        return sql("(COALESCE(json_type({col}, {key}), 'null') = 'null')", col=self.column,
-                   key=self.key(name))  # fmt: skip
+        return sql(
+            "(COALESCE(json_type({col}, {key}), 'null') = 'null')",
+            col=self.column,
+            key=self.key(name),
+        )
 
     def json_key(self, node: ast.Node) -> str | None:
         """The JSON key a field (or metadata read from the JSON) is stored under, else None."""
@@ -384,8 +417,12 @@ class _Translator:
         utc, moment = self.reference()
         if name == "age":
             born = sql("substr({v}, 1, 10)", v=value)  # checked as a date first
-            return self.age(sql("(CASE WHEN ({b})::date IS NOT NULL THEN "
-                                "translate({b}, '-', '')::int4 END)", b=born))  # fmt: skip
+            return self.age(
+                sql(
+                    "(CASE WHEN ({b})::date IS NOT NULL THEN translate({b}, '-', '')::int4 END)",
+                    b=born,
+                )
+            )
         if self.type_of(arg) == "date":
             today = self.per_row(sql("({u})::date", u=utc))
             return sql("({t} - ({v})::date)::float8", t=today, v=value)
@@ -400,9 +437,13 @@ class _Translator:
         the future included: the difference of the two dates as YYYYMMDD numbers, floored
         to 10,000s (kept positive so that integer division floors)."""
         utc, _ = self.reference()
-        today = self.per_row(sql(
-            "(date_part('year', {u}) * 10000 + date_part('month', {u}) * 100 "
-            "+ date_part('day', {u}))::int4", u=utc))  # fmt: skip
+        today = self.per_row(
+            sql(
+                "(date_part('year', {u}) * 10000 + date_part('month', {u}) * 100 "
+                "+ date_part('day', {u}))::int4",
+                u=utc,
+            )
+        )
         return sql("(({t} - {b} + 100000000) / 10000 - 10000)::float8", t=today, b=born)
 
     def reference(self) -> tuple[Sql, Sql]:
@@ -474,8 +515,12 @@ class _Translator:
                 )
             case ast.Matches(operand=operand, regex=regex, negated=negated):
                 if not self.pg:
-                    test = sql("sluice_regexp({p}, {f}, {v})", p=self.bind(regex.pattern),
-                               f=self.bind(regex.flags), v=self.value(operand))  # fmt: skip
+                    test = sql(
+                        "sluice_regexp({p}, {f}, {v})",
+                        p=self.bind(regex.pattern),
+                        f=self.bind(regex.flags),
+                        v=self.value(operand),
+                    )
                     return self.two_valued(sql("NOT {t}", t=test) if negated else test)
                 prefixes = literal_prefixes(regex.pattern, regex.flags)
                 if prefixes is not None:  # `^(3|9)`: no regex engine needed
@@ -519,10 +564,13 @@ class _Translator:
 
     def starts_with_any(self, text: Sql, prefixes: list[str]) -> Sql:
         tests = [
-            sql(f"left({{t}}, {n}) = ANY({{p}}::text[])", t=text,
-                p=self.bind([p for p in prefixes if len(p) == n]))
+            sql(
+                f"left({{t}}, {n}) = ANY({{p}}::text[])",
+                t=text,
+                p=self.bind([p for p in prefixes if len(p) == n]),
+            )
             for n in sorted({len(p) for p in prefixes})
-        ]  # fmt: skip
+        ]
         return _join_with(tests, " OR ")
 
     def bool_equality(self, op: str, left: ast.Node, right: ast.Node) -> Sql | None:
@@ -572,8 +620,11 @@ class _Translator:
             if self.pg:
                 array = _PG_ARRAY[self.type_of(operand)]
                 return sql("{v} = ANY({list}::" + array + ")", v=value, list=self.bind(values))
-            return sql("{v} IN (SELECT value FROM json_each({list}))", v=value,
-                       list=self.bind(json.dumps(values)))  # fmt: skip
+            return sql(
+                "{v} IN (SELECT value FROM json_each({list}))",
+                v=value,
+                list=self.bind(json.dumps(values)),
+            )
 
         if not negated:
             plain = all(isinstance(v, str) and plain_string(v) for v in values)
@@ -595,8 +646,10 @@ def _join_with(parts: list[Sql], word: str) -> Sql:
 
 def _plain(left: ast.Node, right: ast.Node) -> bool:
     """Whether one side is a literal string that only a string prints as."""
-    return any(isinstance(side, ast.Literal) and isinstance(side.value, str)
-               and plain_string(side.value) for side in (left, right))  # fmt: skip
+    return any(
+        isinstance(side, ast.Literal) and isinstance(side.value, str) and plain_string(side.value)
+        for side in (left, right)
+    )
 
 
 _NOT_STRING_START = "-0123456789tf[{"  # how `->>` starts numbers, true/false, arrays, objects

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.domain.clock import naive
+from app.domain.money import as_number, to_cents
 from app.store import counters
-from app.store.clock import naive
 from app.store.counters import BiddingRead
 from app.store.customers import lock_customers
-from app.store.money import as_number, to_cents
 from app.store.sales import Sale
 
 NEVER = datetime.min
@@ -70,8 +70,13 @@ def rank(method: str | None, bids: list, last_won: dict[str, datetime]) -> list:
 
 
 def _decision(bid, result: str, reason: str, **extra) -> dict[str, Any]:
-    entry = {"bid": bid.id, "customer": bid.customer, "price": str(bid.price), "result": result,
-             "reason": reason}  # fmt: skip
+    entry = {
+        "bid": bid.id,
+        "customer": bid.customer,
+        "price": str(bid.price),
+        "result": result,
+        "reason": reason,
+    }
     entry.update(extra)
     return entry
 
@@ -102,7 +107,7 @@ def _losers(method: str | None, ranked: list, winner) -> list[dict[str, Any]]:
                     by=winner.id,
                 )
             )
-    return out  # fmt: skip
+    return out
 
 
 @dataclass

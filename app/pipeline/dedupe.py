@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.domain.clock import naive
 from app.store import dedupe as history
-from app.store.clock import naive
 from app.store.counters import BiddingRead
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.domain.clock import aware
 from app.dsl.fieldtypes import format_datetime
-from app.store.clock import aware
 
 
 def build_lead(

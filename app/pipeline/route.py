@@ -7,6 +7,7 @@ from functools import partial
 
 from peewee import DatabaseError
 
+from app.domain.clock import naive
 from app.pipeline.audit import audit
 from app.pipeline.bidding import candidates, run_bidding
 from app.pipeline.classify import classify
@@ -15,7 +16,6 @@ from app.pipeline.lead import lead_from_row
 from app.pipeline.marketplace import place_in_marketplace
 from app.pipeline.outcome import Outcome
 from app.pipeline.testmode import decide_test_lead
-from app.store.clock import naive
 from app.store.db import database
 from app.store.leads import lock_lead, received_events, refusal
 from app.store.models import Lead, Post
@@ -46,10 +46,14 @@ def route_lead(
     """
     try:
         return _route(
-            lead_row, version, ruleset, now, test_price_cents,
+            lead_row,
+            version,
+            ruleset,
+            now,
+            test_price_cents,
             save=partial(save_routing, lead_row.id),
             lock=lambda: lock_lead(lead_row, statuses),
-        )  # fmt: skip
+        )
     except DatabaseError as error:
         refused = refusal(lead_row, error)  # the lead's lock found it routed already
         if refused is None:
@@ -80,9 +84,15 @@ def take_lead(
 
 
 def _route(
-    lead_row: Lead, version, ruleset, now: datetime | None, test_price_cents: int, *, save,
+    lead_row: Lead,
+    version,
+    ruleset,
+    now: datetime | None,
+    test_price_cents: int,
+    *,
+    save,
     lock=None,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """Decide and `save` in one transaction, deciding again when the sale lost its race.
 
     Bidding reads balances and counters without locks and the sale is written last, with
@@ -161,9 +171,14 @@ def _decide(
         sorted_out = candidates(first, lead, lead_type, ruleset, now)
         read = sorted_out.read(lead_row.tenant_id)
     duplicate, outcome.seen_keys, found = find_duplicate(
-        lead, ruleset, category, tenant_id=lead_row.tenant_id, lead_row=lead_row, now=now,
+        lead,
+        ruleset,
+        category,
+        tenant_id=lead_row.tenant_id,
+        lead_row=lead_row,
+        now=now,
         read=read,
-    )  # fmt: skip
+    )
     if duplicate is not None:
         original = (
             Lead.select(Lead.public_id).where(Lead.id == duplicate.original_lead_id).scalar()

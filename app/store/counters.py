@@ -58,9 +58,15 @@ class BiddingRead:
         for kind, name, period, at, number, cents, flag, ref, label in rows:
             if kind == "c":
                 customers[name] = Customer(
-                    __no_default__=1, id=number, tenant=self.tenant_id, slug=name,
-                    public_id=ref, name=label, balance_cents=cents, active=bool(flag),
-                )  # fmt: skip
+                    __no_default__=1,
+                    id=number,
+                    tenant=self.tenant_id,
+                    slug=name,
+                    public_id=ref,
+                    name=label,
+                    balance_cents=cents,
+                    active=bool(flag),
+                )
             elif kind == "u" and (name, period, when(at)) in wanted:
                 used[(name, period, when(at))] = (number, cents)
             elif kind == "w":

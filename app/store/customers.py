@@ -6,8 +6,8 @@ import re
 
 import peewee as pw
 
+from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.store.db import database, is_postgresql
-from app.store.errors import ConflictError, InvalidError, NotFoundError
 from app.store.models import Customer, Tenant, WalletEntry
 from app.store.secrets import public_id
 

@@ -268,8 +268,10 @@ def select_rows(models: Sequence[tuple[type, Sequence[str]]], query: str, params
     `models` is [(Model, field names)], the query's columns being those fields, model after
     model. Each row becomes a tuple of model instances, values converted as peewee would.
     """
-    layout = [(model, [(name, model._meta.fields[name].python_value) for name in names])
-              for model, names in models]  # fmt: skip
+    layout = [
+        (model, [(name, model._meta.fields[name].python_value) for name in names])
+        for model, names in models
+    ]
     rows = []
     for values in execute(query, params).fetchall():
         position, instances = 0, []

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.db import database
 from app.store.models import IdempotencyKey, Source
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
+from app.domain.errors import ConflictError
 from app.store.db import (
     columns,
     database,
@@ -18,12 +19,10 @@ from app.store.db import (
     repeat,
     sqlstate,
 )
-from app.store.errors import ConflictError
 from app.store.models import Lead, LeadEvent, Post, Source
 from app.store.secrets import public_id
 from app.store.storable import storable
 
-REPROCESSABLE = ("pending", "unassigned", "uncategorized", "distribution_error")
 NOT_ROUTABLE = "SL423"  # SQLSTATE of sluice_not_routable() (migration 31)
 
 
@@ -123,12 +122,36 @@ def keep_failed_submission(
         insert_submission(post, lead, [*received_events(post, notes), failed])
 
 
-POST_COLUMNS = ["public_id", "tenant", "source", "received_at", "request_id", "payload",
-                "headers", "accepted", "status_code"]  # fmt: skip
-LEAD_COLUMNS = ["uuid", "public_id", "tenant", "source", "rule_version", "category",
-                "lead_type", "status", "data", "price_cents", "customer", "bid_id",
-                "partner_id", "is_test", "received_at", "updated_at",
-                "assigned_at"]  # fmt: skip
+POST_COLUMNS = [
+    "public_id",
+    "tenant",
+    "source",
+    "received_at",
+    "request_id",
+    "payload",
+    "headers",
+    "accepted",
+    "status_code",
+]
+LEAD_COLUMNS = [
+    "uuid",
+    "public_id",
+    "tenant",
+    "source",
+    "rule_version",
+    "category",
+    "lead_type",
+    "status",
+    "data",
+    "price_cents",
+    "customer",
+    "bid_id",
+    "partner_id",
+    "is_test",
+    "received_at",
+    "updated_at",
+    "assigned_at",
+]
 
 
 def insert_submission(

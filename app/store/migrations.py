@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.db import database, is_postgresql
 from app.store.models import MODELS
 

@@ -6,7 +6,7 @@ import uuid
 
 import peewee as pw
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.db import database, json_text  # JSON written by orjson
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from peewee import DatabaseError
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.db import execute, execute_together, is_postgresql, json_param, repeat
 from app.store.leads import insert_submission
 from app.store.models import Lead, Post
@@ -23,8 +23,16 @@ from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statem
 
 _SEEN = "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead} WHERE id IN ({ids})"
 # A routed lead's fields, as `Routed.values` gives them.
-_ROUTED = ["status", "lead_type", "rule_version", "price_cents", "customer", "bid_id",
-           "updated_at", "assigned_at"]  # fmt: skip
+_ROUTED = [
+    "status",
+    "lead_type",
+    "rule_version",
+    "price_cents",
+    "customer",
+    "bid_id",
+    "updated_at",
+    "assigned_at",
+]
 _ROUTED_SET = ", ".join(f"{Lead._meta.fields[name].column_name} = %s" for name in _ROUTED)
 
 
@@ -46,8 +54,16 @@ class Routed:
     def values(self) -> list:
         """Return the values of the lead's _ROUTED fields."""
         assigned_at = self.at if self.status == "assigned" else None
-        return [self.status, self.lead_type, self.version_id, self.price_cents,
-                self.customer_id, self.bid_id, self.at, assigned_at]  # fmt: skip
+        return [
+            self.status,
+            self.lead_type,
+            self.version_id,
+            self.price_cents,
+            self.customer_id,
+            self.bid_id,
+            self.at,
+            assigned_at,
+        ]
 
 
 def save_routing(lead_id: int, routed: Routed, *, commit: bool = False) -> bool:

@@ -8,12 +8,12 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
+from app.domain.errors import InvalidError, NotFoundError
+from app.domain.money import CENT
 from app.store.customers import customer_slugs
 from app.store.db import columns, database, is_postgresql, select_rows
-from app.store.errors import InvalidError, NotFoundError
 from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, Tenant
-from app.store.money import CENT
 from app.store.sources import ANY_CATEGORY
 from app.store.storable import unstorable
 
@@ -236,8 +236,10 @@ def warm_up(seconds: float = 10.0) -> int:
                 compiled(version)
                 done += 1
             except Exception as error:  # noqa: BLE001 (its requests will say what is wrong)
-                log.warning("rules warm-up passed over a version",
-                            extra={"version": version.id, "error": str(error)})  # fmt: skip
+                log.warning(
+                    "rules warm-up passed over a version",
+                    extra={"version": version.id, "error": str(error)},
+                )
     except Exception as error:  # noqa: BLE001 (never keeps the worker from serving)
         log.warning("rules warm-up stopped", extra={"error": str(error), "compiled": done})
     finally:

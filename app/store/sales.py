@@ -20,7 +20,7 @@ from datetime import datetime
 
 from peewee import DatabaseError
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.db import execute, is_postgresql, repeat, sqlstate
 
 LOST_RACE = "SL409"  # SQLSTATE of sluice_sale_lost() (migration 30)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
+from app.domain.errors import InvalidError, NotFoundError
 from app.store.db import columns, database, select_rows
-from app.store.errors import InvalidError, NotFoundError
 from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, SourceToken, Tenant
 from app.store.secrets import hash_secret, new_secret, public_id, secret_matches
 

@@ -6,8 +6,8 @@ import re
 
 import peewee as pw
 
+from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.store.db import database
-from app.store.errors import ConflictError, InvalidError, NotFoundError
 from app.store.models import Tenant, User
 from app.store.secrets import (
     hash_secret,

@@ -73,14 +73,27 @@ def test_dry_run_compares_every_outcome_and_writes_nothing(routed, home_rules, d
     assert report["lead_types"]["changes"] == [{"from": None, "to": "roof", "leads": 1}]
     assert report["uncategorized"] == {"before": 1, "after": 0}
     audits = {a["label"]: a for a in report["audits"]}
-    assert audits["Test name"] == {"label": "Test name", "before": 1, "after": 0,
-                                   "gained": 0, "lost": 1}  # fmt: skip
+    assert audits["Test name"] == {
+        "label": "Test name",
+        "before": 1,
+        "after": 0,
+        "gained": 0,
+        "lost": 1,
+    }
     assert audits["Texas"] == {"label": "Texas", "before": 0, "after": 1, "gained": 1, "lost": 0}
-    assert report["statuses"]["before"] == {"assigned": 7, "audit": 1, "duplicate": 1,
-                                            "marketplace": 1, "uncategorized": 1}  # fmt: skip
+    assert report["statuses"]["before"] == {
+        "assigned": 7,
+        "audit": 1,
+        "duplicate": 1,
+        "marketplace": 1,
+        "uncategorized": 1,
+    }
     changes = {(c["from"], c["to"]): c["leads"] for c in report["statuses"]["changes"]}
-    assert changes == {("assigned", "audit"): 1, ("audit", "assigned"): 1,
-                       ("uncategorized", "assigned"): 1}  # fmt: skip
+    assert changes == {
+        ("assigned", "audit"): 1,
+        ("audit", "assigned"): 1,
+        ("uncategorized", "assigned"): 1,
+    }
     assert report["duplicates"]["before"] == report["duplicates"]["after"] == 1
     bids = {b["id"]: b for b in report["bids"]}
     assert (bids["gamma_roof"]["eligible_before"], bids["gamma_roof"]["eligible_after"]) == (1, 0)
@@ -104,9 +117,8 @@ def test_dry_run_window_narrows_by_expression_and_limit(routed, home_rules):
     version, baseline = active_ruleset(world.tenant)
     proposed = compile_rules({"home.rules": proposed_rules(home_rules)})
     narrowed = run_dry_run(
-        DryRunRequest(world.tenant.id, baseline, proposed, version.number,
-                      where='kind == "Solar"')
-    )  # fmt: skip
+        DryRunRequest(world.tenant.id, baseline, proposed, version.number, where='kind == "Solar"')
+    )
     assert narrowed["leads"] == 5 and narrowed["changed"] == 0
     newest = run_dry_run(DryRunRequest(world.tenant.id, baseline, proposed, 1, limit=2))
     assert newest["leads"] == 2
@@ -123,11 +135,15 @@ def test_dry_run_api_roles_and_invalid_rules(routed, home_rules):
     files = {"home.rules": proposed_rules(home_rules)}
     _, viewer = create_user(world.tenant, "viewer@example.com", "viewer")
     _, analyst = create_user(world.tenant, "analyst@example.com", "analyst")
-    forbidden = client.post("/api/admin/dry-run", json={"files": files},
-                            headers={"Authorization": f"Bearer {viewer}"})  # fmt: skip
+    forbidden = client.post(
+        "/api/admin/dry-run", json={"files": files}, headers={"Authorization": f"Bearer {viewer}"}
+    )
     assert forbidden.status_code == 403
-    ok = client.post("/api/admin/dry-run", json={"files": files, "sample": 1},
-                     headers={"Authorization": f"Bearer {analyst}"})  # fmt: skip
+    ok = client.post(
+        "/api/admin/dry-run",
+        json={"files": files, "sample": 1},
+        headers={"Authorization": f"Bearer {analyst}"},
+    )
     assert ok.status_code == 200, ok.json
     assert ok.json["leads"] == 11 and len(ok.json["sample"]) == 1
     broken = {"home.rules": files["home.rules"].replace('kind == "Solar"', "kind == 3")}
@@ -165,16 +181,18 @@ def test_explain_shows_recorded_bid_decisions(routed):
     assert dup["dedupe"][0]["original"] == posted["roof1"]
     assert dup["bidding"] == []
     _, viewer = create_user(world.tenant, "v@example.com", "viewer")
-    denied = client.get(f"/api/admin/leads/{posted['dup']}/explain",
-                        headers={"Authorization": f"Bearer {viewer}"})  # fmt: skip
+    denied = client.get(
+        f"/api/admin/leads/{posted['dup']}/explain", headers={"Authorization": f"Bearer {viewer}"}
+    )
     assert denied.status_code == 403
 
 
 def test_leads_where_in_the_api(routed):
     world, posted = routed
     client = world.client
-    found = client.get("/api/admin/leads", query_string={"where": 'state == "TX"'},
-                       headers=world.admin)  # fmt: skip
+    found = client.get(
+        "/api/admin/leads", query_string={"where": 'state == "TX"'}, headers=world.admin
+    )
     assert [lead["id"] for lead in found.json] == [posted["roof_tx"]]
     bad = client.get("/api/admin/leads", query_string={"where": "state == 3"}, headers=world.admin)
     assert bad.status_code == 422 and bad.json["diagnostics"][0]["code"] == "type-mismatch"
@@ -310,16 +328,26 @@ def test_counts_only_gives_the_full_runs_matches_per_rule(routed, home_rules, db
 def test_counts_only_in_the_api_and_the_cli(sluice, routed, home_rules, tmp_path):
     world, _ = routed
     files = {"home.rules": proposed_rules(home_rules)}
-    answer = world.client.post("/api/admin/dry-run", json={"files": files, "counts_only": True},
-                               headers=world.admin)  # fmt: skip
+    answer = world.client.post(
+        "/api/admin/dry-run", json={"files": files, "counts_only": True}, headers=world.admin
+    )
     assert answer.status_code == 200, answer.json
     assert answer.json["counts_only"] is True and answer.json["leads"] == 11
     assert "sample" not in answer.json and answer.json["rules"]
     assert models.LeadProjection.select().count() == 0  # a request never waits for a build
     texas = [r for r in answer.json["rules"] if r["id"] == "Texas"]
-    assert texas == [{"rules": "after", "kind": "audit", "id": "Texas", "category": "home",
-                      "condition": 'state == "TX"', "matches": texas[0]["matches"],
-                      "counted_by": "sql", "exact": True}]  # fmt: skip
+    assert texas == [
+        {
+            "rules": "after",
+            "kind": "audit",
+            "id": "Texas",
+            "category": "home",
+            "condition": 'state == "TX"',
+            "matches": texas[0]["matches"],
+            "counted_by": "sql",
+            "exact": True,
+        }
+    ]
     rules = tmp_path / "home.rules"
     rules.write_text(files["home.rules"])
     code, out, err = sluice("dry-run", world.tenant.code, str(rules), "--counts-only")
@@ -328,8 +356,9 @@ def test_counts_only_in_the_api_and_the_cli(sluice, routed, home_rules, tmp_path
     assert "lead types" not in out
     postgresql = world.client.application.config["DATABASE_URL"].startswith("postgresql")
     assert models.LeadProjection.select().count() == (1 if postgresql else 0)  # the CLI builds
-    again = world.client.post("/api/admin/dry-run", json={"files": files, "counts_only": True},
-                              headers=world.admin)  # fmt: skip
+    again = world.client.post(
+        "/api/admin/dry-run", json={"files": files, "counts_only": True}, headers=world.admin
+    )
     assert again.json["rules"] == answer.json["rules"]  # now through the projection
     lowered = ["--where", 'lower(first_name) == "test"', "--category", "home"]
     code, out, err = sluice("dry-run", world.tenant.code, str(rules), "--counts-only", *lowered)

@@ -23,11 +23,12 @@ from tests.dsl.strategies import FIELDS, condition, datetimes, leads
 
 SOURCES = ("web", "tv")
 moments = st.builds(
-    lambda seconds, micro: datetime(2025, 6, 30, 23, 59, 58) + timedelta(seconds=seconds,
-                                                                         microseconds=micro),
+    lambda seconds, micro: (
+        datetime(2025, 6, 30, 23, 59, 58) + timedelta(seconds=seconds, microseconds=micro)
+    ),
     st.integers(0, 3 * 86400 * 365),
     st.sampled_from([0, 1, 999_999]),
-)  # fmt: skip
+)
 metadata = st.fixed_dictionaries(
     {
         "source": st.sampled_from(SOURCES),
@@ -120,24 +121,38 @@ def test_find_selects_exactly_what_the_predicate_selects(store, node, sample):
         if predicate(lead):
             expected.add(row.id)
     found, _ = select_leads(
-        tenant.id, parse_condition(text, FIELDS), predicate, FIELDS,
-        LeadFilter(category="c1", test=None), limit=100,
-    )  # fmt: skip
+        tenant.id,
+        parse_condition(text, FIELDS),
+        predicate,
+        FIELDS,
+        LeadFilter(category="c1", test=None),
+        limit=100,
+    )
     assert {lead.id for lead in found} == expected, text
 
 
 def test_received_at_is_compared_as_canonical_text(store):
     tenant, sources = store
     at = datetime(2026, 1, 2, 3, 4, 5, 999_999)  # the fraction is not part of @received_at
-    Lead.create(public_id=public_id("lead"), tenant=tenant, source=sources["web"],
-                category="c1", data={}, received_at=at)  # fmt: skip
+    Lead.create(
+        public_id=public_id("lead"),
+        tenant=tenant,
+        source=sources["web"],
+        category="c1",
+        data={},
+        received_at=at,
+    )
     for text, hit in [
         ("@received_at == 2026-01-02T03:04:05Z", True),
         ("@received_at > 2026-01-02T03:04:05Z", False),
         ('@source == "web" and @partner is missing', True),
     ]:
         found, exact = select_leads(
-            tenant.id, parse_condition(text, FIELDS), compile_condition(text, FIELDS), FIELDS,
-            LeadFilter(category="c1"), limit=10,
-        )  # fmt: skip
+            tenant.id,
+            parse_condition(text, FIELDS),
+            compile_condition(text, FIELDS),
+            FIELDS,
+            LeadFilter(category="c1"),
+            limit=10,
+        )
         assert exact and bool(found) is hit, text

@@ -29,8 +29,9 @@ def _expected(nodes, seen) -> list[int]:
     counts = []
     for node, category in nodes:
         predicate = compile_condition(ast.unparse(node), FIELDS)
-        counts.append(sum(1 for lead in seen.values()
-                          if lead["@category"] == category and predicate(lead)))  # fmt: skip
+        counts.append(
+            sum(1 for lead in seen.values() if lead["@category"] == category and predicate(lead))
+        )
     return counts
 
 
@@ -73,8 +74,15 @@ def _conditions(*texts: str) -> list[tuple[str, object]]:
 
 
 def _lead(tenant, sources, data, at, **columns):
-    return Lead.create(public_id=public_id("lead"), tenant=tenant, source=sources["web"],
-                       category="c1", data=data, received_at=at, **columns)  # fmt: skip
+    return Lead.create(
+        public_id=public_id("lead"),
+        tenant=tenant,
+        source=sources["web"],
+        category="c1",
+        data=data,
+        received_at=at,
+        **columns,
+    )
 
 
 def test_a_lead_committed_after_a_refresh_with_an_earlier_id_is_added(tenant):  # noqa: F811
@@ -91,8 +99,15 @@ def test_a_lead_committed_after_a_refresh_with_an_earlier_id_is_added(tenant):  
     conditions = _conditions("n1 > 3", "n1 < 100")
     assert window.count(conditions) == (2, [2, 2])
     # ... and committed after it: a higher id is not what tells it apart, the time is
-    Lead.create(id=late.id, public_id=public_id("lead"), tenant=tenant, source=sources["web"],
-                category="c1", data=late_data, received_at=now)  # fmt: skip
+    Lead.create(
+        id=late.id,
+        public_id=public_id("lead"),
+        tenant=tenant,
+        source=sources["web"],
+        category="c1",
+        data=late_data,
+        received_at=now,
+    )
     _lead(tenant, sources, {"n1": 1}, now - timedelta(days=400))  # a new id, received long ago
     assert window.count(conditions) == (4, [3, 4])
 

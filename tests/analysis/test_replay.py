@@ -99,13 +99,22 @@ def test_both_sides_dedupe_as_if_each_had_its_own_history(steps):
     assert got[1] == reference(timed, 14, audit=True)
 
 
-ZONES = ["America/New_York", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe",
-         "Antarctica/Casey", "Asia/Gaza", "UTC"]  # fmt: skip
+ZONES = [
+    "America/New_York",
+    "America/St_Johns",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Antarctica/Casey",
+    "Asia/Gaza",
+    "UTC",
+]
 #: Around offset changes, some of them at 00:01 local time (St. John's in 2000, Casey in 2020)
-INSTANTS = [datetime(2000, 4, 2, 3, 31, tzinfo=UTC).timestamp(),
-            datetime(2020, 10, 3, 16, 1, tzinfo=UTC).timestamp(),
-            datetime(2010, 3, 26, 22, 1, tzinfo=UTC).timestamp(),
-            datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp()]  # fmt: skip
+INSTANTS = [
+    datetime(2000, 4, 2, 3, 31, tzinfo=UTC).timestamp(),
+    datetime(2020, 10, 3, 16, 1, tzinfo=UTC).timestamp(),
+    datetime(2010, 3, 26, 22, 1, tzinfo=UTC).timestamp(),
+    datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp(),
+]
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -242,10 +251,16 @@ def test_streamed_fields_arrive_as_stored(tenant, datas):  # noqa: F811
     tenant, sources = tenant
     Lead.delete().execute()
     stored = [
-        Lead.create(public_id=public_id("lead"), tenant=tenant, source=sources["web"],
-                    category="c1", data=data, received_at=datetime(2026, 1, 1, 0, 0, n))
+        Lead.create(
+            public_id=public_id("lead"),
+            tenant=tenant,
+            source=sources["web"],
+            category="c1",
+            data=data,
+            received_at=datetime(2026, 1, 1, 0, 0, n),
+        )
         for n, data in enumerate(datas)
-    ]  # fmt: skip
+    ]
     names = ("s1", "n1", 'q"uote', "é", "absent")
     window = leadsql.Window(tenant.id, LeadFilter())
     fields = names if is_postgresql() else None  # SQLite streams the whole data

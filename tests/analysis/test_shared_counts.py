@@ -52,10 +52,17 @@ def add_leads(tenant, sources, sample, seen: dict) -> dict:
     """Store more leads; add them to `seen` (lead id -> the lead as the rules see it)."""
     for data, category, source, at in sample:
         data = {k: v for k, v in data.items() if not k.startswith("@")}
-        row = Lead.create(public_id=public_id("lead"), tenant=tenant, source=sources[source],
-                          category=category, data=data, received_at=at)  # fmt: skip
-        seen[row.id] = build_lead(data, category=category, source=source, partner=None,
-                                  received_at=at, is_test=False)  # fmt: skip
+        row = Lead.create(
+            public_id=public_id("lead"),
+            tenant=tenant,
+            source=sources[source],
+            category=category,
+            data=data,
+            received_at=at,
+        )
+        seen[row.id] = build_lead(
+            data, category=category, source=source, partner=None, received_at=at, is_test=False
+        )
     return seen
 
 
@@ -72,8 +79,9 @@ def test_counts_and_masks_match_the_predicates(tenant, nodes, sample):
     expected = []
     for node, category in nodes:
         predicate = compile_condition(ast.unparse(node), FIELDS)
-        expected.append({i for i, lead in seen.items()
-                         if lead["@category"] == category and predicate(lead)})  # fmt: skip
+        expected.append(
+            {i for i, lead in seen.items() if lead["@category"] == category and predicate(lead)}
+        )
     exact = [where.exact for _, where in conditions]
     window = leadsql.Window(tenant.id, LeadFilter(test=None))
     total, counts = window.count(conditions, projection=False)  # test_projection.py: with
@@ -93,13 +101,17 @@ def test_counts_and_masks_match_the_predicates(tenant, nodes, sample):
 def test_a_clause_written_by_hand_is_counted_beside_the_shared_values(tenant):
     tenant, sources = tenant
     at = datetime(2026, 1, 2)
-    sample = [({"n1": 2, "s1": "a"}, "c1", "web", at), ({"n1": 5}, "c1", "tv", at),
-              ({"n1": 7}, "c2", "web", at)]  # fmt: skip
+    sample = [
+        ({"n1": 2, "s1": "a"}, "c1", "web", at),
+        ({"n1": 5}, "c1", "tv", at),
+        ({"n1": 7}, "c2", "web", at),
+    ]
     _store(tenant, sources, sample)
     name = leadsql.dialect()
     where = leadsql.where_sql(parse_condition("n1 > 3", FIELDS), FIELDS, name)
-    by_hand = SqlWhere("l.source_id = " + ("%s" if name == "postgresql" else "?"),
-                       (sources["tv"].id,), True)  # fmt: skip
+    by_hand = SqlWhere(
+        "l.source_id = " + ("%s" if name == "postgresql" else "?"), (sources["tv"].id,), True
+    )
     window = leadsql.Window(tenant.id, LeadFilter()).with_categories(["c1"])
     for projection in (False, True):
         counted = window.count(

@@ -132,8 +132,8 @@ class RoutioWorld:
 @pytest.fixture
 def make_routio(db, client):
     """Return a factory: make_routio(rules, customers, category=None, test_mode=False)."""
+    from app.domain.money import to_cents
     from app.store.customers import create_customer
-    from app.store.money import to_cents
     from app.store.rules import push_rules
     from app.store.sources import create_source
     from app.store.tenants import create_tenant

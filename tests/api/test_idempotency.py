@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.models import IdempotencyKey, Lead, Post, WalletEntry
 
 KEY = {"Idempotency-Key": "6f1c2a9e-0b7d-4f4e-9a51-3c2b1d0e8f77"}

@@ -228,9 +228,11 @@ def test_the_in_process_store_sweeps_on_the_request_thread_not_a_timer(monkeypat
     for n in range(50):
         assert limiter.hit("source", f"src_{n % 3}", 100).allowed
     assert limiter.storage.timer is timer  # no new thread for any of the 50 hits
-    assert set(limiter.storage.events) == {"LIMITER/source/src_0/100/1/minute",
-                                           "LIMITER/source/src_1/100/1/minute",
-                                           "LIMITER/source/src_2/100/1/minute"}  # fmt: skip
+    assert set(limiter.storage.events) == {
+        "LIMITER/source/src_0/100/1/minute",
+        "LIMITER/source/src_1/100/1/minute",
+        "LIMITER/source/src_2/100/1/minute",
+    }
     # Two minutes on, the next hit sweeps what expired (once a second at most).
     later = time.time() + 120
     monkeypatch.setattr(memory.time, "time", lambda: later)

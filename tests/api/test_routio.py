@@ -116,9 +116,15 @@ def test_test_mode_answers_are_marked_test(make_routio, routio_body, zip_code, e
 
 def test_missing_and_invalid_fields_are_400_naming_each(routio):
     response = routio.post(
-        {"seller": "ACME1234", "category": "Auto Insurance", "firstName": "John",
-         "email": "nope", "state": "ZZ", "vehicleYear": "old"}
-    )  # fmt: skip
+        {
+            "seller": "ACME1234",
+            "category": "Auto Insurance",
+            "firstName": "John",
+            "email": "nope",
+            "state": "ZZ",
+            "vehicleYear": "old",
+        }
+    )
     assert response.status_code == 400
     body = response.json
     assert body["success"] is False
@@ -367,8 +373,10 @@ def test_credentials_only_open_sources_of_their_own_style(routio, routio_body, w
 def test_native_and_routio_sources_of_one_tenant_coexist(
     make_world, home_lead, home_rules, routio_body, auto_rules
 ):
-    world = make_world(home_rules() + auto_rules, {"alpha": "100", "beta": "100",
-                       "gamma": "100", "lonestar": "100", "roadrunner": "100"})  # fmt: skip
+    world = make_world(
+        home_rules() + auto_rules,
+        {"alpha": "100", "beta": "100", "gamma": "100", "lonestar": "100", "roadrunner": "100"},
+    )
     _, key = create_source(world.tenant, "Routio feed", None, api_style="routio")
     seller = world.tenant.code
     response = world.client.post(

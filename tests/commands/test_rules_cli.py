@@ -100,8 +100,15 @@ def test_explain_rejects_bad_lead_files(tmp_path):
 
 
 def test_explain_normalizes_values_like_the_service(tmp_path):
-    lead = {"phone": "(555) 123-4567", "state": "ca", "zip": "94103", "homeowner": "yes",
-            "monthly_bill": "$200", "roof_type": "TILE", "dob": "not a date"}  # fmt: skip
+    lead = {
+        "phone": "(555) 123-4567",
+        "state": "ca",
+        "zip": "94103",
+        "homeowner": "yes",
+        "monthly_bill": "$200",
+        "roof_type": "TILE",
+        "dob": "not a date",
+    }
     path = tmp_path / "lead.json"
     path.write_text(json.dumps(lead))
     result = CliRunner().invoke(main, ["explain", EXAMPLE, str(path), "--json"])

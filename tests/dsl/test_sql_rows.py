@@ -22,8 +22,14 @@ OTHER_VALUES = {  # values of another JSON type, printed by `->>` like the decla
     "number": ["1", "0", "-1.5", "a", "", True, False, [1], {"n1": 1}],
     "bool": ["true", "false", "yes", 1, 0, [True], {"b1": True}],
 }
-KINDS = {"text": "string", "date": "string", "datetime": "string", "number": "number",
-         "integer": "number", "bool": "bool"}  # fmt: skip
+KINDS = {
+    "text": "string",
+    "date": "string",
+    "datetime": "string",
+    "number": "number",
+    "integer": "number",
+    "bool": "bool",
+}
 
 
 def of_declared_type(name: str, value) -> bool:
@@ -134,10 +140,21 @@ def test_shared_row_values_read_another_json_type_as_missing(store, nodes, sampl
 
 @pytest.mark.parametrize(
     ("value", "plain"),
-    [("CA", True), ("", True), ("flat", True), (" 1", True), ("trueish", True),
-     ("1", False), ("-1.5", False), ("true", False), ("false", False), ("[1]", False),
-     ("{}", False), ("12ab", False)],
-)  # fmt: skip
+    [
+        ("CA", True),
+        ("", True),
+        ("flat", True),
+        (" 1", True),
+        ("trueish", True),
+        ("1", False),
+        ("-1.5", False),
+        ("true", False),
+        ("false", False),
+        ("[1]", False),
+        ("{}", False),
+        ("12ab", False),
+    ],
+)
 def test_plain_strings_are_what_no_other_json_value_prints_as(value, plain):
     assert plain_string(value) is plain
 
@@ -163,9 +180,17 @@ RECEIVED = "2026-03-01T00:00:00Z"
 
 @pytest.mark.parametrize(
     ("born", "age"),
-    [("2008-03-01", 18), ("2008-03-02", 17), ("2008-02-29", 18), ("2026-03-01", 0),
-     ("2026-03-02", -1), ("2027-03-01", -1), ("2027-03-02", -2), ("1900-01-01", 126)],
-)  # fmt: skip
+    [
+        ("2008-03-01", 18),
+        ("2008-03-02", 17),
+        ("2008-02-29", 18),
+        ("2026-03-01", 0),
+        ("2026-03-02", -1),
+        ("2027-03-01", -1),
+        ("2027-03-02", -2),
+        ("1900-01-01", 126),
+    ],
+)
 def test_age_counts_whole_years_as_python_does(store, born, age):  # noqa: F811
     lead = {"d1": born, "@received_at": RECEIVED}
     assert compile_condition(f"age(d1) == {age}", FIELDS)(lead)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.models import BidCounter, Customer, DedupeKey, Lead, WalletEntry
 from tests.servers import Gunicorn
 

@@ -37,10 +37,17 @@ def accept(world, request_id: str, phone: str, now: datetime) -> Lead:
     values = {"phone": phone, "zip": "10001"}
     _, lead = store_pending(
         *new_submission(
-            world.source, request_id, values, {}, values,
-            category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
+            world.source,
+            request_id,
+            values,
+            {},
+            values,
+            category="home",
+            partner_id=None,
+            is_test=False,
+            received_at=now.replace(tzinfo=None),
         )
-    )  # fmt: skip
+    )
     return lead
 
 
@@ -157,9 +164,16 @@ def test_a_new_lead_whose_sale_lost_its_race_is_written_once(
     now = at("2026-11-18T15:00:00")
     values = {"phone": "+15553010009", "zip": "10001"}
     post, lead = new_submission(
-        world.source, "req-new", values, {}, values,
-        category="home", partner_id=None, is_test=False, received_at=now.replace(tzinfo=None),
-    )  # fmt: skip
+        world.source,
+        "req-new",
+        values,
+        {},
+        values,
+        category="home",
+        partner_id=None,
+        is_test=False,
+        received_at=now.replace(tzinfo=None),
+    )
     outcome = take_lead(post, lead, version, ruleset, notes=["a note"], now=now)
     assert (outcome.status, outcome.bid_id, len(calls)) == ("assigned", "nightly", races + 1)
     database.connect(reuse_if_open=True)
@@ -181,8 +195,8 @@ def test_a_new_lead_whose_sale_lost_its_race_is_written_once(
 @pytest.mark.parametrize("status", ["assigned", None])
 def test_a_lead_that_may_not_be_routed_is_refused_and_left_alone(make_world, status):
     """The lead's lock refuses a routing when its status is not allowed (or it is gone)."""
+    from app.domain.errors import ConflictError
     from app.store.db import database
-    from app.store.errors import ConflictError
     from app.store.models import Customer, LeadEvent
 
     world = make_world(RULES, {"acme": "1000"})

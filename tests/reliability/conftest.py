@@ -146,7 +146,7 @@ class PrivatePostgres:
                 "-E",
                 "UTF8",
                 "--no-sync",
-            ],  # fmt: skip
+            ],
             capture_output=True,
             text=True,
             check=True,

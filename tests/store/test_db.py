@@ -63,14 +63,27 @@ def test_routing_inside_a_callers_transaction_leaves_the_commit_to_it(pg, make_w
     world = make_world()
     database.connect(reuse_if_open=True)
     version, ruleset = active_ruleset(world.tenant)
-    values = {"first_name": "Katy", "last_name": "Berry", "phone": "555-201-0001",
-              "email": "katy@example.com", "zip": "33139", "state": "FL"}  # fmt: skip
+    values = {
+        "first_name": "Katy",
+        "last_name": "Berry",
+        "phone": "555-201-0001",
+        "email": "katy@example.com",
+        "zip": "33139",
+        "state": "FL",
+    }
     _, lead = store_pending(
         *new_submission(
-            world.source, "req-1", values, {}, values, category="solar", partner_id=None,
-            is_test=False, received_at=Lead.received_at.default(),
+            world.source,
+            "req-1",
+            values,
+            {},
+            values,
+            category="solar",
+            partner_id=None,
+            is_test=False,
+            received_at=Lead.received_at.default(),
         )
-    )  # fmt: skip
+    )
     with pytest.raises(ZeroDivisionError):
         with database.atomic():
             route_lead(lead, version, ruleset)

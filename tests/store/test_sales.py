@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from app.store.clock import utcnow
+from app.domain.clock import utcnow
 from app.store.db import database
 from app.store.models import BidCounter, BidState, Customer, WalletEntry
 from app.store.sales import Sale, record_sale
@@ -38,10 +38,17 @@ def acme(make_world):
 
 def sale(customer, **changes) -> Sale:
     fields = dict(
-        tenant_id=customer.tenant_id, customer_id=customer.id, bid_id="capped",
-        price_cents=3000, lead_id=None, note="lead test", at=AT,
-        periods=(("day", DAY), ("month", MONTH)), cap=("day", 2), budget=("month", 5000),
-    )  # fmt: skip
+        tenant_id=customer.tenant_id,
+        customer_id=customer.id,
+        bid_id="capped",
+        price_cents=3000,
+        lead_id=None,
+        note="lead test",
+        at=AT,
+        periods=(("day", DAY), ("month", MONTH)),
+        cap=("day", 2),
+        budget=("month", 5000),
+    )
     fields.update(changes)
     return Sale(**fields)
 

@@ -10,8 +10,8 @@ from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
 from app.api.schemas import CustomerSchema
+from app.domain.money import to_cents
 from app.store.customers import create_customer, deposit, find_customer, list_customers, set_active
-from app.store.money import to_cents
 
 blp = Blueprint("admin_customers", __name__, url_prefix="/api/admin", description="Customers.")
 

@@ -10,8 +10,8 @@ from marshmallow import Schema, fields, validate
 
 from app.analysis.dryrun import SAMPLE_SIZE, dry_run_for_tenant
 from app.api.auth import require
-from app.api.schemas import STATUSES
-from app.store.clock import naive
+from app.domain.clock import naive
+from app.domain.status import STATUSES
 from app.store.listing import LeadFilter
 
 blp = Blueprint(
@@ -46,10 +46,12 @@ class DryRunSchema(Schema):
     sample = fields.Integer(load_default=SAMPLE_SIZE, validate=validate.Range(min=0, max=100))
     counts_only = fields.Boolean(
         load_default=False,
-        metadata={"description": "Only each rule's matches, counted by the database (no "
-                  "replay): the answer holds baseline, proposed, counts_only, leads, rules "
-                  "and elapsed_seconds."},
-    )  # fmt: skip
+        metadata={
+            "description": "Only each rule's matches, counted by the database (no "
+            "replay): the answer holds baseline, proposed, counts_only, leads, rules "
+            "and elapsed_seconds."
+        },
+    )
 
 
 class DryRunResultSchema(Schema):

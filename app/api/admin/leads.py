@@ -13,17 +13,17 @@ from app.analysis.find import find_leads
 from app.api.auth import require
 from app.api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from app.api.schemas import (
-    STATUSES,
     LeadDetailSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
 )
+from app.domain.clock import naive
+from app.domain.money import to_cents
+from app.domain.status import REPROCESSABLE, STATUSES
 from app.pipeline import route_lead
-from app.store.clock import naive
-from app.store.leads import REPROCESSABLE, get_lead, lead_events
+from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter, get_post, list_leads, list_posts
-from app.store.money import to_cents
 from app.store.rules import active_ruleset
 from app.store.tenants import has_permission
 

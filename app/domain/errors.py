@@ -1,4 +1,4 @@
-"""Errors the store raises; the API and the CLI turn them into responses and messages."""
+"""Refusals raised by the services and the store; the API and the CLI turn them into answers."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from app.store.errors import InvalidError
+from app.domain.errors import InvalidError
 
 CENT = Decimal("0.01")
 #: Larger amounts are refused: their cents, summed in a wallet, must stay in a BIGINT.
