@@ -138,7 +138,7 @@ def prepare(base_url: str, n: int, *, fresh: bool = False, seed: int = 5, log=pr
 
 
 def _populate(url: str, n: int, seed: int, log, schema: str) -> None:
-    from app.commands.rules import read_rule_files
+    from app.dsl import read_rule_files
     from app.store import db
     from app.store.customers import create_customer
     from app.store.migrations import upgrade

@@ -325,7 +325,7 @@ def _set_up(url: str) -> tuple[str, str]:
     import base64
 
     from app import create_app
-    from app.commands.rules import read_rule_files
+    from app.dsl import read_rule_files
     from app.store.customers import create_customer
     from app.store.db import database
     from app.store.migrations import upgrade

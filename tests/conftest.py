@@ -221,8 +221,8 @@ class World:
 @pytest.fixture
 def make_world(db, client):
     """Return a factory of tenants: make_world(rules, customers={slug: balance}, ...)."""
-    from app.commands.rules import read_rule_files
     from app.domain.money import to_cents
+    from app.dsl import read_rule_files
     from app.store.customers import create_customer
     from app.store.rules import push_rules
     from app.store.sources import create_source

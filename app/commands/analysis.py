@@ -68,8 +68,7 @@ def dry_run_command(
     --counts-only, only how many leads each rule's condition matches, in about a second.
     """
     from app.analysis.dryrun import dry_run_for_tenant
-    from app.commands.rules import read_rule_files
-    from app.dsl import check_texts, read_sources
+    from app.dsl import check_texts, read_rule_files, read_sources
     from app.dsl.diagnostics import format_json, format_report
     from app.store.listing import LeadFilter
     from app.store.tenants import find_tenant

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from pathlib import Path
 
 import click
 
@@ -11,19 +10,6 @@ from app.api.schemas import RuleVersionSchema
 from app.commands.common import emit, fail, json_option, pairs, table, with_app
 from app.store.rules import list_versions, push_rules, rollback_rules
 from app.store.tenants import find_tenant
-
-
-def read_rule_files(path: str) -> dict[str, str]:
-    """Return {name relative to PATH: text} of a rule file or a directory's rule files."""
-    from app.dsl import read_sources
-
-    texts, problems = read_sources(path)
-    if problems:
-        raise click.ClickException("; ".join(f"{d.path}: {d.message}" for d in problems))
-    root = Path(path)
-    if root.is_dir():
-        return {Path(name).relative_to(root).as_posix(): text for name, text in texts.items()}
-    return {Path(name).name: text for name, text in texts.items()}
 
 
 def actor() -> str:
@@ -59,10 +45,13 @@ def rules_group() -> None:
 @with_app
 def push_command(tenant: str, path: str, as_json: bool) -> None:
     """Check rules, store them as a new version and activate it; refuse on any error."""
+    from app.dsl import RulesError, read_rule_files
     from app.store.rules import RulesRefused
 
     try:
         version, _ = push_rules(find_tenant(tenant), read_rule_files(path), by=actor())
+    except RulesError as error:
+        fail(error.report(), as_json, {"diagnostics": [d.to_dict() for d in error.diagnostics]})
     except RulesRefused as error:
         fail(error.message, as_json, {"diagnostics": error.details})
     data = RuleVersionSchema().dump(version)

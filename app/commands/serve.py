@@ -55,7 +55,7 @@ def serve_command(host: str, port: int, demo: bool, as_json: bool) -> None:
             if not is_postgresql():
                 upgrade()
             if (demo or rules_dir) and serving:
-                from app.commands.demo import setup_demo
+                from app.services.demo import setup_demo
 
                 try:
                     info = setup_demo(rules_dir, app.config["PUBLIC_URL"])

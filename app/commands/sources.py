@@ -9,8 +9,8 @@ from flask import current_app
 
 from app.api.admin.sources import CreatedSourceSchema, shown_once
 from app.api.schemas import SourceSchema
-from app.api.spec import source_spec
 from app.commands.common import emit, json_option, pairs, table, with_app
+from app.services.spec import source_spec
 from app.store.rules import active_ruleset
 from app.store.sources import (
     ANY_CATEGORY,

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.dsl.build import check_texts, compile_rules, read_sources
+from app.dsl.build import check_texts, compile_rules, read_rule_files, read_sources
 from app.dsl.compiler import compile_node
 from app.dsl.diagnostics import Diagnostic, RulesError
 from app.dsl.fieldtypes import EXPRESSION_TYPES
@@ -26,6 +26,7 @@ __all__ = [
     "compile_condition",
     "compile_rules",
     "parse_condition",
+    "read_rule_files",
     "read_sources",
 ]
 

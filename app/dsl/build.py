@@ -252,3 +252,17 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
         bids_by_lead_type=MappingProxyType({k: tuple(v) for k, v in bids_by_lead_type.items()}),
         _by_category=MappingProxyType(index),
     )
+
+
+def read_rule_files(path: str | PathLike) -> dict[str, str]:
+    """Return {name relative to PATH: text} of a rule file or a directory's rule files.
+
+    Raises RulesError when the path cannot be read (missing, not a rule file, not text).
+    """
+    texts, problems = read_sources(path)
+    if problems:
+        raise RulesError(problems, texts)
+    root = Path(path)
+    if root.is_dir():
+        return {Path(name).relative_to(root).as_posix(): text for name, text in texts.items()}
+    return {Path(name).name: text for name, text in texts.items()}

@@ -108,7 +108,7 @@ def fingerprint_of(world, seed_lead) -> str:
 
 
 def test_transient_refusals_are_not_kept(make_world, seed_lead, db):
-    from app.commands.rules import read_rule_files
+    from app.dsl import read_rule_files
     from app.store.rules import push_rules
     from tests.conftest import EXAMPLES
 

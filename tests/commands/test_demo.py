@@ -2,8 +2,8 @@
 
 import shlex
 
-from app.commands.demo import DEMO_CODE, setup_demo
 from app.commands.serve import demo_text
+from app.services.demo import DEMO_CODE, setup_demo
 from app.store.models import Customer, RuleSetVersion, Source, Tenant
 
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, validate, va
 
 from app.api.auth import require
 from app.api.schemas import SourceSchema
-from app.api.spec import source_spec
+from app.services.spec import source_spec
 from app.store.rules import active_ruleset
 from app.store.sources import (
     API_STYLES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.api.spec import source_spec
+from app.services.spec import source_spec
 from app.store.customers import create_customer, customer_slugs
 from app.store.models import Source, Tenant, User
 from app.store.rules import push_rules
@@ -22,8 +22,7 @@ def setup_demo(rules_dir: str | None, base_url: str) -> dict[str, Any]:
 
     Secrets are stored hashed, so each run issues new ones: the printed ones always work.
     """
-    from app.commands.rules import read_rule_files
-    from app.dsl import compile_rules
+    from app.dsl import compile_rules, read_rule_files
 
     files = read_rule_files(rules_dir or str(EXAMPLES))
     ruleset = compile_rules(files)  # raises RulesError, reported by the caller
