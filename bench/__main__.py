@@ -4,6 +4,7 @@ RESULTS.md.
 A full run (`python -m bench`) runs the benchmarks that need no database and rewrites
 RESULTS.md, keeping the sections of the others; `python -m bench dryrun` or
 `python -m bench intake` (PostgreSQL; intake also needs wrk) replaces only its own section.
+Every write ends RESULTS.md with the table of levers tried (bench/levers.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dryrun, intake, predicate, ruleset
+from bench import dryrun, intake, levers, predicate, ruleset
 
 BENCHMARKS = {
     "predicate": predicate.run,
@@ -26,6 +27,13 @@ BENCHMARKS = {
 # These need PostgreSQL and minutes: run by name, each in its own RESULTS.md section.
 SEPARATE = {"dryrun": "## Benchmark 3: dry-run", "intake": "## Benchmark 4: intake"}
 RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = (
+    "# Sluice benchmarks\n\n"
+    "Written by `python -m bench`: each section is the last run of its benchmark, with the "
+    "machine it ran on, its method and its targets. Runs of one revision on a shared "
+    "machine vary by up to ±15%; where a floor is measured beside Sluice, compare the ratio "
+    "to it rather than absolute figures across sections or machines.\n\n"
+)
 
 
 def cpu_model() -> str:
@@ -51,15 +59,27 @@ def machine(load_before: tuple[float, ...]) -> str:
     )
 
 
+def read_results() -> str:
+    """Return RESULTS.md without its closing levers table ('' when there is no file)."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    end = text.find(levers.TITLE)
+    return text[:end] if end >= 0 else text
+
+
+def write_results(text: str) -> None:
+    """Write RESULTS.md: the benchmarks' sections, then the levers table."""
+    RESULTS.write_text(text.rstrip("\n") + "\n\n" + levers.markdown())
+
+
 def _section(text: str) -> str:
-    """Return the dry-run section of RESULTS.md (from its title to the end), or ''."""
+    """Return the separate benchmarks' sections of RESULTS.md (from the first one on), or ''."""
     starts = [text.find(title) for title in SEPARATE.values() if title in text]
     return "\n" + text[min(starts) :] if starts else ""
 
 
 def write_section(name: str, markdown: str, load_before: tuple[float, ...]) -> None:
     """Replace a separate benchmark's section of RESULTS.md (with its own machine lines)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Sluice benchmarks\n"
+    text = read_results() or HEADER
     start = text.find(SEPARATE[name])
     if start < 0:
         head, tail = text.rstrip("\n") + "\n\n", ""
@@ -68,7 +88,7 @@ def write_section(name: str, markdown: str, load_before: tuple[float, ...]) -> N
         head, tail = text[:start], text[end + 1 :] if end >= 0 else ""
     title, _, rest = markdown.partition("\n")
     section = title + "\n\n" + machine(load_before) + rest
-    RESULTS.write_text(head + section + ("\n" + tail if tail else ""))
+    write_results(head + section + ("\n" + tail if tail else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,10 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             write_section(name, report.markdown(), load_before)
             print(f"wrote the {name} section of {RESULTS}")
     else:
-        header = "# Sluice rules-language benchmarks\n\nWritten by `python -m bench`.\n\n"
         body = "\n".join(report.markdown() for report in reports)
-        kept = _section(RESULTS.read_text()) if RESULTS.exists() else ""
-        RESULTS.write_text(header + machine(load_before) + "\n" + body + kept)
+        kept = _section(read_results())
+        write_results(HEADER + machine(load_before) + "\n" + body + kept)
         print(f"wrote {RESULTS}")
     missed = [goal for report in reports for goal, met in report.targets if not met]
     return 1 if args.check and missed else 0

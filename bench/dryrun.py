@@ -36,121 +36,6 @@ QUERY = (
 )
 
 
-#: What was changed while profiling, and what each change gained (1,000,000 leads, single
-#: runs of the whole dry-run during development on this machine, quiet unless said).
-OPTIMIZATIONS = (
-    "First version: every condition evaluated in Python on fully decoded lead data (orjson), "
-    "a counting query before the stream, one outcome object and counter updates per lead "
-    "and side: 44.8 s.",
-    "Conditions with an exact SQL translation evaluated by PostgreSQL in the streaming query "
-    "(one bit each); only the fields Python still needs fetched, as a small JSON array: 43.0 s, "
-    "no gain yet, because the planner sorted in parallel and evaluated every row before "
-    "sending the first.",
-    "Stream in index order on one backend (enable_sort off, no parallel workers) with a "
-    "fetching thread one batch ahead, so PostgreSQL evaluates while Python replays; outcomes "
-    "as tuples counted as (before, after) pairs, every total derived at the end; expired "
-    "dedupe keys purged every half window instead of daily: 26.3 s (of which 6.4 s the "
-    "counting query).",
-    "age() translated through PostgreSQL's age() (app/dsl/sql.py): that predicate's count "
-    "2.6 s → 1.0 s.",
-    "Per-rule counts summed from the stream's bits (no second scan): 26.3 s → 16.3 s.",
-    "Cap, budget and schedule state held on each bid (no dict look-ups, no period "
-    "recomputation), dedupe keys without the generic normalizer's dispatch: 16.3 s → 13.5 s.",
-    "Source name through a subquery instead of a join, metadata columns left NULL when no "
-    "Python condition reads them: not measured apart (the machine was busy).",
-    "Profile of what is left (per lead, Python): the two replays ~2×3 µs, the dedupe keys "
-    "~1.5 µs, decoding and the pair count ~1.5 µs, psycopg2 building the rows ~1 µs (in the "
-    "fetching thread, but under the GIL). PostgreSQL spends ~5 µs per lead on the translated "
-    "conditions, in parallel.",
-    "Per-rule SQL counts, worked on by themselves (a new machine, shared with another "
-    "engineer's test "
-    "runs: load average 2-5 on 2 cores, so wall times drift by ±30% between runs; every step "
-    "was therefore also counted in instructions per lead with callgrind on a 100,000-lead copy, "
-    "which does not drift). The nine rules in one query: 69,100 instructions per lead, "
-    "medians of 3.6-5.3 s (runs of 5 rounds, interleaved with the new query, the load varying). "
-    "PostgreSQL evaluates an "
-    "expression as often as it is written: each rule looked its keys up again and re-checked "
-    "their JSON types (`jsonb_typeof`, a text compare, `->>`, a cast: ~4,500 instructions per "
-    "field read, against ~500 for the comparison itself).",
-    "Each value read once per row for all the rules (app/dsl/sql.py `RowValues`: a subquery "
-    "selecting `data -> key` once, then the typed value once; `clock_timestamp()` in its select "
-    "list stops PostgreSQL from merging it back into the query without losing the parallel "
-    "scan, which `OFFSET 0` loses); true/false tests as one containment (`data @> "
-    "'{\"homeowner\": true}'`); strings compared with literals no other JSON type prints as "
-    '(`"CA"`) as the `->>` text; `is missing` as `->> IS NULL`; age() as the difference of '
-    "two YYYYMMDD integers, today's taken once per row from `l.received_at` (it was the text "
-    "parsed back, four times); no per-rule category test when the window has one category: "
-    "69,100 → 32,000 instructions per lead; 4.52 s → 2.42 s in one interleaved run.",
-    "Every other string test (ordering, starts_with, matches, the negations) on the `->>` text "
-    "too, checked to be a string only after the test (lazily), and without a look-up when the "
-    "text starts with a character that no number, true/false, array or object starts with: "
-    "32,000 → 27,500.",
-    "Regexes that are a literal prefix or alternation of them (`^(3|9)`) as `left() = ANY`: "
-    "27,500 → 26,500 instructions per lead. Old and new query interleaved: 5.31 → 2.13 s "
-    "and 4.62 → 1.74 s (medians of 5); the table above: median of 3. What remains: "
-    "the type checks and typed reads (~11,000 instructions per lead: the same nine rules "
-    "written by hand with each field read once and no type check at all take 15,600, see the "
-    "reference row) and today's date (three date_part calls, ~2,000). More parallel workers "
-    "than the default 2 only took CPU from the other engineer's processes; JIT is not used "
-    "(the planner's cost estimate stays under jit_above_cost).",
-    "Fourth session: the counts read a projection of the tenant's lead values "
-    "(app/analysis/projection.py): every value the shared row values compute per lead (typed "
-    "values, texts, presence and string tests, containment tests, today's date, the category "
-    "test) stored once in typed columns of a table of the tenant's own, refreshed before each "
-    "count with the leads stored since, rebuilt when a count needs values it lacks; a birth "
-    "date is also read once per row as a YYYYMMDD integer (RowValues.date_number), which the "
-    "projection stores, instead of being parsed by each age() test. Tried by hand first: the "
-    "same nine rules over a table of typed columns took 1.33 s, of which 0.65 s the age() "
-    "test's date parsing. In one sitting, the nine rules: 3.54-3.78 s over the JSONB → "
-    "0.73-0.78 s through the projection (its refresh included); the first count, which builds "
-    "it for 1,000,000 leads, 14.0 s.",
-    "Tried and reverted: the baseline replayed in a forked process beside the proposed one "
-    "(rows piped to it, outcomes returned as indexes): identical reports, but 37 s against "
-    "26 s in one process, the two cores being taken by the replay and PostgreSQL's stream "
-    "already, and the split duplicating decoding, dedupe keys and Python conditions.",
-    "A one-field dedupe key hashed without building a list, the stream's JSON text "
-    "decoded by orjson without the generic decode() call, the lead's fields zipped without a "
-    "length check: 27.2 and 23.8 s → 22.5 and 22.6 s (two runs each, alternating; reports "
-    "identical).",
-    "Fifth session (a new, quieter machine): one dedupe history for both sides, an entry per "
-    "key holding each side's last time, looked up once per lead and key instead of twice and "
-    "purged once; keys hashed as the normalized values mixed with a per-check constant "
-    "(no tuple of category and names per lead); a quarter-hour schedule's state cached per "
-    "quarter hour of UTC instead of per minute (per minute when an offset change falls "
-    "inside): five alternating pairs, 9.43 → 9.30 s (medians; 2-7% less per pair), the "
-    "reports identical but for the elapsed time; peak memory 174 → 205 MB, the entries "
-    "being small lists.",
-    "Each lead type's eligible bids remembered per mask when every bid condition is a "
-    "database bit (a set of flags and the reported ids, no loop per lead); auctions try the "
-    "bids by price and stop at the first open one unless equal prices are open too; a bid "
-    "found over its cap or budget is skipped until its period ends; the dedupe checks inlined "
-    "in the route. The Python side alone (the streamed rows captured once, then replayed "
-    "from memory, medians of 3): 8.96 → 8.43 s (eligibility, auctions) → 7.71 s (spent "
-    "bids skipped); the whole dry-run 9.3 → 8.2 s; reports identical but for the elapsed time.",
-    "The fields Python needs streamed as a JSON object instead of an array zipped with "
-    "their names in Python (orjson builds the dict, its keys cached), the object's text put "
-    "together from each value's JSON text in SQL (jsonb_build_object()::text cost PostgreSQL "
-    "2.3 s per million leads, the concatenation 1.3 s, as much as the array): the Python side "
-    "alone 7.61 → 6.68 s, the stream alone (PostgreSQL, nothing done with the rows) "
-    "5.2 → 4.9 s, the whole dry-run 8.2 → 7.2-7.3 s (three runs).",
-    "The lead types and audits left to try remembered per mask (6.68 → 6.52 s of "
-    "Python). Python's cycle collector paused while the rows are replayed: the dedupe "
-    "history is up to a million small lists, which every collection walked again (a bare "
-    "loop inserting 870,000 keys: 1.11 s with the collector, 0.51 s without; nothing in the "
-    "replay makes cycles, peak memory unchanged): 6.52 → 5.51 s. The phone key and two-field "
-    "keys without the generic loop: 5.51 → 5.26 s. Tried and reverted: each distinct outcome "
-    "made once and the pairs counted by identity, no gain (5.51 → 5.53 s).",
-    "The stream's query without JIT: PostgreSQL compiled the masks' expressions for "
-    "0.3 s before sending the first row, Python waiting, to save 0.15 s over the million "
-    "rows (the stream alone: first batch 0.32 → 0.03 s, all of it 4.96 → 5.13 s); epoch "
-    "seconds by date_part() (float8, as exact) instead of extract()'s numeric: the whole "
-    "dry-run 6.16-6.46 → 5.69-5.84 s. Tried and reverted: each row as one JSON array's "
-    "text built by PostgreSQL (psycopg2's Python time for the rows 0.52 → 0.18 s), but "
-    "PostgreSQL took 1 s longer to build the text and the dry-run was no faster "
-    "(6.42-6.52 s).",
-)
-
-
 def base_url() -> str:
     return os.environ.get("SLUICE_BENCH_DATABASE_URL") or os.environ.get(
         "SLUICE_TEST_DATABASE_URL", DEFAULT_URL
@@ -476,8 +361,6 @@ def run() -> Report:
         "order) through one predicate; they do not replay dedupe, caps or budgets, and evaluate "
         "one rule set's one condition.",
     ]
-    report.notes += ["Optimization log: " + OPTIMIZATIONS[0]]
-    report.notes += [f"Then: {step}" for step in OPTIMIZATIONS[1:]]
     report.targets += [
         (
             f"dry-run ≤ {RATIO_TARGET:.0f}× the plain floor ({seconds / plain_s:.2f}×)",

@@ -89,76 +89,6 @@ end
 """
 
 
-# What was changed for this benchmark, and what each change gained: measured with
-# SLUICE_BENCH_SLUICE_DIR set to each revision, 2 rounds of 8 s, one after the other.
-CHANGES = [
-    "Changes (A/B runs of the revisions, 2026-11-22, 2 rounds × 8 s each, floor re-measured "
-    "beside each): baseline 688b909 (a new PostgreSQL connection, hence a new server "
-    "process, per request; 21 queries a lead): 49 req/s, p50 313 ms, p99 553 ms (4% of the "
-    "floor's 1,259) → connection pool per process, 5b1d430: 110 req/s (×2.2), p50 147 ms, "
-    "p99 219 ms (8% of 1,330) → 21 → 17 queries a lead, 4 fewer inside the locked routing "
-    "transaction (one INSERT for the timeline, UPDATE ... RETURNING for the charge, one "
-    "INSERT for the dedupe keys, one upsert for the counters, no source re-read, no rules "
-    "text on each request), 03ded56: 117 req/s (+6%), p50 134 ms, p99 184 ms (8% of 1,403).",
-    "Second session, A/B with the current floor beside each (2026-11-22, 2 rounds × 8 s, "
-    "the machine quiet): ba2febd 134 req/s, p50 117 ms, p99 163 ms (9% of 1,499) → "
-    "optimistic bidding, the sale re-checked in its own writes and written last, hand-"
-    "written SQL for the hot statements, BEGIN sent with the first statement, no SELECT 1 "
-    "on pool checkout (21 → 8 round trips), 2caa1e4: 271 req/s (×2.0), p50 58 ms, p99 87 ms "
-    "(17% of 1,633) → the sale's COMMIT in its round trip, 8573b7d: 287 req/s, p99 101 ms "
-    "(17% of 1,714) → source, tenant and active rules in one query, 6ca8c7a: 285 req/s, p99 "
-    "84 ms (17% of 1,649) → accepted posts committed without their own WAL flush (one flush "
-    "a lead), 8aad79d: 353 req/s (+24%), p50 44 ms, p99 71 ms (21% of 1,661).",
-    "Profile after the second session (py-spy on the workers, pg_stat_activity sampled): "
-    "the customer-row lock queue gone, the 2 cores full, 8 workers no faster than 4.",
-    "Third session, on a slower machine (this floor: 757-979 req/s, the issue's reference "
-    "≈2,050): perf record -a under load showed PostgreSQL spending about half its CPU "
-    "parsing, analysing and planning the hot statements (21% of all CPU). Then: the hand-"
-    "written statements prepared once per pooled connection; the lead's lock sent with the "
-    "dedupe upsert (6 → 5 round trips); lead fields validated without marshmallow "
-    "(273 → 168 µs); rows read by hand without model defaults; the in-process rate-limit "
-    "store without a timer thread per request. A/B with the floor beside each (2 rounds × "
-    "8 s, twice): d6e6e24 183 and 159 req/s (21% and 16%) → 3f20ffa 222 and 205 req/s "
-    "(24% and 24%), p99 111-125 → 86-98 ms.",
-    "Profile now (perf record -a, 8 s under load): Python 61% of the CPU (gunicorn, Flask "
-    "and flask-smorest, validation with phone and email parsing, psycopg2, the pipeline), "
-    "PostgreSQL 36% (executing the statements 11%, foreign-key checks 5%, the WAL flush of "
-    "each COMMIT 3%, parse and plan now under 3%), wrk 2%. Half the floor would need about "
-    "half the CPU per lead; most of what is left is the Python request path.",
-    "Fifth session, on a machine whose floor matches the issue's reference (2,157-2,298 "
-    "req/s): Sluice 615-630 req/s, 27-28% of the floor, p99 30-36 ms; perf shows the same "
-    "split (Python 59%, PostgreSQL 37%, wrk 2%): 3.6 ms of CPU per lead against the "
-    "floor's 0.9 ms. Four indexes dropped for a trial (lead, post and dedupe keys by "
-    "tenant, each covered by a composite one, and posts by time): 579-595 req/s either "
-    "way, so they stay. Python's cycle collector frozen after each worker's warm-up, or "
-    "its threshold raised: 618-620 → 620-633 req/s, within the noise, not kept. gthread "
-    "workers (4 × 2 or 4 × 4 threads, keep-alive) instead of sync: 538-562 against 617-621 "
-    "req/s, p99 56-73 ms, not kept.",
-    "Sixth session, 2026-11-30, on an AMD EPYC machine (floor 1,742-2,346 req/s, noisier): "
-    "a new lead is routed first and written once, its post, routed row, timeline, dedupe "
-    "record and sale inserted by one statement of data-modifying CTEs with the COMMIT (no "
-    "pending row committed, then locked and updated: the lead's 10 index entries written "
-    "once, one commit), bidding's read sent with the dedupe upsert, JSON parameters by "
-    "orjson: 5 -> 3 round trips a lead. In process (5 interleaved runs of 1,500 leads, "
-    "medians): Python 2.31 -> 2.12 ms of CPU a lead, PostgreSQL 1.37 -> 1.13 ms. Under wrk, "
-    "A/B with SLUICE_BENCH_SLUICE_DIR (3 rounds x 8 s, twice): b4c020e 483 and 440 req/s "
-    "(23% and 22% of the floor beside it) -> 500 and 559 req/s (23% and 29%).",
-    "Seventh session, 2026-11-30, on a machine half as fast (floor 752-1,018 req/s): no change "
-    "to the request path; the benchmark now splits the CPU a request between PostgreSQL, the "
-    "app and wrk, and prints the ceiling that sets (below), and every lead of up to 8 rounds "
-    "has a phone of its own (before, from the third round on, Sluice's leads repeated the "
-    "first rounds' phones and were recorded as duplicates, not sold). Measured under load "
-    "(4 paired runs): dropping the intake tables' foreign keys cuts PostgreSQL's CPU a lead "
-    "by about a fifth (every concurrent lead locks the same tenant, source and rule-version "
-    "rows FOR KEY SHARE), +1 to +24% req/s; not done (docs/reliability.md, The ceiling). "
-    "gunicorn now preloads the app and builds the rules parser in the master: worker boots "
-    "and recycling after max_requests cost a fork instead of ~1.5 s of CPU each; this "
-    "benchmark's 10 s rounds on fresh servers never recycle a worker and show no change (A/B "
-    "twice, 3 rounds: 25% and 24% -> 22% and 25%), a minute of sustained load does: 184-198 "
-    "-> 202-219 req/s, p99 162-395 -> 131-137 ms, 16 -> 0 requests over 2 s.",
-]
-
-
 @dataclass
 class Cpu:
     """CPU time by who spent it: the PostgreSQL server, the app's gunicorn, the load generator."""
@@ -514,7 +444,6 @@ def run() -> Report:
         "(one JSON line a request, as in production).",
         "Issue reference for the floor on this machine class: ≈2,050 requests/s.",
         *_cpu_notes(cpu["floor"], cpu["sluice"], floor_rps, sluice_rps),
-        *CHANGES,
     ]
     report.targets = [
         (f"Sluice ≥ 50% of the floor's throughput ({ratio:.0%})", ratio >= 0.5),

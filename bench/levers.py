@@ -1,0 +1,232 @@
+"""The levers tried on the benchmarked paths: the static section RESULTS.md ends with.
+
+Each benchmark run rewrites its own section of RESULTS.md; this table is written again
+after them unchanged. Add a row when a change is measured, kept or not.
+"""
+
+from __future__ import annotations
+
+TITLE = "## Levers tried"
+
+#: (benchmark, lever, effect, kept). The effect is what an A/B measurement showed at the
+#: time, on that day's machine: compare its before and after, not its figures with the
+#: tables above.
+LEVERS = (
+    (
+        "intake",
+        "PostgreSQL connections pooled per process (was one connection, and server process, "
+        "a request)",
+        "49 → 110 req/s (×2.2)",
+        "kept",
+    ),
+    (
+        "intake",
+        "21 → 17 queries a lead, 4 fewer under the customers' row locks",
+        "110 → 117 req/s (+6%)",
+        "kept",
+    ),
+    (
+        "intake",
+        "optimistic bidding: the sale re-checks balance, cap, budget and turn in its own "
+        "writes, written last; hand-written hot statements (8 round trips)",
+        "134 → 271 req/s (×2.0), p99 163 → 87 ms",
+        "kept",
+    ),
+    (
+        "intake",
+        "the sale's COMMIT in its round trip; source, tenant and active rules in one query "
+        "(6 round trips)",
+        "271 → 287 → 285 req/s",
+        "kept",
+    ),
+    (
+        "intake",
+        "accepted posts committed without their own WAL flush (one flush a lead)",
+        "285 → 353 req/s (+24%), p99 84 → 71 ms",
+        "kept",
+    ),
+    (
+        "intake",
+        "statements prepared once per pooled connection; the lead lock with the dedupe "
+        "upsert (5 round trips); validation by a plain loop (273 → 168 µs a lead)",
+        "16–21% → 24% of the floor, p99 111–125 → 86–98 ms",
+        "kept",
+    ),
+    (
+        "intake",
+        "a new lead routed first and written once, in one statement and one commit "
+        "(3 round trips); JSON parameters by orjson",
+        "22–23% → 23–29% of the floor; PostgreSQL CPU a lead −18%",
+        "kept",
+    ),
+    (
+        "intake",
+        "gunicorn loads the app and builds the rules parser in the master (`preload_app`)",
+        "10 s rounds: no change; a minute of load: 184–198 → 202–219 req/s, "
+        "p99 162–395 → 131–137 ms",
+        "kept",
+    ),
+    (
+        "intake",
+        "four indexes dropped (three covered by composite ones; posts by time)",
+        "579–595 req/s either way",
+        "not kept",
+    ),
+    (
+        "intake",
+        "Python's cycle collector frozen after warm-up, or its threshold raised",
+        "618–620 → 620–633 req/s (within noise)",
+        "not kept",
+    ),
+    (
+        "intake",
+        "gthread workers (4 × 2 or 4 × 4 threads) instead of sync",
+        "617–621 → 538–562 req/s, p99 56–73 ms",
+        "not kept",
+    ),
+    (
+        "intake",
+        "no foreign keys on the intake tables",
+        "PostgreSQL CPU a lead −11 to −31%, +1 to +24% req/s",
+        "not kept (the database's own integrity check)",
+    ),
+    (
+        "intake",
+        "each worker's last authentication of a key reused (unchecked, in process)",
+        "CPU a lead: Python 1.62 → 1.32 ms, PostgreSQL 0.86 → 0.75 ms",
+        "not kept (a security check in the write path)",
+    ),
+    (
+        "intake",
+        "dedupe-key updates made HOT (no indexes on `lead_id` and `tenant_id`)",
+        "PostgreSQL CPU a lead about −5% (within noise)",
+        "not kept",
+    ),
+    (
+        "dry-run",
+        "conditions with an exact SQL translation evaluated in the stream; the stream in "
+        "index order on one backend, fetched a batch ahead",
+        "44.8 → 26.3 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "per-rule counts summed from the stream's bits (no second scan)",
+        "26.3 → 16.3 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "cap, budget and schedule state held on each bid; dedupe keys without the generic "
+        "normalizer",
+        "16.3 → 13.5 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "one-field keys hashed without a list; the stream's JSON decoded by orjson directly",
+        "23.8–27.2 → 22.5–22.6 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "the baseline replayed in a forked process beside the proposed one",
+        "26 → 37 s",
+        "not kept",
+    ),
+    (
+        "dry-run",
+        "one dedupe history for both rule sets; quarter-hour schedules cached per quarter hour",
+        "9.43 → 9.30 s; peak memory 174 → 205 MB",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "eligible bids remembered per set of database verdicts; auctions stop at the first "
+        "open bid; spent bids skipped until their period ends",
+        "9.3 → 8.2 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "the needed fields streamed as one JSON object built in SQL",
+        "8.2 → 7.2–7.3 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "lead types and audits remembered per set of verdicts; the cycle collector paused "
+        "during the replay; phone and two-field keys inlined",
+        "Python's part 6.68 → 5.26 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "each distinct outcome made once, pairs counted by identity",
+        "5.51 → 5.53 s",
+        "not kept",
+    ),
+    (
+        "dry-run",
+        "the stream's query without JIT; epoch seconds by `date_part()`",
+        "6.16–6.46 → 5.69–5.84 s",
+        "kept",
+    ),
+    (
+        "dry-run",
+        "each row as one JSON array built by PostgreSQL",
+        "the dry-run no faster (6.42–6.52 s)",
+        "not kept",
+    ),
+    (
+        "rule counts",
+        "`age()` through PostgreSQL's `age()`",
+        "that predicate's count 2.6 → 1.0 s",
+        "kept",
+    ),
+    (
+        "rule counts",
+        "each lead value read once per row, the cheapest exact way its use allows",
+        "69,100 → 26,500 instructions a lead; 5.31 → 2.13 s",
+        "kept",
+    ),
+    (
+        "rule counts",
+        "more parallel workers than PostgreSQL's default 2",
+        "no gain on 2 cores",
+        "not kept",
+    ),
+    (
+        "rule counts",
+        "a projection of the tenant's lead values in typed columns",
+        "3.54–3.78 → 0.73–0.78 s (built once: 14.0 s)",
+        "kept",
+    ),
+    (
+        "rule set",
+        "dedupe keys skip `phonenumbers` for values already in E.164",
+        "48 µs → under 1 µs a lead",
+        "kept",
+    ),
+    (
+        "rule set",
+        "`age()` and `days_since()` cache parsed dates and the lead's reference date",
+        "about 1 → 0.6 µs a call",
+        "kept",
+    ),
+)
+
+
+def markdown() -> str:
+    """Return the levers table as RESULTS.md's closing section."""
+    lines = [
+        TITLE,
+        "",
+        "Effects are A/B measurements made when each lever was tried, on that day's machine: "
+        "compare a row's before and after, not its figures with the tables above.",
+        "",
+        "| benchmark | lever | effect | kept |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {bench} | {lever} | {effect} | {kept} |" for bench, lever, effect, kept in LEVERS]
+    return "\n".join(lines) + "\n"
