@@ -35,7 +35,7 @@ class RotatedSecret:
     secret: str  # shown once
 
 
-def find_source(actor: Actor, ref: str) -> Source:
+def _source(actor: Actor, ref: str) -> Source:
     """Return the source with this id or API key, in the actor's tenant (the operator's: any)."""
     return store.find_source(ref, actor.tenant)
 
@@ -49,7 +49,7 @@ def list_sources(actor: Actor) -> list[Source]:
 def show_source(actor: Actor, ref: str) -> Source:
     """Return one source."""
     actor.require("sources.read")
-    return find_source(actor, ref)
+    return _source(actor, ref)
 
 
 def create_source(
@@ -85,15 +85,13 @@ def update_source(
     """Switch test mode or the active flag, or set the rate limit (None: the default)."""
     actor.require("sources.write")
     changes = {} if rate_limit is UNCHANGED else {"rate_limit": rate_limit}
-    return store.update_source(
-        find_source(actor, ref), test_mode=test_mode, active=active, **changes
-    )
+    return store.update_source(_source(actor, ref), test_mode=test_mode, active=active, **changes)
 
 
 def create_token(actor: Actor, ref: str) -> NewToken:
     """Create a bearer token for the source (Routio style: another API key)."""
     actor.require("sources.write")
-    source = find_source(actor, ref)
+    source = _source(actor, ref)
     row, token = store.create_token(source)
     return NewToken(source, row, token)
 
@@ -101,19 +99,19 @@ def create_token(actor: Actor, ref: str) -> NewToken:
 def list_tokens(actor: Actor, ref: str) -> list[SourceToken]:
     """Return the source's bearer tokens (their ids and dates, never the tokens)."""
     actor.require("sources.read")
-    return store.list_tokens(find_source(actor, ref))
+    return store.list_tokens(_source(actor, ref))
 
 
 def revoke_token(actor: Actor, ref: str, token_id: str) -> SourceToken:
     """Revoke one bearer token of the source: it stops opening the intake at once."""
     actor.require("sources.write")
-    return store.revoke_token(find_source(actor, ref), token_id)
+    return store.revoke_token(_source(actor, ref), token_id)
 
 
 def rotate_secret(actor: Actor, ref: str) -> RotatedSecret:
     """Give a native source a new API secret; the old one stops working at once."""
     actor.require("sources.write")
-    source = find_source(actor, ref)
+    source = _source(actor, ref)
     if source.api_style != "native":
         raise InvalidError(
             "a Routio-style source has no API secret: create a new API key (a token) "
@@ -125,6 +123,6 @@ def rotate_secret(actor: Actor, ref: str) -> RotatedSecret:
 def show_source_spec(actor: Actor, ref: str, public_url: str) -> dict[str, Any]:
     """Return the source's API specification: endpoint, auth, fields, a cURL example."""
     actor.require("sources.read")
-    source = find_source(actor, ref)
+    source = _source(actor, ref)
     _, ruleset = active_ruleset(source.tenant_id)
     return source_spec(source, ruleset, public_url)
