@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import peewee
@@ -90,7 +90,7 @@ def parse_moment(value: str | None) -> datetime | None:
     return naive(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-def fail(message: str, as_json: bool, details: Any = None) -> None:
+def fail(message: str, as_json: bool, details: Any = None) -> NoReturn:
     """Print an error (JSON on stdout with --json, text on stderr) and exit 1."""
     if as_json:
         body: dict[str, Any] = {"error": message}

@@ -42,7 +42,6 @@ def read_files(path: str, as_json: bool) -> dict[str, str]:
         return read_rule_files(path)
     except RulesError as error:
         fail(error.report(), as_json, {"diagnostics": [d.to_dict() for d in error.diagnostics]})
-        raise  # fail() exits
 
 
 @click.group("rules")
