@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
+from app.domain.status import Status
 from app.store.models import Customer, Lead, RuleSetVersion, Source, Tenant
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -179,7 +180,7 @@ def test_lead_reprocess_from_the_cli(sluice, tenant, client):
     assert body["status"] == "marketplace"
     code, output = sluice("lead", "reprocess", "ACME1234", body["lead_public_id"])
     assert code == 1 and "cannot be reprocessed" in output
-    Lead.update(status="unassigned").execute()
+    Lead.update(status=Status.UNASSIGNED).execute()
     run_json(sluice, "customer", "activate", "ACME1234", "bargain")
     done = run_json(sluice, "lead", "reprocess", "ACME1234", body["lead_public_id"])
     assert (done["status"], done["customer"]) == ("assigned", "bargain")

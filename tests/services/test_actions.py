@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.errors import ConflictError, InvalidError, NotFoundError, UnavailableError
+from app.domain.status import Status
 from app.services import customers, leads, posts, rules, sources
 from app.services.actor import operator_actor
 from app.store.models import Lead, RuleSetVersion
@@ -98,7 +99,7 @@ def test_reprocess_refuses_a_routed_lead_and_a_category_without_rules(world, ope
     body = world.post(seed_lead).json
     with pytest.raises(ConflictError, match="cannot be reprocessed"):
         leads.reprocess_lead(operator, body["lead_public_id"], test_price_cents=4500)
-    Lead.update(status="unassigned", category="roofing").execute()
+    Lead.update(status=Status.UNASSIGNED, category="roofing").execute()
     with pytest.raises(UnavailableError, match="no active rules"):
         leads.reprocess_lead(operator, body["lead_public_id"], test_price_cents=4500)
     with pytest.raises(NotFoundError):
