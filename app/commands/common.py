@@ -32,7 +32,10 @@ def with_database(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         as_json = kwargs.get("as_json", False) or kwargs.get("output") == "json"
-        config = load_config()
+        try:
+            config = load_config()
+        except ValueError as error:  # a SLUICE_* variable of the wrong type
+            fail(str(error), as_json)
         click.get_current_context().meta[_CONFIG] = config
         bind(config["DATABASE_URL"])
         try:

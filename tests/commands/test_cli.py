@@ -33,6 +33,16 @@ def run_json(sluice, *args: str):
     return json.loads(output)
 
 
+def basic(key: str, secret: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def tenant(sluice):
     """Create tenant ACME1234 with the example rules' customers and rules."""
@@ -289,11 +299,8 @@ def test_no_tenant_names_the_database_without_its_password(monkeypatch, tmp_path
     assert "postgresql://sluice:***@127.0.0.1:1/nowhere" in result.stderr
 
 
-def basic(key: str, secret: str) -> dict[str, str]:
-    import base64
-
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def test_a_malformed_setting_is_an_error_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("SLUICE_RATE_LIMIT", "lots")
+    result = CliRunner().invoke(main, ["tenant", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: SLUICE_RATE_LIMIT must be int, got 'lots'"
