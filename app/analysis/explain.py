@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.schemas import LeadEventSchema
 from app.domain.clock import aware
+from app.domain.status import Status
 from app.dsl.fieldtypes import format_datetime
 from app.pipeline.lead import lead_from_row
 from app.store.leads import lead_events
-from app.store.models import Lead, RuleSetVersion, Source
+from app.store.models import Lead, LeadEvent, RuleSetVersion, Source
 from app.store.rules import compiled
 
 _BIDDING_KINDS = ("bidding", "assigned")
@@ -42,7 +42,7 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
         "audits": [],
         "dedupe": [],
         "bidding": [],
-        "timeline": LeadEventSchema(many=True).dump(events),
+        "timeline": [_event(event) for event in events],
     }
     if version is None:
         result["note"] = "The lead has not been routed by any rule set version yet."
@@ -63,10 +63,20 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
     return result
 
 
+def _event(event: LeadEvent) -> dict[str, Any]:
+    """Return a timeline entry as the lead's timeline shows it."""
+    return {
+        "at": format_datetime(aware(event.at)),
+        "kind": event.kind,
+        "message": event.message,
+        "details": event.details,
+    }
+
+
 def _dedupe(checks: list[dict], events, status: str) -> list[dict[str, Any]]:
     """Add to each dedupe check what routing found: the original lead, or no match."""
     duplicate = next((e for e in events if e.kind == "duplicate"), None)
-    reached = status not in ("uncategorized", "audit", "pending") and not any(
+    reached = status not in (Status.UNCATEGORIZED, Status.AUDIT, Status.PENDING) and not any(
         e.kind in ("audit", "uncategorized", "test_mode") for e in events
     )
     out = []

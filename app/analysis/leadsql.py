@@ -19,6 +19,8 @@ from typing import Any
 from peewee import DatabaseError
 from playhouse.pool import PooledDatabase
 
+from app.analysis import projection
+from app.analysis.fragments import join
 from app.dsl import ast
 from app.dsl.sql import RowValues, Sql, SqlWhere, sql, to_sql
 from app.dsl.sqldialects import register_sqlite_functions
@@ -154,11 +156,6 @@ def scope_sql(tenant_id: int, filters: LeadFilter, name: str) -> Sql:
     return join(parts, " AND ")
 
 
-def join(parts: Sequence[Sql], separator: str) -> Sql:
-    """Join SQL pieces and their parameters."""
-    return Sql(separator.join(p.text for p in parts), tuple(v for p in parts for v in p.params))
-
-
 def execute(statement: Sql):
     """Run a statement on the bound database (SQLite gets the rule functions); return a cursor."""
     if not is_postgresql():
@@ -288,8 +285,6 @@ class Window:
     def _count_projected(
         self, conditions: Sequence[tuple[str, SqlWhere]], build: bool
     ) -> tuple[int, list[int]] | None:
-        from app.analysis import projection
-
         shared = Shared(self.only_category(), projection.ProjectedRowValues("l.data"))
         select = _count_columns(shared, conditions)  # asks shared.row for the values first
         scope = self.condition("postgresql")

@@ -35,7 +35,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 
-from app.analysis.leadsql import join
+from app.analysis.fragments import join
 from app.dsl.sql import RowValues, Sql, sql
 from app.store.db import database
 from app.store.models import LeadProjection

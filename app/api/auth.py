@@ -9,10 +9,11 @@ from flask import g, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.api.errors import Forbidden, Unauthorized
+from app.api.errors import Unauthorized
+from app.services.actor import Actor, user_actor
 from app.store.models import Source
 from app.store.sources import authenticate_basic, authenticate_bearer
-from app.store.tenants import authenticate_user, has_permission
+from app.store.tenants import authenticate_user
 
 
 def find_calling_source() -> Source | None:
@@ -60,8 +61,8 @@ def unauthorized(style: str) -> Unauthorized:
     return Unauthorized("Invalid credentials.")
 
 
-def authenticate_admin():
-    """Return the tenant user authenticated by `Authorization: Bearer <user token>`."""
+def authenticate_admin() -> Actor:
+    """Return the actor of the tenant user authenticated by `Authorization: Bearer <token>`."""
     auth = request.authorization
     user = None
     if auth is not None and auth.type == "bearer" and auth.token:
@@ -70,18 +71,22 @@ def authenticate_admin():
         raise Unauthorized("Authenticate with Authorization: Bearer <user token>.", realm="admin")
     g.user = user
     g.tenant = user.tenant
-    return user
+    g.actor = user_actor(user)
+    return g.actor
 
 
 def require(permission: str) -> Callable:
-    """Decorate a view: the caller must be a user whose role grants the permission."""
+    """Decorate an admin view: authenticate the user and document the permission it needs.
+
+    The services refuse what a role lacks; the view's permission is asked of the actor
+    here too, before the request body is read, so that a refusal never depends on the
+    body (a 403 rather than a 422) and nothing is parsed for a caller who may not act.
+    """
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
-            user = authenticate_admin()
-            if not has_permission(user, permission):
-                raise Forbidden(f"Your role ({user.role}) lacks the {permission} permission.")
+            authenticate_admin().require(permission)
             return view(*args, **kwargs)
 
         return Blueprint.doc(

@@ -23,7 +23,14 @@ import peewee
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.domain.errors import ConflictError, InvalidError, NotFoundError, StoreError
+from app.domain.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    StoreError,
+    UnavailableError,
+)
 
 log = logging.getLogger("sluice.api")
 
@@ -173,9 +180,13 @@ _HTTP_CODES = {
 
 
 def from_store_error(error: StoreError) -> ApiError:
-    """Return the API error for a store refusal."""
+    """Return the API error for a refusal of a service or the store."""
+    if isinstance(error, ForbiddenError):
+        return Forbidden(error.message)
     if isinstance(error, NotFoundError):
         return NotFound(error.message)
+    if isinstance(error, UnavailableError):
+        return ServiceUnavailable(error.message)
     if isinstance(error, ConflictError):
         return Conflict(error.message)
     if isinstance(error, InvalidError):

@@ -7,10 +7,13 @@ import sys
 
 import click
 
-from app.commands.common import fail, with_app
-from app.commands.leads import _moment
+from app.commands.common import operator, parse_moment, with_database
 from app.commands.rules_check import render_rule_traces
 from app.domain.status import STATUSES
+from app.dsl import check_texts, read_rule_files, read_sources
+from app.dsl.diagnostics import format_json, format_report
+from app.services import analysis, leads
+from app.services.leads import LeadFilter
 
 
 @click.command("dry-run")
@@ -44,7 +47,7 @@ from app.domain.status import STATUSES
     is_flag=True,
     help="Only each rule's matches, counted by the database; no replay.",
 )
-@with_app
+@with_database
 def dry_run_command(
     tenant,
     rules_path,
@@ -67,12 +70,6 @@ def dry_run_command(
     caps and budgets included); the comparison is printed as tables or JSON. With
     --counts-only, only how many leads each rule's condition matches, in about a second.
     """
-    from app.analysis.dryrun import dry_run_for_tenant
-    from app.dsl import check_texts, read_rule_files, read_sources
-    from app.dsl.diagnostics import format_json, format_report
-    from app.store.listing import LeadFilter
-    from app.store.tenants import find_tenant
-
     texts, diagnostics = read_sources(rules_path)
     if texts:
         diagnostics += check_texts(texts)[1]
@@ -82,18 +79,18 @@ def dry_run_command(
         else:
             click.echo(format_report(diagnostics, texts), err=True)
         sys.exit(1)
-    owner = find_tenant(tenant)
+    actor = operator(tenant)
     filters = LeadFilter(
-        status=status, category=category, since=_moment(since), until=_moment(until)
+        status=status, category=category, since=parse_moment(since), until=parse_moment(until)
     )
     show = sys.stderr.isatty() if progress is None else progress
     bar = _Progress() if show and not counts_only else None
     try:
-        report = dry_run_for_tenant(
-            owner,
+        report = analysis.dry_run(
+            actor,
             read_rule_files(rules_path),
+            filters,
             baseline=baseline,
-            filters=filters,
             source=source,
             where=where,
             limit=limit,
@@ -349,17 +346,10 @@ def _outcome(outcome: dict) -> str:
 @click.argument("tenant")
 @click.argument("lead")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@with_app
+@with_database
 def explain_lead_command(tenant: str, lead: str, as_json: bool) -> None:
     """Explain why a stored lead went where it went."""
-    from app.analysis.explain import explain_stored_lead
-    from app.store.leads import get_lead
-    from app.store.tenants import find_tenant
-
-    found = get_lead(find_tenant(tenant), lead)
-    if found is None:
-        fail(f"no lead {lead!r}", as_json)
-    explanation = explain_stored_lead(found)
+    explanation = leads.explain_lead(operator(tenant), lead)
     if as_json:
         click.echo(json.dumps(explanation, indent=2, default=str))
     else:

@@ -1,14 +1,13 @@
-"""`sluice customer create|list|deposit|deactivate|activate`."""
+"""`sluice customer create|list|show|deposit|deactivate|activate`."""
 
 from __future__ import annotations
 
 import click
 
-from app.api.schemas import CustomerSchema
-from app.commands.common import emit, json_option, pairs, table, with_app
+from app.commands.common import emit, json_option, operator, pairs, table, with_database
 from app.domain.money import to_cents
-from app.store.customers import create_customer, deposit, find_customer, list_customers, set_active
-from app.store.tenants import find_tenant
+from app.schemas import CustomerSchema
+from app.services import customers
 
 
 @click.group("customer")
@@ -16,7 +15,8 @@ def customer_group() -> None:
     """Customers (the buyers bids name) and their wallets."""
 
 
-def _show(customer, as_json: bool) -> None:
+def show(customer, as_json: bool) -> None:
+    """Print a customer, its balance with two decimals."""
     data = CustomerSchema().dump(customer)
     emit(data, as_json, lambda: pairs({**data, "balance": f"{data['balance']:.2f}"}))
 
@@ -27,21 +27,31 @@ def _show(customer, as_json: bool) -> None:
 @click.option("--name", required=True)
 @click.option("--balance", default="0", show_default=True, help="Opening wallet balance.")
 @json_option
-@with_app
+@with_database
 def create_command(tenant: str, slug: str, name: str, balance: str, as_json: bool) -> None:
     """Create a customer with an optional opening balance."""
-    _show(create_customer(find_tenant(tenant), slug, name, to_cents(balance)), as_json)
+    show(customers.create_customer(operator(tenant), slug, name, to_cents(balance)), as_json)
 
 
 @customer_group.command("list")
 @click.argument("tenant")
 @json_option
-@with_app
+@with_database
 def list_command(tenant: str, as_json: bool) -> None:
     """List customers with their wallet balances."""
-    data = CustomerSchema(many=True).dump(list_customers(find_tenant(tenant)))
+    data = CustomerSchema(many=True).dump(customers.list_customers(operator(tenant)))
     rows = [{**row, "balance": f"{row['balance']:.2f}"} for row in data]
     emit(data, as_json, lambda: table(rows, ["slug", "name", "balance", "active", "id"]))
+
+
+@customer_group.command("show")
+@click.argument("tenant")
+@click.argument("customer")
+@json_option
+@with_database
+def show_command(tenant: str, customer: str, as_json: bool) -> None:
+    """Show a customer and its wallet balance."""
+    show(customers.show_customer(operator(tenant), customer), as_json)
 
 
 @customer_group.command("deposit")
@@ -50,28 +60,27 @@ def list_command(tenant: str, as_json: bool) -> None:
 @click.argument("amount")
 @click.option("--note", default="deposit")
 @json_option
-@with_app
+@with_database
 def deposit_command(tenant: str, customer: str, amount: str, note: str, as_json: bool) -> None:
     """Add AMOUNT to a customer's wallet."""
-    found = find_customer(find_tenant(tenant), customer)
-    _show(deposit(found, to_cents(amount), note), as_json)
+    show(customers.deposit(operator(tenant), customer, to_cents(amount), note), as_json)
 
 
 @customer_group.command("deactivate")
 @click.argument("tenant")
 @click.argument("customer")
 @json_option
-@with_app
+@with_database
 def deactivate_command(tenant: str, customer: str, as_json: bool) -> None:
     """Deactivate a customer: its bids win nothing."""
-    _show(set_active(find_customer(find_tenant(tenant), customer), False), as_json)
+    show(customers.set_customer_active(operator(tenant), customer, False), as_json)
 
 
 @customer_group.command("activate")
 @click.argument("tenant")
 @click.argument("customer")
 @json_option
-@with_app
+@with_database
 def activate_command(tenant: str, customer: str, as_json: bool) -> None:
     """Activate a customer again."""
-    _show(set_active(find_customer(find_tenant(tenant), customer), True), as_json)
+    show(customers.set_customer_active(operator(tenant), customer, True), as_json)

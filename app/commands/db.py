@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.commands.common import emit, json_option, with_app
+from app.commands.common import emit, json_option, with_database
 
 
 @click.group("db")
@@ -14,7 +14,7 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @json_option
-@with_app
+@with_database
 def upgrade_command(as_json: bool) -> None:
     """Create the tables or apply pending migrations (safe to run again)."""
     from app.store.migrations import upgrade
@@ -26,7 +26,7 @@ def upgrade_command(as_json: bool) -> None:
 
 @db_group.command("status")
 @json_option
-@with_app
+@with_database
 def status_command(as_json: bool) -> None:
     """Show the migrations not yet applied."""
     from app.store.migrations import pending

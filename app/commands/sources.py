@@ -1,27 +1,21 @@
-"""`sluice source create|list|token|spec|set`."""
+"""`sluice source create|list|show|set|token|tokens|revoke-token|rotate-secret|spec`."""
 
 from __future__ import annotations
 
 import json
 
 import click
-from flask import current_app
 
-from app.api.admin.sources import CreatedSourceSchema, shown_once
-from app.api.schemas import SourceSchema
-from app.commands.common import emit, json_option, pairs, table, with_app
-from app.services.spec import source_spec
-from app.store.rules import active_ruleset
-from app.store.sources import (
-    ANY_CATEGORY,
-    API_STYLES,
-    create_source,
-    create_token,
-    find_source,
-    list_sources,
-    update_source,
+from app.commands.common import emit, json_option, operator, pairs, settings, table, with_database
+from app.schemas import (
+    CreatedSourceSchema,
+    NewTokenSchema,
+    RotatedSecretSchema,
+    SourceSchema,
+    SourceTokenSchema,
 )
-from app.store.tenants import find_tenant
+from app.services import sources
+from app.store.sources import ANY_CATEGORY, API_STYLES
 
 
 @click.group("source")
@@ -67,7 +61,7 @@ RATE_LIMIT = RateLimitType()
 @click.option("--rate-limit", type=RATE_LIMIT, help="Requests per minute (default: 60).")
 @click.option("--test-mode", is_flag=True, help="Deterministic test outcomes; nothing is sold.")
 @json_option
-@with_app
+@with_database
 def create_command(
     tenant: str,
     name: str,
@@ -78,51 +72,51 @@ def create_command(
     as_json: bool,
 ):
     """Create a source; print its credentials (the secret or Routio API key is shown once)."""
-    source, credential = create_source(
-        find_tenant(tenant),
+    created = sources.create_source(
+        operator(tenant),
         name,
         category,
-        test_mode,
         api_style=api_style,
         rate_limit=None if rate_limit == DEFAULT else rate_limit,
+        test_mode=test_mode,
     )
-    data = CreatedSourceSchema().dump(shown_once(source, credential))
+    data = CreatedSourceSchema().dump(created)
+    source = created.source
     text = {
         "source": f"{source.name} ({source.public_id})",
         "api style": source.api_style,
         "category": "any with a plan" if source.category == ANY_CATEGORY else source.category,
-        "rate limit": f"{source.rate_limit or current_app.config['RATE_LIMIT']} per minute",
+        "rate limit": f"{source.rate_limit or settings()['RATE_LIMIT']} per minute",
         "test mode": source.test_mode,
     }
     if source.api_style == "routio":
         text["seller"] = f"{source.tenant.code} (or {source.tenant.slug})"
-        text["api key"] = f"{credential}   (shown once; send as Authorization: Bearer)"
+        text["api key"] = f"{created.credential}   (shown once; send as Authorization: Bearer)"
     else:
         text["api key"] = source.api_key
-        text["api secret"] = f"{credential}   (shown once)"
+        text["api secret"] = f"{created.credential}   (shown once)"
     emit(data, as_json, pairs(text))
 
 
 @source_group.command("list")
 @click.argument("tenant")
 @json_option
-@with_app
+@with_database
 def list_command(tenant: str, as_json: bool) -> None:
     """List a tenant's sources."""
-    rows = SourceSchema(many=True).dump(list_sources(find_tenant(tenant)))
+    rows = SourceSchema(many=True).dump(sources.list_sources(operator(tenant)))
     columns = ["id", "name", "api_style", "category", "rate_limit", "test_mode", "active"]
     emit(rows, as_json, lambda: table(rows, columns))
 
 
-@source_group.command("token")
+@source_group.command("show")
 @click.argument("source")
 @json_option
-@with_app
-def token_command(source: str, as_json: bool) -> None:
-    """Create a bearer token for a source (Routio style: another API key); shown once."""
-    found = find_source(source)
-    _, token = create_token(found)
-    emit({"source": found.public_id, "token": token}, as_json, f"{token}   (shown once)")
+@with_database
+def show_command(source: str, as_json: bool) -> None:
+    """Show a source (by id or API key)."""
+    data = SourceSchema().dump(sources.show_source(operator(), source))
+    emit(data, as_json, lambda: pairs(data))
 
 
 @source_group.command("set")
@@ -131,7 +125,7 @@ def token_command(source: str, as_json: bool) -> None:
 @click.option("--active/--inactive", default=None, help="Inactive sources are refused.")
 @click.option("--rate-limit", type=RATE_LIMIT, help="Requests per minute, or 'default'.")
 @json_option
-@with_app
+@with_database
 def set_command(
     source: str,
     test_mode: bool | None,
@@ -143,18 +137,61 @@ def set_command(
     changes = (
         {} if rate_limit is None else {"rate_limit": None if rate_limit == DEFAULT else rate_limit}
     )
-    found = update_source(find_source(source), test_mode=test_mode, active=active, **changes)
-    data = SourceSchema().dump(found)
+    updated = sources.update_source(
+        operator(), source, test_mode=test_mode, active=active, **changes
+    )
+    data = SourceSchema().dump(updated)
     emit(data, as_json, lambda: pairs(data))
+
+
+@source_group.command("token")
+@click.argument("source")
+@json_option
+@with_database
+def token_command(source: str, as_json: bool) -> None:
+    """Create a bearer token for a source (Routio style: another API key); shown once."""
+    new = sources.create_token(operator(), source)
+    data = NewTokenSchema().dump(new)
+    emit(data, as_json, f"{new.token}   (shown once; id {data['id']})")
+
+
+@source_group.command("tokens")
+@click.argument("source")
+@json_option
+@with_database
+def tokens_command(source: str, as_json: bool) -> None:
+    """List a source's bearer tokens: ids and dates (a token is shown only when created)."""
+    rows = SourceTokenSchema(many=True).dump(sources.list_tokens(operator(), source))
+    emit(rows, as_json, lambda: table(rows, ["id", "created_at", "revoked_at"]))
+
+
+@source_group.command("revoke-token")
+@click.argument("source")
+@click.argument("token_id")
+@json_option
+@with_database
+def revoke_token_command(source: str, token_id: str, as_json: bool) -> None:
+    """Revoke a source's bearer token by its id (`sluice source tokens`): it stops working."""
+    data = SourceTokenSchema().dump(sources.revoke_token(operator(), source, token_id))
+    emit(data, as_json, f"revoked {data['id']} at {data['revoked_at']}")
+
+
+@source_group.command("rotate-secret")
+@click.argument("source")
+@json_option
+@with_database
+def rotate_secret_command(source: str, as_json: bool) -> None:
+    """Give a native source a new API secret (shown once); the old one stops working."""
+    data = RotatedSecretSchema().dump(sources.rotate_secret(operator(), source))
+    text = {"api key": data["api_key"], "api secret": f"{data['api_secret']}   (shown once)"}
+    emit(data, as_json, pairs(text))
 
 
 @source_group.command("spec")
 @click.argument("source")
 @json_option
-@with_app
+@with_database
 def spec_command(source: str, as_json: bool) -> None:
     """Print a source's API specification (JSON): endpoint, auth, fields, cURL example."""
-    found = find_source(source)
-    _, ruleset = active_ruleset(found.tenant_id)
-    spec = source_spec(found, ruleset, current_app.config["PUBLIC_URL"])
+    spec = sources.show_source_spec(operator(), source, settings()["PUBLIC_URL"])
     emit(spec, as_json, lambda: json.dumps(spec, indent=2))

@@ -22,3 +22,11 @@ class ConflictError(StoreError):
 
 class InvalidError(StoreError):
     """The input is wrong (the message says how)."""
+
+
+class ForbiddenError(StoreError):
+    """The actor's role does not grant the permission the action needs."""
+
+
+class UnavailableError(StoreError):
+    """The action cannot be done now (e.g. no active rules for the lead's category)."""

@@ -29,6 +29,7 @@ POOL_WAIT_SECONDS = 10  # a request waits this long for a free connection
 PREPARED_PER_CONNECTION = 500  # then the connection's prepared statements are all dropped
 _PREPARABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"%[%s]")
+_PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 _statement_names = itertools.count(1)
 
 
@@ -229,6 +230,15 @@ def open_database(url: str) -> peewee.Database:
             **options,
         )
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgresql")
+
+
+def redact_url(url: str) -> str:
+    """Return a database URL fit to print: its password, if any, replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        url = url.replace(parts.netloc, f"{userinfo.split(':', 1)[0]}:***@{host}", 1)
+    return _PASSWORD_OPTION.sub(r"\1***", url)
 
 
 def is_postgresql() -> bool:

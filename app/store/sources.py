@@ -117,6 +117,39 @@ def create_token(source: Source) -> tuple[SourceToken, str]:
     return row, token
 
 
+#: A bearer token's id: `tok_` and the start of its SHA-256, which says nothing of the token.
+TOKEN_ID_PREFIX = "tok_"
+_TOKEN_ID_HEX = 16
+
+
+def token_id(row: SourceToken) -> str:
+    """Return the id a token is shown and revoked by."""
+    return TOKEN_ID_PREFIX + row.token_hash[:_TOKEN_ID_HEX]
+
+
+def list_tokens(source: Source) -> list[SourceToken]:
+    """Return the source's bearer tokens, revoked ones included, oldest first."""
+    return list(SourceToken.select().where(SourceToken.source == source).order_by(SourceToken.id))
+
+
+def revoke_token(source: Source, ref: str) -> SourceToken:
+    """Revoke one bearer token of the source by its id; return it (revoking twice is a no-op)."""
+    digits = ref.removeprefix(TOKEN_ID_PREFIX).lower()
+    if len(digits) != _TOKEN_ID_HEX or not all(c in "0123456789abcdef" for c in digits):
+        raise NotFoundError(f"no token {ref!r}")
+    row = (
+        SourceToken.select()
+        .where((SourceToken.source == source) & SourceToken.token_hash.startswith(digits))
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"no token {ref!r}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        SourceToken.update(revoked_at=row.revoked_at).where(SourceToken.id == row.id).execute()
+    return row
+
+
 def revoke_tokens(source: Source) -> int:
     """Revoke every bearer token of the source; return how many."""
     with database.atomic():

@@ -34,11 +34,6 @@ _CODE = re.compile(r"[A-Z0-9]{8}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
-def has_permission(user: User, permission: str) -> bool:
-    """Tell whether the user's role grants the permission."""
-    return permission in PERMISSIONS.get(user.role, frozenset())
-
-
 def create_tenant(name: str, code: str | None = None, admin_email: str | None = None):
     """Create a tenant and its first admin user; return (tenant, user, plain user token)."""
     name = name.strip()

@@ -236,3 +236,57 @@ def test_malformed_admin_bodies_are_json_errors(world, client):
     assert refused.status_code == 422
     assert "slug" in refused.json["message"]
     assert "errors" not in refused.json
+
+
+def test_source_tokens_are_listed_and_revoked_one_by_one(world, client, seed_lead):
+    url = f"/api/admin/sources/{world.source.public_id}/tokens"
+    first = client.post(url, headers=world.admin)
+    second = client.post(url, headers=world.admin).json
+    assert first.status_code == 201 and first.json["id"].startswith("tok_")
+    revoked = client.delete(f"{url}/{first.json['id']}", headers=world.admin)
+    assert revoked.status_code == 200 and revoked.json["revoked_at"]
+    listed = client.get(url, headers=world.admin).json
+    assert [t["id"] for t in listed] == [first.json["id"], second["id"]]  # oldest first
+    assert [t["revoked_at"] is not None for t in listed] == [True, False]
+    assert all("token" not in t for t in listed)
+    for token, status in ((first.json["token"], 401), (second["token"], 201)):
+        response = client.post("/api/leads", json=seed_lead, headers=bearer(token))
+        assert response.status_code == status
+    assert client.delete(f"{url}/tok_0000000000000000", headers=world.admin).status_code == 404
+
+
+def test_rotate_secret_answers_the_new_secret_once(world, client, seed_lead):
+    url = f"/api/admin/sources/{world.source.public_id}/rotate-secret"
+    rotated = client.post(url, headers=world.admin)
+    assert rotated.status_code == 200
+    assert rotated.json["api_key"] == world.source.api_key
+    assert rotated.json["api_secret"].startswith("sks_")
+    assert world.post(seed_lead).status_code == 401  # the old secret
+    world.secret = rotated.json["api_secret"]
+    assert world.post(seed_lead).status_code == 201
+    routio = client.post(
+        "/api/admin/sources", json={"name": "Routio", "api_style": "routio"}, headers=world.admin
+    ).json
+    refused = client.post(f"/api/admin/sources/{routio['id']}/rotate-secret", headers=world.admin)
+    assert refused.status_code == 422 and "Routio-style" in refused.json["message"]
+
+
+def test_rules_push_answers_warnings_and_check_stores_nothing(world, client):
+    from tests.conftest import EXAMPLES
+
+    text = (EXAMPLES / "solar" / "solar.rules").read_text() + (
+        '\nlead_type again "Again" in solar priority 1 when homeowner == true\n'
+        'lead_type again_too "Again too" in solar priority 1 when homeowner == true\n'
+    )
+    files = {"solar.rules": text}
+    checked = client.post("/api/admin/rules/check", json={"files": files}, headers=world.admin)
+    assert checked.status_code == 200
+    assert checked.json["categories"] == ["solar"]
+    assert {w["code"] for w in checked.json["warnings"]} == {"unreachable-lead-type"}
+    assert [v["version"] for v in client.get("/api/admin/rules", headers=world.admin).json] == [1]
+    pushed = client.post("/api/admin/rules", json={"files": files}, headers=world.admin)
+    assert pushed.status_code == 201 and pushed.json["version"] == 2
+    assert pushed.json["warnings"] == checked.json["warnings"]
+    warning = pushed.json["warnings"][0]
+    assert (warning["path"], warning["severity"]) == ("solar.rules", "warning")
+    assert warning["line"] > 0 and warning["column"] > 0

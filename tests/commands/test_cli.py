@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
+from app.domain.status import Status
 from app.store.models import Customer, Lead, RuleSetVersion, Source, Tenant
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -30,6 +31,16 @@ def run_json(sluice, *args: str):
     code, output = sluice(*args, "--json")
     assert code == 0, output
     return json.loads(output)
+
+
+def basic(key: str, secret: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -179,7 +190,7 @@ def test_lead_reprocess_from_the_cli(sluice, tenant, client):
     assert body["status"] == "marketplace"
     code, output = sluice("lead", "reprocess", "ACME1234", body["lead_public_id"])
     assert code == 1 and "cannot be reprocessed" in output
-    Lead.update(status="unassigned").execute()
+    Lead.update(status=Status.UNASSIGNED).execute()
     run_json(sluice, "customer", "activate", "ACME1234", "bargain")
     done = run_json(sluice, "lead", "reprocess", "ACME1234", body["lead_public_id"])
     assert (done["status"], done["customer"]) == ("assigned", "bargain")
@@ -189,3 +200,107 @@ def test_unknown_tenant_is_a_clear_error(sluice):
     code, output = sluice("customer", "list", "NOPE0000")
     assert code == 1
     assert "no tenant" in output
+
+
+def test_source_tokens_are_listed_and_revoked_one_by_one(sluice, tenant, client, seed_lead):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    first = run_json(sluice, "source", "token", source["id"])
+    second = run_json(sluice, "source", "token", source["id"])
+    assert first["id"].startswith("tok_") and first["id"] != second["id"]
+    revoked = run_json(sluice, "source", "revoke-token", source["id"], first["id"])
+    assert revoked["id"] == first["id"] and revoked["revoked_at"]
+    listed = run_json(sluice, "source", "tokens", source["id"])
+    assert [(t["id"], t["revoked_at"] is not None) for t in listed] == [
+        (first["id"], True),
+        (second["id"], False),
+    ]
+    assert "token" not in listed[0]  # a token is shown once, when created
+    assert (
+        client.post("/api/leads", json=seed_lead, headers=bearer(first["token"])).status_code == 401
+    )
+    assert (
+        client.post("/api/leads", json=seed_lead, headers=bearer(second["token"])).status_code
+        == 201
+    )
+    code, output = sluice("source", "revoke-token", source["id"], "tok_0000000000000000")
+    assert code == 1 and "no token" in output
+
+
+def test_source_rotate_secret_prints_the_new_one_once(sluice, tenant, client, seed_lead):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    rotated = run_json(sluice, "source", "rotate-secret", source["id"])
+    assert rotated["api_key"] == source["api_key"]
+    assert (
+        rotated["api_secret"].startswith("sks_") and rotated["api_secret"] != source["api_secret"]
+    )
+    old = basic(source["api_key"], source["api_secret"])
+    new = basic(source["api_key"], rotated["api_secret"])
+    assert client.post("/api/leads", json=seed_lead, headers=old).status_code == 401
+    assert client.post("/api/leads", json=seed_lead, headers=new).status_code == 201
+    code, output = sluice("source", "rotate-secret", source["id"])
+    assert code == 0 and "(shown once)" in output
+
+
+def test_rules_push_and_check_print_warnings_on_stderr(sluice, tenant, tmp_path):
+    rules = tmp_path / "solar.rules"
+    rules.write_text(
+        (EXAMPLES / "solar/solar.rules").read_text()
+        + '\nlead_type again "Again" in solar priority 1 when homeowner == true\n'
+        + 'lead_type again_too "Again too" in solar priority 1 when homeowner == true\n'
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["rules", "push", "ACME1234", str(rules)])
+    assert result.exit_code == 0, result.output
+    assert "solar.rules:" in result.stderr and ": warning[unreachable-lead-type]: " in result.stderr
+    assert "version" in result.stdout and "warning" not in result.stdout
+    pushed = run_json(sluice, "rules", "push", "ACME1234", str(rules))
+    assert {w["code"] for w in pushed["warnings"]} == {"unreachable-lead-type"}
+    checked = runner.invoke(main, ["rules", "check", "ACME1234", str(rules)])
+    assert checked.exit_code == 0 and "warning[unreachable-lead-type]" in checked.stderr
+    assert checked.stdout.startswith("ok: solar")
+    shown = run_json(sluice, "rules", "show", "ACME1234", str(pushed["version"]))
+    assert shown["files"] == {"solar.rules": rules.read_text()}
+
+
+def test_post_list_shows_public_ids_and_filters(sluice, tenant, client, seed_lead):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    auth = basic(source["api_key"], source["api_secret"])
+    lead = client.post("/api/leads", json=seed_lead, headers=auth).json
+    assert client.post("/api/leads", json={"zip": "nope"}, headers=auth).status_code == 422
+    code, output = sluice("post", "list", "ACME1234", "--status", "accepted")
+    assert code == 0 and lead["lead_public_id"] in output and lead["lead_uuid"] not in output
+    rejected = run_json(sluice, "post", "list", "ACME1234", "--status", "rejected")
+    assert [p["status"] for p in rejected] == ["Rejected"]
+    assert run_json(sluice, "post", "list", "ACME1234", "--source", "src_nobody") == []
+    paged = run_json(sluice, "post", "list", "ACME1234", "--limit", "1", "--offset", "1")
+    assert [p["status"] for p in paged] == ["Accepted"]
+
+
+def test_no_tenant_names_the_database_without_its_password(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLUICE_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"], catch_exceptions=False)
+    result = runner.invoke(main, ["customer", "list", "acme"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: no tenant 'acme' in sqlite:///instance/sluice.sqlite3 (set SLUICE_DATABASE_URL)"
+    )
+    url = "postgresql://sluice:hunter2@127.0.0.1:1/nowhere?connect_timeout=1"
+    monkeypatch.setenv("SLUICE_DATABASE_URL", url)
+    result = runner.invoke(main, ["customer", "list", "acme"])
+    assert result.exit_code == 1 and "hunter2" not in result.output
+    assert "postgresql://sluice:***@127.0.0.1:1/nowhere" in result.stderr
+
+
+def test_a_malformed_setting_is_an_error_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("SLUICE_RATE_LIMIT", "lots")
+    result = CliRunner().invoke(main, ["tenant", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: SLUICE_RATE_LIMIT must be int, got 'lots'"

@@ -14,7 +14,7 @@ import pytest
 from app.store.customers import create_customer, find_customer
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
-from app.store.sources import create_token
+from app.store.sources import create_token, token_id
 from app.store.tenants import create_user
 from tests.security.endpoints import admin_endpoints, tenant_snapshot
 
@@ -36,7 +36,7 @@ def tenants(make_world, seed_lead, db):
     assert first.post({"zip": "nope"}).status_code == 422
     unsold = dict(seed_lead, phone="555-301-0001", email="u@example.com", first_name="Al")
     assert first.post(unsold).status_code == 201
-    _, token = create_token(first.source)
+    token_row, token = create_token(first.source)
     analyst, _ = create_user(first.tenant, "analyst@aardvark.example", "analyst")
     solar = _solar_text()
     for number in (2, 3):  # versions B does not have
@@ -54,6 +54,7 @@ def tenants(make_world, seed_lead, db):
         "posts": [post.public_id for post in posts],
         "sources": [first.source.public_id, first.source.api_key],
         "rules": ["2", "3"],
+        "tokens": [token_id(token_row)],
     }
     markers = {
         first.tenant.code,
@@ -68,6 +69,7 @@ def tenants(make_world, seed_lead, db):
         *(str(lead.uuid) for lead in Lead.select().where(Lead.tenant == first.tenant)),
         *(post.public_id for post in posts),
         token,
+        token_id(token_row),
         first.secret,
         first.admin_token,
     }
@@ -190,7 +192,7 @@ def test_intake_charges_only_the_sources_tenant(tenants, seed_lead):
 
 def test_one_tenants_credentials_never_reach_the_other(client, tenants, seed_lead):
     first, second, _, _ = tenants
-    _, token = create_token(first.source)
+    token_row, token = create_token(first.source)
     response = client.post(
         "/api/leads",
         data=json.dumps(seed_lead),

@@ -9,9 +9,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
-from app.api.schemas import CustomerSchema
 from app.domain.money import to_cents
-from app.store.customers import create_customer, deposit, find_customer, list_customers, set_active
+from app.schemas import CustomerSchema
+from app.services import customers
 
 blp = Blueprint("admin_customers", __name__, url_prefix="/api/admin", description="Customers.")
 
@@ -30,35 +30,35 @@ class DepositSchema(Schema):
 @blp.route("/customers", methods=["GET"])
 @require("customers.read")
 @blp.response(200, CustomerSchema(many=True))
-def customers():
+def list_customers():
     """List the tenant's customers with their wallet balances."""
-    return list_customers(g.tenant)
+    return customers.list_customers(g.actor)
 
 
 @blp.route("/customers", methods=["POST"])
 @require("customers.write")
 @blp.arguments(NewCustomerSchema)
 @blp.response(201, CustomerSchema)
-def new_customer(body):
+def create_customer(body):
     """Create a customer, optionally with an opening balance."""
-    return create_customer(g.tenant, body["slug"], body["name"], to_cents(body["balance"]))
+    return customers.create_customer(g.actor, body["slug"], body["name"], to_cents(body["balance"]))
 
 
 @blp.route("/customers/<ref>", methods=["GET"])
 @require("customers.read")
 @blp.response(200, CustomerSchema)
-def customer(ref: str):
+def show_customer(ref: str):
     """Show a customer."""
-    return find_customer(g.tenant, ref)
+    return customers.show_customer(g.actor, ref)
 
 
 @blp.route("/customers/<ref>/deposits", methods=["POST"])
 @require("wallets.deposit")
 @blp.arguments(DepositSchema)
 @blp.response(201, CustomerSchema)
-def new_deposit(body, ref: str):
+def deposit(body, ref: str):
     """Add money to a customer's wallet."""
-    return deposit(find_customer(g.tenant, ref), to_cents(body["amount"]), body["note"])
+    return customers.deposit(g.actor, ref, to_cents(body["amount"]), body["note"])
 
 
 @blp.route("/customers/<ref>/deactivate", methods=["POST"])
@@ -66,7 +66,7 @@ def new_deposit(body, ref: str):
 @blp.response(200, CustomerSchema)
 def deactivate(ref: str):
     """Deactivate a customer: its bids win nothing until it is activated again."""
-    return set_active(find_customer(g.tenant, ref), False)
+    return customers.set_customer_active(g.actor, ref, False)
 
 
 @blp.route("/customers/<ref>/activate", methods=["POST"])
@@ -74,4 +74,4 @@ def deactivate(ref: str):
 @blp.response(200, CustomerSchema)
 def activate(ref: str):
     """Activate a customer."""
-    return set_active(find_customer(g.tenant, ref), True)
+    return customers.set_customer_active(g.actor, ref, True)

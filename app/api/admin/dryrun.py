@@ -8,11 +8,13 @@ from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.analysis.dryrun import SAMPLE_SIZE, dry_run_for_tenant
 from app.api.auth import require
 from app.domain.clock import naive
 from app.domain.status import STATUSES
-from app.store.listing import LeadFilter
+from app.schemas import DryRunResultSchema
+from app.services import analysis
+from app.services.analysis import SAMPLE_SIZE
+from app.services.leads import LeadFilter
 
 blp = Blueprint(
     "admin_dry_run", __name__, url_prefix="/api/admin", description="Dry-runs of proposed rules."
@@ -54,29 +56,6 @@ class DryRunSchema(Schema):
     )
 
 
-class DryRunResultSchema(Schema):
-    """The comparison; every part is described in docs/analysts.md."""
-
-    baseline = fields.Dict()
-    proposed = fields.Dict()
-    window = fields.Dict()
-    leads = fields.Integer()
-    changed = fields.Integer()
-    categories = fields.Dict()
-    lead_types = fields.Dict()
-    uncategorized = fields.Dict()
-    statuses = fields.Dict()
-    audits = fields.List(fields.Dict())
-    duplicates = fields.Dict()
-    bids = fields.List(fields.Dict())
-    revenue = fields.Dict()
-    rules = fields.List(fields.Dict())
-    baseline_replay = fields.Dict()
-    sample = fields.List(fields.Dict())
-    counts_only = fields.Boolean()
-    elapsed_seconds = fields.Float()
-
-
 @blp.route("/dry-run", methods=["POST"])
 @require("leads.explain")
 @blp.arguments(DryRunSchema)
@@ -92,11 +71,11 @@ def dry_run(body):
         since=naive(body["since"]) if body["since"] else None,
         until=naive(body["until"]) if body["until"] else None,
     )
-    return dry_run_for_tenant(
-        g.tenant,
+    return analysis.dry_run(
+        g.actor,
         body["files"],
+        filters,
         baseline=body["baseline"],
-        filters=filters,
         source=body["source"],
         where=body["where"],
         limit=body["limit"],

@@ -1,4 +1,4 @@
-"""/api/admin/leads and /api/admin/posts: lists, details, reprocessing."""
+"""/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing."""
 
 from __future__ import annotations
 
@@ -8,24 +8,20 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.analysis.explain import explain_stored_lead
-from app.analysis.find import find_leads
 from app.api.auth import require
-from app.api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
-from app.api.schemas import (
+from app.domain.clock import naive
+from app.domain.money import to_cents
+from app.domain.status import STATUSES
+from app.schemas import (
     LeadDetailSchema,
+    LeadExplanationSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
 )
-from app.domain.clock import naive
-from app.domain.money import to_cents
-from app.domain.status import REPROCESSABLE, STATUSES
-from app.pipeline import route_lead
-from app.store.leads import get_lead, lead_events
-from app.store.listing import LeadFilter, get_post, list_leads, list_posts
-from app.store.rules import active_ruleset
-from app.store.tenants import has_permission
+from app.services import leads, posts
+from app.services.leads import TEST_LEADS, LeadFilter
+from app.services.posts import POST_STATUSES
 
 blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="Leads and posts.")
 
@@ -45,7 +41,7 @@ class LeadQuerySchema(PageSchema):
     until = fields.AwareDateTime(default_timezone=UTC)
     test = fields.String(
         load_default="false",
-        validate=validate.OneOf(["false", "true", "all"]),
+        validate=validate.OneOf(list(TEST_LEADS)),
         metadata={"description": "false: hide test leads (default); true: only them; all."},
     )
     where = fields.String(
@@ -56,31 +52,13 @@ class LeadQuerySchema(PageSchema):
     )
 
 
-class LeadExplanationSchema(Schema):
-    """Why a lead went where it went; described in docs/analysts.md."""
-
-    lead = fields.String()
-    status = fields.String()
-    category = fields.String()
-    lead_type = fields.String(allow_none=True)
-    received_at = fields.String()
-    is_test = fields.Boolean()
-    rule_set = fields.Dict(allow_none=True)
-    lead_types = fields.List(fields.Dict())
-    audits = fields.List(fields.Dict())
-    dedupe = fields.List(fields.Dict())
-    bidding = fields.List(fields.Dict())
-    timeline = fields.List(fields.Dict())
-    note = fields.String()
-
-
 class PostQuerySchema(PageSchema):
     source = fields.String()
-    status = fields.String(validate=validate.OneOf(["accepted", "rejected"]))
+    status = fields.String(validate=validate.OneOf(list(POST_STATUSES)))
 
 
 def lead_filter(args: dict) -> LeadFilter:
-    """Return the store's filter for the query arguments."""
+    """Return the lead filter of the query arguments."""
     return LeadFilter(
         status=args.get("status"),
         category=args.get("category"),
@@ -88,7 +66,7 @@ def lead_filter(args: dict) -> LeadFilter:
         source=args.get("source"),
         since=naive(args["since"]) if args.get("since") else None,
         until=naive(args["until"]) if args.get("until") else None,
-        test={"false": False, "true": True, "all": None}[args["test"]],
+        test=TEST_LEADS[args["test"]],
     )
 
 
@@ -96,42 +74,23 @@ def lead_filter(args: dict) -> LeadFilter:
 @require("leads.read")
 @blp.arguments(LeadQuerySchema, location="query")
 @blp.response(200, LeadSummarySchema(many=True))
-def leads(args):
+def list_leads(args):
     """List leads, newest first (test leads hidden unless asked for); `where=` filters by rule."""
-    if args.get("where") is None:
-        return list_leads(g.tenant, lead_filter(args), args["limit"], args["offset"])
-    if not has_permission(g.user, "leads.explain"):
-        raise Forbidden(f"Your role ({g.user.role}) lacks the leads.explain permission.")
-    found, _ = find_leads(
-        g.tenant,
-        args["where"],
-        category=args.get("category"),
-        filters=lead_filter(args),
+    return leads.list_leads(
+        g.actor,
+        lead_filter(args),
+        where=args.get("where"),
         limit=args["limit"],
         offset=args["offset"],
     )
-    return found
-
-
-def _find_or_404(ref: str):
-    lead = get_lead(g.tenant, ref)
-    if lead is None:
-        raise NotFound(f"No lead {ref}.")
-    return lead
-
-
-def _lead_or_404(ref: str):
-    lead = _find_or_404(ref)
-    lead.timeline = lead_events(lead)
-    return lead
 
 
 @blp.route("/leads/<ref>", methods=["GET"])
 @require("leads.read")
 @blp.response(200, LeadDetailSchema)
-def lead(ref: str):
+def show_lead(ref: str):
     """Show a lead: data, metadata, timeline and the rule set version that routed it."""
-    return _lead_or_404(ref)
+    return leads.show_lead(g.actor, ref)
 
 
 @blp.route("/leads/<ref>/explain", methods=["GET"])
@@ -139,7 +98,7 @@ def lead(ref: str):
 @blp.response(200, LeadExplanationSchema)
 def explain(ref: str):
     """Explain a lead: its rule set version, every clause, dedupe checks, every bid's fate."""
-    return explain_stored_lead(_find_or_404(ref))
+    return leads.explain_lead(g.actor, ref)
 
 
 @blp.route("/leads/<ref>/reprocess", methods=["POST"])
@@ -147,43 +106,29 @@ def explain(ref: str):
 @blp.response(200, LeadDetailSchema)
 def reprocess(ref: str):
     """Route a pending, unassigned, uncategorized or errored lead again with the active rules."""
-    found = _lead_or_404(ref)
-    if found.status not in REPROCESSABLE:
-        raise Conflict(f"A lead that is {found.status} cannot be reprocessed.")
-    version, ruleset = active_ruleset(g.tenant)
-    if ruleset is None or found.category not in ruleset.categories:
-        raise ServiceUnavailable(f"Category {found.category!r} has no active rules.")
-    route_lead(
-        found,
-        version,
-        ruleset,
-        test_price_cents=to_cents(current_app.config["TEST_PRICE"]),
-        statuses=REPROCESSABLE,
+    return leads.reprocess_lead(
+        g.actor, ref, test_price_cents=to_cents(current_app.config["TEST_PRICE"])
     )
-    return _lead_or_404(ref)
 
 
 @blp.route("/posts", methods=["GET"])
 @require("posts.read")
 @blp.arguments(PostQuerySchema, location="query")
 @blp.response(200, PostSummarySchema(many=True))
-def posts(args):
+def list_posts(args):
     """List posts (every submission, accepted or rejected), newest first."""
-    accepted = {"accepted": True, "rejected": False}.get(args.get("status"))
-    rows = list_posts(g.tenant, args["limit"], args["offset"], args.get("source"), accepted)
-    for post, found in rows:
-        post.lead = found
-    return [post for post, _ in rows]
+    return posts.list_posts(
+        g.actor,
+        source=args.get("source"),
+        status=args.get("status"),
+        limit=args["limit"],
+        offset=args["offset"],
+    )
 
 
 @blp.route("/posts/<ref>", methods=["GET"])
 @require("posts.read")
 @blp.response(200, PostDetailSchema)
-def post(ref: str):
+def show_post(ref: str):
     """Show a post: payload, headers (without credentials), validation errors, lead."""
-    found = get_post(g.tenant, ref)
-    if found is None:
-        raise NotFound(f"No post {ref}.")
-    row, row_lead = found
-    row.lead = row_lead
-    return row
+    return posts.show_post(g.actor, ref)

@@ -1,4 +1,4 @@
-"""/api/admin/rules: push, list and roll back rule set versions."""
+"""/api/admin/rules: check, push, list and roll back rule set versions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
-from app.api.errors import NotFound
-from app.api.schemas import RuleVersionSchema
-from app.store.rules import list_versions, push_rules, rollback_rules
+from app.schemas import (
+    PushedRulesSchema,
+    RulesCheckSchema,
+    RuleVersionDetailSchema,
+    RuleVersionSchema,
+)
+from app.services import rules
 
 blp = Blueprint("admin_rules", __name__, url_prefix="/api/admin", description="Rule sets.")
 
@@ -32,37 +36,41 @@ class RollbackSchema(Schema):
     )
 
 
-class RuleVersionDetailSchema(RuleVersionSchema):
-    files = fields.Dict(keys=fields.String(), values=fields.String())
-
-
 @blp.route("/rules", methods=["GET"])
 @require("rules.read")
 @blp.response(200, RuleVersionSchema(many=True))
-def versions():
+def list_versions():
     """List rule set versions, newest first."""
-    return list_versions(g.tenant)
+    return rules.list_versions(g.actor)
 
 
 @blp.route("/rules/<int:number>", methods=["GET"])
 @require("rules.read")
 @blp.response(200, RuleVersionDetailSchema)
-def version(number: int):
+def show_version(number: int):
     """Show a rule set version with its files."""
-    for row in list_versions(g.tenant):
-        if row.number == number:
-            return row
-    raise NotFound(f"No rule set version {number}.")
+    return rules.show_version(g.actor, number)
+
+
+@blp.route("/rules/check", methods=["POST"])
+@require("rules.push")
+@blp.arguments(PushSchema)
+@blp.response(200, RulesCheckSchema)
+def check(body):
+    """Check rule files as a push would (customers, sources included), storing nothing."""
+    return rules.check_rules(g.actor, body["files"])
 
 
 @blp.route("/rules", methods=["POST"])
 @require("rules.push")
 @blp.arguments(PushSchema)
-@blp.response(201, RuleVersionSchema)
+@blp.response(201, PushedRulesSchema)
 def push(body):
-    """Check rule files, store them as a new version and activate it (refused on errors)."""
-    row, _ = push_rules(g.tenant, body["files"], by=g.user.email)
-    return row
+    """Check rule files, store them as a new version and activate it (refused on errors).
+
+    The answer lists the rule set's warnings; they do not stop the push.
+    """
+    return rules.push_rules(g.actor, body["files"])
 
 
 @blp.route("/rules/rollback", methods=["POST"])
@@ -71,4 +79,4 @@ def push(body):
 @blp.response(200, RuleVersionSchema)
 def rollback(body):
     """Activate an earlier version (default: the one before the active one)."""
-    return rollback_rules(g.tenant, by=g.user.email, to=body["to"])
+    return rules.rollback_rules(g.actor, to=body["to"])

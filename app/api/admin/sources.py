@@ -1,24 +1,21 @@
-"""/api/admin/sources: sources, their bearer tokens and their API specification."""
+"""/api/admin/sources: sources, their credentials and their API specification."""
 
 from __future__ import annotations
 
 from flask import current_app, g
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.auth import require
-from app.api.schemas import SourceSchema
-from app.services.spec import source_spec
-from app.store.rules import active_ruleset
-from app.store.sources import (
-    API_STYLES,
-    MAX_RATE_LIMIT,
-    create_source,
-    create_token,
-    find_source,
-    list_sources,
-    update_source,
+from app.schemas import (
+    CreatedSourceSchema,
+    NewTokenSchema,
+    RotatedSecretSchema,
+    SourceSchema,
+    SourceTokenSchema,
 )
+from app.services import sources
+from app.store.sources import API_STYLES, MAX_RATE_LIMIT
 
 blp = Blueprint("admin_sources", __name__, url_prefix="/api/admin", description="Sources.")
 RATE_LIMIT = validate.Range(min=1, max=MAX_RATE_LIMIT)
@@ -55,87 +52,77 @@ class SourceChangeSchema(Schema):
     rate_limit = fields.Integer(allow_none=True, validate=RATE_LIMIT)
 
 
-class CreatedSourceSchema(SourceSchema):
-    api_key = fields.Function(
-        lambda s: s.routio_api_key if s.api_style == "routio" else s.api_key,
-        metadata={
-            "type": "string",
-            "description": "Native: the key (Basic user name). Routio style: the API key "
-            "integrators send as Bearer, shown once.",
-        },
-    )
-    api_secret = fields.String(metadata={"description": "Native sources only; shown once."})
-
-    @post_dump
-    def drop_missing_secret(self, data, **kwargs):
-        """A Routio-style source has no API secret: leave the key out rather than null."""
-        if data.get("api_secret") is None:
-            data.pop("api_secret", None)
-        return data
-
-
-def shown_once(source, credential: str):
-    """Attach a new source's credential for CreatedSourceSchema: secret, or Routio key."""
-    source.api_secret = credential if source.api_style == "native" else None
-    source.routio_api_key = credential if source.api_style == "routio" else None
-    return source
-
-
-class TokenSchema(Schema):
-    source = fields.String()
-    token = fields.String(metadata={"description": "Shown once."})
-
-
 @blp.route("/sources", methods=["GET"])
 @require("sources.read")
 @blp.response(200, SourceSchema(many=True))
-def sources():
+def list_sources():
     """List the tenant's sources."""
-    return list_sources(g.tenant)
+    return sources.list_sources(g.actor)
 
 
 @blp.route("/sources", methods=["POST"])
 @require("sources.write")
 @blp.arguments(NewSourceSchema)
 @blp.response(201, CreatedSourceSchema)
-def new_source(body):
+def create_source(body):
     """Create a source; the response holds its API secret (Routio style: API key), shown once."""
-    source, secret = create_source(
-        g.tenant,
+    return sources.create_source(
+        g.actor,
         body["name"],
         body.get("category"),
-        body["test_mode"],
         api_style=body["api_style"],
         rate_limit=body["rate_limit"],
+        test_mode=body["test_mode"],
     )
-    return shown_once(source, secret)
 
 
 @blp.route("/sources/<source_id>", methods=["GET"])
 @require("sources.read")
 @blp.response(200, SourceSchema)
-def source(source_id: str):
+def show_source(source_id: str):
     """Show a source."""
-    return find_source(source_id, g.tenant)
+    return sources.show_source(g.actor, source_id)
 
 
 @blp.route("/sources/<source_id>", methods=["PATCH"])
 @require("sources.write")
 @blp.arguments(SourceChangeSchema)
 @blp.response(200, SourceSchema)
-def change_source(body, source_id: str):
+def update_source(body, source_id: str):
     """Switch a source's test mode, deactivate it, or set its rate limit (null: default)."""
-    return update_source(find_source(source_id, g.tenant), **body)
+    return sources.update_source(g.actor, source_id, **body)
+
+
+@blp.route("/sources/<source_id>/tokens", methods=["GET"])
+@require("sources.read")
+@blp.response(200, SourceTokenSchema(many=True))
+def list_tokens(source_id: str):
+    """List the source's bearer tokens (ids and dates; a token is shown only when created)."""
+    return sources.list_tokens(g.actor, source_id)
 
 
 @blp.route("/sources/<source_id>/tokens", methods=["POST"])
 @require("sources.write")
-@blp.response(201, TokenSchema)
-def new_token(source_id: str):
+@blp.response(201, NewTokenSchema)
+def create_token(source_id: str):
     """Create a bearer token for the source (Routio style: another API key), shown once."""
-    found = find_source(source_id, g.tenant)
-    _, token = create_token(found)
-    return {"source": found.public_id, "token": token}
+    return sources.create_token(g.actor, source_id)
+
+
+@blp.route("/sources/<source_id>/tokens/<token_id>", methods=["DELETE"])
+@require("sources.write")
+@blp.response(200, SourceTokenSchema)
+def revoke_token(source_id: str, token_id: str):
+    """Revoke a bearer token: it stops opening the intake at once."""
+    return sources.revoke_token(g.actor, source_id, token_id)
+
+
+@blp.route("/sources/<source_id>/rotate-secret", methods=["POST"])
+@require("sources.write")
+@blp.response(200, RotatedSecretSchema)
+def rotate_secret(source_id: str):
+    """Give a native source a new API secret, shown once; the old one stops working at once."""
+    return sources.rotate_secret(g.actor, source_id)
 
 
 @blp.route("/sources/<source_id>/spec", methods=["GET"])
@@ -143,6 +130,4 @@ def new_token(source_id: str):
 @blp.response(200)
 def spec(source_id: str):
     """Show the source's API specification: endpoint, auth, field reference, cURL example."""
-    found = find_source(source_id, g.tenant)
-    _, ruleset = active_ruleset(g.tenant)
-    return source_spec(found, ruleset, current_app.config["PUBLIC_URL"])
+    return sources.show_source_spec(g.actor, source_id, current_app.config["PUBLIC_URL"])

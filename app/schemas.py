@@ -1,0 +1,288 @@
+"""Output schemas: what the admin API answers and `sluice ... --json` prints, the same shapes."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, post_dump, pre_dump, validate
+
+from app.domain.clock import aware
+from app.domain.money import as_number
+from app.domain.status import STATUSES
+from app.dsl.fieldtypes import format_datetime
+from app.store.sources import API_STYLES, token_id
+from app.store.tenants import ROLES
+
+
+class UtcDateTime(fields.Field):
+    """A stored naive-UTC datetime, written as `YYYY-MM-DDTHH:MM:SSZ`."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format_datetime(aware(value))
+
+
+class Cents(fields.Field):
+    """Integer cents, written as a decimal number of dollars."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else as_number(value)
+
+
+def _cents(attribute: str, **kwargs):
+    return Cents(attribute=attribute, metadata={"type": "number", **kwargs.pop("metadata", {})})
+
+
+class TenantSchema(Schema):
+    code = fields.String()
+    slug = fields.String()
+    name = fields.String()
+    created_at = UtcDateTime()
+
+
+class UserSchema(Schema):
+    id = fields.String(attribute="public_id")
+    email = fields.String()
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+
+
+class CustomerSchema(Schema):
+    id = fields.String(attribute="public_id")
+    slug = fields.String()
+    name = fields.String()
+    balance = _cents("balance_cents")
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+
+
+class SourceSchema(Schema):
+    id = fields.String(attribute="public_id")
+    name = fields.String()
+    category = fields.String(metadata={"description": "`*`: any category with a plan (Routio)."})
+    api_style = fields.String(validate=validate.OneOf(API_STYLES))
+    # A native source's key is its public half; a Routio-style source's keys are secrets
+    # (its bearer credentials), stored hashed and shown once.
+    api_key = fields.Function(
+        lambda source: source.api_key if source.api_style == "native" else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    rate_limit = fields.Integer(
+        allow_none=True, metadata={"description": "Requests per minute; null: the default."}
+    )
+    test_mode = fields.Boolean()
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+
+
+class RuleVersionSchema(Schema):
+    version = fields.Integer(attribute="number")
+    content_hash = fields.String()
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+    created_by = fields.String()
+    activated_at = UtcDateTime()
+    activated_by = fields.String()
+    files = fields.Function(lambda v: sorted(v.files), metadata={"type": "array"})
+
+
+class LeadEventSchema(Schema):
+    at = UtcDateTime()
+    kind = fields.String()
+    message = fields.String()
+    details = fields.Raw(allow_none=True)
+
+
+class LeadSummarySchema(Schema):
+    uuid = fields.UUID()
+    id = fields.String(attribute="public_id")
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    price = _cents("price_cents")
+    source = fields.Function(lambda lead: lead.source.public_id)
+    customer = fields.Function(lambda lead: lead.customer.slug if lead.customer_id else None)
+    partner_id = fields.String(allow_none=True)
+    is_test = fields.Boolean()
+    received_at = UtcDateTime()
+
+
+class LeadDetailSchema(LeadSummarySchema):
+    data = fields.Dict()
+    bid_id = fields.String(allow_none=True)
+    post = fields.Function(lambda lead: lead.post.public_id if lead.post_id else None)
+    rule_version = fields.Function(
+        lambda lead: lead.rule_version.number if lead.rule_version_id else None
+    )
+    updated_at = UtcDateTime()
+    assigned_at = UtcDateTime(allow_none=True)
+    timeline = fields.List(fields.Nested(LeadEventSchema), attribute="timeline")
+
+
+class PostSummarySchema(Schema):
+    id = fields.String(attribute="public_id")
+    date = UtcDateTime(attribute="received_at")
+    source = fields.Function(lambda post: post.source.name)
+    source_id = fields.Function(lambda post: post.source.public_id)
+    status = fields.Function(lambda post: "Accepted" if post.accepted else "Rejected")
+    status_code = fields.Integer()
+    lead = fields.Function(lambda post: str(post.lead.uuid) if post.lead else None)
+    lead_public_id = fields.Function(lambda post: post.lead.public_id if post.lead else None)
+
+
+class PostDetailSchema(PostSummarySchema):
+    request_id = fields.String()
+    payload = fields.Raw()
+    headers = fields.Dict()
+    errors = fields.Raw(allow_none=True)
+
+
+class DiagnosticSchema(Schema):
+    path = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    column = fields.Integer(allow_none=True)
+    severity = fields.String(validate=validate.OneOf(("error", "warning")))
+    code = fields.String()
+    message = fields.String()
+    hint = fields.String(allow_none=True)
+
+
+def _attach(row, **shown):
+    """Return the row with values it does not store (a credential shown once) set on it."""
+    for name, value in shown.items():
+        setattr(row, name, value)
+    return row
+
+
+class CreatedUserSchema(UserSchema):
+    token = fields.String(metadata={"description": "Shown once."})
+
+    @pre_dump
+    def show_token(self, created, **kwargs):
+        """Dump a CreatedUser: the user with its token."""
+        return _attach(created.user, token=created.token)
+
+
+class CreatedTenantSchema(Schema):
+    tenant = fields.Nested(TenantSchema)
+    admin = fields.Nested(CreatedUserSchema)
+
+
+class MeSchema(Schema):
+    user = fields.Nested(UserSchema)
+    tenant = fields.Nested(TenantSchema)
+    permissions = fields.List(fields.String())
+
+
+class CreatedSourceSchema(SourceSchema):
+    api_key = fields.Function(
+        lambda s: s.routio_api_key if s.api_style == "routio" else s.api_key,
+        metadata={
+            "type": "string",
+            "description": "Native: the key (Basic user name). Routio style: the API key "
+            "integrators send as Bearer, shown once.",
+        },
+    )
+    api_secret = fields.String(metadata={"description": "Native sources only; shown once."})
+
+    @pre_dump
+    def show_credential(self, created, **kwargs):
+        """Dump a CreatedSource: the source with its secret, or its Routio API key."""
+        native = created.source.api_style == "native"
+        return _attach(
+            created.source,
+            api_secret=created.credential if native else None,
+            routio_api_key=None if native else created.credential,
+        )
+
+    @post_dump
+    def drop_missing_secret(self, data, **kwargs):
+        """A Routio-style source has no API secret: leave the key out rather than null."""
+        if data.get("api_secret") is None:
+            data.pop("api_secret", None)
+        return data
+
+
+class SourceTokenSchema(Schema):
+    id = fields.Function(token_id, metadata={"type": "string", "example": "tok_3f9a0c1d2e4b5a6c"})
+    created_at = UtcDateTime()
+    revoked_at = UtcDateTime(allow_none=True)
+
+
+class NewTokenSchema(Schema):
+    source = fields.Function(lambda new: new.source.public_id, metadata={"type": "string"})
+    id = fields.Function(lambda new: token_id(new.row), metadata={"type": "string"})
+    token = fields.String(metadata={"description": "Shown once."})
+
+
+class RotatedSecretSchema(Schema):
+    source = fields.Function(lambda new: new.source.public_id, metadata={"type": "string"})
+    api_key = fields.Function(lambda new: new.source.api_key, metadata={"type": "string"})
+    api_secret = fields.String(
+        attribute="secret", metadata={"description": "Shown once; the old one stops working."}
+    )
+
+
+class RuleVersionDetailSchema(RuleVersionSchema):
+    files = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class PushedRulesSchema(RuleVersionSchema):
+    warnings = fields.List(
+        fields.Nested(DiagnosticSchema),
+        metadata={"description": "What `sluice check` warns of; the version is stored anyway."},
+    )
+
+    @pre_dump
+    def show_warnings(self, pushed, **kwargs):
+        """Dump a PushedRules: the version with the rule set's warnings."""
+        return _attach(pushed.version, warnings=list(pushed.warnings))
+
+
+class RulesCheckSchema(Schema):
+    """A checked RuleSet: what it defines and what it warns of."""
+
+    categories = fields.Function(
+        lambda ruleset: sorted(ruleset.categories), metadata={"type": "array"}
+    )
+    content_hash = fields.String()
+    warnings = fields.List(fields.Nested(DiagnosticSchema))
+
+
+class LeadExplanationSchema(Schema):
+    """Why a lead went where it went; described in docs/analysts.md."""
+
+    lead = fields.String()
+    status = fields.String()
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    received_at = fields.String()
+    is_test = fields.Boolean()
+    rule_set = fields.Dict(allow_none=True)
+    lead_types = fields.List(fields.Dict())
+    audits = fields.List(fields.Dict())
+    dedupe = fields.List(fields.Dict())
+    bidding = fields.List(fields.Dict())
+    timeline = fields.List(fields.Dict())
+    note = fields.String()
+
+
+class DryRunResultSchema(Schema):
+    """The comparison; every part is described in docs/analysts.md."""
+
+    baseline = fields.Dict()
+    proposed = fields.Dict()
+    window = fields.Dict()
+    leads = fields.Integer()
+    changed = fields.Integer()
+    categories = fields.Dict()
+    lead_types = fields.Dict()
+    uncategorized = fields.Dict()
+    statuses = fields.Dict()
+    audits = fields.List(fields.Dict())
+    duplicates = fields.Dict()
+    bids = fields.List(fields.Dict())
+    revenue = fields.Dict()
+    rules = fields.List(fields.Dict())
+    baseline_replay = fields.Dict()
+    sample = fields.List(fields.Dict())
+    counts_only = fields.Boolean()
+    elapsed_seconds = fields.Float()

@@ -1,0 +1,37 @@
+"""Customers (the buyers bids name) and their wallets."""
+
+from __future__ import annotations
+
+from app.services.actor import Actor
+from app.store import customers as store
+from app.store.models import Customer
+
+
+def list_customers(actor: Actor) -> list[Customer]:
+    """Return the tenant's customers with their balances, by slug."""
+    actor.require("customers.read")
+    return store.list_customers(actor.acting_tenant())
+
+
+def show_customer(actor: Actor, ref: str) -> Customer:
+    """Return the tenant's customer with this slug or id."""
+    actor.require("customers.read")
+    return store.find_customer(actor.acting_tenant(), ref)
+
+
+def create_customer(actor: Actor, slug: str, name: str, balance_cents: int = 0) -> Customer:
+    """Create a customer, with an opening deposit when the balance is not zero."""
+    actor.require("customers.write")
+    return store.create_customer(actor.acting_tenant(), slug, name, balance_cents)
+
+
+def deposit(actor: Actor, ref: str, amount_cents: int, note: str = "deposit") -> Customer:
+    """Add money to a customer's wallet; return the customer with its new balance."""
+    actor.require("wallets.deposit")
+    return store.deposit(store.find_customer(actor.acting_tenant(), ref), amount_cents, note)
+
+
+def set_customer_active(actor: Actor, ref: str, active: bool) -> Customer:
+    """Activate or deactivate a customer (an inactive one wins no bids)."""
+    actor.require("customers.write")
+    return store.set_active(store.find_customer(actor.acting_tenant(), ref), active)

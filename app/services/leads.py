@@ -1,0 +1,133 @@
+"""Leads: list, show, explain, find by rule expression, reprocess."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.analysis import leadsql
+from app.analysis.explain import explain_stored_lead
+from app.analysis.find import (
+    compile_expression,
+    condition_fields,
+    count_leads,
+    find_leads,
+    types_of,
+)
+from app.domain.errors import ConflictError, NotFoundError, UnavailableError
+from app.domain.status import REPROCESSABLE
+from app.pipeline import route_lead
+from app.services.actor import Actor
+from app.store.leads import get_lead, lead_events
+from app.store.listing import LeadFilter
+from app.store.listing import list_leads as select_leads
+from app.store.models import Lead, Tenant
+from app.store.rules import active_ruleset
+
+#: The `test` filter's choices: hide test leads, only them, or both.
+TEST_LEADS: dict[str, bool | None] = {"false": False, "true": True, "all": None}
+
+
+def list_leads(
+    actor: Actor,
+    filters: LeadFilter,
+    *,
+    where: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Lead]:
+    """Return the tenant's leads matching the filters (and the expression `where`), newest first."""
+    actor.require("leads.read")
+    if where is None:
+        return select_leads(actor.acting_tenant(), filters, limit, offset)
+    actor.require("leads.explain")
+    found, _ = find_leads(
+        actor.acting_tenant(),
+        where,
+        category=filters.category,
+        filters=filters,
+        limit=limit,
+        offset=offset,
+    )
+    return found
+
+
+def show_lead(actor: Actor, ref: str) -> Lead:
+    """Return a lead with its timeline (`lead.timeline`)."""
+    actor.require("leads.read")
+    lead = _lead(actor.acting_tenant(), ref)
+    lead.timeline = lead_events(lead)
+    return lead
+
+
+def explain_lead(actor: Actor, ref: str) -> dict[str, Any]:
+    """Return why a stored lead went where it went: rules, clauses, dedupe, every bid."""
+    actor.require("leads.explain")
+    return explain_stored_lead(_lead(actor.acting_tenant(), ref))
+
+
+def find_leads_by_rule(
+    actor: Actor,
+    expression: str,
+    filters: LeadFilter,
+    *,
+    version: int | None = None,
+    limit: int = 50,
+) -> list[Lead]:
+    """Return the leads for which a rules expression holds, newest first (through SQL)."""
+    actor.require("leads.explain")
+    found, _ = find_leads(
+        actor.acting_tenant(),
+        expression,
+        category=filters.category,
+        filters=filters,
+        limit=limit,
+        version=version,
+    )
+    return found
+
+
+def count_leads_by_rule(
+    actor: Actor, expression: str, filters: LeadFilter, *, version: int | None = None
+) -> int:
+    """Return how many leads a rules expression selects."""
+    actor.require("leads.explain")
+    return count_leads(
+        actor.acting_tenant(),
+        expression,
+        category=filters.category,
+        filters=filters,
+        version=version,
+    )
+
+
+def rule_sql(
+    actor: Actor, expression: str, *, category: str | None = None, version: int | None = None
+) -> dict[str, Any]:
+    """Return the WHERE clause an expression compiles to on the bound database."""
+    actor.require("leads.explain")
+    _, fields = condition_fields(actor.acting_tenant(), category, version)
+    node, _ = compile_expression(expression, fields)
+    where = leadsql.where_sql(node, types_of(fields), leadsql.dialect())
+    return {"sql": where.sql, "params": list(where.params), "exact": where.exact}
+
+
+def reprocess_lead(actor: Actor, ref: str, *, test_price_cents: int) -> Lead:
+    """Route a pending, unassigned, uncategorized or errored lead again with the active rules."""
+    actor.require("leads.reprocess")
+    tenant = actor.acting_tenant()
+    lead = _lead(tenant, ref)
+    if lead.status not in REPROCESSABLE:
+        raise ConflictError(f"a lead that is {lead.status} cannot be reprocessed")
+    version, ruleset = active_ruleset(tenant)
+    if ruleset is None or lead.category not in ruleset.categories:
+        raise UnavailableError(f"category {lead.category!r} has no active rules")
+    # The one call into routing (re-pointed when routing moves to app.services.routing).
+    route_lead(lead, version, ruleset, test_price_cents=test_price_cents, statuses=REPROCESSABLE)
+    return show_lead(actor, ref)
+
+
+def _lead(tenant: Tenant, ref: str) -> Lead:
+    lead = get_lead(tenant, ref)
+    if lead is None:
+        raise NotFoundError(f"no lead {ref!r}")
+    return lead
