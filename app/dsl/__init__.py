@@ -20,6 +20,7 @@ from app.dsl.ruleset import Field, RuleSet
 from app.dsl.types import TypeChecker
 
 __all__ = [
+    "MAX_EXPRESSION_NODES",
     "Diagnostic",
     "RuleSet",
     "RulesError",
@@ -93,6 +94,3 @@ def compile_condition(
 ) -> Callable[[Mapping[str, Any]], bool]:
     """Compile one expression to `predicate(lead_dict) -> bool`; raises RulesError."""
     return _compile_condition(text, tuple(sorted(fields.items())))
-
-
-_ = MAX_EXPRESSION_NODES  # re-exported limit, documented in docs/rules.md

@@ -101,8 +101,8 @@ def check_texts(texts: Mapping[str, str]) -> tuple[CheckedRules, list[Diagnostic
         declarations.extend(parsed.declarations)
         diagnostics.extend(parsed.diagnostics)
         broken |= parsed.broken_ids
-    checked, more = Checker(declarations, broken).check()
-    return checked, diagnostics + more
+    checked, problems = Checker(declarations, broken).check()
+    return checked, diagnostics + problems
 
 
 def compile_rules(sources: Sources, *, use_cache: bool = True) -> RuleSet:
@@ -253,7 +253,7 @@ def assemble(
         content_hash=key,
         categories=MappingProxyType(categories),
         lead_types=lead_types,
-        audits_=audits,
+        all_audits=audits,
         dedupes=dedupes,
         bids=MappingProxyType(bids),
         plans=MappingProxyType(plans),

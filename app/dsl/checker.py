@@ -113,7 +113,7 @@ class Checker:
                 did_you_mean(name.value, known),
             )
 
-    def _condition(
+    def _check_condition(
         self, node: ast.Node, fields: Mapping[str, Field], path: str, context: str = ""
     ) -> TypeChecker:
         checker = TypeChecker(fields, path, context)
@@ -231,7 +231,7 @@ class Checker:
             return
         if lead_type.condition is not None:
             fields = self.result.fields[category]
-            checker = self._condition(lead_type.condition, fields, lead_type.pos.path)
+            checker = self._check_condition(lead_type.condition, fields, lead_type.pos.path)
             for name, ref in checker.fields_used.items():
                 if not fields[name].required_ping:
                     self.warning(
@@ -274,7 +274,7 @@ class Checker:
         before = len(self.diagnostics)
         for name, fields in self._scope_fields(category):
             context = "" if category else f" (this audit applies to every category: '{name}')"
-            self._condition(audit.condition, fields, audit.pos.path, context)
+            self._check_condition(audit.condition, fields, audit.pos.path, context)
             if len(self.diagnostics) > before:
                 break  # one category's errors are enough for an audit on all of them
         self.result.audits.append(audit)
@@ -341,7 +341,7 @@ class Checker:
         if category is not None and category not in self.result.fields:
             category = None
         if category is not None and bid.condition is not None:
-            self._condition(bid.condition, self.result.fields[category], bid.pos.path)
+            self._check_condition(bid.condition, self.result.fields[category], bid.pos.path)
         clauses: tuple[tuple[str, tuple[_Located, ...]], ...] = (
             ("cap", tuple(cap.period for cap in bid.caps)),
             ("budget", tuple(budget.period for budget in bid.budgets)),

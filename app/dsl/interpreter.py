@@ -170,7 +170,7 @@ def value_of(node: ast.Node, lead: Mapping[str, Any]) -> Any:
 
 def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list[Trace] | None) -> bool:
     children: list[Trace] = []
-    sub = children if trace is not None else None
+    sub_trace = children if trace is not None else None
     operands: dict[str, Any] = {}
     match node:
         case ast.Literal(value=value):
@@ -201,9 +201,9 @@ def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list[Trace] | None) -
             value = _operand(operand, lead, operands)
             result = (value is None) != negated
         case ast.Not(operand=operand):
-            result = not _truth(operand, lead, sub)
+            result = not _truth(operand, lead, sub_trace)
         case ast.And(items=items) | ast.Or(items=items):
-            result = _junction(isinstance(node, ast.And), items, lead, sub)
+            result = _junction(isinstance(node, ast.And), items, lead, sub_trace)
         case _:
             raise TypeError(f"not a condition: {ast.unparse(node)}")
     if trace is not None:

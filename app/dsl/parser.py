@@ -125,9 +125,9 @@ def _parse_with_recovery(text: str, path: str, first: UnexpectedInput) -> Parsed
                 result.diagnostics.append(syntax_diagnostic(error, chunk, path, ending))
             result.broken_ids.update(_DECLARED_ID.findall(text[start:end]))
             continue
-        found, more = _build(tree, chunk, path)
-        result.declarations.extend(found)
-        result.diagnostics.extend(more)
+        declarations, problems = _build(tree, chunk, path)
+        result.declarations.extend(declarations)
+        result.diagnostics.extend(problems)
     if not syntax_errors:  # splitting changed the meaning: report the original error
         broken = set(_DECLARED_ID.findall(text))
         return ParsedFile([], [syntax_diagnostic(first, text, path)], broken)
@@ -438,7 +438,7 @@ class _Builder(Transformer[Token, ast.Declaration]):
         return ast.Or(items, self._pos(meta))
 
     # -- declarations
-    def _condition(self, when: Token, meta: Meta) -> str:
+    def _condition_source(self, when: Token, meta: Meta) -> str:
         return self.text[when.end_pos : meta.end_pos].strip()
 
     def named_type(self, meta: Meta, name: ast.Name) -> _FieldType:
@@ -493,7 +493,7 @@ class _Builder(Transformer[Token, ast.Declaration]):
         return "priority", -_integer_or_error(self, token)
 
     def when(self, meta: Meta, when: Token, condition: ast.Node) -> _When:
-        return "when", condition, self._condition(when, meta)
+        return "when", condition, self._condition_source(when, meta)
 
     def fallback(self, meta: Meta) -> _Fallback:
         return ("fallback",)
@@ -543,7 +543,7 @@ class _Builder(Transformer[Token, ast.Declaration]):
             self._string(label),
             category,
             condition,
-            self._condition(when, meta),
+            self._condition_source(when, meta),
             self._declaration_pos(meta),
         )
 
@@ -564,7 +564,7 @@ class _Builder(Transformer[Token, ast.Declaration]):
         )
 
     def bid_when(self, meta: Meta, when: Token, condition: ast.Node) -> _When:
-        return "when", condition, self._condition(when, meta)
+        return "when", condition, self._condition_source(when, meta)
 
     def cap(self, meta: Meta, limit: Token, period: ast.Name) -> _BidClause:
         value = ast.Literal(_number(limit.value), "number", _token_pos(self.path, limit))

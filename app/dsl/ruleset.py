@@ -172,7 +172,7 @@ class RuleSet:
     content_hash: str
     categories: Mapping[str, Category]
     lead_types: tuple[LeadType, ...]
-    audits_: tuple[Audit, ...]
+    all_audits: tuple[Audit, ...]  # `audits(lead)` returns those that hold for a lead
     dedupes: tuple[DedupeCheck, ...]
     bids: Mapping[str, Bid]
     plans: Mapping[str, Plan]
