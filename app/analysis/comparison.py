@@ -316,7 +316,7 @@ class DryRun:
                 "gained": self.audit_changes[(label, "gained")],
                 "lost": self.audit_changes[(label, "lost")],
             }
-            for label in _labels(self.request, "audits_")
+            for label in _labels(self.request, "all_audits")
         ]
 
     def _bids(self) -> list[dict[str, Any]]:

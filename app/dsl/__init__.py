@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from app.dsl import ast
 from app.dsl.build import check_texts, compile_rules, read_rule_files, read_sources
 from app.dsl.compiler import compile_node
 from app.dsl.diagnostics import Diagnostic, RulesError
@@ -19,6 +20,7 @@ from app.dsl.ruleset import Field, RuleSet
 from app.dsl.types import TypeChecker
 
 __all__ = [
+    "MAX_EXPRESSION_NODES",
     "Diagnostic",
     "RuleSet",
     "RulesError",
@@ -33,12 +35,12 @@ __all__ = [
 CONDITION_PATH = "<condition>"
 
 
-def parse_condition(text: str, fields: Mapping[str, str | Field]):
+def parse_condition(text: str, fields: Mapping[str, str | Field]) -> ast.Node:
     """Parse and type-check one expression against {field name: type name or Field}; return its AST.
 
     Pass a category's `Field`s to check literals against `one of` choices too.
     """
-    field_map = {}
+    field_map: dict[str, Field] = {}
     for name, type_name in fields.items():
         if isinstance(type_name, Field):
             field_map[name] = type_name
@@ -50,15 +52,16 @@ def parse_condition(text: str, fields: Mapping[str, str | Field]):
     diagnostics = list(parsed.diagnostics)
     node = None
     if not diagnostics:
-        if len(parsed.declarations) != 1:
+        declaration = parsed.declarations[0] if len(parsed.declarations) == 1 else None
+        if not isinstance(declaration, ast.AuditDecl):
             message = "expected a single expression"
             diagnostics.append(Diagnostic(CONDITION_PATH, 1, 1, "error", "syntax", message))
         else:
-            node = parsed.declarations[0].condition
+            node = declaration.condition
             checker = TypeChecker(field_map, CONDITION_PATH)
             checker.check_condition(node)
             diagnostics.extend(checker.diagnostics)
-    if any(d.is_error for d in diagnostics):
+    if node is None or any(d.is_error for d in diagnostics):
         # Report columns relative to the expression the caller wrote.
         offset = len('audit "condition" when ')
         shifted = [
@@ -78,7 +81,9 @@ def parse_condition(text: str, fields: Mapping[str, str | Field]):
 
 
 @functools.lru_cache(maxsize=1024)
-def _compile_condition(text: str, fields: tuple[tuple[str, str], ...]):
+def _compile_condition(
+    text: str, fields: tuple[tuple[str, str | Field], ...]
+) -> Callable[[Mapping[str, Any]], bool]:
     node = parse_condition(text, dict(fields))
     predicate, _ = compile_node(node)
     return predicate
@@ -89,6 +94,3 @@ def compile_condition(
 ) -> Callable[[Mapping[str, Any]], bool]:
     """Compile one expression to `predicate(lead_dict) -> bool`; raises RulesError."""
     return _compile_condition(text, tuple(sorted(fields.items())))
-
-
-_ = MAX_EXPRESSION_NODES  # re-exported limit, documented in docs/rules.md

@@ -6,9 +6,15 @@ Positions are excluded from equality, so two conditions written alike compare eq
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Generic, TypeVar
+
+#: The value of a literal in an expression; dates and datetimes as canonical ISO strings.
+Scalar = str | bool | int | float
+#: The value a literal holds: a Scalar, or a Decimal for prices and budgets.
+_Value = TypeVar("_Value", bound=Scalar | Decimal, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -20,61 +26,63 @@ class Pos:
     end_column: int | None = None
 
 
-def _pos() -> Any:
+def _pos() -> Pos | None:
+    """Declare an optional position, left out of equality (nodes built in code have none)."""
     return field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
 class Node:
     """Base class of expression nodes."""
+
+    pos: Pos | None  # each node class declares it last, with _pos()
 
 
 # ---- expressions -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Literal(Node):
-    value: Any  # str | int | float | bool; dates and datetimes as canonical ISO strings
+class Literal(Node, Generic[_Value]):
+    value: _Value
     type: str  # "string" | "number" | "bool" | "date" | "datetime"
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class ListLiteral(Node):
-    items: tuple[Literal, ...]
-    pos: Pos = _pos()
+    items: tuple[Literal[Scalar], ...]
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class Regex(Node):
     pattern: str
     flags: str
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class FieldRef(Node):
     name: str
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class MetaRef(Node):
     name: str  # without the "@"
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class Call(Node):
     name: str
     args: tuple[Node, ...]
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class Neg(Node):
     operand: Node
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class Arith(Node):
     op: str  # + - * /
     left: Node
     right: Node
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ class Compare(Node):
     op: str  # == != < <= > >=
     left: Node
     right: Node
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ class InList(Node):
     operand: Node
     items: ListLiteral
     negated: bool
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ class Between(Node):
     low: Node
     high: Node
     negated: bool
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,7 @@ class StringTest(Node):
     left: Node
     right: Node
     negated: bool
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -124,32 +132,32 @@ class Matches(Node):
     operand: Node
     regex: Regex
     negated: bool
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class IsMissing(Node):
     operand: Node
     negated: bool  # True: `is present`
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class Not(Node):
     operand: Node
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class And(Node):
     items: tuple[Node, ...]
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
 class Or(Node):
     items: tuple[Node, ...]
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 BOOLEAN_NODES = (Compare, InList, Between, StringTest, Matches, IsMissing, Not, And, Or)
@@ -179,7 +187,7 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-def walk(node: Node):
+def walk(node: Node) -> Iterator[Node]:
     """Yield a node and all its descendants, depth first."""
     stack = [node]
     while stack:
@@ -189,6 +197,8 @@ def walk(node: Node):
 
 
 # ---- declarations ------------------------------------------------------------------------
+# A declaration (and each clause with a `pos`) starts with a keyword, so it always has a
+# position; like a node's, it is left out of equality.
 
 
 @dataclass(frozen=True)
@@ -196,7 +206,7 @@ class Name:
     """An identifier as written, with its position (for references and ids)."""
 
     value: str
-    pos: Pos = _pos()
+    pos: Pos | None = _pos()
 
 
 @dataclass(frozen=True)
@@ -206,8 +216,8 @@ class FieldDecl:
     choices: tuple[str, ...]
     required: tuple[Name, ...]
     deliverable: bool
-    example: Literal | None
-    pos: Pos = _pos()
+    example: Literal[Scalar] | None
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -215,7 +225,7 @@ class CategoryDecl:
     id: Name
     label: str
     fields: tuple[FieldDecl, ...]
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -227,7 +237,7 @@ class LeadTypeDecl:
     fallback: bool
     condition: Node | None
     source: str | None  # the condition's text
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -236,7 +246,7 @@ class AuditDecl:
     category: Name | None
     condition: Node
     source: str
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -244,20 +254,20 @@ class DedupeDecl:
     label: str
     category: Name | None
     fields: tuple[Name, ...]
-    amount: Literal
+    amount: Literal[int | float]
     unit: Name
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class CapDecl:
-    limit: Literal
+    limit: Literal[int | float]
     period: Name
 
 
 @dataclass(frozen=True)
 class BudgetDecl:
-    amount: Literal
+    amount: Literal[Decimal]
     period: Name
 
 
@@ -273,7 +283,7 @@ class ScheduleDecl:
     start: Name  # "HH:MM" with the position of the time
     end: Name
     timezone: Name
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -281,27 +291,27 @@ class BidDecl:
     id: Name
     customer: Name
     lead_types: tuple[Name, ...]
-    price: Literal
+    price: Literal[Decimal]
     condition: Node | None
     source: str | None
     caps: tuple[CapDecl, ...]
     budgets: tuple[BudgetDecl, ...]
     schedules: tuple[ScheduleDecl, ...]
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class StageDecl:
     kind: Name
-    args: tuple[Name | Literal | tuple[Name, ...], ...]
-    pos: Pos = _pos()
+    args: tuple[Name | Literal[Scalar] | tuple[Name, ...], ...]
+    pos: Pos = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class PlanDecl:
     category: Name
     stages: tuple[StageDecl, ...]
-    pos: Pos = _pos()
+    pos: Pos = field(compare=False, repr=False)
 
 
 Declaration = CategoryDecl | LeadTypeDecl | AuditDecl | DedupeDecl | BidDecl | PlanDecl
@@ -315,7 +325,7 @@ _PRECEDENCE = {Or: 1, And: 2, Not: 3}
 def unparse(node: Node) -> str:
     """Render an expression back to rules-language text."""
     match node:
-        case Literal(value=value, type="string"):
+        case Literal(value=str() as value, type="string"):
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
         case Literal(value=value, type="bool"):
             return "true" if value else "false"

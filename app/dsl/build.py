@@ -38,7 +38,7 @@ _CACHE_SIZE = 32
 _cache: OrderedDict[str, RuleSet] = OrderedDict()
 _cache_lock = threading.Lock()
 
-Sources = str | PathLike | Mapping[str, str] | Iterable[str | PathLike]
+Sources = str | PathLike[str] | Mapping[str, str] | Iterable[str | PathLike[str]]
 
 
 def read_sources(sources: Sources) -> tuple[dict[str, str], list[Diagnostic]]:
@@ -101,8 +101,8 @@ def check_texts(texts: Mapping[str, str]) -> tuple[CheckedRules, list[Diagnostic
         declarations.extend(parsed.declarations)
         diagnostics.extend(parsed.diagnostics)
         broken |= parsed.broken_ids
-    checked, more = Checker(declarations, broken).check()
-    return checked, diagnostics + more
+    checked, problems = Checker(declarations, broken).check()
+    return checked, diagnostics + problems
 
 
 def compile_rules(sources: Sources, *, use_cache: bool = True) -> RuleSet:
@@ -134,11 +134,13 @@ def compile_rules(sources: Sources, *, use_cache: bool = True) -> RuleSet:
     return ruleset
 
 
-def _condition(node: ast.Node | None, source: str | None) -> Condition | None:
-    if node is None:
-        return None
+def _condition(node: ast.Node, source: str | None) -> Condition:
     predicate, _ = compile_node(node)
     return Condition(source or ast.unparse(node), node, predicate)
+
+
+def _optional_condition(node: ast.Node | None, source: str | None) -> Condition | None:
+    return None if node is None else _condition(node, source)
 
 
 def _schedule(decl: ast.ScheduleDecl) -> Schedule:
@@ -160,7 +162,12 @@ def _schedule(decl: ast.ScheduleDecl) -> Schedule:
     )
 
 
-def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings=()) -> RuleSet:
+def assemble(
+    checked: CheckedRules,
+    key: str,
+    texts: Mapping[str, str],
+    warnings: tuple[Diagnostic, ...] = (),
+) -> RuleSet:
     """Build the immutable RuleSet from checked declarations."""
     categories = {
         name: Category(name, decl.label, tuple(checked.fields[name].values()))
@@ -173,7 +180,7 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
             decl.category.value,
             decl.priority,
             decl.fallback,
-            None if decl.fallback else _condition(decl.condition, decl.source),
+            None if decl.fallback else _optional_condition(decl.condition, decl.source),
             order,
         )
         for order, decl in enumerate(checked.lead_types)
@@ -201,8 +208,11 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
             customer=decl.customer.value,
             lead_types=tuple(lt.value for lt in decl.lead_types),
             price=decl.price.value,
-            condition=_condition(decl.condition, decl.source),
-            cap=Cap(decl.caps[0].limit.value, decl.caps[0].period.value) if decl.caps else None,
+            condition=_optional_condition(decl.condition, decl.source),
+            cap=(
+                # int(): the checker refused a limit that is not a whole number
+                Cap(int(decl.caps[0].limit.value), decl.caps[0].period.value) if decl.caps else None
+            ),
             budget=(
                 Budget(decl.budgets[0].amount.value, decl.budgets[0].period.value)
                 if decl.budgets
@@ -216,16 +226,16 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
     for bid in bids.values():
         for type_id in bid.lead_types:
             bids_by_lead_type[type_id].append(bid)
-    plans = {}
+    plans: dict[str, Plan] = {}
     for name, decl in checked.plans.items():
-        stages = []
+        stages: list[Stage] = []
         for stage in decl.stages:
             names = [arg.value for arg in stage.args if isinstance(arg, ast.Name)]
             lists = [arg for arg in stage.args if isinstance(arg, tuple)]
             only = tuple(item.value for item in lists[0]) if lists else None
             stages.append(Stage(stage.kind.value, names[0] if names else None, only))
         plans[name] = Plan(name, tuple(stages))
-    index = {}
+    index: dict[str, CategoryIndex] = {}
     for name in categories:
         ordered = sorted(
             (lt for lt in lead_types if lt.category == name and not lt.fallback),
@@ -243,7 +253,7 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
         content_hash=key,
         categories=MappingProxyType(categories),
         lead_types=lead_types,
-        audits_=audits,
+        all_audits=audits,
         dedupes=dedupes,
         bids=MappingProxyType(bids),
         plans=MappingProxyType(plans),
@@ -254,7 +264,7 @@ def assemble(checked: CheckedRules, key: str, texts: Mapping[str, str], warnings
     )
 
 
-def read_rule_files(path: str | PathLike) -> dict[str, str]:
+def read_rule_files(path: str | PathLike[str]) -> dict[str, str]:
     """Return {name relative to PATH: text} of a rule file or a directory's rule files.
 
     Raises RulesError when the path cannot be read (missing, not a rule file, not text).

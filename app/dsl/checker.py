@@ -6,8 +6,9 @@ import functools
 import re
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from app.dsl import ast
 from app.dsl.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
@@ -37,10 +38,10 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-class FieldMap(dict):
+class FieldMap(dict[str, Field]):
     """A category's fields; `broken` names fields whose declaration has an error."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.broken: set[str] = set()
 
@@ -50,7 +51,7 @@ class CheckedRules:
     """What the compiler needs: declarations by kind and each category's fields."""
 
     categories: dict[str, ast.CategoryDecl] = field(default_factory=dict)
-    fields: dict[str, dict[str, Field]] = field(default_factory=dict)
+    fields: dict[str, FieldMap] = field(default_factory=dict)
     lead_types: list[ast.LeadTypeDecl] = field(default_factory=list)
     audits: list[ast.AuditDecl] = field(default_factory=list)
     dedupes: list[ast.DedupeDecl] = field(default_factory=list)
@@ -59,8 +60,20 @@ class CheckedRules:
     bid_categories: dict[str, str] = field(default_factory=dict)
 
 
+class _Located(Protocol):
+    """Something written in a rule file: a name, a literal, a declaration."""
+
+    @property
+    def pos(self) -> ast.Pos | None: ...
+
+
+_Declaration = TypeVar("_Declaration", bound=ast.Declaration)
+
+
 class Checker:
-    def __init__(self, declarations: Iterable[ast.Declaration], broken_ids: set[str] = frozenset()):
+    def __init__(
+        self, declarations: Iterable[ast.Declaration], broken_ids: Iterable[str] = ()
+    ) -> None:
         self.declarations = list(declarations)
         self.broken = set(broken_ids)  # declared in text that did not parse: no cascades
         self.diagnostics: list[Diagnostic] = []
@@ -69,15 +82,26 @@ class Checker:
         self._dedupe_labels: dict[str, ast.Pos] = {}
 
     # -- helpers
-    def _report(self, where, severity, code, message, hint=None) -> None:
+    def _report(
+        self,
+        where: _Located | None,
+        severity: str,
+        code: str,
+        message: str,
+        hint: str | None = None,
+    ) -> None:
         pos = where.pos if where is not None else None
         path, line, column = (pos.path, pos.line, pos.column) if pos else ("<rules>", 1, 1)
         self.diagnostics.append(Diagnostic(path, line, column, severity, code, message, hint))
 
-    def error(self, where, code, message, hint=None) -> None:
+    def error(
+        self, where: _Located | None, code: str, message: str, hint: str | None = None
+    ) -> None:
         self._report(where, ERROR, code, message, hint)
 
-    def warning(self, where, code, message, hint=None) -> None:
+    def warning(
+        self, where: _Located | None, code: str, message: str, hint: str | None = None
+    ) -> None:
         self._report(where, WARNING, code, message, hint)
 
     def _unknown(self, name: ast.Name, kind: str, known: Iterable[str]) -> None:
@@ -89,7 +113,9 @@ class Checker:
                 did_you_mean(name.value, known),
             )
 
-    def _condition(self, node: ast.Node, fields: dict[str, Field], path: str, context=""):
+    def _check_condition(
+        self, node: ast.Node, fields: Mapping[str, Field], path: str, context: str = ""
+    ) -> TypeChecker:
         checker = TypeChecker(fields, path, context)
         checker.check_condition(node)
         self.diagnostics.extend(checker.diagnostics)
@@ -97,25 +123,26 @@ class Checker:
 
     # -- entry point
     def check(self) -> tuple[CheckedRules, list[Diagnostic]]:
-        by_kind = defaultdict(list)
-        for declaration in self.declarations:
-            by_kind[type(declaration)].append(declaration)
-        for category in by_kind[ast.CategoryDecl]:
+        for category in self._declared(ast.CategoryDecl):
             self.check_category(category)
         lead_type_ids: dict[str, ast.LeadTypeDecl] = {}
-        for lead_type in by_kind[ast.LeadTypeDecl]:
+        for lead_type in self._declared(ast.LeadTypeDecl):
             self.check_lead_type(lead_type, lead_type_ids)
-        for audit in by_kind[ast.AuditDecl]:
+        for audit in self._declared(ast.AuditDecl):
             self.check_audit(audit)
-        for dedupe in by_kind[ast.DedupeDecl]:
+        for dedupe in self._declared(ast.DedupeDecl):
             self.check_dedupe(dedupe)
-        for bid in by_kind[ast.BidDecl]:
+        for bid in self._declared(ast.BidDecl):
             self.check_bid(bid, lead_type_ids)
-        for plan in by_kind[ast.PlanDecl]:
+        for plan in self._declared(ast.PlanDecl):
             self.check_plan(plan)
         self.check_categories_complete()
         self.check_shadowed_lead_types()
         return self.result, self.diagnostics
+
+    def _declared(self, kind: type[_Declaration]) -> list[_Declaration]:
+        """Return the declarations of one kind, in file order."""
+        return [declaration for declaration in self.declarations if isinstance(declaration, kind)]
 
     # -- categories
     def check_category(self, category: ast.CategoryDecl) -> None:
@@ -187,7 +214,9 @@ class Checker:
         return None
 
     # -- lead types
-    def check_lead_type(self, lead_type: ast.LeadTypeDecl, seen: dict) -> None:
+    def check_lead_type(
+        self, lead_type: ast.LeadTypeDecl, seen: dict[str, ast.LeadTypeDecl]
+    ) -> None:
         if lead_type.id.value in seen:
             first = seen[lead_type.id.value].pos
             self.error(
@@ -202,7 +231,7 @@ class Checker:
             return
         if lead_type.condition is not None:
             fields = self.result.fields[category]
-            checker = self._condition(lead_type.condition, fields, lead_type.pos.path)
+            checker = self._check_condition(lead_type.condition, fields, lead_type.pos.path)
             for name, ref in checker.fields_used.items():
                 if not fields[name].required_ping:
                     self.warning(
@@ -215,12 +244,14 @@ class Checker:
         self.result.lead_types.append(lead_type)
 
     # -- audits and dedupe
-    def _scope_fields(self, category: str | None) -> list[tuple[str, dict[str, Field]]]:
+    def _scope_fields(self, category: str | None) -> list[tuple[str, FieldMap]]:
         if category is not None:
             return [(category, self.result.fields[category])]
         return list(self.result.fields.items())
 
-    def _unique_label(self, kind: str, declaration, seen: dict[str, ast.Pos]) -> bool:
+    def _unique_label(
+        self, kind: str, declaration: ast.AuditDecl | ast.DedupeDecl, seen: dict[str, ast.Pos]
+    ) -> bool:
         """Report a label used twice: labels name rules in explain and dry-run reports."""
         label = declaration.label
         if label in seen:
@@ -243,7 +274,7 @@ class Checker:
         before = len(self.diagnostics)
         for name, fields in self._scope_fields(category):
             context = "" if category else f" (this audit applies to every category: '{name}')"
-            self._condition(audit.condition, fields, audit.pos.path, context)
+            self._check_condition(audit.condition, fields, audit.pos.path, context)
             if len(self.diagnostics) > before:
                 break  # one category's errors are enough for an audit on all of them
         self.result.audits.append(audit)
@@ -292,7 +323,7 @@ class Checker:
                 f"bid '{bid.id.value}' is already declared at line {first.line}",
             )
             return
-        categories = set()
+        categories: set[str] = set()
         for name in bid.lead_types:
             if name.value not in lead_types:
                 self._unknown(name, "lead type", lead_types)
@@ -310,15 +341,15 @@ class Checker:
         if category is not None and category not in self.result.fields:
             category = None
         if category is not None and bid.condition is not None:
-            self._condition(bid.condition, self.result.fields[category], bid.pos.path)
-        for clauses, word in (
-            (bid.caps, "cap"),
-            (bid.budgets, "budget"),
-            (bid.schedules, "schedule"),
-        ):
-            if len(clauses) > 1:
-                where = clauses[1] if word == "schedule" else clauses[1].period
-                self.error(where, "duplicate-clause", f"a bid has at most one {word}")
+            self._check_condition(bid.condition, self.result.fields[category], bid.pos.path)
+        clauses: tuple[tuple[str, tuple[_Located, ...]], ...] = (
+            ("cap", tuple(cap.period for cap in bid.caps)),
+            ("budget", tuple(budget.period for budget in bid.budgets)),
+            ("schedule", bid.schedules),
+        )
+        for word, places in clauses:
+            if len(places) > 1:
+                self.error(places[1], "duplicate-clause", f"a bid has at most one {word}")
         for cap in bid.caps:
             self._check_period(cap.period, PERIODS)
             if not isinstance(cap.limit.value, int) or cap.limit.value <= 0:
@@ -460,7 +491,7 @@ class Checker:
     # -- whole-set checks
     def check_categories_complete(self) -> None:
         fallbacks: dict[str, ast.LeadTypeDecl] = {}
-        with_types = set()
+        with_types: set[str] = set()
         for lead_type in self.result.lead_types:
             category = lead_type.category.value
             with_types.add(category)
@@ -485,7 +516,7 @@ class Checker:
                 )
 
     def check_shadowed_lead_types(self) -> None:
-        by_category = defaultdict(list)
+        by_category: defaultdict[str, list[tuple[int, int, ast.LeadTypeDecl]]] = defaultdict(list)
         for order, lead_type in enumerate(self.result.lead_types):
             if not lead_type.fallback and lead_type.condition is not None:
                 by_category[lead_type.category.value].append(
@@ -529,8 +560,10 @@ def _minutes(text: str) -> int | None:
     return hours * 60 + minutes
 
 
-def _always_true(node: ast.Node) -> bool:
+def _always_true(node: ast.Node | None) -> bool:
     """Tell whether a condition holds whatever the lead (constant after folding)."""
+    if node is None:  # a lead type without a condition takes every lead
+        return True
     if isinstance(node, ast.Or):
         return any(_always_true(item) for item in node.items)
     if isinstance(node, ast.And):

@@ -42,7 +42,7 @@ class Diagnostic:
             lines.append(f"     = help: {self.hint}")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str | int | None]:
         return asdict(self)
 
 

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.dsl.interpreter import evaluate_traced
+from app.dsl.interpreter import Trace, evaluate_traced
+
+if TYPE_CHECKING:  # app.dsl.ruleset imports this module when a lead is explained
+    from app.dsl.ruleset import Condition, LeadType, RuleSet
 
 
-def _trace(condition, lead) -> tuple[bool, dict | None]:
+def _trace(condition: Condition | None, lead: Mapping[str, Any]) -> tuple[bool, Trace | None]:
     if condition is None:
         return True, None
     return evaluate_traced(condition.node, lead)
 
 
-def explain_lead(ruleset, lead: Mapping[str, Any], category: str) -> dict[str, Any]:
+def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> dict[str, Any]:
     """Return the lead type, audits, dedupe keys and bids the lead gets, and why."""
-    chosen = None
+    chosen: LeadType | None = None
     lead_types = []
     for lead_type in ruleset.lead_types_of(category):
         matched, trace = _trace(lead_type.condition, lead)
-        entry = {
+        entry: dict[str, Any] = {
             "id": lead_type.id,
             "label": lead_type.label,
             "priority": lead_type.priority,

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 MAX_TEXT_LENGTH = 2000
+
+#: A normalized field value, as leads hold it (JSON-native).
+FieldValue = str | bool | int | float
 
 #: Field type name -> the type its values have inside expressions.
 EXPRESSION_TYPES = {
@@ -105,7 +109,7 @@ _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
 
-def _text(value, choices):
+def _text(value: object, choices: tuple[str, ...]) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("Must be text.")
     value = str(value).strip()
@@ -114,7 +118,7 @@ def _text(value, choices):
     return value
 
 
-def _number(value, choices):
+def _number(value: object, choices: tuple[str, ...]) -> int | float:
     if isinstance(value, bool):
         raise ValueError("Must be a number.")
     if isinstance(value, str):
@@ -135,14 +139,14 @@ def _number(value, choices):
     return value
 
 
-def _integer(value, choices):
+def _integer(value: object, choices: tuple[str, ...]) -> int:
     number = _number(value, choices)
     if not isinstance(number, int):
         raise ValueError("Must be a whole number.")
     return number
 
 
-def _bool(value, choices):
+def _bool(value: object, choices: tuple[str, ...]) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -156,7 +160,7 @@ def _bool(value, choices):
     raise ValueError("Must be true or false.")
 
 
-def _date(value, choices):
+def _date(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     if match := _DATE.fullmatch(text):
         year, month, day = (int(part) for part in match.groups())
@@ -177,7 +181,7 @@ def format_datetime(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _datetime(value, choices):
+def _datetime(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     try:
         moment = datetime.fromisoformat(text)
@@ -186,7 +190,7 @@ def _datetime(value, choices):
     return format_datetime(moment)
 
 
-def _email(value, choices):
+def _email(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     try:
         result = validate_email(text, check_deliverability=False)
@@ -195,7 +199,7 @@ def _email(value, choices):
     return result.normalized.lower()
 
 
-def _phone(value, choices):
+def _phone(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     try:
         number = phonenumbers.parse(text, "US")
@@ -208,7 +212,7 @@ def _phone(value, choices):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _zip(value, choices):
+def _zip(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     if isinstance(value, int) and len(text) < 5:
         text = text.zfill(5)
@@ -217,17 +221,17 @@ def _zip(value, choices):
     return text
 
 
-def _us_state(value, choices):
+def _us_state(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     code = text.upper()
     if code in US_STATES:
         return code
-    if code := _STATE_BY_NAME.get(text.casefold()):
-        return code
+    if named := _STATE_BY_NAME.get(text.casefold()):
+        return named
     raise ValueError("Must be a two-letter US state code.")
 
 
-def _one_of(value, choices):
+def _one_of(value: object, choices: tuple[str, ...]) -> str:
     text = _text(value, choices)
     for choice in choices:
         if text == choice:
@@ -239,7 +243,7 @@ def _one_of(value, choices):
     raise ValueError("Must be one of: " + ", ".join(choices) + ".")
 
 
-_NORMALIZERS = {
+_NORMALIZERS: dict[str, Callable[[object, tuple[str, ...]], FieldValue]] = {
     "text": _text,
     "number": _number,
     "integer": _integer,
@@ -254,17 +258,17 @@ _NORMALIZERS = {
 }
 
 
-def normalize_value(type_name: str, value, choices: tuple[str, ...] = ()):
+def normalize_value(type_name: str, value: object, choices: tuple[str, ...] = ()) -> FieldValue:
     """Return the normalized value, or raise ValueError with a message for the integrator."""
     return _NORMALIZERS[type_name](value, choices)
 
 
-def is_blank(value) -> bool:
+def is_blank(value: object) -> bool:
     """Tell whether a submitted value counts as not provided (None or only whitespace)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def normalize_dedupe_value(type_name: str, value) -> str:
+def normalize_dedupe_value(type_name: str, value: object) -> str:
     """Return the dedupe-key form of a value: E.164 digits, lower-cased email, folded text."""
     if type_name == "phone":
         if isinstance(value, str) and _E164.fullmatch(value):

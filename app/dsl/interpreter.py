@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ from app.dsl import ast
 from app.dsl.regex import compile_regex
 
 _ERRORS = (TypeError, ValueError, AttributeError, OverflowError)
+#: One clause's verdict for explain: its text, value, operand values and sub-clauses (JSON).
+Trace = dict[str, Any]
 _COMPARE = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -30,7 +32,7 @@ _COMPARE = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_STRING_TESTS = {
+_STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
     "starts_with": str.startswith,
     "ends_with": str.endswith,
     "contains": operator.contains,
@@ -66,7 +68,7 @@ def _utc_date(text: str) -> date | None:
 
 
 @functools.lru_cache(maxsize=65536)  # leads share birth dates and received times
-def _parse_moment(value: str) -> tuple[date, datetime | None] | None:
+def _parse_moment(value: object) -> tuple[date, datetime | None] | None:
     if not isinstance(value, str):
         return None
     try:
@@ -79,7 +81,7 @@ def _parse_moment(value: str) -> tuple[date, datetime | None] | None:
         return None
 
 
-def age(value: str, lead: Mapping[str, Any]) -> int | None:
+def age(value: object, lead: Mapping[str, Any]) -> int | None:
     """Return whole years from a date (or date and time) to the lead's reference time."""
     parsed = _parse_moment(value)
     if parsed is None:
@@ -92,7 +94,7 @@ def age(value: str, lead: Mapping[str, Any]) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def days_since(value: str, lead: Mapping[str, Any]) -> int | None:
+def days_since(value: object, lead: Mapping[str, Any]) -> int | None:
     """Return whole days elapsed from a date (or date and time) to the reference time."""
     parsed = _parse_moment(value)
     if parsed is None:
@@ -116,9 +118,9 @@ def evaluate(node: ast.Node, lead: Mapping[str, Any]) -> bool:
         return False
 
 
-def evaluate_traced(node: ast.Node, lead: Mapping[str, Any]) -> tuple[bool, dict]:
+def evaluate_traced(node: ast.Node, lead: Mapping[str, Any]) -> tuple[bool, Trace]:
     """Evaluate a condition and return its value with a trace of every clause."""
-    trace: list = []
+    trace: list[Trace] = []
     try:
         result = _truth(node, lead, trace)
     except _ERRORS as error:
@@ -166,9 +168,9 @@ def value_of(node: ast.Node, lead: Mapping[str, Any]) -> Any:
     return _truth(node, lead, None)
 
 
-def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list | None) -> bool:
-    children: list = []
-    sub = children if trace is not None else None
+def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list[Trace] | None) -> bool:
+    children: list[Trace] = []
+    sub_trace = children if trace is not None else None
     operands: dict[str, Any] = {}
     match node:
         case ast.Literal(value=value):
@@ -199,13 +201,13 @@ def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list | None) -> bool:
             value = _operand(operand, lead, operands)
             result = (value is None) != negated
         case ast.Not(operand=operand):
-            result = not _truth(operand, lead, sub)
+            result = not _truth(operand, lead, sub_trace)
         case ast.And(items=items) | ast.Or(items=items):
-            result = _junction(isinstance(node, ast.And), items, lead, sub)
+            result = _junction(isinstance(node, ast.And), items, lead, sub_trace)
         case _:
             raise TypeError(f"not a condition: {ast.unparse(node)}")
     if trace is not None:
-        entry: dict[str, Any] = {"clause": ast.unparse(node), "value": bool(result)}
+        entry: Trace = {"clause": ast.unparse(node), "value": bool(result)}
         if operands:
             entry["values"] = operands
         if children:
@@ -214,7 +216,9 @@ def _truth(node: ast.Node, lead: Mapping[str, Any], trace: list | None) -> bool:
     return bool(result)
 
 
-def _junction(is_and: bool, items, lead: Mapping[str, Any], trace: list | None) -> bool:
+def _junction(
+    is_and: bool, items: tuple[ast.Node, ...], lead: Mapping[str, Any], trace: list[Trace] | None
+) -> bool:
     """Evaluate `and`/`or` with short-circuit semantics.
 
     Traced, the clauses after the deciding one are still shown (marked not evaluated), and

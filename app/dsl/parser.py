@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.tree import Meta
 
 from app.dsl import ast
 from app.dsl.diagnostics import ERROR, Diagnostic
@@ -101,7 +103,7 @@ def parse_file(text: str, path: str) -> ParsedFile:
     return ParsedFile(*_build(tree, text, path))
 
 
-def _parse_with_recovery(text: str, path: str, first: UnexpectedInput):
+def _parse_with_recovery(text: str, path: str, first: UnexpectedInput) -> ParsedFile:
     """Re-parse declaration by declaration, so each broken declaration reports its error."""
     starts = [match.start() for match in _DECLARATION_START.finditer(text)]
     if not starts or starts[0] != 0:
@@ -123,9 +125,9 @@ def _parse_with_recovery(text: str, path: str, first: UnexpectedInput):
                 result.diagnostics.append(syntax_diagnostic(error, chunk, path, ending))
             result.broken_ids.update(_DECLARED_ID.findall(text[start:end]))
             continue
-        found, more = _build(tree, chunk, path)
-        result.declarations.extend(found)
-        result.diagnostics.extend(more)
+        declarations, problems = _build(tree, chunk, path)
+        result.declarations.extend(declarations)
+        result.diagnostics.extend(problems)
     if not syntax_errors:  # splitting changed the meaning: report the original error
         broken = set(_DECLARED_ID.findall(text))
         return ParsedFile([], [syntax_diagnostic(first, text, path)], broken)
@@ -141,7 +143,9 @@ def syntax_diagnostic(
         line, column = _end_position(text)
     hint = None
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        # lark declares pos_in_stream None on UnexpectedInput; the lexer's error sets the offset.
+        offset: int = error.pos_in_stream  # type: ignore[assignment]
+        char = text[offset] if offset < len(text) else ""
         found = f"character '{char}'" if char.strip() else "a blank character"
         if char == "=":
             hint = "compare with '==' (a single '=' is not an operator)"
@@ -201,28 +205,30 @@ def _describe_expected(terminals: set[str]) -> str:
 # ---- tree -> AST -------------------------------------------------------------------------
 
 
-def _build(tree: Tree, text: str, path: str):
-    declarations, diagnostics = [], []
+def _build(
+    tree: Tree[Token], text: str, path: str
+) -> tuple[list[ast.Declaration], list[Diagnostic]]:
+    declarations: list[ast.Declaration] = []
+    diagnostics: list[Diagnostic] = []
     builder = _Builder(text, path, diagnostics)
     for child in tree.children:
+        if not isinstance(child, Tree):  # `start` holds declarations only
+            continue
         if (problem := _check_size(child, path)) is not None:
             diagnostics.append(problem)
             continue
         try:
             declarations.append(builder.transform(child))
         except VisitError as error:  # unwrap at the boundary
-            if isinstance(error.orig_exc, _Invalid):
-                diagnostics.append(error.orig_exc.diagnostic)
-            else:
-                raise error.orig_exc from None
+            raise error.orig_exc from None
     return declarations, diagnostics
 
 
-def _check_size(tree: Tree, path: str) -> Diagnostic | None:
+def _check_size(tree: Tree[Token], path: str) -> Diagnostic | None:
     """Bound expression depth and size before the (recursive) transform runs."""
     if tree.data == "category":  # fields are flat: only expressions nest
         return None
-    stack = [(tree, 0)]
+    stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 0)]
     nodes = 0
     while stack:
         node, depth = stack.pop()
@@ -231,57 +237,87 @@ def _check_size(tree: Tree, path: str) -> Diagnostic | None:
         if node.data == "list":
             if len(node.children) > MAX_LIST_ITEMS:
                 message = f"list has more than {MAX_LIST_ITEMS:,} items"
-                return _diag_at(node, path, "list-too-long", message)
+                return _diagnostic_at(node, path, "list-too-long", message)
             continue
         nodes += 1
         if depth > MAX_EXPRESSION_DEPTH:
             message = f"expression is nested more than {MAX_EXPRESSION_DEPTH} levels deep"
             hint = "split it into simpler conditions"
-            return _diag_at(node, path, "expression-too-deep", message, hint)
+            return _diagnostic_at(node, path, "expression-too-deep", message, hint)
         if nodes > MAX_EXPRESSION_NODES:
             message = f"declaration has more than {MAX_EXPRESSION_NODES:,} expression parts"
             hint = "use lists with `in [...]` instead of long chains of `or`"
-            return _diag_at(tree, path, "expression-too-large", message, hint)
+            return _diagnostic_at(tree, path, "expression-too-large", message, hint)
         stack.extend((child, depth + 1) for child in node.children)
     return None
 
 
-def _diag_at(node, path, code, message, hint=None) -> Diagnostic:
-    line = getattr(node.meta, "line", 1) if isinstance(node, Tree) else node.line
-    column = getattr(node.meta, "column", 1) if isinstance(node, Tree) else node.column
+def _diagnostic_at(
+    tree: Tree[Token], path: str, code: str, message: str, hint: str | None = None
+) -> Diagnostic:
+    line = getattr(tree.meta, "line", 1)
+    column = getattr(tree.meta, "column", 1)
     return Diagnostic(path, line or 1, column or 1, ERROR, code, message, hint)
 
 
-class _Invalid(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
-
-
 def _token_pos(path: str, token: Token) -> ast.Pos:
-    return ast.Pos(path, token.line, token.column, token.end_line, token.end_column)
+    line, column = _token_start(token)
+    return ast.Pos(path, line, column, token.end_line, token.end_column)
 
 
-@v_args(meta=True)
-class _Builder(Transformer):
-    """Turn a declaration's parse tree into AST nodes; method names are grammar rule names."""
+def _token_start(token: Token) -> tuple[int, int]:
+    """Return a token's line and column (the lexer sets both; a made-up token has none)."""
+    return token.line or 1, token.column or 1
+
+
+# What the builder returns for the parts of a declaration; a clause is tagged by its keyword.
+_FieldType = tuple[ast.Name, tuple[str, ...]]
+_FieldOption = (
+    tuple[Literal["required"], tuple[ast.Name, ...]]
+    | tuple[Literal["deliverable"], bool]
+    | tuple[Literal["example"], ast.Literal[ast.Scalar]]
+)
+_When = tuple[Literal["when"], ast.Node, str]
+_Priority = tuple[Literal["priority"], int]
+_Fallback = tuple[Literal["fallback"]]
+_InCategory = tuple[Literal["in"], ast.Name]
+_BidClause = (
+    _When
+    | tuple[Literal["cap"], ast.CapDecl]
+    | tuple[Literal["budget"], ast.BudgetDecl]
+    | tuple[Literal["schedule"], ast.ScheduleDecl]
+)
+_StageArgument = ast.Name | ast.Literal[ast.Scalar] | tuple[ast.Name, ...]
+
+
+@v_args(meta=True, inline=True)
+class _Builder(Transformer[Token, ast.Declaration]):
+    """Turn a declaration's parse tree into AST nodes; method names are grammar rule names.
+
+    Each method receives the rule's meta, then its children in grammar order: tokens, and
+    what the methods of its sub-rules returned.
+    """
 
     def __init__(self, text: str, path: str, diagnostics: list[Diagnostic]):
         super().__init__()
         self.text, self.path, self.diagnostics = text, path, diagnostics
 
-    def _pos(self, meta) -> ast.Pos | None:
+    def _pos(self, meta: Meta) -> ast.Pos | None:
         if getattr(meta, "empty", True):
             return None
+        return self._declaration_pos(meta)
+
+    def _declaration_pos(self, meta: Meta) -> ast.Pos:
+        """Return a declaration's position: it starts with a keyword, so it has one."""
         return ast.Pos(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    def _error(self, token: Token, code: str, message: str, hint: str | None = None):
-        self.diagnostics.append(
-            Diagnostic(self.path, token.line, token.column, ERROR, code, message, hint)
-        )
+    def _error(self, token: Token, code: str, message: str, hint: str | None = None) -> None:
+        line, column = _token_start(token)
+        self.diagnostics.append(Diagnostic(self.path, line, column, ERROR, code, message, hint))
 
     def _string(self, token: Token) -> str:
         try:
-            return json.loads(token.value, strict=False)
+            text: str = json.loads(token.value, strict=False)  # a JSON string literal
         except ValueError:
             self._error(
                 token,
@@ -289,29 +325,29 @@ class _Builder(Transformer):
                 "invalid escape sequence in string",
                 r"use \" \\ \n \t or \uXXXX",
             )
-            return token.value[1:-1]
+            return token[1:-1]
+        return text
 
     # -- names and literals
-    def name(self, meta, children):
-        return ast.Name(children[0].value, self._pos(meta))
+    def name(self, meta: Meta, token: Token) -> ast.Name:
+        return ast.Name(token.value, self._pos(meta))
 
-    def string(self, meta, children):
-        return ast.Literal(self._string(children[0]), "string", self._pos(meta))
+    def string(self, meta: Meta, token: Token) -> ast.Literal[str]:
+        return ast.Literal(self._string(token), "string", self._pos(meta))
 
-    def number(self, meta, children):
-        return ast.Literal(_number(children[0].value), "number", self._pos(meta))
+    def number(self, meta: Meta, token: Token) -> ast.Literal[int | float]:
+        return ast.Literal(_number(token.value), "number", self._pos(meta))
 
-    def negative_number(self, meta, children):
-        return ast.Literal(-_number(children[0].value), "number", self._pos(meta))
+    def negative_number(self, meta: Meta, token: Token) -> ast.Literal[int | float]:
+        return ast.Literal(-_number(token.value), "number", self._pos(meta))
 
-    def true(self, meta, children):
+    def true(self, meta: Meta) -> ast.Literal[bool]:
         return ast.Literal(True, "bool", self._pos(meta))
 
-    def false(self, meta, children):
+    def false(self, meta: Meta) -> ast.Literal[bool]:
         return ast.Literal(False, "bool", self._pos(meta))
 
-    def date(self, meta, children):
-        token = children[0]
+    def date(self, meta: Meta, token: Token) -> ast.Literal[str]:
         try:
             value = date.fromisoformat(token.value).isoformat()
         except ValueError:
@@ -319,8 +355,7 @@ class _Builder(Transformer):
             value = token.value
         return ast.Literal(value, "date", self._pos(meta))
 
-    def datetime(self, meta, children):
-        token = children[0]
+    def datetime(self, meta: Meta, token: Token) -> ast.Literal[str]:
         try:
             moment = datetime.fromisoformat(token.value)
             value = format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
@@ -329,139 +364,160 @@ class _Builder(Transformer):
             value = token.value
         return ast.Literal(value, "datetime", self._pos(meta))
 
-    def list(self, meta, children):
-        return ast.ListLiteral(tuple(children), self._pos(meta))
+    def list(self, meta: Meta, *items: ast.Literal[ast.Scalar]) -> ast.ListLiteral:
+        return ast.ListLiteral(items, self._pos(meta))
 
     # -- expressions
-    def field_ref(self, meta, children):
-        return ast.FieldRef(children[0].value, self._pos(meta))
+    def field_ref(self, meta: Meta, name: ast.Name) -> ast.FieldRef:
+        return ast.FieldRef(name.value, self._pos(meta))
 
-    def meta_ref(self, meta, children):
-        return ast.MetaRef(children[0].value[1:], self._pos(meta))
+    def meta_ref(self, meta: Meta, token: Token) -> ast.MetaRef:
+        return ast.MetaRef(token.value[1:], self._pos(meta))
 
-    def call(self, meta, children):
-        return ast.Call(children[0].value, tuple(children[1:]), self._pos(meta))
+    def call(self, meta: Meta, name: ast.Name, *args: ast.Node) -> ast.Call:
+        return ast.Call(name.value, args, self._pos(meta))
 
-    def neg(self, meta, children):
-        return ast.Neg(children[0], self._pos(meta))
+    def neg(self, meta: Meta, operand: ast.Node) -> ast.Neg:
+        return ast.Neg(operand, self._pos(meta))
 
-    def arith(self, meta, children):
-        left, op, right = children
+    def arith(self, meta: Meta, left: ast.Node, op: Token, right: ast.Node) -> ast.Arith:
         return ast.Arith(op.value, left, right, self._pos(meta))
 
-    def compare(self, meta, children):
-        left, op, right = children
+    def compare(self, meta: Meta, left: ast.Node, op: Token, right: ast.Node) -> ast.Compare:
         return ast.Compare(op.value, left, right, self._pos(meta))
 
-    def in_list(self, meta, children, negated=False):
-        return ast.InList(children[0], children[1], negated, self._pos(meta))
+    def in_list(self, meta: Meta, operand: ast.Node, items: ast.ListLiteral) -> ast.InList:
+        return ast.InList(operand, items, False, self._pos(meta))
 
-    def not_in_list(self, meta, children):
-        return self.in_list(meta, children, negated=True)
+    def not_in_list(self, meta: Meta, operand: ast.Node, items: ast.ListLiteral) -> ast.InList:
+        return ast.InList(operand, items, True, self._pos(meta))
 
-    def between(self, meta, children, negated=False):
-        operand, low, high = children
-        return ast.Between(operand, low, high, negated, self._pos(meta))
+    def between(self, meta: Meta, operand: ast.Node, low: ast.Node, high: ast.Node) -> ast.Between:
+        return ast.Between(operand, low, high, False, self._pos(meta))
 
-    def not_between(self, meta, children):
-        return self.between(meta, children, negated=True)
+    def not_between(
+        self, meta: Meta, operand: ast.Node, low: ast.Node, high: ast.Node
+    ) -> ast.Between:
+        return ast.Between(operand, low, high, True, self._pos(meta))
 
-    def string_op(self, meta, children):
-        return children[0].value
+    def string_op(self, meta: Meta, token: Token) -> str:
+        return str(token)
 
-    def string_test(self, meta, children, negated=False):
-        left, op, right = children
-        return ast.StringTest(op, left, right, negated, self._pos(meta))
+    def string_test(self, meta: Meta, left: ast.Node, op: str, right: ast.Node) -> ast.StringTest:
+        return ast.StringTest(op, left, right, False, self._pos(meta))
 
-    def not_string_test(self, meta, children):
-        return self.string_test(meta, children, negated=True)
+    def not_string_test(
+        self, meta: Meta, left: ast.Node, op: str, right: ast.Node
+    ) -> ast.StringTest:
+        return ast.StringTest(op, left, right, True, self._pos(meta))
 
-    def matches(self, meta, children, negated=False):
-        operand, token = children
+    def matches(self, meta: Meta, operand: ast.Node, token: Token) -> ast.Matches:
+        return self._matches(meta, operand, token, negated=False)
+
+    def not_matches(self, meta: Meta, operand: ast.Node, token: Token) -> ast.Matches:
+        return self._matches(meta, operand, token, negated=True)
+
+    def _matches(self, meta: Meta, operand: ast.Node, token: Token, negated: bool) -> ast.Matches:
         body, _, flags = token.value[1:].rpartition("/")
         regex = ast.Regex(body.replace("\\/", "/"), flags, _token_pos(self.path, token))
         return ast.Matches(operand, regex, negated, self._pos(meta))
 
-    def not_matches(self, meta, children):
-        return self.matches(meta, children, negated=True)
+    def is_missing(self, meta: Meta, operand: ast.Node) -> ast.IsMissing:
+        return ast.IsMissing(operand, False, self._pos(meta))
 
-    def is_missing(self, meta, children):
-        return ast.IsMissing(children[0], False, self._pos(meta))
+    def is_present(self, meta: Meta, operand: ast.Node) -> ast.IsMissing:
+        return ast.IsMissing(operand, True, self._pos(meta))
 
-    def is_present(self, meta, children):
-        return ast.IsMissing(children[0], True, self._pos(meta))
+    def not_op(self, meta: Meta, operand: ast.Node) -> ast.Not:
+        return ast.Not(operand, self._pos(meta))
 
-    def not_op(self, meta, children):
-        return ast.Not(children[0], self._pos(meta))
+    def and_expr(self, meta: Meta, *items: ast.Node) -> ast.And:
+        return ast.And(items, self._pos(meta))
 
-    def and_expr(self, meta, children):
-        return ast.And(tuple(children), self._pos(meta))
-
-    def or_expr(self, meta, children):
-        return ast.Or(tuple(children), self._pos(meta))
+    def or_expr(self, meta: Meta, *items: ast.Node) -> ast.Or:
+        return ast.Or(items, self._pos(meta))
 
     # -- declarations
-    def _condition(self, when: Token, meta) -> str:
+    def _condition_source(self, when: Token, meta: Meta) -> str:
         return self.text[when.end_pos : meta.end_pos].strip()
 
-    def named_type(self, meta, children):
-        return children[0], ()
+    def named_type(self, meta: Meta, name: ast.Name) -> _FieldType:
+        return name, ()
 
-    def one_of_type(self, meta, children):
-        return ast.Name("one_of", self._pos(meta)), tuple(self._string(t) for t in children)
+    def one_of_type(self, meta: Meta, *choices: Token) -> _FieldType:
+        return ast.Name("one_of", self._pos(meta)), tuple(self._string(t) for t in choices)
 
-    def required(self, meta, children):
-        return "required", tuple(children)
+    def required(self, meta: Meta, *names: ast.Name) -> _FieldOption:
+        return "required", names
 
-    def deliverable(self, meta, children):
+    def deliverable(self, meta: Meta) -> _FieldOption:
         return "deliverable", True
 
-    def example(self, meta, children):
-        return "example", children[0]
+    def example(self, meta: Meta, literal: ast.Literal[ast.Scalar]) -> _FieldOption:
+        return "example", literal
 
-    def field_decl(self, meta, children):
-        name, (type_name, choices), *options = children
-        found = {"required": (), "deliverable": False, "example": None}
-        for key, value in options:
-            found[key] = found[key] + value if key == "required" else value
+    def field_decl(
+        self, meta: Meta, name: ast.Name, field_type: _FieldType, *options: _FieldOption
+    ) -> ast.FieldDecl:
+        type_name, choices = field_type
+        required: tuple[ast.Name, ...] = ()
+        deliverable = False
+        example = None
+        for option in options:
+            match option:
+                case ("required", names):
+                    required += names
+                case ("deliverable", flag):
+                    deliverable = flag
+                case ("example", literal):
+                    example = literal
         return ast.FieldDecl(
             name,
             type_name,
             choices,
-            found["required"],
-            found["deliverable"],
-            found["example"],
-            self._pos(meta),
+            required,
+            deliverable,
+            example,
+            self._declaration_pos(meta),
         )
 
-    def category(self, meta, children):
-        name, label, *fields = children
-        return ast.CategoryDecl(name, self._string(label), tuple(fields), self._pos(meta))
+    def category(
+        self, meta: Meta, name: ast.Name, label: Token, *fields: ast.FieldDecl
+    ) -> ast.CategoryDecl:
+        return ast.CategoryDecl(name, self._string(label), fields, self._declaration_pos(meta))
 
-    def priority(self, meta, children):
-        return "priority", _integer_or_error(self, children[0])
+    def priority(self, meta: Meta, token: Token) -> _Priority:
+        return "priority", _integer_or_error(self, token)
 
-    def negative_priority(self, meta, children):
-        return "priority", -_integer_or_error(self, children[0])
+    def negative_priority(self, meta: Meta, token: Token) -> _Priority:
+        return "priority", -_integer_or_error(self, token)
 
-    def when(self, meta, children):
-        return "when", children[1], self._condition(children[0], meta)
+    def when(self, meta: Meta, when: Token, condition: ast.Node) -> _When:
+        return "when", condition, self._condition_source(when, meta)
 
-    def fallback(self, meta, children):
+    def fallback(self, meta: Meta) -> _Fallback:
         return ("fallback",)
 
-    def lead_type(self, meta, children):
-        name, label, category, *rest = children
+    def lead_type(
+        self,
+        meta: Meta,
+        name: ast.Name,
+        label: Token,
+        category: ast.Name,
+        *clauses: _Priority | _When | _Fallback,
+    ) -> ast.LeadTypeDecl:
         priority = 0
-        condition = source = None
+        condition: ast.Node | None = None
+        source: str | None = None
         fallback = False
-        for item in rest:
-            if item[0] == "priority":
-                priority = item[1]
-            elif item[0] == "when":
-                condition, source = item[1], item[2]
-            else:
-                fallback = True
+        for clause in clauses:
+            match clause:
+                case ("priority", value):
+                    priority = value
+                case ("when", node, text):
+                    condition, source = node, text
+                case ("fallback",):
+                    fallback = True
         return ast.LeadTypeDecl(
             name,
             self._string(label),
@@ -470,70 +526,98 @@ class _Builder(Transformer):
             fallback,
             condition,
             source,
-            self._pos(meta),
+            self._declaration_pos(meta),
         )
 
-    def in_category(self, meta, children):
-        return "in", children[0]
+    def in_category(self, meta: Meta, name: ast.Name) -> _InCategory:
+        return "in", name
 
-    def audit(self, meta, children):
-        label, *rest = children
-        category = rest[0][1] if isinstance(rest[0], tuple) else None
-        when, condition = rest[-2], rest[-1]
-        source = self.text[when.end_pos : meta.end_pos].strip()
-        return ast.AuditDecl(self._string(label), category, condition, source, self._pos(meta))
+    # A rule with optional or repeated parts: its children are told apart by their types.
+    def audit(
+        self, meta: Meta, label: Token, *rest: _InCategory | Token | ast.Node
+    ) -> ast.AuditDecl:
+        category = next((part[1] for part in rest if isinstance(part, tuple)), None)
+        when = next(part for part in rest if isinstance(part, Token))
+        condition = next(part for part in rest if isinstance(part, ast.Node))
+        return ast.AuditDecl(
+            self._string(label),
+            category,
+            condition,
+            self._condition_source(when, meta),
+            self._declaration_pos(meta),
+        )
 
-    def dedupe(self, meta, children):
-        label, *rest = children
-        *names, amount, unit = rest
-        category = names.pop(0)[1] if isinstance(names[0], tuple) else None
+    def dedupe(
+        self, meta: Meta, label: Token, *rest: _InCategory | ast.Name | Token
+    ) -> ast.DedupeDecl:
+        category = next((part[1] for part in rest if isinstance(part, tuple)), None)
+        *fields, unit = (part for part in rest if isinstance(part, ast.Name))
+        amount = next(part for part in rest if isinstance(part, Token))
         amount_literal = ast.Literal(_number(amount.value), "number", _token_pos(self.path, amount))
         return ast.DedupeDecl(
-            self._string(label), category, tuple(names), amount_literal, unit, self._pos(meta)
+            self._string(label),
+            category,
+            tuple(fields),
+            amount_literal,
+            unit,
+            self._declaration_pos(meta),
         )
 
-    def bid_when(self, meta, children):
-        return "when", children[1], self._condition(children[0], meta)
+    def bid_when(self, meta: Meta, when: Token, condition: ast.Node) -> _When:
+        return "when", condition, self._condition_source(when, meta)
 
-    def cap(self, meta, children):
-        limit, period = children
+    def cap(self, meta: Meta, limit: Token, period: ast.Name) -> _BidClause:
         value = ast.Literal(_number(limit.value), "number", _token_pos(self.path, limit))
         return "cap", ast.CapDecl(value, period)
 
-    def budget(self, meta, children):
-        amount, period = children
+    def budget(self, meta: Meta, amount: Token, period: ast.Name) -> _BidClause:
         value = ast.Literal(Decimal(amount.value), "number", _token_pos(self.path, amount))
         return "budget", ast.BudgetDecl(value, period)
 
-    def day_spec(self, meta, children):
-        return ast.DaySpec(children[0], children[1] if len(children) > 1 else None)
+    def day_spec(self, meta: Meta, first: ast.Name, last: ast.Name | None = None) -> ast.DaySpec:
+        return ast.DaySpec(first, last)
 
-    def schedule(self, meta, children):
-        *days, start, end, zone = children
+    def schedule(self, meta: Meta, *parts: ast.DaySpec | Token) -> _BidClause:
+        days = tuple(part for part in parts if isinstance(part, ast.DaySpec))
+        start, end, zone = (part for part in parts if isinstance(part, Token))
         start_name = ast.Name(start.value, _token_pos(self.path, start))
         end_name = ast.Name(end.value, _token_pos(self.path, end))
         zone_name = ast.Name(self._string(zone), _token_pos(self.path, zone))
         return "schedule", ast.ScheduleDecl(
-            tuple(days), start_name, end_name, zone_name, self._pos(meta)
+            days, start_name, end_name, zone_name, self._declaration_pos(meta)
         )
 
-    def bid(self, meta, children):
-        name, customer, *rest = children
+    def bid(
+        self,
+        meta: Meta,
+        name: ast.Name,
+        customer: ast.Name | Token,
+        *rest: ast.Name | Token | _BidClause,
+    ) -> ast.BidDecl:
         if isinstance(customer, Token):
             customer = ast.Name(self._string(customer), _token_pos(self.path, customer))
-        lead_types = []
-        while rest and isinstance(rest[0], ast.Name):
-            lead_types.append(rest.pop(0))
-        price_token, *clauses = rest
+        lead_types = tuple(part for part in rest if isinstance(part, ast.Name))
+        price_token = next(part for part in rest if isinstance(part, Token))
         price = ast.Literal(
             Decimal(price_token.value), "number", _token_pos(self.path, price_token)
         )
-        found = {"when": [], "cap": [], "budget": [], "schedule": []}
-        for clause in clauses:
-            found[clause[0]].append(clause[1:] if clause[0] == "when" else clause[1])
-        condition, source = found["when"][0] if found["when"] else (None, None)
-        if len(found["when"]) > 1:
-            pos = found["when"][1][0].pos
+        whens: list[tuple[ast.Node, str]] = []
+        caps: list[ast.CapDecl] = []
+        budgets: list[ast.BudgetDecl] = []
+        schedules: list[ast.ScheduleDecl] = []
+        for clause in rest:
+            match clause:
+                case ("when", node, text):
+                    whens.append((node, text))
+                case ("cap", cap):
+                    caps.append(cap)
+                case ("budget", budget):
+                    budgets.append(budget)
+                case ("schedule", schedule):
+                    schedules.append(schedule)
+        condition, source = whens[0] if whens else (None, None)
+        if len(whens) > 1:
+            pos = whens[1][0].pos or self._declaration_pos(meta)
             self.diagnostics.append(
                 Diagnostic(
                     self.path,
@@ -548,26 +632,24 @@ class _Builder(Transformer):
         return ast.BidDecl(
             name,
             customer,
-            tuple(lead_types),
+            lead_types,
             price,
             condition,
             source,
-            tuple(found["cap"]),
-            tuple(found["budget"]),
-            tuple(found["schedule"]),
-            self._pos(meta),
+            tuple(caps),
+            tuple(budgets),
+            tuple(schedules),
+            self._declaration_pos(meta),
         )
 
-    def name_list(self, meta, children):
-        return tuple(children)
+    def name_list(self, meta: Meta, *names: ast.Name) -> tuple[ast.Name, ...]:
+        return names
 
-    def stage(self, meta, children):
-        kind, *args = children
-        return ast.StageDecl(kind, tuple(args), self._pos(meta))
+    def stage(self, meta: Meta, kind: ast.Name, *args: _StageArgument) -> ast.StageDecl:
+        return ast.StageDecl(kind, args, self._declaration_pos(meta))
 
-    def plan(self, meta, children):
-        category, *stages = children
-        return ast.PlanDecl(category, tuple(stages), self._pos(meta))
+    def plan(self, meta: Meta, category: ast.Name, *stages: ast.StageDecl) -> ast.PlanDecl:
+        return ast.PlanDecl(category, stages, self._declaration_pos(meta))
 
 
 def _number(text: str) -> int | float:

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import functools
 import re
-import re._constants as sre_constants
-import re._parser as sre_parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import re2
+
+if TYPE_CHECKING:  # typeshed types these modules under the names Python 3.11 deprecated
+    import sre_constants
+    import sre_parse
+else:
+    import re._constants as sre_constants
+    import re._parser as sre_parse
 
 MAX_PATTERN_LENGTH = 2000
 FLAGS = {"i": "case-insensitive"}
@@ -37,7 +43,17 @@ _SAFE_AT = {
     sre_constants.AT_BOUNDARY,
     sre_constants.AT_NON_BOUNDARY,
 }
-_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+_UNANCHORED: object = re2._re2.RE2.Anchor.UNANCHORED
+
+
+class _RE2(Protocol):
+    """What rules use of a pattern compiled by google-re2's extension (`re2._re2.RE2`)."""
+
+    def ok(self) -> bool: ...
+
+    def error(self) -> bytes | str: ...
+
+    def Match(self, anchor: object, text: bytes, start: int, end: int) -> list[tuple[int, int]]: ...
 
 
 class RegexError(ValueError):
@@ -57,7 +73,7 @@ class Regex:
         options.log_errors = False
         options.never_capture = True
         options.case_sensitive = "i" not in flags
-        compiled = re2._re2.RE2(pattern.encode("utf-8", "surrogatepass"), options)
+        compiled: _RE2 = re2._re2.RE2(pattern.encode("utf-8", "surrogatepass"), options)
         if not compiled.ok():
             message = compiled.error()
             message = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
@@ -71,7 +87,7 @@ class Regex:
             data = text.encode("utf-8", "surrogatepass")
             return match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
 
-        self.fast_search = None
+        self.fast_search: Callable[[str], re.Match[str] | None] | None = None
         self.engine = "re2"
         self.test: Callable[[str], bool] = test_re2
         fast = _fast_pattern(pattern) if not flags else None
@@ -107,14 +123,14 @@ def compile_regex(pattern: str, flags: str = "") -> Regex:
     return Regex(pattern, flags)
 
 
-def _fast_pattern(pattern: str):
+def _fast_pattern(pattern: str) -> tuple[re.Pattern[str], bool] | None:
     """Return (compiled re, uses $) when the pattern cannot backtrack, else None."""
     try:
         parsed = sre_parse.parse(pattern, re.ASCII)
     except (re.error, OverflowError, RecursionError):
         return None
     uses_dollar = [False]
-    if not _is_linear(parsed, uses_dollar):
+    if not _is_linear(parsed.data, uses_dollar):
         return None
     try:
         return re.compile(pattern, re.ASCII), uses_dollar[0]
@@ -122,17 +138,18 @@ def _fast_pattern(pattern: str):
         return None
 
 
-def _is_linear(items, uses_dollar) -> bool:
+def _is_linear(items: Iterable[tuple[object, Any]], uses_dollar: list[bool]) -> bool:
+    """Tell whether parsed items cannot backtrack (an argument's shape depends on its opcode)."""
     for opcode, argument in items:
         if opcode in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
             low, high, body = argument
-            if low != high or not _is_linear(body, uses_dollar):
+            if low != high or not _is_linear(body.data, uses_dollar):
                 return False
         elif opcode not in _SAFE_OPCODES:
             return False
         elif opcode is sre_constants.SUBPATTERN:
             group, add_flags, del_flags, body = argument
-            if add_flags or del_flags or not _is_linear(body, uses_dollar):
+            if add_flags or del_flags or not _is_linear(body.data, uses_dollar):
                 return False
         elif opcode is sre_constants.AT:
             if argument not in _SAFE_AT:

@@ -11,7 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.dsl import ast
-from app.dsl.fieldtypes import EXPRESSION_TYPES, normalize_dedupe_value
+from app.dsl.diagnostics import Diagnostic
+from app.dsl.fieldtypes import EXPRESSION_TYPES, FieldValue, normalize_dedupe_value
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PERIODS = ("hour", "day", "week", "month")
@@ -25,7 +26,7 @@ class Field:
     required_ping: bool = False
     required_post: bool = False
     deliverable: bool = False
-    example: Any = None
+    example: FieldValue | None = None
 
     @property
     def expression_type(self) -> str:
@@ -171,11 +172,11 @@ class RuleSet:
     content_hash: str
     categories: Mapping[str, Category]
     lead_types: tuple[LeadType, ...]
-    audits_: tuple[Audit, ...]
+    all_audits: tuple[Audit, ...]  # `audits(lead)` returns those that hold for a lead
     dedupes: tuple[DedupeCheck, ...]
     bids: Mapping[str, Bid]
     plans: Mapping[str, Plan]
-    warnings: tuple = ()
+    warnings: tuple[Diagnostic, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict)  # file name -> text
     bids_by_lead_type: Mapping[str, tuple[Bid, ...]] = field(default_factory=dict, repr=False)
     _by_category: Mapping[str, CategoryIndex] = field(default_factory=dict, repr=False)

@@ -75,7 +75,7 @@ def sql(template: str, **parts: Sql | str) -> Sql:
     """Fill `{name}` slots with pieces; a piece used twice brings its parameters twice."""
     params: list[Any] = []
 
-    def fill(match: re.Match) -> str:
+    def fill(match: re.Match[str]) -> str:
         part = parts[match.group(1)]
         if isinstance(part, Sql):
             params.extend(part.params)
@@ -142,6 +142,10 @@ class _Inline:
         return expression
 
 
+#: How a RowValues column was asked for: a method name, then its arguments (JSON values).
+Recipe = tuple[Any, ...]
+
+
 class RowValues:
     """Lead values read once per row, shared by every condition of one query (PostgreSQL).
 
@@ -158,19 +162,21 @@ class RowValues:
         self.column, self.alias = Sql(column), alias
         self.first: dict[str, Sql] = {}  # column -> SQL over the table
         self.second: dict[str, Sql] = {}  # column -> SQL over the first level's columns
-        self.names: dict[Any, str] = {}
+        self.names: dict[tuple[str, ...], str] = {}
         #: column -> (method, *arguments) that asked for it, so that a projection of stored
         #: leads (app/analysis/projection.py) can ask again and keep the value in a column
-        self.recipes: dict[str, tuple] = {}
+        self.recipes: dict[str, Recipe] = {}
 
-    def _name(self, key: Any, level: dict[str, Sql], make) -> str:
+    def _name(self, key: tuple[str, ...], level: dict[str, Sql], make: Callable[[], Sql]) -> str:
         if key not in self.names:
             name = f"{'a' if level is self.first else 'b'}{len(self.names)}"
             level[name] = make()
             self.names[key] = name
         return self.names[key]
 
-    def _column(self, key: Any, level: dict[str, Sql], make, recipe: tuple) -> Sql:
+    def _column(
+        self, key: tuple[str, ...], level: dict[str, Sql], make: Callable[[], Sql], recipe: Recipe
+    ) -> Sql:
         name = self._name(key, level, make)
         self.recipes.setdefault(name, recipe)
         return Sql(f"{self.alias}.{name}")
@@ -342,7 +348,7 @@ class _Translator:
             return "@" + node.name
         return None
 
-    def literal(self, node: ast.Literal) -> Sql:
+    def literal(self, node: ast.Literal[ast.Scalar]) -> Sql:
         if node.type == "bool":
             return Sql("TRUE" if node.value else "FALSE")
         placeholder = self.bind(node.value)

@@ -8,9 +8,14 @@ translation calls, the same code as the compiled predicates, so they agree exact
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from app.dsl import interpreter
 from app.dsl.regex import compile_regex
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # ---- PostgreSQL regexes --------------------------------------------------------------
 
@@ -69,15 +74,18 @@ def portable_pattern(pattern: str, flags: str) -> str | None:
 
 # ---- SQLite functions ----------------------------------------------------------------
 
+#: A value SQLite passes to a function and takes back.
+SqliteValue = str | int | float | bytes | None
 
-def _regexp(pattern, flags, value):
+
+def _regexp(pattern: str, flags: str | None, value: SqliteValue) -> int | None:
     if value is None or not isinstance(value, str):
         return None
     return int(compile_regex(pattern, flags or "").test(value))
 
 
-def _text_function(function):
-    def wrapper(*values):
+def _text_function(function: Callable[..., str | int]) -> Callable[..., SqliteValue]:
+    def wrapper(*values: SqliteValue) -> SqliteValue:
         if any(value is None or not isinstance(value, str) for value in values):
             return None
         result = function(*values)
@@ -86,8 +94,10 @@ def _text_function(function):
     return wrapper
 
 
-def _date_function(function):
-    def wrapper(value, reference):
+def _date_function(
+    function: Callable[[object, Mapping[str, Any]], int | None],
+) -> Callable[[SqliteValue, SqliteValue], int | None]:
+    def wrapper(value: SqliteValue, reference: SqliteValue) -> int | None:
         if value is None or not isinstance(value, str):
             return None
         lead = {"@received_at": reference} if reference is not None else {}
@@ -96,7 +106,7 @@ def _date_function(function):
     return wrapper
 
 
-SQLITE_FUNCTIONS = {
+SQLITE_FUNCTIONS: dict[str, tuple[Callable[..., SqliteValue], int]] = {
     "sluice_regexp": (_regexp, 3),
     "sluice_lower": (_text_function(str.lower), 1),
     "sluice_upper": (_text_function(str.upper), 1),
@@ -109,7 +119,7 @@ SQLITE_FUNCTIONS = {
 }
 
 
-def register_sqlite_functions(connection) -> None:
+def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Register the functions the SQLite translation calls on a sqlite3 connection."""
     for name, (function, arity) in SQLITE_FUNCTIONS.items():
         connection.create_function(name, arity, function, deterministic=True)

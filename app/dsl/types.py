@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from app.dsl import ast
 from app.dsl.diagnostics import ERROR, Diagnostic, did_you_mean
@@ -72,7 +72,7 @@ class TypeChecker:
                 "compare it with something, e.g. `x == ...` or `x is present`",
             )
 
-    def _error(self, node, code: str, message: str, hint: str | None = None) -> None:
+    def _error(self, node: ast.Node, code: str, message: str, hint: str | None = None) -> None:
         pos = node.pos
         line, column = (pos.line, pos.column) if pos else (1, 1)
         self.diagnostics.append(
@@ -80,16 +80,17 @@ class TypeChecker:
         )
 
     def type_of(self, node: ast.Node) -> str | None:
-        method = getattr(self, "_" + type(node).__name__)
+        """Return the node's type; each node class has a method of its name."""
+        method: Callable[[ast.Node], str | None] = getattr(self, "_" + type(node).__name__)
         return method(node)
 
-    def _Literal(self, node):
+    def _Literal(self, node: ast.Literal[ast.Scalar]) -> str | None:
         return node.type
 
-    def _ListLiteral(self, node):
+    def _ListLiteral(self, node: ast.ListLiteral) -> str | None:
         return "list"
 
-    def _FieldRef(self, node):
+    def _FieldRef(self, node: ast.FieldRef) -> str | None:
         found = self.fields.get(node.name)
         if found is None and node.name in getattr(self.fields, "broken", ()):
             return None  # its declaration already has an error: no cascade
@@ -104,7 +105,7 @@ class TypeChecker:
         self.fields_used.setdefault(node.name, node)
         return found.expression_type
 
-    def _MetaRef(self, node):
+    def _MetaRef(self, node: ast.MetaRef) -> str | None:
         if node.name not in METADATA:
             hint = did_you_mean(node.name, METADATA) or "metadata: " + ", ".join(
                 "@" + name for name in METADATA
@@ -113,7 +114,7 @@ class TypeChecker:
             return None
         return METADATA[node.name]
 
-    def _Call(self, node):
+    def _Call(self, node: ast.Call) -> str | None:
         if node.name not in FUNCTIONS:
             self._error(
                 node,
@@ -140,14 +141,14 @@ class TypeChecker:
             )
         return result
 
-    def _Neg(self, node):
+    def _Neg(self, node: ast.Neg) -> str | None:
         found = self.type_of(node.operand)
         if found not in (None, "number"):
             self._error(node, "type-mismatch", f"cannot negate {describe(node.operand, found)}")
             return None
         return "number"
 
-    def _Arith(self, node):
+    def _Arith(self, node: ast.Arith) -> str | None:
         left, right = self.type_of(node.left), self.type_of(node.right)
         for side, found in ((node.left, left), (node.right, right)):
             if found not in (None, "number"):
@@ -159,7 +160,7 @@ class TypeChecker:
                 return None
         return "number"
 
-    def _Compare(self, node):
+    def _Compare(self, node: ast.Compare) -> str | None:
         left, right = self.type_of(node.left), self.type_of(node.right)
         if left is None or right is None:
             return "bool"
@@ -182,7 +183,7 @@ class TypeChecker:
             self._check_allowed(node.right, node.left)
         return "bool"
 
-    def _InList(self, node):
+    def _InList(self, node: ast.InList) -> str | None:
         operand = self.type_of(node.operand)
         for item in node.items.items:
             if operand is not None and item.type != operand:
@@ -196,7 +197,7 @@ class TypeChecker:
             self._check_allowed(node.operand, item)
         return "bool"
 
-    def _Between(self, node):
+    def _Between(self, node: ast.Between) -> str | None:
         types = [self.type_of(n) for n in (node.operand, node.low, node.high)]
         known = [t for t in types if t is not None]
         if known and any(t != known[0] for t in known):
@@ -212,7 +213,7 @@ class TypeChecker:
             )
         return "bool"
 
-    def _StringTest(self, node):
+    def _StringTest(self, node: ast.StringTest) -> str | None:
         for side in (node.left, node.right):
             found = self.type_of(side)
             if found not in (None, "string"):
@@ -221,7 +222,7 @@ class TypeChecker:
                 )
         return "bool"
 
-    def _Matches(self, node):
+    def _Matches(self, node: ast.Matches) -> str | None:
         found = self.type_of(node.operand)
         if found not in (None, "string"):
             self._error(
@@ -233,7 +234,7 @@ class TypeChecker:
         self._Regex(node.regex)
         return "bool"
 
-    def _Regex(self, node):
+    def _Regex(self, node: ast.Regex) -> None:
         try:
             compile_regex(node.pattern, node.flags)
         except RegexError as error:
@@ -245,25 +246,25 @@ class TypeChecker:
             )
         return None
 
-    def _IsMissing(self, node):
+    def _IsMissing(self, node: ast.IsMissing) -> str | None:
         self.type_of(node.operand)
         return "bool"
 
-    def _Not(self, node):
+    def _Not(self, node: ast.Not) -> str | None:
         self._boolean_operand(node.operand, "not")
         return "bool"
 
-    def _And(self, node):
+    def _And(self, node: ast.And) -> str | None:
         for item in node.items:
             self._boolean_operand(item, "and")
         return "bool"
 
-    def _Or(self, node):
+    def _Or(self, node: ast.Or) -> str | None:
         for item in node.items:
             self._boolean_operand(item, "or")
         return "bool"
 
-    def _boolean_operand(self, node, word):
+    def _boolean_operand(self, node: ast.Node, word: str) -> None:
         found = self.type_of(node)
         if found not in (None, "bool"):
             self._error(
