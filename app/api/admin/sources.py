@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from app.api.auth import require
+from app.api.forwarded import public_base_url
 from app.api.schemas import SourceSchema
 from app.services.spec import source_spec
 from app.store.rules import active_ruleset
@@ -145,4 +146,4 @@ def spec(source_id: str):
     """Show the source's API specification: endpoint, auth, field reference, cURL example."""
     found = find_source(source_id, g.tenant)
     _, ruleset = active_ruleset(g.tenant)
-    return source_spec(found, ruleset, current_app.config["PUBLIC_URL"])
+    return source_spec(found, ruleset, public_base_url())
