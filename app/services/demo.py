@@ -102,33 +102,11 @@ def setup_demo(
     ruleset = compile_rules(files)  # raises RulesError, reported by the caller
     saved = {} if reset or credentials_file is None else load_credentials(credentials_file)
     saved_sources = saved.get("sources") if isinstance(saved.get("sources"), dict) else {}
-    tenant = Tenant.select().where(Tenant.code == DEMO_CODE).first()
-    if tenant is None:
-        tenant, admin, token = create_tenant("Demo", DEMO_CODE, "admin@demo.example")
-    else:
-        admin = User.select().where((User.tenant == tenant) & (User.role == "admin")).first()
-        token = saved.get("admin_token")
-        if not _opens_user(token, admin):
-            token = rotate_user_token(admin)
+    tenant, token = _demo_tenant(saved.get("admin_token"))
     existing = customer_slugs(tenant)
     for slug in sorted(ruleset.customers() - existing):
         create_customer(tenant, slug, slug.replace("_", " ").title(), DEMO_BALANCE_CENTS)
-    sources = []
-    for category in ruleset.categories:
-        name = f"Demo {category} source"
-        source = Source.select().where((Source.tenant == tenant) & (Source.name == name)).first()
-        kept = saved_sources.get(source.public_id, {}) if source is not None else {}
-        kept = kept if isinstance(kept, dict) else {}
-        if source is None:
-            source, secret = create_source(tenant, name, category)
-        else:
-            secret = kept.get("api_secret")
-            if not _secret_opens(source, secret):
-                secret = rotate_secret(source)
-        bearer = kept.get("bearer_token")
-        if not _bearer_opens(source, bearer):
-            _, bearer = create_token(source)
-        sources.append((source, secret, bearer))
+    sources = [_demo_source(tenant, category, saved_sources) for category in ruleset.categories]
     version, ruleset = push_rules(tenant, files, by="demo")
     credentials = {
         "tenant": tenant.code,
@@ -173,6 +151,38 @@ def setup_demo(
             for source, secret, bearer in sources
         ],
     }
+
+
+def _demo_tenant(saved_token: Any) -> tuple[Tenant, str]:
+    """Return the demo tenant (made if missing) and its admin's token: the saved one if it
+    still works, else a new one."""
+    tenant = Tenant.select().where(Tenant.code == DEMO_CODE).first()
+    if tenant is None:
+        tenant, _, token = create_tenant("Demo", DEMO_CODE, "admin@demo.example")
+        return tenant, token
+    admin = User.select().where((User.tenant == tenant) & (User.role == "admin")).first()
+    if _opens_user(saved_token, admin):
+        return tenant, saved_token
+    return tenant, rotate_user_token(admin)
+
+
+def _demo_source(tenant: Tenant, category: str, saved: dict) -> tuple[Source, str, str]:
+    """Return the category's demo source (made if missing), its API secret and a bearer
+    token: the saved ones while they still work, else new ones."""
+    name = f"Demo {category} source"
+    source = Source.select().where((Source.tenant == tenant) & (Source.name == name)).first()
+    kept = saved.get(source.public_id) if source is not None else None
+    kept = kept if isinstance(kept, dict) else {}
+    if source is None:
+        source, secret = create_source(tenant, name, category)
+    else:
+        secret = kept.get("api_secret")
+        if not _secret_opens(source, secret):
+            secret = rotate_secret(source)
+    bearer = kept.get("bearer_token")
+    if not _bearer_opens(source, bearer):
+        _, bearer = create_token(source)
+    return source, secret, bearer
 
 
 def _opens_user(token: Any, admin: User) -> bool:
