@@ -1,21 +1,25 @@
 # The README's two commands: `make run` (service on SQLite with the example rules and a
-# demo tenant) and `make test` (the whole suite). Both create .venv and install what they need.
+# demo tenant; `make run RUN_ARGS=--reset` issues new demo credentials) and `make test`
+# (the whole suite). Both create .venv and install what they need.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
 
+# exec: the server replaces the recipe's shell, so Ctrl-C or SIGTERM reach it alone and it
+# exits 0 (make then reports no error). The demo loads rules/ if it holds rule files, else
+# the examples; SLUICE_RULES_DIR picks another folder.
 run: $(STAMP)
-	SLUICE_RULES_DIR=$${SLUICE_RULES_DIR:-examples} $(BIN)/sluice serve --demo
+	exec $(BIN)/sluice serve --demo $(RUN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

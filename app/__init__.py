@@ -12,7 +12,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the Flask app: config, then database, then errors, then blueprints."""
     from flask import Flask
 
-    from app.api import errors, health, logs, openapi
+    from app.api import errors, health, home, logs, openapi
     from app.api.admin import blueprints as admin_blueprints
     from app.api.intake import blp as intake_blp
     from app.config import load_config
@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     logs.init_app(app)
 
+    app.register_blueprint(home.blp)
     app.register_blueprint(health.blp)
     api = openapi.init_app(app)
     api.register_blueprint(intake_blp)

@@ -9,7 +9,7 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "sqlite:///instance/sluice.sqlite3",
     "MAX_BODY_BYTES": 1024 * 1024,
-    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "PUBLIC_URL": None,  # unset: the request's own URL (app/api/forwarded.py)
     "LOG_LEVEL": "INFO",
     "RULES_DIR": None,
     "TEST_PRICE": Decimal("45.00"),

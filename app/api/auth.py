@@ -51,10 +51,18 @@ def guess_api_style() -> str:
 
 
 def unauthorized(style: str) -> Unauthorized:
-    """Return the 401 of an intake request without valid credentials."""
+    """Return the 401 of an intake request without valid credentials: none sent, or wrong."""
+    auth = request.authorization
+    sent = auth is not None and bool(auth.token or auth.username or auth.password)
     if style == "routio":
-        return Unauthorized("Send your API key: Authorization: Bearer <api key>.")
-    if request.authorization is None:
+        if not sent:
+            return Unauthorized("Send your API key: Authorization: Bearer <api key>.")
+        if auth.type != "bearer":
+            return Unauthorized("Send your API key as Authorization: Bearer <api key>.")
+        return Unauthorized(
+            "This API key is not valid: unknown, revoked, or its source is inactive."
+        )
+    if not sent:
         return Unauthorized(
             "Authenticate with HTTP Basic (API key and secret) or Authorization: Bearer <token>."
         )

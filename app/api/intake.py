@@ -103,9 +103,17 @@ def _rate_limit_headers(response: Response) -> Response:
 @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid credentials.")
 @blp.alt_response(409, schema=ErrorSchema, description="Same Idempotency-Key in progress.")
 @blp.alt_response(413, schema=ErrorSchema, description="Body over the size limit.")
+@blp.alt_response(
+    415, schema=ErrorSchema, description="Body not JSON, form-urlencoded or multipart."
+)
 @blp.alt_response(422, schema=ValidationErrorSchema, description="Invalid fields; key reused.")
 @blp.alt_response(429, schema=ErrorSchema, description="Rate limited; see Retry-After.")
 @blp.alt_response(500, schema=ErrorSchema, description="Kept, not distributed.")
+@blp.alt_response(
+    503,
+    schema=ErrorSchema,
+    description="No active rules for the category, or the database is unavailable; retry.",
+)
 def submit_lead():
     """Submit a lead."""
     g.api_style = guess_api_style()
@@ -120,10 +128,11 @@ def submit_lead():
         raise unauthorized(g.api_style)
     g.source = source
     g.api_style = source.api_style
-    return _take(source)
+    return _answer_post(source)
 
 
-def _take(source: Source) -> Response:
+def _answer_post(source: Source) -> Response:
+    """Answer an authenticated source's post: rate limit, Idempotency-Key, then its style."""
     received_at = datetime.now(UTC)
     headers = safe_headers(request)
 
@@ -139,14 +148,14 @@ def _take(source: Source) -> Response:
     g.rate_limit = ratelimit.hit_source(source)
     if g.rate_limit is not None and not g.rate_limit.allowed:
         raise reject(TooManyRequests(g.rate_limit.retry_after(time.time())))
-    process = _routio if source.api_style == "routio" else _native
+    take_post = _take_routio_post if source.api_style == "routio" else _take_native_post
     try:
         key = idempotency_key(request)
         claim = claim_key(source, key, fingerprint(request), g.request_id) if key else None
     except ApiError as error:
         raise reject(error) from None
     if claim is None:
-        return process(source, headers, received_at, reject)
+        return take_post(source, headers, received_at, reject)
     if claim.outcome == "replay":
         log.info("idempotent replay", extra={"original_request_id": claim.row.request_id})
         return replay(claim.row)
@@ -155,7 +164,7 @@ def _take(source: Source) -> Response:
     if claim.outcome == "in_progress":
         raise reject(RequestInProgress())
     try:
-        response = process(source, headers, received_at, reject)
+        response = take_post(source, headers, received_at, reject)
     except ApiError as error:
         if error.transient:
             release_key(claim.row)
@@ -175,7 +184,8 @@ def _payload_for_the_record() -> Any:
         return raw_payload(request)
 
 
-def _native(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
+def _take_native_post(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
+    """Read, validate and route a native post; answer 201 with the outcome."""
     try:
         submission = parse_submission(request)
     except ApiError as error:
@@ -223,7 +233,8 @@ def _native(source: Source, headers, received_at: datetime, reject: Reject) -> R
     return response
 
 
-def _routio(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
+def _take_routio_post(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
+    """Read a Routio-style post (seller, category, camelCase), validate and route it."""
     try:
         submission = parse_submission(request)
     except ApiError as error:

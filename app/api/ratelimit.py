@@ -23,6 +23,8 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from app.api.forwarded import client_ip
+
 log = logging.getLogger("sluice.ratelimit")
 EXTENSION = "sluice_rate_limiter"
 REDIS_TIMEOUT = 1.0  # seconds; a slow Redis must not hold leads up
@@ -131,25 +133,3 @@ def hit_auth_failure(request: Request) -> LimitState | None:
     """Count a failed authentication against the client IP's limit."""
     per_minute = int(current_app.config["AUTH_FAILURE_LIMIT"])
     return limiter().hit("auth-failure", client_ip(request), per_minute)
-
-
-def client_ip(request: Request) -> str:
-    """Return the client's IP: the peer, or the address the trusted proxies saw.
-
-    With SLUICE_TRUSTED_PROXIES=N, the N-th address from the right of X-Forwarded-For
-    (each proxy appends the address it received the request from) is the client's;
-    entries further left were written by the client and prove nothing.
-    """
-    hops = int(current_app.config.get("TRUSTED_PROXIES") or 0)
-    peer = request.remote_addr or "unknown"
-    if hops <= 0:
-        return peer
-    forwarded = [
-        part.strip()
-        for value in request.headers.getlist("X-Forwarded-For")
-        for part in value.split(",")
-        if part.strip()
-    ]
-    if len(forwarded) < hops:
-        return peer
-    return forwarded[-hops]

@@ -160,11 +160,3 @@ class RoutioLeadSchema(Schema):
         }
     )
     test = fields.Boolean(metadata={"description": "Present (true) for test-mode leads."})
-
-
-class RoutioErrorSchema(Schema):
-    success = fields.Boolean(required=True, metadata={"example": False})
-    error = fields.String(required=True, metadata={"example": "Missing required field"})
-    message = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    request_id = fields.String()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 import click
 
@@ -14,8 +15,12 @@ def demo_text(demo: dict) -> str:
     """Return the demo credentials as the text printed at start-up."""
     lines = [
         f"Demo tenant {demo['tenant']['code']} ({demo['tenant']['slug']}), "
-        f"rules version {demo['rule_version']}, customers: {', '.join(demo['customers'])}",
+        f"rules version {demo['rule_version']} from {demo['rules']}, "
+        f"customers: {', '.join(demo['customers'])}",
+        f"API docs:    {demo['docs_url']} (OpenAPI: {demo['openapi_url']})",
         f"Admin token: {demo['admin_token']}",
+        "  The admin API, e.g. the leads taken so far:",
+        "  " + demo["admin_curl"],
     ]
     for source in demo["sources"]:
         lines += [
@@ -25,27 +30,46 @@ def demo_text(demo: dict) -> str:
             f"  API secret:   {source['api_secret']}",
             f"  Bearer token: {source['bearer_token']}",
             "",
-            "Try it:",
+            "Try it (a new phone and email each start, so the lead is no duplicate):",
             source["curl"],
         ]
+    if demo.get("credentials_file"):
+        lines += [
+            "",
+            f"These credentials are kept in {demo['credentials_file']} and stay the same at",
+            "the next start; `sluice serve --demo --reset` issues new ones.",
+        ]
     return "\n".join(lines)
+
+
+def stop_on_sigterm(signum, frame) -> None:
+    """Stop the server on SIGTERM as on Ctrl-C: it closes its socket and exits 0."""
+    raise KeyboardInterrupt
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
-    "--demo", is_flag=True, help="Load SLUICE_RULES_DIR (or examples/) into a demo tenant."
+    "--demo",
+    is_flag=True,
+    help="Load SLUICE_RULES_DIR (else ./rules/ if it has rule files, else the shipped "
+    "examples) into a demo tenant and print its credentials.",
+)
+@click.option(
+    "--reset", is_flag=True, help="With --demo: issue new demo credentials (the old stop working)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the demo credentials as JSON.")
-def serve_command(host: str, port: int, demo: bool, as_json: bool) -> None:
+def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) -> None:
     """Run the development server (on SQLite, the schema is upgraded first)."""
     from app import create_app
     from app.dsl import RulesError
     from app.store.db import database, is_postgresql
     from app.store.migrations import upgrade
 
-    app = create_app({"PUBLIC_URL": f"http://{host}:{port}"})
+    app = create_app()
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base_url = app.config["PUBLIC_URL"] or f"http://{shown_host}:{port}"
     rules_dir = app.config["RULES_DIR"]
     # The reloader runs this twice: set up once, in the process that serves.
     serving = os.environ.get("WERKZEUG_RUN_MAIN") != "true"
@@ -55,13 +79,14 @@ def serve_command(host: str, port: int, demo: bool, as_json: bool) -> None:
             if not is_postgresql():
                 upgrade()
             if (demo or rules_dir) and serving:
-                from app.services.demo import setup_demo
+                from app.services.demo import credentials_path, setup_demo
 
                 try:
-                    info = setup_demo(rules_dir, app.config["PUBLIC_URL"])
+                    info = setup_demo(rules_dir, base_url, credentials_path(), reset=reset)
                 except RulesError as error:
                     fail("the demo rules have errors:\n" + error.report(), as_json)
                 click.echo(json.dumps(info, indent=2) if as_json else demo_text(info))
         finally:
             database.close()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     app.run(host=host, port=port, debug=False, use_reloader=False)

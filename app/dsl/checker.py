@@ -232,8 +232,11 @@ class Checker:
         if lead_type.condition is not None:
             fields = self.result.fields[category]
             checker = self._check_condition(lead_type.condition, fields, lead_type.pos.path)
+            # Only a category that declares what a ping carries takes pings: in one without
+            # any required(ping) field, every field would be reported.
+            takes_pings = any(declared.required_ping for declared in fields.values())
             for name, ref in checker.fields_used.items():
-                if not fields[name].required_ping:
+                if takes_pings and not fields[name].required_ping:
                     self.warning(
                         ref,
                         "not-required-for-ping",

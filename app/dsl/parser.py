@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
+from importlib.resources import files
 from typing import Literal
 
 from lark import Lark, Token, Transformer, Tree, v_args
@@ -19,7 +19,8 @@ from app.dsl import ast
 from app.dsl.diagnostics import ERROR, Diagnostic
 from app.dsl.fieldtypes import format_datetime
 
-GRAMMAR_PATH = Path(__file__).resolve().parents[2] / "grammar" / "sluice.lark"
+# grammar/sluice.lark in the checkout, shipped in the wheel as app.grammar (setup.py).
+GRAMMAR_FILE = files("app.grammar") / "sluice.lark"
 
 MAX_FILE_BYTES = 2_000_000
 MAX_EXPRESSION_DEPTH = 48
@@ -71,7 +72,7 @@ _OPERATOR_TERMINALS = {
 def get_parser() -> Lark:
     """Build the LALR parser once."""
     return Lark(
-        GRAMMAR_PATH.read_text(),
+        GRAMMAR_FILE.read_text(encoding="utf-8"),
         parser="lalr",
         strict=True,
         propagate_positions=True,

@@ -133,11 +133,31 @@ IDEMPOTENCY = (
 )
 
 
-def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> dict[str, Any]:
-    """Return the API specification of a source (the secret only when just created)."""
+CONTENT_TYPES = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+]
+
+
+#: The development server's address (`sluice serve`), for a spec asked for outside a request
+#: without SLUICE_PUBLIC_URL.
+LOCAL_URL = "http://127.0.0.1:5000"
+
+
+def intake_url(base_url: str | None) -> str:
+    """Return the URL sources post leads to, under the service's public base URL."""
+    return (base_url or LOCAL_URL).rstrip("/") + "/api/leads"
+
+
+def source_spec(source, ruleset, base_url: str | None, secret: str | None = None) -> dict[str, Any]:
+    """Return the API specification of a source (the secret only when just created).
+
+    base_url is the service's public URL (None: the development server's, LOCAL_URL).
+    """
     if source.api_style == "routio":
         return routio_spec(source, ruleset, base_url, secret)
-    endpoint = base_url.rstrip("/") + "/api/leads"
+    endpoint = intake_url(base_url)
     known = ruleset is not None and source.category in ruleset.categories
     reference = field_reference(ruleset, source.category) if known else []
     payload = example_payload(ruleset, source.category) if known else {"zip": "33139"}
@@ -161,7 +181,7 @@ def source_spec(source, ruleset, base_url: str, secret: str | None = None) -> di
                 "`sluice source token` or POST /api/admin/sources/{id}/tokens.",
             },
         ],
-        "content_types": ["application/json", "application/x-www-form-urlencoded"],
+        "content_types": list(CONTENT_TYPES),
         "headers": {
             "X-Partner-Id": "Optional: the partner the submission is attributed to.",
             "Idempotency-Key": IDEMPOTENCY,
@@ -238,9 +258,11 @@ def routio_curl(endpoint: str, payload: dict[str, Any], api_key: str | None) -> 
     )
 
 
-def routio_spec(source, ruleset, base_url: str, api_key: str | None = None) -> dict[str, Any]:
+def routio_spec(
+    source, ruleset, base_url: str | None, api_key: str | None = None
+) -> dict[str, Any]:
     """Return the API specification of a Routio-style source (its key only when just made)."""
-    endpoint = base_url.rstrip("/") + "/api/leads"
+    endpoint = intake_url(base_url)
     tenant = source.tenant
     categories = []
     for name in campaigns(ruleset, source):
@@ -268,11 +290,7 @@ def routio_spec(source, ruleset, base_url: str, api_key: str | None = None) -> d
                 "api_key": api_key if api_key is not None else "(shown once, when created)",
             }
         ],
-        "content_types": [
-            "application/json",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ],
+        "content_types": list(CONTENT_TYPES),
         "query_parameters": "Lead fields may also be sent as query parameters; body fields "
         "take precedence over query parameters.",
         "headers": {

@@ -373,3 +373,11 @@ def init_app(app) -> None:
     def _close(exc) -> None:
         if not database.is_closed():
             database.close()
+
+
+def database_file() -> str | None:
+    """Return the bound SQLite database's file path; None on PostgreSQL or in memory."""
+    if is_postgresql():
+        return None
+    name = database.obj.database
+    return None if not name or name == ":memory:" else os.path.abspath(name)

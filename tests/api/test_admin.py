@@ -156,6 +156,11 @@ def test_sources_create_token_and_spec(world, client):
     assert fields["first_name"]["example"] == "Katy"
     assert "curl -X POST" in spec["example_request"]
     assert "http://sluice.test/api/leads" in spec["example_request"]
+    assert spec["content_types"] == [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ]
     patched = client.patch(
         f"/api/admin/sources/{source_id}", json={"test_mode": True}, headers=world.admin
     )

@@ -7,7 +7,7 @@ def test_openapi_document_describes_intake_and_admin(client):
     spec = response.json
     assert spec["openapi"].startswith("3.")
     intake = spec["paths"]["/api/leads"]["post"]
-    assert set(intake["responses"]) >= {"201", "400", "401", "413", "422", "500"}
+    assert set(intake["responses"]) >= {"201", "400", "401", "413", "415", "422", "500", "503"}
     created = spec["components"]["schemas"]["LeadCreated"]
     assert set(created["properties"]) == {"lead_uuid", "lead_public_id", "status", "price"}
     assert "distribution_error" in created["properties"]["status"]["enum"]

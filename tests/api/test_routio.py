@@ -313,6 +313,22 @@ def test_missing_or_wrong_key_is_routios_401(routio, routio_body, headers):
 
 
 @pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "Send your API key: Authorization: Bearer <api key>."),
+        ({"Authorization": "Bearer "}, "Send your API key: Authorization: Bearer <api key>."),
+        ({"Authorization": "Bearer srk_unknown"}, "This API key is not valid"),
+        ({"Authorization": "Token srk_unknown"}, "Send your API key as Authorization: Bearer"),
+    ],
+    ids=["none", "empty", "unknown-key", "other-scheme"],
+)
+def test_the_401_tells_a_missing_key_from_a_wrong_one(routio, routio_body, headers, message):
+    response = routio.client.post("/api/leads", json=routio_body, headers=headers)
+    assert response.status_code == 401
+    assert response.json["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
     ("path", "body", "content_type", "style"),
     [
         ("/api/leads", '{"seller": "ACME1234"}', "application/json", "routio"),

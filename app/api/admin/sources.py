@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.auth import require
+from app.api.forwarded import public_base_url
 from app.schemas import (
     CreatedSourceSchema,
     NewTokenSchema,
@@ -130,4 +131,4 @@ def rotate_secret(source_id: str):
 @blp.response(200)
 def spec(source_id: str):
     """Show the source's API specification: endpoint, auth, field reference, cURL example."""
-    return sources.show_source_spec(g.actor, source_id, current_app.config["PUBLIC_URL"])
+    return sources.show_source_spec(g.actor, source_id, public_base_url())
