@@ -38,6 +38,7 @@ from app.domain.clock import naive
 from app.domain.money import as_number, to_cents
 from app.dsl.fieldtypes import is_blank
 from app.pipeline import take_lead
+from app.services.routio import ROUTIO_REQUIRED
 from app.store.idempotency import claim_key, release_key, store_answer
 from app.store.leads import keep_failed_submission, new_submission, record_rejected_post
 from app.store.models import Source
@@ -259,7 +260,7 @@ def _take_routio_post(source: Source, headers, received_at: datetime, reject: Re
         except ApiError as error:
             raise reject(error, payload) from None
     if category is None:  # without a category, Routio's own required list is all we know
-        declared = tuple(sorted(routio.ROUTIO_REQUIRED))
+        declared = tuple(sorted(ROUTIO_REQUIRED))
     else:
         declared = tuple(f.name for f in ruleset.categories[category].fields)
     seen = routio.read_fields(submission.fields, declared)
@@ -280,7 +281,7 @@ def _take_routio_post(source: Source, headers, received_at: datetime, reject: Re
                 ruleset,
                 category,
                 test_mode=source.test_mode,
-                extra_required=routio.ROUTIO_REQUIRED,
+                extra_required=ROUTIO_REQUIRED,
                 require_zip=False,
             )
         except ValidationFailed as error:

@@ -18,20 +18,11 @@ from app.api.errors import NoMatchingCampaign, Unauthorized
 from app.api.lead_schema import RESERVED
 from app.domain.money import as_number
 from app.dsl.fieldtypes import is_blank
-from app.store.sources import ANY_CATEGORY
+from app.services.routio import campaigns, routio_name
 
-#: Required by Routio's documentation in every category that has the field; the category's
-#: required(post) fields are required too, zip only when the rules say so.
-ROUTIO_REQUIRED = frozenset({"first_name", "last_name", "phone", "state"})
 CONTROL = ("seller", "category")
 OTHER_FIELDS = (*RESERVED, "is_test")
 REQUIRED = "This field is required."
-
-
-def routio_name(name: str) -> str:
-    """Return a field's Routio (camelCase) name: first_name -> firstName, address_1 -> address1."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _folded(name: str) -> str:
@@ -105,16 +96,6 @@ def check_seller(source, seller: str) -> None:
             "Invalid API Key: this key does not belong to that seller.",
             errors={"seller": ["Not the seller of this API key."]},
         )
-
-
-def campaigns(ruleset, source) -> list[str]:
-    """Return the categories the source may post to now: those with an active plan."""
-    if ruleset is None:
-        return []
-    names = [name for name in ruleset.categories if name in ruleset.plans]
-    if source.category != ANY_CATEGORY:
-        names = [name for name in names if name == source.category]
-    return names
 
 
 def resolve_category(ruleset, source, text: str) -> str:

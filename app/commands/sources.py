@@ -193,5 +193,6 @@ def rotate_secret_command(source: str, as_json: bool) -> None:
 @with_database
 def spec_command(source: str, as_json: bool) -> None:
     """Print a source's API specification (JSON): endpoint, auth, fields, cURL example."""
-    spec = sources.show_source_spec(operator(), source, settings()["PUBLIC_URL"])
+    config = settings()
+    spec = sources.show_source_spec(operator(), source, config["PUBLIC_URL"], config["RATE_LIMIT"])
     emit(spec, as_json, lambda: json.dumps(spec, indent=2))

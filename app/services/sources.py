@@ -120,9 +120,11 @@ def rotate_secret(actor: Actor, ref: str) -> RotatedSecret:
     return RotatedSecret(source, store.rotate_secret(source))
 
 
-def show_source_spec(actor: Actor, ref: str, public_url: str) -> dict[str, Any]:
+def show_source_spec(
+    actor: Actor, ref: str, public_url: str | None, default_rate_limit: int
+) -> dict[str, Any]:
     """Return the source's API specification: endpoint, auth, fields, a cURL example."""
     actor.require("sources.read")
     source = _source(actor, ref)
     _, ruleset = active_ruleset(source.tenant_id)
-    return source_spec(source, ruleset, public_url)
+    return source_spec(source, ruleset, public_url, default_rate_limit=default_rate_limit)

@@ -12,10 +12,8 @@ import json
 import shlex
 from typing import Any
 
-from flask import current_app, has_app_context
-
-from app.api.routio import ROUTIO_REQUIRED, campaigns, routio_name
 from app.pipeline.testmode import TEST_ZIPS
+from app.services.routio import ROUTIO_REQUIRED, campaigns, routio_name
 
 #: Example values by field type, for fields whose rules give no example.
 TYPE_EXAMPLES = {
@@ -115,9 +113,8 @@ def curl_command(endpoint: str, payload: dict[str, Any], api_key: str, secret: s
     )
 
 
-def rate_limit_of(source) -> dict[str, Any]:
-    """Return the source's rate limit as integrators read it."""
-    default = current_app.config["RATE_LIMIT"] if has_app_context() else 60
+def rate_limit_of(source, default: int) -> dict[str, Any]:
+    """Return the source's rate limit as integrators read it (`default`: SLUICE_RATE_LIMIT)."""
     return {
         "requests": source.rate_limit or default,
         "window": "minute",
@@ -150,13 +147,16 @@ def intake_url(base_url: str | None) -> str:
     return (base_url or LOCAL_URL).rstrip("/") + "/api/leads"
 
 
-def source_spec(source, ruleset, base_url: str | None, secret: str | None = None) -> dict[str, Any]:
+def source_spec(
+    source, ruleset, base_url: str | None, *, default_rate_limit: int, secret: str | None = None
+) -> dict[str, Any]:
     """Return the API specification of a source (the secret only when just created).
 
-    base_url is the service's public URL (None: the development server's, LOCAL_URL).
+    base_url is the service's public URL (None: the development server's, LOCAL_URL);
+    default_rate_limit the requests per minute of a source without its own (SLUICE_RATE_LIMIT).
     """
     if source.api_style == "routio":
-        return routio_spec(source, ruleset, base_url, secret)
+        return routio_spec(source, ruleset, base_url, default_rate_limit, secret)
     endpoint = intake_url(base_url)
     known = ruleset is not None and source.category in ruleset.categories
     reference = field_reference(ruleset, source.category) if known else []
@@ -186,7 +186,7 @@ def source_spec(source, ruleset, base_url: str | None, secret: str | None = None
             "X-Partner-Id": "Optional: the partner the submission is attributed to.",
             "Idempotency-Key": IDEMPOTENCY,
         },
-        "rate_limit": rate_limit_of(source),
+        "rate_limit": rate_limit_of(source, default_rate_limit),
         "fields": reference,
         "test_zips": TEST_ZIPS if source.test_mode else None,
         "example_request": curl_command(endpoint, payload, source.api_key, secret),
@@ -259,7 +259,7 @@ def routio_curl(endpoint: str, payload: dict[str, Any], api_key: str | None) -> 
 
 
 def routio_spec(
-    source, ruleset, base_url: str | None, api_key: str | None = None
+    source, ruleset, base_url: str | None, default_rate_limit: int, api_key: str | None = None
 ) -> dict[str, Any]:
     """Return the API specification of a Routio-style source (its key only when just made)."""
     endpoint = intake_url(base_url)
@@ -297,7 +297,7 @@ def routio_spec(
             "X-Partner-Id": "Optional: the partner the submission is attributed to.",
             "Idempotency-Key": IDEMPOTENCY,
         },
-        "rate_limit": rate_limit_of(source),
+        "rate_limit": rate_limit_of(source, default_rate_limit),
         "categories": categories,
         "test_zips": TEST_ZIPS if source.test_mode else None,
         "example_response": {

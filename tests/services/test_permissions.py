@@ -61,7 +61,7 @@ CALLS = [
     (
         sources.show_source_spec,
         "sources.read",
-        lambda a: sources.show_source_spec(a, "src_x", "http://sluice.test"),
+        lambda a: sources.show_source_spec(a, "src_x", "http://sluice.test", 60),
     ),
     (rules.check_rules, "rules.push", lambda a: rules.check_rules(a, RULES)),
     (rules.push_rules, "rules.push", lambda a: rules.push_rules(a, RULES)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -131,4 +131,6 @@ def rotate_secret(source_id: str):
 @blp.response(200)
 def spec(source_id: str):
     """Show the source's API specification: endpoint, auth, field reference, cURL example."""
-    return sources.show_source_spec(g.actor, source_id, public_base_url())
+    return sources.show_source_spec(
+        g.actor, source_id, public_base_url(), current_app.config["RATE_LIMIT"]
+    )
