@@ -101,7 +101,8 @@ def setup_demo(
     files = read_rule_files(rules)
     ruleset = compile_rules(files)  # raises RulesError, reported by the caller
     saved = {} if reset or credentials_file is None else load_credentials(credentials_file)
-    saved_sources = saved.get("sources") if isinstance(saved.get("sources"), dict) else {}
+    listed = saved.get("sources")
+    saved_sources: dict[str, Any] = listed if isinstance(listed, dict) else {}
     tenant, token = _demo_tenant(saved.get("admin_token"))
     existing = customer_slugs(tenant)
     for slug in sorted(ruleset.customers() - existing):
@@ -166,7 +167,7 @@ def _demo_tenant(saved_token: Any) -> tuple[Tenant, str]:
     return tenant, rotate_user_token(admin)
 
 
-def _demo_source(tenant: Tenant, category: str, saved: dict) -> tuple[Source, str, str]:
+def _demo_source(tenant: Tenant, category: str, saved: dict[str, Any]) -> tuple[Source, str, str]:
     """Return the category's demo source (made if missing), its API secret and a bearer
     token: the saved ones while they still work, else new ones."""
     name = f"Demo {category} source"
@@ -176,11 +177,15 @@ def _demo_source(tenant: Tenant, category: str, saved: dict) -> tuple[Source, st
     if source is None:
         source, secret = create_source(tenant, name, category)
     else:
-        secret = kept.get("api_secret")
-        if not _secret_opens(source, secret):
+        saved_secret = kept.get("api_secret")
+        if isinstance(saved_secret, str) and _secret_opens(source, saved_secret):
+            secret = saved_secret
+        else:
             secret = rotate_secret(source)
-    bearer = kept.get("bearer_token")
-    if not _bearer_opens(source, bearer):
+    saved_bearer = kept.get("bearer_token")
+    if isinstance(saved_bearer, str) and _bearer_opens(source, saved_bearer):
+        bearer = saved_bearer
+    else:
         _, bearer = create_token(source)
     return source, secret, bearer
 

@@ -6,6 +6,8 @@ The Routio-style intake (app/api/routio.py) reads requests with them and the sou
 
 from __future__ import annotations
 
+from app.dsl import RuleSet
+from app.store.models import Source
 from app.store.sources import ANY_CATEGORY
 
 #: Required by Routio's documentation in every category that has the field; the category's
@@ -19,7 +21,7 @@ def routio_name(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def campaigns(ruleset, source) -> list[str]:
+def campaigns(ruleset: RuleSet | None, source: Source) -> list[str]:
     """Return the categories the source may post to now: those with an active plan."""
     if ruleset is None:
         return []

@@ -12,8 +12,11 @@ import json
 import shlex
 from typing import Any
 
+from app.dsl import RuleSet
+from app.dsl.ruleset import Field
 from app.pipeline.testmode import TEST_ZIPS
 from app.services.routio import ROUTIO_REQUIRED, campaigns, routio_name
+from app.store.models import Source, Tenant
 
 #: Example values by field type, for fields whose rules give no example.
 TYPE_EXAMPLES = {
@@ -43,7 +46,7 @@ TYPE_NAMES = {
 }
 
 
-def field_reference(ruleset, category: str) -> list[dict[str, Any]]:
+def field_reference(ruleset: RuleSet, category: str) -> list[dict[str, Any]]:
     """Return the category's fields as integrators read them."""
     reference = []
     names = set()
@@ -75,7 +78,7 @@ def field_reference(ruleset, category: str) -> list[dict[str, Any]]:
     return reference
 
 
-def example_value(field) -> Any:
+def example_value(field: Field) -> Any:
     """Return the field's example, or a plausible value of its type."""
     if field.example is not None:
         return field.example
@@ -84,7 +87,7 @@ def example_value(field) -> Any:
     return TYPE_EXAMPLES.get(field.type)
 
 
-def example_payload(ruleset, category: str) -> dict[str, Any]:
+def example_payload(ruleset: RuleSet, category: str) -> dict[str, Any]:
     """Return a payload of the fields the rules give an example for, and the required ones."""
     payload = {}
     for field in ruleset.categories[category].fields:
@@ -113,7 +116,7 @@ def curl_command(endpoint: str, payload: dict[str, Any], api_key: str, secret: s
     )
 
 
-def rate_limit_of(source, default: int) -> dict[str, Any]:
+def rate_limit_of(source: Source, default: int) -> dict[str, Any]:
     """Return the source's rate limit as integrators read it (`default`: SLUICE_RATE_LIMIT)."""
     return {
         "requests": source.rate_limit or default,
@@ -148,7 +151,12 @@ def intake_url(base_url: str | None) -> str:
 
 
 def source_spec(
-    source, ruleset, base_url: str | None, *, default_rate_limit: int, secret: str | None = None
+    source: Source,
+    ruleset: RuleSet | None,
+    base_url: str | None,
+    *,
+    default_rate_limit: int,
+    secret: str | None = None,
 ) -> dict[str, Any]:
     """Return the API specification of a source (the secret only when just created).
 
@@ -158,9 +166,11 @@ def source_spec(
     if source.api_style == "routio":
         return routio_spec(source, ruleset, base_url, default_rate_limit, secret)
     endpoint = intake_url(base_url)
-    known = ruleset is not None and source.category in ruleset.categories
-    reference = field_reference(ruleset, source.category) if known else []
-    payload = example_payload(ruleset, source.category) if known else {"zip": "33139"}
+    reference: list[dict[str, Any]] = []
+    payload: dict[str, Any] = {"zip": "33139"}
+    if ruleset is not None and source.category in ruleset.categories:
+        reference = field_reference(ruleset, source.category)
+        payload = example_payload(ruleset, source.category)
     return {
         "title": f"API Specification for {source.name}",
         "source": source.public_id,
@@ -199,7 +209,7 @@ def source_spec(
     }
 
 
-def routio_fields(ruleset, category: str, tenant) -> list[dict[str, Any]]:
+def routio_fields(ruleset: RuleSet, category: str, tenant: Tenant) -> list[dict[str, Any]]:
     """Return a category's field reference in Routio's terms: seller, category, camelCase."""
     label = ruleset.categories[category].label
     reference = [
@@ -259,22 +269,27 @@ def routio_curl(endpoint: str, payload: dict[str, Any], api_key: str | None) -> 
 
 
 def routio_spec(
-    source, ruleset, base_url: str | None, default_rate_limit: int, api_key: str | None = None
+    source: Source,
+    ruleset: RuleSet | None,
+    base_url: str | None,
+    default_rate_limit: int,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
     """Return the API specification of a Routio-style source (its key only when just made)."""
     endpoint = intake_url(base_url)
     tenant = source.tenant
     categories = []
-    for name in campaigns(ruleset, source):
-        reference = routio_fields(ruleset, name, tenant)
-        categories.append(
-            {
-                "category": ruleset.categories[name].label,
-                "id": name,
-                "fields": reference,
-                "example_request": routio_curl(endpoint, routio_payload(reference), api_key),
-            }
-        )
+    if ruleset is not None:
+        for name in campaigns(ruleset, source):
+            reference = routio_fields(ruleset, name, tenant)
+            categories.append(
+                {
+                    "category": ruleset.categories[name].label,
+                    "id": name,
+                    "fields": reference,
+                    "example_request": routio_curl(endpoint, routio_payload(reference), api_key),
+                }
+            )
     return {
         "title": f"API Specification for {source.name}",
         "source": source.public_id,

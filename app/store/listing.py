@@ -19,7 +19,7 @@ class LeadFilter:
     test: bool | None = False  # False: hide test leads; True: only them; None: both
 
 
-def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int = 0):
+def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int = 0) -> list[Lead]:
     """Return the tenant's leads matching the filters, newest first."""
     query = Lead.select(Lead, Source).join(Source).where(Lead.tenant == tenant)
     if filters.status:
@@ -64,7 +64,7 @@ def list_posts(
     return [(post, leads.get(post.id)) for post in posts]
 
 
-def get_post(tenant: Tenant, ref: str):
+def get_post(tenant: Tenant, ref: str) -> tuple[Post, Lead | None] | None:
     """Return (post, lead or None) for the tenant's post with this public id, or None."""
     post = (
         Post.select(Post, Source)

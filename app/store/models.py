@@ -11,6 +11,9 @@ from app.store.db import database, json_text  # JSON written by orjson
 
 
 class BaseModel(pw.Model):
+    # For the type checker: peewee adds the id field and each foreign key's `<name>_id`.
+    id: int
+
     class Meta:
         database = database
         legacy_table_names = False
@@ -24,6 +27,7 @@ class Tenant(BaseModel):
 
 
 class User(BaseModel):
+    tenant_id: int
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="users", on_delete="CASCADE")
     email = pw.CharField(max_length=254)
@@ -37,6 +41,7 @@ class User(BaseModel):
 
 
 class Customer(BaseModel):
+    tenant_id: int
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="customers", on_delete="CASCADE")
     slug = pw.CharField(max_length=64)
@@ -51,6 +56,7 @@ class Customer(BaseModel):
 
 
 class RuleSetVersion(BaseModel):
+    tenant_id: int
     tenant = pw.ForeignKeyField(Tenant, backref="rule_versions", on_delete="CASCADE")
     number = pw.IntegerField()
     files = pw.JSONField(dumps=json_text)  # {file name: text}
@@ -70,6 +76,7 @@ VERSION_FIELDS = tuple(name for name in RuleSetVersion._meta.sorted_field_names 
 
 
 class Source(BaseModel):
+    tenant_id: int
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="sources", on_delete="CASCADE")
     name = pw.CharField(max_length=200)
@@ -88,6 +95,7 @@ class Source(BaseModel):
 
 
 class SourceToken(BaseModel):
+    source_id: int
     source = pw.ForeignKeyField(Source, backref="tokens", on_delete="CASCADE")
     token_hash = pw.CharField(max_length=64, unique=True)
     created_at = pw.DateTimeField(default=utcnow)
@@ -97,6 +105,9 @@ class SourceToken(BaseModel):
 class Post(BaseModel):
     """One submission to the intake API, accepted or rejected."""
 
+    tenant_id: int
+    source_id: int
+    lead: Lead | None  # set by the services that show a post
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="posts", on_delete="CASCADE")
     source = pw.ForeignKeyField(Source, backref="posts", on_delete="CASCADE")
@@ -113,6 +124,12 @@ class Post(BaseModel):
 
 
 class Lead(BaseModel):
+    tenant_id: int
+    source_id: int
+    post_id: int | None
+    rule_version_id: int | None
+    customer_id: int | None
+    timeline: list[LeadEvent]  # set by the services that show a lead
     uuid = pw.UUIDField(unique=True, default=uuid.uuid4)
     public_id = pw.CharField(max_length=31, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="leads", on_delete="CASCADE")
@@ -142,6 +159,7 @@ class Lead(BaseModel):
 class LeadEvent(BaseModel):
     """One entry of a lead's timeline."""
 
+    lead_id: int
     lead = pw.ForeignKeyField(Lead, backref="events", on_delete="CASCADE")
     at = pw.DateTimeField(default=utcnow)
     kind = pw.CharField(max_length=40)
@@ -152,6 +170,8 @@ class LeadEvent(BaseModel):
 class WalletEntry(BaseModel):
     """One movement of a customer's wallet: a deposit (+) or a charge for a lead (-)."""
 
+    customer_id: int
+    lead_id: int | None
     customer = pw.ForeignKeyField(Customer, backref="wallet_entries", on_delete="CASCADE")
     kind = pw.CharField(max_length=20)  # deposit | charge
     amount_cents = pw.BigIntegerField()
@@ -164,6 +184,8 @@ class WalletEntry(BaseModel):
 class DedupeKey(BaseModel):
     """The last distributed lead with a dedupe key; its row is the lock for that key."""
 
+    tenant_id: int
+    lead_id: int | None
     tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
     key_hash = pw.CharField(max_length=64)
     last_seen_at = pw.DateTimeField(null=True)
@@ -176,6 +198,7 @@ class DedupeKey(BaseModel):
 class BidCounter(BaseModel):
     """Leads won and cents spent by a bid in one cap/budget period."""
 
+    tenant_id: int
     tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
     bid_id = pw.CharField(max_length=64)
     period = pw.CharField(max_length=8)
@@ -190,6 +213,7 @@ class BidCounter(BaseModel):
 class BidState(BaseModel):
     """When a bid last won, for least-recently-won ties and round robin."""
 
+    tenant_id: int
     tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
     bid_id = pw.CharField(max_length=64)
     last_won_at = pw.DateTimeField()
@@ -201,6 +225,7 @@ class BidState(BaseModel):
 class IdempotencyKey(BaseModel):
     """A source's Idempotency-Key: the request it first came with, then the answer given."""
 
+    source_id: int
     source = pw.ForeignKeyField(Source, on_delete="CASCADE")
     key = pw.CharField(max_length=255)
     fingerprint = pw.CharField(max_length=64)  # SHA-256 of the canonical request
@@ -222,6 +247,7 @@ class LeadProjection(BaseModel):
     """A tenant's stored lead values kept in typed columns of a table of their own, for
     counting conditions over many leads (PostgreSQL; app/analysis/projection.py)."""
 
+    tenant_id: int
     tenant = pw.ForeignKeyField(Tenant, primary_key=True, on_delete="CASCADE")
     table = pw.CharField(max_length=63)
     facts = pw.JSONField(dumps=json_text)  # {column: [method, *arguments]} (app.dsl.sql.RowValues)

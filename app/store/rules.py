@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.clock import utcnow
 from app.domain.errors import InvalidError, NotFoundError
@@ -16,6 +16,9 @@ from app.store.db import columns, database, is_postgresql, select_rows
 from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, Tenant
 from app.store.sources import ANY_CATEGORY
 from app.store.storable import unstorable
+
+if TYPE_CHECKING:  # app.dsl is imported when rules are compiled, not with the store
+    from app.dsl import RuleSet
 
 _CACHE_SIZE = 32
 _cache: OrderedDict[str, Any] = OrderedDict()
@@ -51,7 +54,7 @@ def _problem(code: str, message: str) -> dict[str, Any]:
     }
 
 
-def check_rules(tenant: Tenant, files: Any):
+def check_rules(tenant: Tenant, files: Any) -> RuleSet:
     """Compile rules for a tenant; return the RuleSet or raise RulesRefused with every problem.
 
     Beyond the language's own checks, every customer a bid names must exist in the tenant
@@ -130,7 +133,7 @@ def push_rules(tenant: Tenant, files: Any, by: str):
     return RuleSetVersion.get_by_id(version.id), ruleset
 
 
-def rollback_rules(tenant: Tenant, by: str, to: int | None = None):
+def rollback_rules(tenant: Tenant, by: str, to: int | None = None) -> RuleSetVersion:
     """Activate an earlier version (default: the newest one below the active one)."""
     with database.atomic():
         _lock_tenant_versions(tenant)

@@ -97,7 +97,7 @@ def update_source(
     test_mode: bool | None = None,
     active: bool | None = None,
     rate_limit: int | None = _UNCHANGED,
-):
+) -> Source:
     """Switch a source's test mode or active flag, or set its rate limit (None: default)."""
     if test_mode is not None:
         source.test_mode = test_mode
