@@ -12,6 +12,7 @@ from typing import Any
 
 from app.api.schemas import LeadEventSchema
 from app.domain.clock import aware
+from app.domain.status import Status
 from app.dsl.fieldtypes import format_datetime
 from app.pipeline.lead import lead_from_row
 from app.store.leads import lead_events
@@ -66,7 +67,7 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
 def _dedupe(checks: list[dict], events, status: str) -> list[dict[str, Any]]:
     """Add to each dedupe check what routing found: the original lead, or no match."""
     duplicate = next((e for e in events if e.kind == "duplicate"), None)
-    reached = status not in ("uncategorized", "audit", "pending") and not any(
+    reached = status not in (Status.UNCATEGORIZED, Status.AUDIT, Status.PENDING) and not any(
         e.kind in ("audit", "uncategorized", "test_mode") for e in events
     )
     out = []

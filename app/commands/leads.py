@@ -19,7 +19,7 @@ from app.commands.common import emit, fail, json_option, pairs, table, with_app
 from app.domain.clock import naive
 from app.domain.money import to_cents
 from app.domain.status import REPROCESSABLE, STATUSES
-from app.pipeline import route_lead
+from app.services.routing import reprocess_lead
 from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter, get_post, list_leads, list_posts
 from app.store.rules import active_ruleset
@@ -207,7 +207,7 @@ def reprocess_command(tenant: str, lead: str, as_json: bool) -> None:
     version, ruleset = active_ruleset(owner)
     if ruleset is None or found.category not in ruleset.categories:
         fail(f"category {found.category!r} has no active rules", as_json)
-    route_lead(
+    reprocess_lead(
         found,
         version,
         ruleset,

@@ -21,7 +21,7 @@ from app.api.schemas import (
 from app.domain.clock import naive
 from app.domain.money import to_cents
 from app.domain.status import REPROCESSABLE, STATUSES
-from app.pipeline import route_lead
+from app.services.routing import reprocess_lead
 from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter, get_post, list_leads, list_posts
 from app.store.rules import active_ruleset
@@ -153,7 +153,7 @@ def reprocess(ref: str):
     version, ruleset = active_ruleset(g.tenant)
     if ruleset is None or found.category not in ruleset.categories:
         raise ServiceUnavailable(f"Category {found.category!r} has no active rules.")
-    route_lead(
+    reprocess_lead(
         found,
         version,
         ruleset,
