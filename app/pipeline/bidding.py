@@ -20,10 +20,10 @@ bid's `customer_exclusion` when the customers do not change: the replay's) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.domain.routing import CustomerFacts, Facts
 from app.dsl.ruleset import Bid
@@ -61,6 +61,37 @@ class Candidate:
     flag: int  # its bit in a set of its category's bids
 
 
+class Ledger(Protocol):
+    """What changes from one lead to the next, as bidding reads and updates it."""
+
+    @property
+    def side(self) -> int:
+        """Return its place in the dedupe history entries."""
+
+    @property
+    def customers(self) -> Mapping[str, Any]:
+        """Return slug -> an object with `active` and `balance_cents`."""
+
+    @property
+    def last_won(self) -> Mapping[str, float]:
+        """Return bid id -> when it last won, in epoch seconds."""
+
+    @property
+    def usage(self) -> Any:
+        """Return bid index -> per limit [period start, leads, cents]."""
+
+    @property
+    def spent(self) -> list[float] | None:
+        """Return bid index -> until when it is skipped, or None."""
+
+    @property
+    def customer_verdicts(self) -> MutableMapping[Candidate, str | None] | None:
+        """Return candidate -> its customer_exclusion, remembered, or None."""
+
+    def won(self, candidate: Candidate, at: float) -> None:
+        """Take note of a sale."""
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class StageRouter:
     """A bidding stage of a lead type: the bids it tries, in the order it tries them."""
@@ -85,7 +116,7 @@ def customer_exclusion(candidate: Candidate, customers: Mapping[str, Any]) -> st
     return None
 
 
-def exhausted_limit(candidate: Candidate, at: float, usage) -> Limit | None:
+def exhausted_limit(candidate: Candidate, at: float, usage: Any) -> Limit | None:
     """Return the bid's cap or budget that this lead would exceed in the current period.
 
     `usage[bid index][limit position]` is [period start, leads, cents]: counts of another
@@ -104,7 +135,7 @@ def exhausted_limit(candidate: Candidate, at: float, usage) -> Limit | None:
     return None
 
 
-def exclusion(candidate: Candidate, at: float, ledger) -> str | None:
+def exclusion(candidate: Candidate, at: float, ledger: Ledger) -> str | None:
     """Return why an open bid cannot take the lead now, or None when it can."""
     found = customer_exclusion(candidate, ledger.customers)
     if found is None and candidate.limits:
@@ -122,7 +153,7 @@ def rank_key(method: str | None, candidate: Candidate, last_won: Mapping[str, fl
     return (-candidate.price, won, candidate.index)
 
 
-def rank_used_last_win(method: str | None, ranked: list[Candidate]) -> bool:
+def rank_used_last_win(method: str | None, ranked: Sequence[Candidate]) -> bool:
     """Tell whether the winner won on when it last won (round robin, or a tie on price)."""
     if method == ROUND_ROBIN:
         return len(ranked) > 1
@@ -153,7 +184,7 @@ def sort_out(
     return set_aside, considered, open_bids
 
 
-def run_auction(stage: StageRouter, eligible: int, at: float, ledger) -> Candidate | None:
+def run_auction(stage: StageRouter, eligible: int, at: float, ledger: Ledger) -> Candidate | None:
     """Return the stage's winner among the eligible bids (flags) open at `at`, or None.
 
     The bids are tried in the stage's order: for highest_price the first that can take the
@@ -195,7 +226,7 @@ def run_auction(stage: StageRouter, eligible: int, at: float, ledger) -> Candida
             if candidate.price != winner.price:
                 break  # cheaper: the best price's bids have all been seen
         key = rank_key(method, candidate, ledger.last_won)
-        if winner is None or key < best:
+        if best is None or key < best:
             winner, best = candidate, key
     if winner is not None:
         ledger.won(winner, at)
@@ -203,7 +234,7 @@ def run_auction(stage: StageRouter, eligible: int, at: float, ledger) -> Candida
 
 
 def rank_open_bids(
-    open_bids: list[Candidate], stage: StageRouter, at: float, ledger
+    open_bids: list[Candidate], stage: StageRouter, at: float, ledger: Ledger
 ) -> tuple[list[tuple[Candidate, str]], list[Candidate]]:
     """Return (the open bids that cannot take the lead, with why; the others, ranked), and
     record the winner's sale in the ledger: the auction of a lead whose every bid's

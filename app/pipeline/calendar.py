@@ -29,9 +29,9 @@ class PeriodClock:
         self.bid = bid  # any bid of the zone: the zone is what counts
         self.period = period
         #: (start, end) in epoch seconds, and the start as naive UTC (what counters are keyed by)
-        self.span: tuple[float, float, datetime | None] = (0.0, 0.0, None)
+        self.span: tuple[float, float, datetime] = (0.0, 0.0, datetime.min)
 
-    def at(self, at: float) -> tuple[float, float, datetime | None]:
+    def at(self, at: float) -> tuple[float, float, datetime]:
         """Return the span of the period containing `at` (epoch seconds)."""
         span = self.span
         if span[0] <= at < span[1]:
@@ -80,6 +80,6 @@ class OpenHours:
             zone = ZoneInfo(schedule.timezone)
             offset = at.astimezone(zone).utcoffset()
             end = datetime.fromtimestamp(start + seconds - 1, UTC).astimezone(zone).utcoffset()
-            if offset != end or offset.total_seconds() % seconds:
+            if offset is None or offset != end or offset.total_seconds() % seconds:
                 return None
         return schedule.is_open(at)

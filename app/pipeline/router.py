@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from app.domain.money import to_cents
 from app.domain.status import Status
 from app.dsl.ruleset import DedupeCheck, LeadType, RuleSet
 from app.pipeline.bidding import (
     Candidate,
+    Ledger,
     StageRouter,
     rank_open_bids,
     run_auction,
@@ -48,6 +49,27 @@ MARKETPLACE, UNASSIGNED = Status.MARKETPLACE, Status.UNASSIGNED
 
 Memo = list
 Functions = list[Callable[[Mapping[str, Any]], Any]]
+
+
+class Trace(Protocol):
+    """What hears every decision of a lead's routing (live routing's timeline)."""
+
+    def classified(self, lead_type: LeadType | None) -> None: ...
+    def uncategorized(self) -> None: ...
+    def audited(self, flagged: tuple[str, ...]) -> None: ...
+    def duplicate(self, check: DedupeCheck, entry: list) -> None: ...
+    def recorded(self, entries: list[list]) -> None: ...
+    def auction(
+        self,
+        stage: StageRouter,
+        considered: list[Candidate],
+        set_aside: list[tuple[Candidate, str]],
+        ranked: list[Candidate],
+        at: float,
+    ) -> None: ...
+    def marketplace(self) -> None: ...
+    def skipped(self, kind: str) -> None: ...
+    def unassigned(self) -> None: ...
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -107,10 +129,12 @@ class CategoryRouter:
             if bid.budget is not None:
                 budget = to_cents(bid.budget.amount)
                 limits.append((False, budget, clock(bid, bid.budget.period), bid.budget.period))
+            bit, slot = ref(bid.condition)
             candidate = Candidate(
                 bid,
                 position[bid.id],
-                *ref(bid.condition),
+                bit,
+                slot,
                 to_cents(bid.price),
                 bid.customer,
                 tuple((*limit, number) for number, limit in enumerate(limits)),
@@ -124,7 +148,7 @@ class CategoryRouter:
         by_type = {}
         for lead_type in ruleset.lead_types_of(category):
             candidates = bids.get(lead_type.id, [])
-            stages = []
+            stages: list[tuple[str, StageRouter | None]] = []
             for stage in plan_stages:
                 if stage.kind != "bidding":
                     stages.append((stage.kind, None))
@@ -169,26 +193,26 @@ class CategoryRouter:
         return plan
 
     def classify(
-        self, lead, mask: int, memo: Memo, fns: Functions, *, audit: bool = True
+        self, lead: Mapping[str, Any], mask: int, memo: Memo, fns: Functions, *, audit: bool = True
     ) -> tuple[LeadType | None, tuple[str, ...]]:
         """Return the lead's type (the first by priority whose condition holds, else the
         fallback; None when neither) and, when it has one and `audit`, the labels of the
         audits that hold for it."""
         types, audits = self.by_mask.get(mask) or self._plan(mask)
         lead_type = None
-        for candidate, slot in types:
+        for option, slot in types:
             if slot < 0:
-                lead_type = candidate
+                lead_type = option
                 break
             value = memo[slot]
             if value is None:
                 value = memo[slot] = fns[slot](lead)
             if value:
-                lead_type = candidate
+                lead_type = option
                 break
         if lead_type is None or not audit:
             return lead_type, ()
-        flagged = ()
+        flagged: tuple[str, ...] = ()
         for label, slot in audits:
             if slot >= 0:
                 value = memo[slot]
@@ -200,7 +224,12 @@ class CategoryRouter:
         return lead_type, flagged
 
     def eligible_bids(
-        self, type_router: TypeRouter, lead, mask: int, memo: Memo, fns: Functions
+        self,
+        type_router: TypeRouter,
+        lead: Mapping[str, Any],
+        mask: int,
+        memo: Memo,
+        fns: Functions,
     ) -> tuple[int, tuple[str, ...]]:
         """Return (flags, ids) of the lead type's bids whose condition holds."""
         by_mask = type_router.by_mask
@@ -231,7 +260,13 @@ class CategoryRouter:
         return eligible, names
 
     def open_bids(
-        self, lead_type: LeadType, lead, at: float, mask: int, memo: Memo, fns: Functions
+        self,
+        lead_type: LeadType,
+        lead: Mapping[str, Any],
+        at: float,
+        mask: int,
+        memo: Memo,
+        fns: Functions,
     ) -> list[Candidate]:
         """Return the bids the lead's bidding stages may read for: those whose condition
         holds, that the stage takes and whose schedule is open at `at`, in the stages that
@@ -247,7 +282,16 @@ class CategoryRouter:
                     found.setdefault(candidate.bid.id, candidate)
         return list(found.values())
 
-    def route(self, lead, at: float, mask: int, memo: Memo, fns: Functions, ledger, trace=None):
+    def route(
+        self,
+        lead: Mapping[str, Any],
+        at: float,
+        mask: int,
+        memo: Memo,
+        fns: Functions,
+        ledger: Ledger,
+        trace: Trace | None = None,
+    ) -> tuple:
         """Decide a lead received at `at` (epoch seconds); return the decision tuple.
 
         `mask` holds the database's verdicts (bit i: condition i holds); `memo` the Python

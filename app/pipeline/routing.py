@@ -114,6 +114,7 @@ class PreparedLead:
             steps = tuple(timeline.steps)
             return Decision(status, outcome[1], steps=steps, record_keys=timeline.record_keys)
         sale = timeline.sale
+        assert sale is not None  # a bid won: the timeline has its terms
         return Decision(
             status,
             outcome[1],

@@ -45,9 +45,9 @@ def _reason(candidate: Candidate, result: str) -> str:
         return f"customer {bid.customer} is inactive"
     if result == WALLET_SHORT:
         return f"customer {bid.customer} has insufficient funds"
-    if result == CAP_EXHAUSTED:
+    if result == CAP_EXHAUSTED and bid.cap is not None:
         return f"cap reached ({bid.cap.limit} per {bid.cap.period})"
-    if result == BUDGET_EXHAUSTED:
+    if result == BUDGET_EXHAUSTED and bid.budget is not None:
         return f"budget exhausted ({bid.budget.amount} per {bid.budget.period})"
     raise ValueError(result)
 
