@@ -7,15 +7,12 @@ exceed its budget (both for the current period, in the bid's time zone). Among t
 left, `highest_price` ranks by price, then least recent win, then file order;
 `round_robin` by least recent win, then file order.
 
-What changes from one lead to the next (customers, counters, last wins) comes from a ledger:
-live routing's is what the store read for the lead (`FactsLedger`); the dry-run's is the
-replay's own in-memory state (app/analysis/replay.py). A ledger has `customers` (slug ->
-object with `active` and `balance_cents`), `last_won` (bid id -> epoch seconds), `usage`
-(bid index -> per limit [period start, leads, cents]), `spent` (None, or per bid index when
-a bid found over its cap or budget may be skipped until its period ends: the replay's
-counters only grow within a period), `customer_verdicts` (None, or a dict remembering each
-bid's `customer_exclusion` when the customers do not change: the replay's) and
-`won(candidate, at)`, told of every sale.
+What changes from one lead to the next (customers, counters, last wins) comes from a
+`Ledger`: live routing's is what the store read for the lead (`FactsLedger`); the dry-run's
+is the replay's own state in memory (app/analysis/replay.py), which also lets an auction
+skip a bid found over its cap or budget until its period ends (`spent`: its counters only
+grow within a period) and remember each bid's customer verdict (`customer_verdicts`: its
+customers do not change).
 """
 
 from __future__ import annotations
