@@ -21,14 +21,15 @@ from app.analysis.replay import (
     DUPLICATE,
     ELIGIBLE,
     LEAD_TYPE,
+    NOT_ROUTED,
     PRICE,
     STATUS,
-    Clock,
     Conditions,
     Side,
     outcome_json,
     python_needs,
 )
+from app.domain.status import Status
 from app.dsl.fieldtypes import format_datetime
 from app.dsl.ruleset import RuleSet
 from app.pipeline.lead import build_lead
@@ -109,9 +110,8 @@ class DryRun:
         self.request = request
         self.sources = sources  # source id -> name
         self.conditions = conditions
-        clock = Clock()
-        self.before = Side(request.baseline, conditions, customers, clock, 0)
-        self.after = Side(request.proposed, conditions, customers, clock, 1)
+        self.before = Side(request.baseline, conditions, customers, 0)
+        self.after = Side(request.proposed, conditions, customers, 1)
         self.pairs: Counter = Counter()  # (category, baseline agrees with stored, old, new)
         self.masks: Counter = Counter()  # mask of the database's verdicts -> leads
         self.changed = 0
@@ -156,7 +156,9 @@ class DryRun:
         sources = self.sources
         functions = self.conditions.functions
         size = len(functions)
-        before, after = self.before.route, self.after.route
+        # The sides' routers called directly (Side.route would add a call per lead and side).
+        routers_before, routers_after = self.before.routers, self.after.routers
+        ledger_before, ledger_after = self.before.ledger, self.after.ledger
         pairs, masks = self.pairs, self.masks
         python_nodes = self.conditions.python_nodes
         extra = [(slot, python_nodes[slot][0]) for slot in self.python_counts]
@@ -198,8 +200,16 @@ class DryRun:
                 )
                 forget_at = at + self.forget_every
             memo = [None] * size
-            old = before(lead, category, at, mask, memo, functions)
-            new = after(lead, category, at, mask, memo, functions)
+            router = routers_before.get(category)
+            if router is None:
+                old = NOT_ROUTED
+            else:
+                old = router.route(lead, at, mask, memo, functions, ledger_before)
+            router = routers_after.get(category)
+            if router is None:
+                new = NOT_ROUTED
+            else:
+                new = router.route(lead, at, mask, memo, functions, ledger_after)
             for slot, slot_category in extra:
                 if slot_category == category:
                     value = memo[slot]
@@ -250,8 +260,9 @@ class DryRun:
                 self.audit_changes[(label, "gained")] += n
             for label in set(old[AUDITS]) - set(new[AUDITS]):
                 self.audit_changes[(label, "lost")] += n
-            if (old[STATUS] == "duplicate") != (new[STATUS] == "duplicate"):
-                self.duplicate_changes["became" if new[STATUS] == "duplicate" else "stopped"] += n
+            if (old[STATUS] == Status.DUPLICATE) != (new[STATUS] == Status.DUPLICATE):
+                became = new[STATUS] == Status.DUPLICATE
+                self.duplicate_changes["became" if became else "stopped"] += n
         self.leads = sum(self.categories.values())
 
     def report(self, rule_counts: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
@@ -273,8 +284,8 @@ class DryRun:
                 ],
             },
             "uncategorized": {
-                "before": b.statuses["uncategorized"],
-                "after": a.statuses["uncategorized"],
+                "before": b.statuses[Status.UNCATEGORIZED],
+                "after": a.statuses[Status.UNCATEGORIZED],
             },
             "statuses": {
                 "before": dict(sorted(b.statuses.items())),
@@ -286,8 +297,8 @@ class DryRun:
             },
             "audits": self._audits(),
             "duplicates": {
-                "before": b.statuses["duplicate"],
-                "after": a.statuses["duplicate"],
+                "before": b.statuses[Status.DUPLICATE],
+                "after": a.statuses[Status.DUPLICATE],
                 "became": self.duplicate_changes["became"],
                 "stopped": self.duplicate_changes["stopped"],
                 "by_check": [

@@ -37,7 +37,7 @@ from app.api.submission import parse_submission, raw_payload, safe_headers
 from app.domain.clock import naive
 from app.domain.money import as_number, to_cents
 from app.dsl.fieldtypes import is_blank
-from app.pipeline import take_lead
+from app.services.routing import take_new_lead
 from app.services.routio import ROUTIO_REQUIRED
 from app.store.idempotency import claim_key, release_key, store_answer
 from app.store.leads import keep_failed_submission, new_submission, record_rejected_post
@@ -338,7 +338,7 @@ def _accept_and_route(
         status_code=status_code,
     )
     try:
-        outcome = take_lead(
+        outcome = take_new_lead(
             post,
             lead,
             version,

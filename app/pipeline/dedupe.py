@@ -1,49 +1,44 @@
-"""Dedupe: a lead whose key was seen within a check's window is a duplicate, never sold."""
+"""Dedupe history as live routing keeps it: keys hashed as stored, and their history entries.
+
+The decision itself (a key recorded within the check's window makes a duplicate; a missing
+field skips the check; only a lead that passes is recorded on its keys) is the router's
+(app/pipeline/router.py). Here: a lead's keys as the store finds them (SHA-256 of the
+category and the normalized key: keys hold personal data), and the entries the router reads
+from what the store found.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+from collections.abc import Mapping
 from typing import Any
 
-from app.domain.clock import naive
-from app.store import dedupe as history
-from app.store.counters import BiddingRead
+from app.domain.routing import SeenKey
+from app.dsl.ruleset import DedupeCheck, RuleSet
+from app.pipeline.bidding import NEVER, epoch
+
+#: A live history entry: [when the key was last recorded (epoch seconds, NEVER: not, or on
+#: this very lead), its hash, the public id of the lead it was recorded on]
+Entry = list
 
 
-@dataclass(frozen=True)
-class Duplicate:
-    check: str  # the dedupe check's label
-    original_lead_id: int | None
-    seen_at: datetime
+def key_hash(category: str, key: str) -> str:
+    """Return the stored form of a dedupe key."""
+    return hashlib.sha256(f"{category}\n{key}".encode()).hexdigest()
 
 
-def find_duplicate(
-    lead: dict[str, Any],
-    ruleset,
-    category: str,
-    *,
-    tenant_id: int,
-    lead_row,
-    now: datetime,
-    read: BiddingRead | None = None,
-) -> tuple[Duplicate | None, list[int], Any]:
-    """Return (the duplicate match or None, the ids of the key rows to record the lead on,
-    what `read` found or None).
+def lead_key_hashes(
+    ruleset: RuleSet, lead: Mapping[str, Any], category: str
+) -> dict[DedupeCheck, str]:
+    """Return {check: key hash} of the lead's dedupe checks whose fields are all present."""
+    return {check: key_hash(category, key) for check, key in ruleset.dedupe_keys(lead, category)}
 
-    Runs inside the routing transaction: the key rows stay locked until it commits, so of
-    two simultaneous leads with the same key the second sees the first one's record. The
-    lead is recorded on its keys (app/store/routing.py) only when it is no duplicate.
-    `read`, bidding's read, goes with the keys' statement when there are keys.
-    """
-    keys = ruleset.dedupe_keys(lead, category)
-    if not keys:
-        return None, [], None
-    checks = [(history.key_hash(category, key), check) for check, key in keys]
-    rows, found = history.lock_keys(tenant_id, [digest for digest, _ in checks], read)
-    windows = [(digest, check.window) for digest, check in checks]
-    match = history.find_match(rows, windows, naive(now), lead_row.id)
-    if match is not None:
-        label = next(check.label for digest, check in checks if digest == match.key_hash)
-        return Duplicate(label, match.lead_id, match.last_seen_at), [], found
-    return None, [row.id for row in rows.values()], found
+
+def history_entry(digest: str, seen: SeenKey | None, lead_id: int | None) -> Entry:
+    """Return the router's entry of a key as read. A key last recorded on the lead itself (a
+    lead routed again) makes no duplicate: it reads as never recorded."""
+    if seen is None or seen.last_seen_at is None:
+        return [NEVER, digest, None]
+    if lead_id is not None and seen.lead_id == lead_id:
+        return [NEVER, digest, None]
+    return [epoch(seen.last_seen_at), digest, seen.original]

@@ -15,8 +15,8 @@ from app.analysis.find import (
 )
 from app.domain.errors import ConflictError, NotFoundError, UnavailableError
 from app.domain.status import REPROCESSABLE
-from app.pipeline import route_lead
 from app.services.actor import Actor
+from app.services.routing import reroute_lead
 from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter
 from app.store.listing import list_leads as select_leads
@@ -121,8 +121,7 @@ def reprocess_lead(actor: Actor, ref: str, *, test_price_cents: int) -> Lead:
     version, ruleset = active_ruleset(tenant)
     if ruleset is None or lead.category not in ruleset.categories:
         raise UnavailableError(f"category {lead.category!r} has no active rules")
-    # The one call into routing (re-pointed when routing moves to app.services.routing).
-    route_lead(lead, version, ruleset, test_price_cents=test_price_cents, statuses=REPROCESSABLE)
+    reroute_lead(lead, version, ruleset, test_price_cents=test_price_cents)
     return show_lead(actor, ref)
 
 

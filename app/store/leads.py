@@ -9,6 +9,7 @@ from typing import Any
 
 from app.domain.clock import utcnow
 from app.domain.errors import ConflictError
+from app.domain.status import Status
 from app.store.db import (
     columns,
     database,
@@ -95,26 +96,16 @@ def received_events(post: Post, notes: tuple[str, ...] | list[str] = ()) -> list
     return events + [("note", note, None) for note in notes]
 
 
-def store_pending(
-    post: Post, lead: Lead, notes: tuple[str, ...] | list[str] = ()
-) -> tuple[Post, Lead]:
-    """Store a new submission (from `new_submission`) as it stands, its lead `pending`, to be
-    routed later by `route_lead` (the intake routes first instead: `take_lead`)."""
-    with database.atomic():
-        insert_submission(post, lead, received_events(post, notes))
-    return post, lead
-
-
 def keep_failed_submission(
     post: Post, lead: Lead, notes: tuple[str, ...] | list[str], message: str, request_id: str
 ) -> None:
     """Store a post whose routing failed, and its lead as `distribution_error`: reprocessable
     later, the post answered 500."""
     post.status_code = 500
-    lead.status = "distribution_error"
+    lead.status = Status.DISTRIBUTION_ERROR
     lead.updated_at = utcnow()
     failed = (
-        "distribution_error",
+        Status.DISTRIBUTION_ERROR,
         "Distribution failed; the lead can be reprocessed.",
         {"error": message, "request_id": request_id},
     )
@@ -160,22 +151,23 @@ def insert_submission(
     events: list[tuple],
     *,
     commit: bool = False,
-    more: Callable[[str], tuple[list[str], list, str, list]] | None = None,
+    also_write: Callable[[str], tuple[list[str], list, str, list]] | None = None,
 ) -> None:
     """Insert a post, its lead (as it stands) and its timeline, in the caller's transaction.
 
     On PostgreSQL this is one statement (one round trip), with the COMMIT when `commit`
-    (the caller's `database.atomic()` block opened outside any transaction). `more(lead)`,
-    given the SQL of the new lead's id, returns what else the statement writes: (CTEs,
+    (the caller's `database.atomic()` block opened outside any transaction).
+    `also_write(lead)`, given the SQL of the new lead's id, returns what else the statement
+    writes: (CTEs,
     their parameters, an expression the statement answers, its parameters); that
     expression may raise to abort it all. The rows' ids are read back unless the COMMIT
     went in the same round trip (its result, which has none, comes last). On SQLite the rows are
-    inserted one by one, ids read back, and `more` is not accepted.
+    inserted one by one, ids read back, and `also_write` is not accepted.
     """
     at = utcnow()
     if not is_postgresql():
-        if more is not None:
-            raise ValueError("insert_submission(more=...) is for PostgreSQL")
+        if also_write is not None:
+            raise ValueError("insert_submission(also_write=...) is for PostgreSQL")
         post.save(force_insert=True)
         lead.post = post
         lead.save(force_insert=True)
@@ -196,10 +188,10 @@ def insert_submission(
         " AS e(n, at, kind, message, details) ORDER BY e.n)",
     ]
     answer, answer_params = "NULL", []
-    if more is not None:
-        more_ctes, more_params, answer, answer_params = more("(SELECT id FROM l)")
-        ctes += more_ctes
-        params += more_params
+    if also_write is not None:
+        also_ctes, also_params, answer, answer_params = also_write("(SELECT id FROM l)")
+        ctes += also_ctes
+        params += also_params
     query = f"WITH {', '.join(ctes)} SELECT p.id, l.id, {answer} FROM p, l"
     cursor = execute_together([(query, params + answer_params)], commit=commit)
     if cursor.description is not None:

@@ -7,6 +7,7 @@ import uuid
 import peewee as pw
 
 from app.domain.clock import utcnow
+from app.domain.status import Status
 from app.store.db import database, json_text  # JSON written by orjson
 
 
@@ -138,7 +139,7 @@ class Lead(BaseModel):
     rule_version = pw.ForeignKeyField(RuleSetVersion, null=True, on_delete="SET NULL")
     category = pw.CharField(max_length=64)
     lead_type = pw.CharField(max_length=64, null=True)
-    status = pw.CharField(max_length=32, default="pending")
+    status = pw.CharField(max_length=32, default=Status.PENDING)
     data = pw.JSONField(dumps=json_text)  # normalized values, exactly as the rules saw them
     price_cents = pw.BigIntegerField(default=0)
     customer = pw.ForeignKeyField(Customer, null=True, backref="leads", on_delete="SET NULL")

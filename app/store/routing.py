@@ -1,27 +1,43 @@
-"""Storing what routing decided: the lead's outcome, its timeline, its dedupe keys, the sale.
+"""The routing transaction: read what routing needs, let the caller decide, store the decision.
 
-On PostgreSQL these go in one round trip with the COMMIT (the sale last): the winning
+`route_new_lead` (the intake) and `route_stored_lead` (a reprocess) run one transaction: the
+facts the decision needs are read (app/store/facts.py), the caller's pure `decide(facts)`
+decides, and the lead's outcome, its timeline, its dedupe record and the sale are written.
+Bidding decides on facts read without locks and the sale, written last, re-checks them in
+its own writes (app/store/sales.py): when another routing got there first (SQLSTATE SL409),
+this one rolls back whole and decides again on fresh facts; after OPTIMISTIC_ATTEMPTS such
+races the last attempt locks the candidates' customers before reading, and cannot lose.
+
+On PostgreSQL the writes go in one round trip with the COMMIT (the sale last): the winning
 customer's row is locked from the sale's statement to the end of that COMMIT, with no round
-trip to this process in between. A new lead (`save_new_lead`) is inserted there with its
-post, already routed: one statement writes it all.
+trip to this process in between. A new lead is inserted there with its post, already
+routed: one statement writes it all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from peewee import DatabaseError
 
 from app.domain.clock import utcnow
-from app.store.db import execute, execute_together, is_postgresql, json_param, repeat
-from app.store.leads import insert_submission
+from app.domain.routing import Decision, Facts, Needs, SaleTerms, Step
+from app.domain.status import Status
+from app.store.db import database, execute, execute_together, is_postgresql, json_param, repeat
+from app.store.facts import fetch_facts
+from app.store.leads import insert_submission, lock_lead, received_events, refusal
 from app.store.models import Lead, Post
 from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statement
 
-_SEEN = "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead} WHERE id IN ({ids})"
+OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
+Decide = Callable[[Facts], Decision]
+
+_RECORD_ON_KEYS = (
+    "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead}"
+    " WHERE tenant_id = %s AND key_hash IN ({hashes})"
+)
 # A routed lead's fields, as `Routed.values` gives them.
 _ROUTED = [
     "status",
@@ -36,57 +52,158 @@ _ROUTED = [
 _ROUTED_SET = ", ".join(f"{Lead._meta.fields[name].column_name} = %s" for name in _ROUTED)
 
 
+class _LostRace(Exception):
+    """Another routing sold to the same customer or bid first: decide again."""
+
+
 @dataclass(frozen=True)
 class Routed:
-    """What routing decided for a lead, as it is stored."""
+    """A decision as it is stored for one lead."""
 
-    status: str
-    lead_type: str | None
+    tenant_id: int
+    decision: Decision
     version_id: int | None
-    price_cents: int
-    customer_id: int | None
-    bid_id: str | None
-    at: datetime
-    steps: Sequence[Any]
-    seen_keys: Sequence[int] = ()  # dedupe key rows to record the lead on
-    sale: Sale | None = None  # written last: it locks the customer's row
+    at: datetime  # naive UTC: when the lead was routed
 
     def values(self) -> list:
         """Return the values of the lead's _ROUTED fields."""
-        assigned_at = self.at if self.status == "assigned" else None
+        decision = self.decision
+        assigned_at = self.at if decision.status == Status.ASSIGNED else None
+        customer_id = decision.customer.id if decision.customer is not None else None
         return [
-            self.status,
-            self.lead_type,
+            decision.status,
+            decision.lead_type,
             self.version_id,
-            self.price_cents,
-            self.customer_id,
-            self.bid_id,
+            decision.price_cents,
+            customer_id,
+            decision.bid_id,
             self.at,
             assigned_at,
         ]
 
+    def sale(self, lead: Lead) -> Sale | None:
+        """Return the sale to write for the lead (its id may be set later), or None."""
+        terms: SaleTerms | None = self.decision.sale
+        if terms is None:
+            return None
+        return Sale(
+            tenant_id=self.tenant_id,
+            customer_id=terms.customer_id,
+            bid_id=terms.bid_id,
+            price_cents=terms.price_cents,
+            lead_id=lead.id,
+            note=f"lead {lead.public_id}",
+            at=self.at,
+            periods=terms.periods,
+            cap=terms.cap,
+            budget=terms.budget,
+            last_won=terms.last_won,
+            check_last_won=terms.check_last_won,
+        )
 
-def save_routing(lead_id: int, routed: Routed, *, commit: bool = False) -> bool:
-    """Store the routing and end the caller's transaction; False if the sale lost its race.
 
-    On False the caller must roll back: another routing took the money, the cap or the
-    turn the sale was decided on. With `commit` (the caller's transaction was opened outside
-    any other), PostgreSQL commits it here, in the same round trip; otherwise, and on
-    SQLite, the caller's block commits.
+def route_new_lead(
+    post: Post,
+    lead: Lead,
+    notes: Sequence[str],
+    needs: Needs,
+    decide: Decide,
+    *,
+    version_id: int | None,
+    at: datetime,
+) -> Decision:
+    """Decide a new lead and insert it with its post, routed, in one transaction.
+
+    The post and the lead (from `new_submission`, not yet stored) are inserted with their
+    timeline, dedupe record and sale: everything commits together or nothing is written and
+    the exception propagates. No other routing can see the lead before it commits, so it
+    needs no lock.
     """
-    at, seen_keys, sale = routed.at, routed.seen_keys, routed.sale
-    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead_id])]
-    if routed.steps:
-        now = utcnow()
-        rows, params = [], []
-        for step in routed.steps:
-            mark, details = json_param(step.details)
-            rows.append(f"(%s, %s, %s, %s, {mark})")
-            params += [lead_id, now, step.kind, step.message, details]
-        insert = "INSERT INTO lead_event (lead_id, at, kind, message, details) VALUES "
-        statements.append((insert + ", ".join(rows), params))
-    if seen_keys:
-        statements.append(_seen(lead_id, at, seen_keys))
+    events = received_events(post, notes)
+
+    def save(routed: Routed, commit: bool) -> bool:
+        return _save_new_lead(post, lead, events, routed, commit=commit)
+
+    return _decide_and_save(lead.tenant_id, needs, decide, save, version_id, at)
+
+
+def route_stored_lead(
+    lead: Lead,
+    statuses: Sequence[str],
+    needs: Needs,
+    decide: Decide,
+    *,
+    version_id: int | None,
+    at: datetime,
+) -> Decision:
+    """Decide a stored lead again and store its new outcome, charge and timeline in one
+    transaction.
+
+    The lead must have one of `statuses`, checked under its row lock (else ConflictError).
+    Either everything commits or nothing does and the exception propagates, leaving the
+    lead as it was.
+    """
+
+    def save(routed: Routed, commit: bool) -> bool:
+        return _save_routing(lead, routed, commit=commit)
+
+    try:
+        return _decide_and_save(
+            lead.tenant_id,
+            needs,
+            decide,
+            save,
+            version_id,
+            at,
+            lock=lambda: lock_lead(lead, tuple(statuses)),
+        )
+    except DatabaseError as error:
+        refused = refusal(lead, error)  # the lead's lock found it routed already
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def _decide_and_save(
+    tenant_id: int,
+    needs: Needs,
+    decide: Decide,
+    save: Callable[[Routed, bool], bool],
+    version_id: int | None,
+    at: datetime,
+    lock: Callable[[], None] | None = None,
+) -> Decision:
+    """Read, decide and save in one transaction, deciding again when the sale lost its race."""
+    outermost = not database.in_transaction()  # then the last statement may COMMIT
+    for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+        try:
+            with database.atomic():
+                if lock is not None:
+                    lock()
+                facts = fetch_facts(tenant_id, needs, lock_buyers=attempt == OPTIMISTIC_ATTEMPTS)
+                decision = decide(facts)
+                if not save(Routed(tenant_id, decision, version_id, at), outermost):
+                    raise _LostRace
+        except _LostRace:
+            continue
+        return decision
+    raise AssertionError("the locked attempt cannot lose a race")  # pragma: no cover
+
+
+def _save_routing(lead: Lead, routed: Routed, *, commit: bool = False) -> bool:
+    """Store a stored lead's routing and end the caller's transaction; False if the sale
+    lost its race (the caller must roll back).
+
+    With `commit` (the caller's transaction was opened outside any other), PostgreSQL
+    commits it here, in the same round trip; otherwise, and on SQLite, the caller's block
+    commits.
+    """
+    decision, sale = routed.decision, routed.sale(lead)
+    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead.id])]
+    if decision.steps:
+        statements.append(_timeline_statement(lead.id, decision.steps))
+    if decision.record_keys:
+        statements.append(_record_on_keys(routed, "%s", [lead.id]))
     if not is_postgresql():
         for query, params in statements:
             execute(query, params)
@@ -95,15 +212,30 @@ def save_routing(lead_id: int, routed: Routed, *, commit: bool = False) -> bool:
         statements.append(sale_statement(sale))
     # With its COMMIT when asked: a sale that held commits without a round trip back here,
     # one that lost fails before the COMMIT is reached.
-    return _held(sale, lambda: execute_together(statements, commit=commit))
+    return _write_unless_sale_lost(sale, lambda: execute_together(statements, commit=commit))
 
 
-def _seen(lead_id: int, at: datetime, seen_keys: Sequence[int]) -> tuple[str, list]:
-    """Return the statement recording the lead on its dedupe key rows, and its parameters."""
-    return _SEEN.format(lead="%s", ids=repeat("%s", len(seen_keys))), [at, lead_id, *seen_keys]
+def _timeline_statement(lead_id: int, steps: Sequence[Step]) -> tuple[str, list]:
+    """Return the INSERT of a stored lead's new timeline entries, and its parameters."""
+    now = utcnow()
+    rows, params = [], []
+    for step in steps:
+        mark, details = json_param(step.details)
+        rows.append(f"(%s, %s, %s, %s, {mark})")
+        params += [lead_id, now, step.kind, step.message, details]
+    insert = "INSERT INTO lead_event (lead_id, at, kind, message, details) VALUES "
+    return insert + ", ".join(rows), params
 
 
-def _held(sale: Sale | None, write) -> bool:
+def _record_on_keys(routed: Routed, lead_ref: str, lead_params: list) -> tuple[str, list]:
+    """Return the statement recording the lead (`lead_ref`, an SQL expression, with its
+    parameters) on its dedupe keys, and its parameters."""
+    hashes = routed.decision.record_keys
+    query = _RECORD_ON_KEYS.format(lead=lead_ref, hashes=repeat("%s", len(hashes)))
+    return query, [routed.at, *lead_params, routed.tenant_id, *hashes]
+
+
+def _write_unless_sale_lost(sale: Sale | None, write: Callable[[], object]) -> bool:
     """Run the PostgreSQL write; False if the sale in it lost its race (SL409)."""
     try:
         write()
@@ -114,34 +246,39 @@ def _held(sale: Sale | None, write) -> bool:
     return True
 
 
-def save_new_lead(
+def _save_new_lead(
     post: Post, lead: Lead, events: list[tuple], routed: Routed, *, commit: bool = False
 ) -> bool:
-    """Insert a post and its lead, routed, with its timeline (`events`, then the routing's
-    steps), dedupe record and sale; end the caller's transaction as `save_routing` does.
+    """Insert a post and its lead, routed, with its timeline (`events`, then the decision's
+    steps), dedupe record and sale; end the caller's transaction as `_save_routing` does.
 
     False if the sale lost its race: the caller must roll back (nothing was written).
     """
-    at, seen_keys, sale = routed.at, routed.seen_keys, routed.sale
+    decision = routed.decision
     for name, value in zip(_ROUTED, routed.values(), strict=True):
         setattr(lead, name, value)
-    events = events + [(step.kind, step.message, step.details) for step in routed.steps]
+    events = events + [(step.kind, step.message, step.details) for step in decision.steps]
+    sale = routed.sale(lead)
     if not is_postgresql():
         insert_submission(post, lead, events)
-        if seen_keys:
-            execute(*_seen(lead.id, at, seen_keys))
+        if decision.record_keys:
+            execute(*_record_on_keys(routed, "%s", [lead.id]))
         return sale is None or record_sale(replace(sale, lead_id=lead.id)) is not None
 
-    def more(lead_ref: str) -> tuple[list[str], list, str, list]:
+    def keys_and_sale(lead_ref: str) -> tuple[list[str], list, str, list]:
+        """Return the CTEs recording the new lead on its keys and writing its sale."""
         ctes, params, answer, answer_params = [], [], "NULL", []
-        if seen_keys:
-            ids = repeat("%s", len(seen_keys))
-            ctes.append(f"seen AS ({_SEEN.format(lead=lead_ref, ids=ids)})")
-            params += [at, *seen_keys]
+        if decision.record_keys:
+            query, query_params = _record_on_keys(routed, lead_ref, [])
+            ctes.append(f"seen AS ({query})")
+            params += query_params
         if sale is not None:
             sold, sold_params, answer, answer_params = sale_ctes(sale, lead_ref)
             ctes += sold
             params += sold_params
         return ctes, params, answer, answer_params
 
-    return _held(sale, lambda: insert_submission(post, lead, events, commit=commit, more=more))
+    def write() -> None:
+        insert_submission(post, lead, events, commit=commit, also_write=keys_and_sale)
+
+    return _write_unless_sale_lost(sale, write)

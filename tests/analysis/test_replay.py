@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.analysis import leadsql
-from app.analysis.replay import Clock, Conditions, Side, schedule_cache, schedule_open
+from app.analysis.replay import Conditions, Side
 from app.dsl import compile_rules
+from app.pipeline.calendar import OpenHours
 from app.store.db import is_postgresql
 from app.store.listing import LeadFilter
 from app.store.models import Lead
@@ -80,9 +81,9 @@ def test_both_sides_dedupe_as_if_each_had_its_own_history(steps):
     baseline = compile_rules({"a.rules": RULES.format(audit="", days=30)})
     audit = 'audit "Flagged" in home when flag'
     proposed = compile_rules({"b.rules": RULES.format(audit=audit, days=14)})
-    conditions, clock = Conditions(), Clock()
-    before = Side(baseline, conditions, {}, clock, 0)
-    after = Side(proposed, conditions, {}, clock, 1)
+    conditions = Conditions()
+    before = Side(baseline, conditions, {}, 0)
+    after = Side(proposed, conditions, {}, 1)
     at, timed = 0.0, []
     got = ([], [])
     for gap, phone, email, zip_code, flag, purge in steps:
@@ -125,11 +126,11 @@ def test_schedule_cache_agrees_with_the_schedule(zone, window):
     rules = compile_rules({"s.rules": SCHEDULED.format(window=window, zone=zone)})
     bid = rules.bids["b"]
     for around in INSTANTS:
-        cache = schedule_cache(bid.schedule)
+        hours = OpenHours(bid.schedule)
         for minute in range(-26 * 60, 26 * 60):  # time moves forward, as in the replay
             at = around + minute * 60 + 17.5
             start = datetime.fromtimestamp(int(at // 60) * 60, UTC)
-            assert schedule_open(bid, cache, at) == bid.schedule.is_open(start), (start, window)
+            assert hours.is_open(at) == bid.schedule.is_open(start), (start, window)
 
 
 SCHEDULED = """
@@ -211,7 +212,7 @@ def test_auctions_pick_the_winner_the_service_would(bids, method, steps):
     rules = compile_rules({"a.rules": "\n".join(lines) + "\n"})
     customers = {f"c{index}": bid[4] for index, bid in enumerate(bids)}
     conditions = Conditions()
-    side = Side(rules, conditions, customers, Clock(), 0)
+    side = Side(rules, conditions, customers, 0)
     at, timed, got = 0.0, [], []
     for gap, flag in steps:
         at += gap

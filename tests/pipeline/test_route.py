@@ -4,10 +4,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.domain.routing import Facts
 from app.dsl import compile_rules
-from app.pipeline import route_lead
-from app.pipeline.bidding import rank
-from app.store.leads import new_submission, store_pending
+from app.pipeline.bidding import FactsLedger, rank_key
+from app.pipeline.router import CategoryRouter
+from app.pipeline.verdicts import Conditions
+from app.services.routing import reroute_lead, take_new_lead
+from app.store import facts
+from app.store.leads import keep_failed_submission, new_submission
 from app.store.models import Lead
 from app.store.rules import active_ruleset
 
@@ -32,22 +36,27 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def accept(world, request_id: str, phone: str, now: datetime) -> Lead:
-    """Record a pending home lead with this phone, as the intake would; return its row."""
+def submission(world, request_id: str, phone: str, now: datetime):
+    """Return the post and lead of a new home lead with this phone, not yet stored."""
     values = {"phone": phone, "zip": "10001"}
-    _, lead = store_pending(
-        *new_submission(
-            world.source,
-            request_id,
-            values,
-            {},
-            values,
-            category="home",
-            partner_id=None,
-            is_test=False,
-            received_at=now.replace(tzinfo=None),
-        )
+    return new_submission(
+        world.source,
+        request_id,
+        values,
+        {},
+        values,
+        category="home",
+        partner_id=None,
+        is_test=False,
+        received_at=now.replace(tzinfo=None),
     )
+
+
+def accept(world, request_id: str, phone: str, now: datetime) -> Lead:
+    """Store a home lead with this phone whose first routing failed (reprocessable), as the
+    intake keeps it; return its row."""
+    post, lead = submission(world, request_id, phone, now)
+    keep_failed_submission(post, lead, [], "RuntimeError: down", request_id)
     return lead
 
 
@@ -58,9 +67,9 @@ def route(make_world):
     version, ruleset = active_ruleset(world.tenant)
 
     def run(n: int, now: datetime):
-        lead = accept(world, f"req-{n}", f"+1555301{n:04d}", now)
-        outcome = route_lead(lead, version, ruleset, now=now)
-        stored = Lead.get_by_id(lead.id)
+        post, lead = submission(world, f"req-{n}", f"+1555301{n:04d}", now)
+        outcome = take_new_lead(post, lead, version, ruleset, now=now)
+        stored = Lead.get(Lead.public_id == lead.public_id)
         assert (stored.status, stored.bid_id) == (outcome.status, outcome.bid_id)
         return outcome.status, outcome.bid_id
 
@@ -89,12 +98,18 @@ def test_schedules_open_in_their_time_zone(route):
 
 def test_rank_breaks_price_ties_by_least_recent_win_then_file_order():
     text = RULES.replace("price 20.00", "price 30.00")
-    bids = list(compile_rules({"r.rules": text}).bids.values())
-    nightly, office, always = bids
-    assert rank("highest_price", bids, {}) == [nightly, office, always]
+    rules = compile_rules({"r.rules": text})
+    candidates = CategoryRouter(rules, "home", Conditions()).by_type["any"].bids
+
+    def rank(method, won):
+        ledger = FactsLedger(Facts(last_won=won))
+        ordered = sorted(candidates, key=lambda c: rank_key(method, c, ledger.last_won))
+        return [c.bid.id for c in ordered]
+
+    assert rank("highest_price", {}) == ["nightly", "office", "always"]
     won = {"nightly": datetime(2026, 1, 2), "office": datetime(2026, 1, 1)}
-    assert rank("highest_price", bids, won) == [office, nightly, always]
-    assert rank("round_robin", bids, won) == [always, office, nightly]
+    assert rank("highest_price", won) == ["office", "nightly", "always"]
+    assert rank("round_robin", won) == ["always", "office", "nightly"]
 
 
 @pytest.mark.parametrize("races", [1, 3])
@@ -104,33 +119,32 @@ def test_a_sale_that_lost_its_race_is_decided_again(make_world, monkeypatch, rac
     The losing attempt is rolled back whole (no charge, no timeline, no dedupe record) and
     routing decides again; after three lost races the attempt that locks first sells.
     """
-    from app.pipeline import bidding
     from app.store.db import database
     from app.store.models import Customer, LeadEvent, WalletEntry
 
     world = make_world(RULES, {"acme": "1000"})
     version, ruleset = active_ruleset(world.tenant)
-    read = bidding.counters.read_bidding
+    read = facts.FactsQuery.facts
     calls = []
 
-    def racing_read(*args):
-        found = read(*args)
+    def racing_read(self, rows):
+        found = read(self, rows)
         calls.append(1)
         if len(calls) <= races:  # inside the routing transaction, undone by its rollback
             Customer.update(balance_cents=0).where(Customer.tenant == world.tenant).execute()
         return found
 
-    monkeypatch.setattr(bidding.counters, "read_bidding", racing_read)
+    monkeypatch.setattr(facts.FactsQuery, "facts", racing_read)
     now = at("2026-11-18T15:00:00")
     lead = accept(world, "req-race", "+15553010001", now)
-    outcome = route_lead(lead, version, ruleset, now=now)
+    outcome = reroute_lead(lead, version, ruleset, now=now)
     assert (outcome.status, outcome.bid_id, len(calls)) == ("assigned", "nightly", races + 1)
     database.connect(reuse_if_open=True)
     customer = Customer.get(Customer.tenant == world.tenant)
     assert customer.balance_cents == 100000 - 3000
     assert WalletEntry.select().where(WalletEntry.kind == "charge").count() == 1
     kinds = [e.kind for e in LeadEvent.select().where(LeadEvent.lead == lead.id)]
-    assert kinds == ["received", "classified", "assigned"]
+    assert kinds == ["received", "distribution_error", "classified", "assigned"]
 
 
 @pytest.mark.parametrize("dedupe", [False, True])
@@ -138,19 +152,16 @@ def test_a_sale_that_lost_its_race_is_decided_again(make_world, monkeypatch, rac
 def test_a_new_lead_whose_sale_lost_its_race_is_written_once(
     make_world, monkeypatch, races, dedupe
 ):
-    """The intake's take_lead inserts the post and lead with their outcome: a lost race
+    """The intake's take_new_lead inserts the post and lead with their outcome: a lost race
     rolls all of it back, so deciding again leaves one post, one lead, one charge. With a
     dedupe check, bidding's read goes with the keys' upsert (PostgreSQL)."""
-    from app.pipeline import take_lead
-    from app.store.counters import BiddingRead
     from app.store.db import database
-    from app.store.leads import new_submission
     from app.store.models import Customer, DedupeKey, LeadEvent, Post, WalletEntry
 
     rules = RULES + ('dedupe "Same phone" in home on phone within 30 days' if dedupe else "")
     world = make_world(rules, {"acme": "1000"})
     version, ruleset = active_ruleset(world.tenant)
-    result = BiddingRead.result
+    result = facts.FactsQuery.facts
     calls = []
 
     def racing_result(self, rows):
@@ -160,7 +171,7 @@ def test_a_new_lead_whose_sale_lost_its_race_is_written_once(
             Customer.update(balance_cents=0).where(Customer.tenant == world.tenant).execute()
         return found
 
-    monkeypatch.setattr(BiddingRead, "result", racing_result)
+    monkeypatch.setattr(facts.FactsQuery, "facts", racing_result)
     now = at("2026-11-18T15:00:00")
     values = {"phone": "+15553010009", "zip": "10001"}
     post, lead = new_submission(
@@ -174,7 +185,7 @@ def test_a_new_lead_whose_sale_lost_its_race_is_written_once(
         is_test=False,
         received_at=now.replace(tzinfo=None),
     )
-    outcome = take_lead(post, lead, version, ruleset, notes=["a note"], now=now)
+    outcome = take_new_lead(post, lead, version, ruleset, notes=["a note"], now=now)
     assert (outcome.status, outcome.bid_id, len(calls)) == ("assigned", "nightly", races + 1)
     database.connect(reuse_if_open=True)
     assert Customer.get(Customer.tenant == world.tenant).balance_cents == 100000 - 3000
@@ -203,13 +214,13 @@ def test_a_lead_that_may_not_be_routed_is_refused_and_left_alone(make_world, sta
     version, ruleset = active_ruleset(world.tenant)
     now = at("2026-11-18T15:00:00")
     lead = accept(world, "req-twice", "+15553010002", now)
-    assert route_lead(lead, version, ruleset, now=now).status == "assigned"
+    assert reroute_lead(lead, version, ruleset, now=now).status == "assigned"
     if status is None:
         LeadEvent.delete().where(LeadEvent.lead == lead.id).execute()
         Lead.delete().where(Lead.id == lead.id).execute()
     with pytest.raises(ConflictError, match=f"is {status}: it cannot be routed now"):
-        route_lead(lead, version, ruleset, now=now)
+        reroute_lead(lead, version, ruleset, now=now)
     database.connect(reuse_if_open=True)
     assert Customer.get(Customer.tenant == world.tenant).balance_cents == 100000 - 3000
-    assert LeadEvent.select().where(LeadEvent.lead == lead.id).count() == (3 if status else 0)
+    assert LeadEvent.select().where(LeadEvent.lead == lead.id).count() == (4 if status else 0)
     assert database.in_transaction() is False

@@ -55,8 +55,8 @@ def test_the_last_statement_commits_in_its_round_trip(pg):
 
 
 def test_routing_inside_a_callers_transaction_leaves_the_commit_to_it(pg, make_world):
-    from app.pipeline import route_lead
-    from app.store.leads import new_submission, store_pending
+    from app.services.routing import reroute_lead
+    from app.store.leads import keep_failed_submission, new_submission
     from app.store.models import Lead
     from app.store.rules import active_ruleset
 
@@ -71,25 +71,24 @@ def test_routing_inside_a_callers_transaction_leaves_the_commit_to_it(pg, make_w
         "zip": "33139",
         "state": "FL",
     }
-    _, lead = store_pending(
-        *new_submission(
-            world.source,
-            "req-1",
-            values,
-            {},
-            values,
-            category="solar",
-            partner_id=None,
-            is_test=False,
-            received_at=Lead.received_at.default(),
-        )
+    post, lead = new_submission(
+        world.source,
+        "req-1",
+        values,
+        {},
+        values,
+        category="solar",
+        partner_id=None,
+        is_test=False,
+        received_at=Lead.received_at.default(),
     )
+    keep_failed_submission(post, lead, [], "RuntimeError: down", "req-1")
     with pytest.raises(ZeroDivisionError):
         with database.atomic():
-            route_lead(lead, version, ruleset)
+            assert reroute_lead(lead, version, ruleset).status == "assigned"
             assert _status() == 2  # still the caller's transaction
             raise ZeroDivisionError
-    assert Lead.get_by_id(lead.id).status == "pending"
+    assert Lead.get_by_id(lead.id).status == "distribution_error"
 
 
 def _prepared() -> dict[str, str]:

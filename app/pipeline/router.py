@@ -1,0 +1,365 @@
+"""The router: one rule set's decisions for one category, compiled once, used by live routing
+and by the dry-run's replay alike.
+
+A lead goes through classification (the first lead type by priority whose condition holds,
+else the fallback), the audits (any that holds: held for audit), the dedupe checks (a key
+recorded within its window: a duplicate; only a lead that passes extends its keys'
+windows), then the plan's stages in order: a bidding stage's auction (app/pipeline/
+bidding.py), the marketplace, or, when no stage took the lead, unassigned.
+
+Conditions come from a verdict table (app/pipeline/verdicts.py): the mask of the database's
+verdicts and a per-lead memo of the Python ones. What the mask alone decides (the lead
+types and audits left to try, a lead type's eligible bids) is remembered per mask. With a
+`trace` (live routing's timeline, app/pipeline/timeline.py) every decision is reported to
+it, every bid's included; without one (the replay) auctions stop at the first bid that can
+take the lead.
+
+A decision is a tuple, cheap to make a million times: (status, lead type, audits flagged,
+dedupe check, bid, customer, price cents, eligible bids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.domain.money import to_cents
+from app.domain.status import Status
+from app.dsl.ruleset import DedupeCheck, LeadType, RuleSet
+from app.pipeline.bidding import (
+    Candidate,
+    Ledger,
+    StageRouter,
+    rank_open_bids,
+    run_auction,
+    sort_out,
+)
+from app.pipeline.calendar import OpenHours, PeriodClock
+from app.pipeline.verdicts import Conditions
+
+#: (status, lead type, audits flagged, dedupe check, bid, customer, price cents, eligible bids)
+STATUS, LEAD_TYPE, AUDITS, DUPLICATE, BID, CUSTOMER, PRICE, ELIGIBLE = range(8)
+#: what the mask alone decides is remembered for this many distinct masks each
+MASKS_KEPT = 4096
+
+ASSIGNED, DUPLICATE_STATUS = Status.ASSIGNED, Status.DUPLICATE
+AUDIT, UNCATEGORIZED = Status.AUDIT, Status.UNCATEGORIZED
+MARKETPLACE, UNASSIGNED = Status.MARKETPLACE, Status.UNASSIGNED
+
+Memo = list
+Functions = list[Callable[[Mapping[str, Any]], Any]]
+
+
+class Trace(Protocol):
+    """What hears every decision of a lead's routing (live routing's timeline)."""
+
+    def classified(self, lead_type: LeadType | None) -> None: ...
+    def uncategorized(self) -> None: ...
+    def audited(self, flagged: tuple[str, ...]) -> None: ...
+    def duplicate(self, check: DedupeCheck, entry: list) -> None: ...
+    def recorded(self, entries: list[list]) -> None: ...
+    def auction(
+        self,
+        stage: StageRouter,
+        considered: list[Candidate],
+        set_aside: list[tuple[Candidate, str]],
+        ranked: list[Candidate],
+        at: float,
+    ) -> None: ...
+    def marketplace(self) -> None: ...
+    def skipped(self, kind: str) -> None: ...
+    def unassigned(self) -> None: ...
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class TypeRouter:
+    """A lead type's bids, and how each stage of the plan goes through them."""
+
+    bids: tuple[Candidate, ...]  # file order
+    #: bids' flags -> their ids (the eligible bids reported); when every condition is a
+    #: database bit or none: mask -> (eligible flags, ids), filled as masks come
+    names: dict[int, tuple[str, ...]]
+    by_mask: dict[int, tuple[int, tuple[str, ...]]] | None
+    #: (kind, its auction when a bidding stage) in the plan's order
+    stages: tuple[tuple[str, StageRouter | None], ...]
+
+
+class CategoryRouter:
+    """One rule set's routing of one category's leads."""
+
+    def __init__(self, ruleset: RuleSet, category: str, conditions: Conditions) -> None:
+        self.ruleset = ruleset
+        self.category = category
+        types = ruleset._by_category[category].field_types
+
+        def ref(condition) -> tuple[int, int]:
+            if condition is None:
+                return (-1, -1)
+            return conditions.condition(category, condition, types)
+
+        #: (lead type, bit, slot); both -1: the fallback (or no condition)
+        self.lead_types = tuple((t, *ref(t.condition)) for t in ruleset.lead_types_of(category))
+        self.audits = tuple((a.label, *ref(a.condition)) for a in ruleset.audits_of(category))
+        #: (check, key slot, window seconds)
+        self.dedupes: tuple[tuple[DedupeCheck, int, float], ...] = tuple(
+            (d, conditions.dedupe_key(category, d.fields, types), d.window.total_seconds())
+            for d in ruleset.dedupes_of(category)
+        )
+        #: mask -> (lead types, audits) left to try once the database's verdicts are applied:
+        #: (lead type, slot) pairs in order, slot -1 for one that holds (the rest dropped)
+        self.by_mask: dict[int, tuple[tuple, tuple]] = {}
+        self.by_type = self._compile_bids(ruleset, category, ref)
+
+    def _compile_bids(self, ruleset: RuleSet, category: str, ref) -> dict[str, TypeRouter]:
+        position = {bid_id: index for index, bid_id in enumerate(ruleset.bids)}
+        clocks: dict[tuple[str, str], PeriodClock] = {}
+
+        def clock(bid, period: str) -> PeriodClock:
+            key = (bid.timezone, period)
+            if key not in clocks:
+                clocks[key] = PeriodClock(bid, period)
+            return clocks[key]
+
+        bids: dict[str, list[Candidate]] = {}
+        for flag, bid in enumerate(ruleset.bids_of(category)):
+            limits = []
+            if bid.cap is not None:
+                limits.append((True, bid.cap.limit, clock(bid, bid.cap.period), bid.cap.period))
+            if bid.budget is not None:
+                budget = to_cents(bid.budget.amount)
+                limits.append((False, budget, clock(bid, bid.budget.period), bid.budget.period))
+            bit, slot = ref(bid.condition)
+            candidate = Candidate(
+                bid,
+                position[bid.id],
+                bit,
+                slot,
+                to_cents(bid.price),
+                bid.customer,
+                tuple((*limit, number) for number, limit in enumerate(limits)),
+                OpenHours(bid.schedule) if bid.schedule is not None else None,
+                1 << flag,
+            )
+            for type_id in bid.lead_types:
+                bids.setdefault(type_id, []).append(candidate)
+        plan = ruleset.plans.get(category)
+        plan_stages = plan.stages if plan is not None else ()
+        by_type = {}
+        for lead_type in ruleset.lead_types_of(category):
+            candidates = bids.get(lead_type.id, [])
+            stages: list[tuple[str, StageRouter | None]] = []
+            for stage in plan_stages:
+                if stage.kind != "bidding":
+                    stages.append((stage.kind, None))
+                    continue
+                tried = list(candidates)
+                if stage.bids is not None:
+                    tried = [c for c in tried if c.bid.id in stage.bids]
+                if stage.method != "round_robin":
+                    tried.sort(key=lambda c: (-c.price, c.index))
+                prices = [c.price for c in tried]
+                listed = frozenset(stage.bids) if stage.bids is not None else None
+                ties = len(set(prices)) < len(prices)
+                stages.append(("bidding", StageRouter(stage.method, listed, tuple(tried), ties)))
+            static = all(c.slot < 0 for c in candidates)
+            by_type[lead_type.id] = TypeRouter(
+                tuple(candidates), {}, {} if static else None, tuple(stages)
+            )
+        return by_type
+
+    def _plan(self, mask: int) -> tuple[tuple, tuple]:
+        """Return what is left to decide for a lead whose database verdicts are `mask`."""
+        types = []
+        for lead_type, bit, slot in self.lead_types:
+            if bit >= 0:
+                if mask >> bit & 1:
+                    types.append((lead_type, -1))
+                    break
+            elif slot < 0:
+                types.append((lead_type, -1))  # the fallback
+                break
+            else:
+                types.append((lead_type, slot))
+        audits = []
+        for label, bit, slot in self.audits:
+            if bit < 0:
+                audits.append((label, slot))
+            elif mask >> bit & 1:
+                audits.append((label, -1))
+        plan = (tuple(types), tuple(audits))
+        if len(self.by_mask) < MASKS_KEPT:
+            self.by_mask[mask] = plan
+        return plan
+
+    def classify(
+        self, lead: Mapping[str, Any], mask: int, memo: Memo, fns: Functions, *, audit: bool = True
+    ) -> tuple[LeadType | None, tuple[str, ...]]:
+        """Return the lead's type (the first by priority whose condition holds, else the
+        fallback; None when neither) and, when it has one and `audit`, the labels of the
+        audits that hold for it."""
+        types, audits = self.by_mask.get(mask) or self._plan(mask)
+        lead_type = None
+        for option, slot in types:
+            if slot < 0:
+                lead_type = option
+                break
+            value = memo[slot]
+            if value is None:
+                value = memo[slot] = fns[slot](lead)
+            if value:
+                lead_type = option
+                break
+        if lead_type is None or not audit:
+            return lead_type, ()
+        flagged: tuple[str, ...] = ()
+        for label, slot in audits:
+            if slot >= 0:
+                value = memo[slot]
+                if value is None:
+                    value = memo[slot] = fns[slot](lead)
+                if not value:
+                    continue
+            flagged += (label,)
+        return lead_type, flagged
+
+    def eligible_bids(
+        self,
+        type_router: TypeRouter,
+        lead: Mapping[str, Any],
+        mask: int,
+        memo: Memo,
+        fns: Functions,
+    ) -> tuple[int, tuple[str, ...]]:
+        """Return (flags, ids) of the lead type's bids whose condition holds."""
+        by_mask = type_router.by_mask
+        found = by_mask.get(mask) if by_mask is not None else None
+        if found is not None:
+            return found
+        eligible = 0
+        for candidate in type_router.bids:
+            bit = candidate.bit
+            if bit >= 0:
+                if not mask >> bit & 1:
+                    continue
+            elif candidate.slot >= 0:
+                slot = candidate.slot
+                value = memo[slot]
+                if value is None:
+                    value = memo[slot] = fns[slot](lead)
+                if not value:
+                    continue
+            eligible |= candidate.flag
+        names = type_router.names.get(eligible)
+        if names is None:
+            names = type_router.names[eligible] = tuple(
+                [c.bid.id for c in type_router.bids if c.flag & eligible]
+            )
+        if by_mask is not None and len(by_mask) < MASKS_KEPT:
+            by_mask[mask] = (eligible, names)
+        return eligible, names
+
+    def open_bids(
+        self,
+        lead_type: LeadType,
+        lead: Mapping[str, Any],
+        at: float,
+        mask: int,
+        memo: Memo,
+        fns: Functions,
+    ) -> list[Candidate]:
+        """Return the bids the lead's bidding stages may read for: those whose condition
+        holds, that the stage takes and whose schedule is open at `at`, in the stages that
+        can run (up to the marketplace)."""
+        type_router = self.by_type[lead_type.id]
+        eligible, _ = self.eligible_bids(type_router, lead, mask, memo, fns)
+        found: dict[str, Candidate] = {}
+        for kind, stage in type_router.stages:
+            if kind == "marketplace":
+                break
+            if stage is not None and eligible:
+                for candidate in sort_out(type_router.bids, stage, eligible, at)[2]:
+                    found.setdefault(candidate.bid.id, candidate)
+        return list(found.values())
+
+    def route(
+        self,
+        lead: Mapping[str, Any],
+        at: float,
+        mask: int,
+        memo: Memo,
+        fns: Functions,
+        ledger: Ledger,
+        trace: Trace | None = None,
+    ) -> tuple:
+        """Decide a lead received at `at` (epoch seconds); return the decision tuple.
+
+        `mask` holds the database's verdicts (bit i: condition i holds); `memo` the Python
+        ones evaluated so far for this lead (None: not yet), computed with `fns`. The
+        ledger's counters, last wins and the dedupe history entries (in the memo) are
+        updated as the lead is decided; `trace`, when given, hears every decision.
+        """
+        lead_type, flagged = self.classify(lead, mask, memo, fns)
+        if trace is not None:
+            trace.classified(lead_type)
+        if lead_type is None:
+            if trace is not None:
+                trace.uncategorized()
+            return (UNCATEGORIZED, None, (), None, None, None, 0, ())
+        type_id = lead_type.id
+        if flagged:
+            if trace is not None:
+                trace.audited(flagged)
+            return (AUDIT, type_id, flagged, None, None, None, 0, ())
+        if self.dedupes:
+            side = ledger.side
+            entries = []
+            for check, slot, window in self.dedupes:
+                entry = memo[slot]
+                if entry is None:
+                    entry = memo[slot] = fns[slot](lead)
+                if entry is False:
+                    continue  # a field is missing: the check is skipped
+                if entry[side] >= at - window:
+                    if trace is not None:
+                        trace.duplicate(check, entry)
+                    return (DUPLICATE_STATUS, type_id, (), check.label, None, None, 0, ())
+                entries.append(entry)
+            for entry in entries:  # only a lead that passes extends its keys' windows
+                entry[side] = at
+            if trace is not None:
+                trace.recorded(entries)
+        type_router = self.by_type[type_id]
+        by_mask = type_router.by_mask
+        found = by_mask.get(mask) if by_mask is not None else None
+        eligible, names = found or self.eligible_bids(type_router, lead, mask, memo, fns)
+        for kind, stage in type_router.stages:
+            if stage is not None:
+                if trace is not None:
+                    set_aside, considered, open_bids = sort_out(
+                        type_router.bids, stage, eligible, at
+                    )
+                    excluded, ranked = rank_open_bids(open_bids, stage, at, ledger)
+                    trace.auction(stage, considered, set_aside + excluded, ranked, at)
+                    winner = ranked[0] if ranked else None
+                elif eligible:
+                    winner = run_auction(stage, eligible, at, ledger)
+                else:
+                    winner = None
+                if winner is not None:
+                    bid = winner.bid
+                    return (ASSIGNED, type_id, (), None, bid.id, bid.customer, winner.price, names)
+            elif kind == "marketplace":
+                if trace is not None:
+                    trace.marketplace()
+                return (MARKETPLACE, type_id, (), None, None, None, 0, names)
+            elif trace is not None:
+                trace.skipped(kind)
+        if trace is not None:
+            trace.unassigned()
+        return (UNASSIGNED, type_id, (), None, None, None, 0, names)
+
+
+def compile_routers(ruleset: RuleSet, conditions: Conditions) -> dict[str, CategoryRouter]:
+    """Return a router per category of the rule set, its conditions in `conditions`."""
+    return {name: CategoryRouter(ruleset, name, conditions) for name in ruleset.categories}

@@ -1,0 +1,184 @@
+"""Live routing's timeline: the router's decisions as the lead's timeline entries, and the
+terms of the sale when a bid won.
+
+The router (app/pipeline/router.py) reports each decision to a `Timeline` when it routes a
+lead live; explaining the lead later reads these entries (app/analysis/explain.py), so they
+say what happened then rather than what today's counters say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.money import as_number, to_cents
+from app.domain.routing import SaleTerms, Step
+from app.dsl.ruleset import DedupeCheck, LeadType
+from app.pipeline.bidding import (
+    BUDGET_EXHAUSTED,
+    CAP_EXHAUSTED,
+    CONDITION_FALSE,
+    INACTIVE_CUSTOMER,
+    NOT_IN_STAGE,
+    ROUND_ROBIN,
+    SCHEDULE_CLOSED,
+    UNKNOWN_CUSTOMER,
+    WALLET_SHORT,
+    Candidate,
+    FactsLedger,
+    StageRouter,
+    rank_used_last_win,
+)
+
+
+def _reason(candidate: Candidate, result: str) -> str:
+    """Return why a bid was set aside, in words."""
+    bid = candidate.bid
+    if result == CONDITION_FALSE:
+        return "its condition is false"
+    if result == NOT_IN_STAGE:
+        return "not in this stage's bid list"
+    if result == SCHEDULE_CLOSED:
+        return "outside its schedule"
+    if result == UNKNOWN_CUSTOMER:
+        return f"customer {bid.customer} does not exist"
+    if result == INACTIVE_CUSTOMER:
+        return f"customer {bid.customer} is inactive"
+    if result == WALLET_SHORT:
+        return f"customer {bid.customer} has insufficient funds"
+    if result == CAP_EXHAUSTED and bid.cap is not None:
+        return f"cap reached ({bid.cap.limit} per {bid.cap.period})"
+    if result == BUDGET_EXHAUSTED and bid.budget is not None:
+        return f"budget exhausted ({bid.budget.amount} per {bid.budget.period})"
+    raise ValueError(result)
+
+
+def _entry(candidate: Candidate, result: str, reason: str, **extra) -> dict[str, Any]:
+    bid = candidate.bid
+    entry = {
+        "bid": bid.id,
+        "customer": bid.customer,
+        "price": str(bid.price),
+        "result": result,
+        "reason": reason,
+    }
+    entry.update(extra)
+    return entry
+
+
+def _losers(method: str | None, ranked: list[Candidate]) -> list[dict[str, Any]]:
+    """Say why each eligible bid but the winner lost."""
+    winner = ranked[0].bid
+    out = []
+    for candidate in ranked[1:]:
+        if method == ROUND_ROBIN:
+            reason = f"round robin: {winner.id} won less recently"
+            out.append(_entry(candidate, "lost_round_robin", reason, by=winner.id))
+        elif candidate.bid.price < winner.price:
+            reason = f"outbid by {winner.id} ({winner.price})"
+            out.append(_entry(candidate, "outbid", reason, by=winner.id))
+        else:
+            reason = f"same price as {winner.id}, which won less recently or comes first"
+            out.append(_entry(candidate, "lost_tie", reason, by=winner.id))
+    return out
+
+
+class Timeline:
+    """The steps of one lead's routing, written as the router decides."""
+
+    def __init__(self, ledger: FactsLedger) -> None:
+        self.ledger = ledger
+        self.steps: list[Step] = []
+        self.record_keys: tuple[str, ...] = ()
+        self.sale: SaleTerms | None = None
+
+    def note(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
+        """Add a timeline entry."""
+        self.steps.append(Step(kind, message, details))
+
+    def classified(self, lead_type: LeadType | None) -> None:
+        """Note the lead's type."""
+        if lead_type is not None:
+            details = {"lead_type": lead_type.id, "fallback": lead_type.fallback}
+            self.note("classified", f"Classified as {lead_type.label}.", details)
+
+    def uncategorized(self) -> None:
+        """Note that no lead type took the lead."""
+        self.note("uncategorized", "No lead type matched and there is no fallback.")
+
+    def audited(self, flagged: tuple[str, ...]) -> None:
+        """Note the audits holding the lead."""
+        message = "Held for audit: " + "; ".join(flagged) + "."
+        self.note("audit", message, {"audits": list(flagged)})
+
+    def duplicate(self, check: DedupeCheck, entry: list) -> None:
+        """Note the check that found the lead a duplicate, and of which lead."""
+        original = entry[2]
+        message = f"Duplicate ({check.label}) of {original or 'an earlier lead'}."
+        self.note("duplicate", message, {"check": check.label, "original": original})
+
+    def recorded(self, entries: list[list]) -> None:
+        """Remember the keys the lead passed: it is recorded on them."""
+        self.record_keys = tuple(dict.fromkeys(entry[1] for entry in entries))
+
+    def auction(
+        self,
+        stage: StageRouter,
+        considered: list[Candidate],
+        set_aside: list[tuple[Candidate, str]],
+        ranked: list[Candidate],
+        at: float,
+    ) -> None:
+        """Note a bidding stage: every bid on the lead's type with its result, the winner's
+        sale when one won."""
+        decisions = [_entry(c, result, _reason(c, result)) for c, result in set_aside]
+        excluded = {
+            c.bid.id: decision["reason"]
+            for (c, result), decision in zip(set_aside, decisions, strict=True)
+            if result not in (CONDITION_FALSE, NOT_IN_STAGE)
+        }
+        if ranked:
+            decisions.append(_entry(ranked[0], "won", "won the lead"))
+            decisions.extend(_losers(stage.method, ranked))
+        details: dict[str, Any] = {
+            "method": stage.method,
+            "bids": [c.bid.id for c in considered],
+            "excluded": excluded,
+            "decisions": decisions,
+        }
+        if not ranked:
+            self.note("bidding", "No bid could take the lead.", details)
+            return
+        winner = ranked[0]
+        bid = winner.bid
+        customer = self.ledger.customers[bid.customer]
+        facts = self.ledger.facts
+        self.sale = SaleTerms(
+            customer_id=customer.id,
+            bid_id=bid.id,
+            price_cents=winner.price,
+            periods=tuple(
+                sorted(
+                    {period: clock.at(at)[2] for _, _, clock, period, _ in winner.limits}.items()
+                )
+            ),
+            cap=None if bid.cap is None else (bid.cap.period, bid.cap.limit),
+            budget=None if bid.budget is None else (bid.budget.period, to_cents(bid.budget.amount)),
+            last_won=facts.last_won.get(bid.id),
+            check_last_won=rank_used_last_win(stage.method, ranked),
+        )
+        details.update(winner=bid.id, price=as_number(winner.price))
+        price = as_number(winner.price)
+        message = f"Sold to {customer.slug} through bid {bid.id} for {price:.2f}."
+        self.note("assigned", message, details)
+
+    def marketplace(self) -> None:
+        """Note the lead placed in the marketplace."""
+        self.note("marketplace", "No bid won the lead: placed in the marketplace.")
+
+    def skipped(self, kind: str) -> None:
+        """Note a stage of a kind not supported yet."""
+        self.note("skipped", f"Stage {kind} is not supported yet: skipped.")
+
+    def unassigned(self) -> None:
+        """Note that no stage took the lead."""
+        self.note("unassigned", "No buyer was available.")

@@ -1,0 +1,91 @@
+"""Routing a lead: the pipeline decides, the store reads and writes around the decision.
+
+The pipeline's `prepare_routing` says what must be read for the lead (its `Needs`); the
+store runs the routing transaction (app/store/routing.py): it reads those facts, calls the
+pipeline's pure `decide(facts)`, writes the decision, and decides again on fresh facts when
+a sale lost its race. Neither knows the other: this module hands one to the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from app.domain.clock import naive
+from app.domain.routing import Decision
+from app.domain.status import REPROCESSABLE
+from app.dsl.ruleset import RuleSet
+from app.pipeline import lead_from_row, prepare_routing
+from app.store.models import Lead, Post, RuleSetVersion
+from app.store.routing import route_new_lead, route_stored_lead
+
+
+def take_new_lead(
+    post: Post,
+    lead: Lead,
+    version: RuleSetVersion | None,
+    ruleset: RuleSet,
+    *,
+    notes: Sequence[str] = (),
+    now: datetime | None = None,
+    test_price_cents: int = 4500,
+) -> Decision:
+    """Route a new lead (from `new_submission`, not yet stored) and store it with its post,
+    in one transaction; return the decision.
+
+    Everything commits together or nothing is written and the exception propagates (the
+    intake then keeps the submission as `distribution_error`).
+    """
+    now = now or datetime.now(UTC)
+    prepared = prepare_routing(
+        lead_from_row(lead, lead.source.name),  # no query: the intake made the row with it
+        ruleset,
+        lead.category,
+        now,
+        is_test=lead.is_test,
+        test_price_cents=test_price_cents,
+    )
+    return route_new_lead(
+        post,
+        lead,
+        notes,
+        prepared.needs,
+        prepared.decide,
+        version_id=version.id if version is not None else None,
+        at=naive(now),
+    )
+
+
+def reroute_lead(
+    lead: Lead,
+    version: RuleSetVersion | None,
+    ruleset: RuleSet,
+    *,
+    now: datetime | None = None,
+    test_price_cents: int = 4500,
+    statuses: Sequence[str] = REPROCESSABLE,
+) -> Decision:
+    """Route a stored lead again and store its new outcome in one transaction.
+
+    The lead must have one of `statuses` (checked under its row lock: ConflictError
+    otherwise). Either everything commits (status, charge, counters, dedupe record,
+    timeline) or nothing does and the exception propagates, leaving the lead as it was.
+    """
+    now = now or datetime.now(UTC)
+    prepared = prepare_routing(
+        lead_from_row(lead, lead.source.name),
+        ruleset,
+        lead.category,
+        now,
+        lead_id=lead.id,
+        is_test=lead.is_test,
+        test_price_cents=test_price_cents,
+    )
+    return route_stored_lead(
+        lead,
+        statuses,
+        prepared.needs,
+        prepared.decide,
+        version_id=version.id if version is not None else None,
+        at=naive(now),
+    )
