@@ -142,7 +142,9 @@ def exclusion(candidate: Candidate, at: float, ledger: Ledger) -> str | None:
     return found
 
 
-def rank_key(method: str | None, candidate: Candidate, last_won: Mapping[str, float]) -> tuple:
+def rank_key(
+    method: str | None, candidate: Candidate, last_won: Mapping[str, float]
+) -> tuple[Any, ...]:
     """Return the bid's place in the ranking (lowest first)."""
     won = last_won.get(candidate.bid.id, NEVER)
     if method == ROUND_ROBIN:
@@ -267,7 +269,7 @@ class FactsLedger:
         self.facts = facts
         self.customers: Mapping[str, CustomerFacts] = facts.customers
         self.last_won = {bid_id: epoch(moment) for bid_id, moment in facts.last_won.items()}
-        self.usage: dict[int, list[list]] = {}
+        self.usage: dict[int, list[list[Any]]] = {}
         for candidate in candidates:
             self.usage[candidate.index] = [
                 [span[0], *facts.usage.get((candidate.bid.id, period, span[2]), (0, 0))]

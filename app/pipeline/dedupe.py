@@ -19,7 +19,7 @@ from app.pipeline.bidding import NEVER, epoch
 
 #: A live history entry: [when the key was last recorded (epoch seconds, NEVER: not, or on
 #: this very lead), its hash, the public id of the lead it was recorded on]
-Entry = list
+Entry = list[Any]
 
 
 def key_hash(category: str, key: str) -> str:

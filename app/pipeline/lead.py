@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.domain.clock import aware
 from app.dsl.fieldtypes import format_datetime
@@ -32,7 +32,17 @@ def build_lead(
     return lead
 
 
-def lead_from_row(row, source_name: str) -> dict[str, Any]:
+class StoredLead(Protocol):
+    """What a stored lead (the store's row) offers the rules."""
+
+    data: dict[str, Any]
+    category: str
+    partner_id: str | None
+    received_at: datetime
+    is_test: bool
+
+
+def lead_from_row(row: StoredLead, source_name: str) -> dict[str, Any]:
     """Return the dict a RuleSet evaluates for a stored lead row."""
     return build_lead(
         row.data,

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from app.domain.money import to_cents
 from app.domain.status import Status
-from app.dsl.ruleset import DedupeCheck, LeadType, RuleSet
+from app.dsl.ruleset import Bid, Condition, DedupeCheck, LeadType, RuleSet
 from app.pipeline.bidding import (
     Candidate,
     Ledger,
@@ -47,7 +47,7 @@ ASSIGNED, DUPLICATE_STATUS = Status.ASSIGNED, Status.DUPLICATE
 AUDIT, UNCATEGORIZED = Status.AUDIT, Status.UNCATEGORIZED
 MARKETPLACE, UNASSIGNED = Status.MARKETPLACE, Status.UNASSIGNED
 
-Memo = list
+Memo = list[Any]
 Functions = list[Callable[[Mapping[str, Any]], Any]]
 
 
@@ -57,8 +57,8 @@ class Trace(Protocol):
     def classified(self, lead_type: LeadType | None) -> None: ...
     def uncategorized(self) -> None: ...
     def audited(self, flagged: tuple[str, ...]) -> None: ...
-    def duplicate(self, check: DedupeCheck, entry: list) -> None: ...
-    def recorded(self, entries: list[list]) -> None: ...
+    def duplicate(self, check: DedupeCheck, entry: list[Any]) -> None: ...
+    def recorded(self, entries: list[list[Any]]) -> None: ...
     def auction(
         self,
         stage: StageRouter,
@@ -93,7 +93,7 @@ class CategoryRouter:
         self.category = category
         types = ruleset._by_category[category].field_types
 
-        def ref(condition) -> tuple[int, int]:
+        def ref(condition: Condition | None) -> tuple[int, int]:
             if condition is None:
                 return (-1, -1)
             return conditions.condition(category, condition, types)
@@ -108,14 +108,16 @@ class CategoryRouter:
         )
         #: mask -> (lead types, audits) left to try once the database's verdicts are applied:
         #: (lead type, slot) pairs in order, slot -1 for one that holds (the rest dropped)
-        self.by_mask: dict[int, tuple[tuple, tuple]] = {}
+        self.by_mask: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self.by_type = self._compile_bids(ruleset, category, ref)
 
-    def _compile_bids(self, ruleset: RuleSet, category: str, ref) -> dict[str, TypeRouter]:
+    def _compile_bids(
+        self, ruleset: RuleSet, category: str, ref: Callable[[Condition | None], tuple[int, int]]
+    ) -> dict[str, TypeRouter]:
         position = {bid_id: index for index, bid_id in enumerate(ruleset.bids)}
         clocks: dict[tuple[str, str], PeriodClock] = {}
 
-        def clock(bid, period: str) -> PeriodClock:
+        def clock(bid: Bid, period: str) -> PeriodClock:
             key = (bid.timezone, period)
             if key not in clocks:
                 clocks[key] = PeriodClock(bid, period)
@@ -168,7 +170,7 @@ class CategoryRouter:
             )
         return by_type
 
-    def _plan(self, mask: int) -> tuple[tuple, tuple]:
+    def _plan(self, mask: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Return what is left to decide for a lead whose database verdicts are `mask`."""
         types = []
         for lead_type, bit, slot in self.lead_types:
@@ -291,7 +293,7 @@ class CategoryRouter:
         fns: Functions,
         ledger: Ledger,
         trace: Trace | None = None,
-    ) -> tuple:
+    ) -> tuple[Any, ...]:
         """Decide a lead received at `at` (epoch seconds); return the decision tuple.
 
         `mask` holds the database's verdicts (bit i: condition i holds); `memo` the Python

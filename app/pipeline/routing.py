@@ -63,13 +63,13 @@ class PreparedLead:
         self.lead_id = lead_id  # a stored lead routed again: never its own duplicate
         self.is_test = is_test
         self.test_price_cents = test_price_cents
-        self.memo: list = [None] * len(self.functions)
+        self.memo: list[Any] = [None] * len(self.functions)
         self.lead_type, flagged = router.classify(
             lead, 0, self.memo, self.functions, audit=not is_test
         )
         self.keys: dict[int, str] = {}  # dedupe key slot -> its hash
         self.needs = Needs()
-        self.open_bids: list = []
+        self.open_bids: list[Any] = []
         if is_test or self.lead_type is None or flagged:
             return
         hashes = lead_key_hashes(ruleset, lead, category)

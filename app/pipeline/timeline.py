@@ -52,7 +52,7 @@ def _reason(candidate: Candidate, result: str) -> str:
     raise ValueError(result)
 
 
-def _entry(candidate: Candidate, result: str, reason: str, **extra) -> dict[str, Any]:
+def _entry(candidate: Candidate, result: str, reason: str, **extra: Any) -> dict[str, Any]:
     bid = candidate.bid
     entry = {
         "bid": bid.id,
@@ -110,13 +110,13 @@ class Timeline:
         message = "Held for audit: " + "; ".join(flagged) + "."
         self.note("audit", message, {"audits": list(flagged)})
 
-    def duplicate(self, check: DedupeCheck, entry: list) -> None:
+    def duplicate(self, check: DedupeCheck, entry: list[Any]) -> None:
         """Note the check that found the lead a duplicate, and of which lead."""
         original = entry[2]
         message = f"Duplicate ({check.label}) of {original or 'an earlier lead'}."
         self.note("duplicate", message, {"check": check.label, "original": original})
 
-    def recorded(self, entries: list[list]) -> None:
+    def recorded(self, entries: list[list[Any]]) -> None:
         """Remember the keys the lead passed: it is recorded on them."""
         self.record_keys = tuple(dict.fromkeys(entry[1] for entry in entries))
 

@@ -14,13 +14,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.dsl import ast
+from app.dsl.ruleset import Condition
 
 #: (category, field names, their types) -> the lead's function to its key's history entry
 KeyFunction = Callable[[Mapping[str, Any]], Any]
 KeyFactory = Callable[[str, tuple[str, ...], Mapping[str, str]], KeyFunction]
 
 
-def _filled_by_the_caller(category: str, fields: tuple[str, ...], types) -> KeyFunction:
+def _filled_by_the_caller(
+    category: str, fields: tuple[str, ...], types: Mapping[str, str]
+) -> KeyFunction:
     """Return the slot function of a key whose entry the caller puts in the memo (live)."""
 
     def missing(lead: Mapping[str, Any]) -> Any:
@@ -44,7 +47,9 @@ class Conditions:
         self.functions: list[Callable[[Mapping[str, Any]], Any]] = []  # slot -> function
         self.python_nodes: list[tuple[str, ast.Node | None]] = []  # slot -> (category, node)
 
-    def condition(self, category: str, condition, fields: Mapping[str, str]) -> tuple[int, int]:
+    def condition(
+        self, category: str, condition: Condition, fields: Mapping[str, str]
+    ) -> tuple[int, int]:
         """Return the (bit, slot) of a compiled condition over a category's field types:
         exactly one of them is >= 0."""
         key = ("when", category, condition.node, tuple(sorted(fields.items())))
