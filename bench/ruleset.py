@@ -86,11 +86,34 @@ def route(rules, lead):
     return rules.eligible_bids(lead, lead_type)
 
 
+def live_router(rules):
+    """Return a function that routes a lead as the intake does, on facts held in memory:
+    every customer active and funded, no dedupe history, no counters, no past wins."""
+    from datetime import UTC, datetime
+
+    from app.domain.routing import CustomerFacts, Facts
+    from app.pipeline import prepare_routing
+
+    customers = {
+        slug: CustomerFacts(number, f"cus_{number}", slug, True, 10**12)
+        for number, slug in enumerate(sorted(rules.customers()), 1)
+    }
+    facts = Facts(customers=customers)
+    now = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in New York
+
+    def route_live(lead):
+        category = rules.category_of(lead, None)
+        return prepare_routing(lead, rules, category, now).decide(facts)
+
+    return route_live
+
+
 def lead_rows(rules, leads) -> list[tuple[str, float]]:
     """Return (what, ns per lead) for the whole route and each of its parts, timed in turns."""
     types = {id(lead): rules.classify(lead) for lead in leads}
     works = {
-        "route: classify + audits + dedupe_keys + eligible_bids": lambda lead: route(rules, lead),
+        "route: the pipeline's router, prepare + decide (facts in memory)": live_router(rules),
+        "RuleSet: classify + audits + dedupe_keys + eligible_bids": lambda lead: route(rules, lead),
         "classify only": rules.classify,
         "audits only": rules.audits,
         "dedupe_keys only": rules.dedupe_keys,
@@ -189,6 +212,9 @@ def run() -> Report:
         f"(one fallback each), {AUDITS} audits, {DEDUPES} dedupe checks, {BIDS} bids, "
         f"{len(rules.plans)} plans; {len(warnings)} warnings.",
         *(f"`{warning}`" for warning in warnings[:5]),
+        "Route: what the intake does for a lead in Python between validation and the database "
+        "(app.pipeline.prepare_routing, then decide on Facts held in memory: every customer "
+        "active and funded, no history); the RuleSet rows are the rules language's own calls. "
         "Compile: compile_rules({name: text}, use_cache=False), so no cached result is "
         f"reused; {COMPILE_RUNS} runs after a first one. Per lead: {LEADS:,} leads from "
         f"generate_leads({LEADS}, seed=11) over the three categories, {REPEATS} passes, "

@@ -17,6 +17,7 @@ from marshmallow import Schema, fields
 from app.api.errors import NoMatchingCampaign, Unauthorized
 from app.api.lead_schema import RESERVED
 from app.domain.money import as_number
+from app.domain.status import Status
 from app.dsl.fieldtypes import is_blank
 from app.services.routio import campaigns, routio_name
 
@@ -114,7 +115,7 @@ def resolve_category(ruleset, source, text: str) -> str:
 def answer(lead, outcome) -> dict[str, Any]:
     """Return Routio's answer to an accepted lead: sold, or pending with our outcome."""
     body: dict[str, Any] = {"success": True, "lead_id": lead.public_id}
-    if outcome.status == "assigned":
+    if outcome.status == Status.ASSIGNED:
         body["status"] = "sold"
         body["price"] = as_number(outcome.price_cents)
         body["buyer_ids"] = [outcome.customer.public_id] if outcome.customer is not None else []
