@@ -39,16 +39,7 @@ def list_leads(
     actor.require("leads.read")
     if where is None:
         return select_leads(actor.acting_tenant(), filters, limit, offset)
-    actor.require("leads.explain")
-    found, _ = find_leads(
-        actor.acting_tenant(),
-        where,
-        category=filters.category,
-        filters=filters,
-        limit=limit,
-        offset=offset,
-    )
-    return found
+    return find_leads_by_rule(actor, where, filters, limit=limit, offset=offset)
 
 
 def show_lead(actor: Actor, ref: str) -> Lead:
@@ -72,6 +63,7 @@ def find_leads_by_rule(
     *,
     version: int | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[Lead]:
     """Return the leads for which a rules expression holds, newest first (through SQL)."""
     actor.require("leads.explain")
@@ -81,6 +73,7 @@ def find_leads_by_rule(
         category=filters.category,
         filters=filters,
         limit=limit,
+        offset=offset,
         version=version,
     )
     return found

@@ -15,7 +15,7 @@ from app.domain.clock import naive
 from app.domain.routing import Decision
 from app.domain.status import REPROCESSABLE
 from app.dsl.ruleset import RuleSet
-from app.pipeline import lead_from_row, prepare_routing
+from app.pipeline import PreparedLead, lead_from_row, prepare_routing
 from app.store.models import Lead, Post, RuleSetVersion
 from app.store.routing import route_new_lead, route_stored_lead
 
@@ -37,14 +37,7 @@ def take_new_lead(
     intake then keeps the submission as `distribution_error`).
     """
     now = now or datetime.now(UTC)
-    prepared = prepare_routing(
-        lead_from_row(lead, lead.source.name),  # no query: the intake made the row with it
-        ruleset,
-        lead.category,
-        now,
-        is_test=lead.is_test,
-        test_price_cents=test_price_cents,
-    )
+    prepared = _prepare(lead, ruleset, now, test_price_cents)
     return route_new_lead(
         post,
         lead,
@@ -72,15 +65,7 @@ def reroute_lead(
     timeline) or nothing does and the exception propagates, leaving the lead as it was.
     """
     now = now or datetime.now(UTC)
-    prepared = prepare_routing(
-        lead_from_row(lead, lead.source.name),
-        ruleset,
-        lead.category,
-        now,
-        lead_id=lead.id,
-        is_test=lead.is_test,
-        test_price_cents=test_price_cents,
-    )
+    prepared = _prepare(lead, ruleset, now, test_price_cents, lead_id=lead.id)
     return route_stored_lead(
         lead,
         statuses,
@@ -88,4 +73,19 @@ def reroute_lead(
         prepared.decide,
         version_id=version.id if version is not None else None,
         at=naive(now),
+    )
+
+
+def _prepare(
+    lead: Lead, ruleset: RuleSet, now: datetime, test_price_cents: int, lead_id: int | None = None
+) -> PreparedLead:
+    """Return the lead ready for the pipeline (its source is on the row: no query)."""
+    return prepare_routing(
+        lead_from_row(lead, lead.source.name),
+        ruleset,
+        lead.category,
+        now,
+        lead_id=lead_id,
+        is_test=lead.is_test,
+        test_price_cents=test_price_cents,
     )
