@@ -52,6 +52,15 @@ def shared_client() -> httpx.Client:
         return _client
 
 
+def close_shared_client() -> None:
+    """Close the module's client and its connections (a worker does it when it stops)."""
+    global _client
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+            _client = None
+
+
 def signature_headers(
     secrets: tuple[str, ...], message_id: str, timestamp: datetime, body: bytes
 ) -> dict[str, str]:

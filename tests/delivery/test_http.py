@@ -1,0 +1,239 @@
+"""HTTP attempts against a real buyer on loopback: what it received, and how answers count."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+import orjson
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from app.delivery import send
+from app.delivery.http import close_shared_client, parse_retry_after, send_http, shared_client
+from app.domain.delivery import Destination, SuccessTest
+from tests.servers import free_port
+
+from .conftest import DELIVERABLE, LEAD, OLD_SECRET, SECRET
+
+
+def http(buyer, path: str = "/ok", **options) -> Destination:
+    options.setdefault("signing_secrets", (SECRET,))
+    return Destination(kind="http", name="buyer", url=buyer.url + path, **options)
+
+
+def test_the_buyer_receives_exactly_the_deliverable_fields_signed(buyer, client, message):
+    attempt = send_http(http(buyer), message, client=client)
+
+    assert attempt.outcome == "delivered" and attempt.status_code == 200
+    assert attempt.answer == '{"status": "accepted"}' and attempt.error is None
+    [request] = buyer.received
+    assert request.method == "POST" and request.headers["Content-Type"] == "application/json"
+    body = Webhook(SECRET).verify(request.body, request.headers)
+    assert set(body["fields"]) == DELIVERABLE
+    assert body["fields"] == {name: LEAD[name] for name in DELIVERABLE}
+    assert {key: body[key] for key in ("id", "category", "lead_type", "price", "received_at")} == {
+        "id": "ld_01JTEST",
+        "category": "solar",
+        "lead_type": "premium",
+        "price": 45.5,
+        "received_at": "2026-12-07T01:02:03Z",
+    }
+    for secret_field in ("homeowner", "monthly_bill", "credit_score", "dob"):
+        assert secret_field.encode() not in request.body
+    assert request.headers["webhook-id"] == message.id
+    assert request.headers["Sluice-Event"] == "lead.sold"
+
+
+def test_the_same_message_keeps_its_webhook_id_on_every_attempt(buyer, client, message):
+    for _ in range(2):
+        send_http(http(buyer, "/error"), message, client=client)
+    ids = [request.headers["webhook-id"] for request in buyer.received]
+    assert ids == [message.id, message.id]
+
+
+def test_during_a_rotation_both_secrets_verify(buyer, client, message):
+    destination = http(buyer, signing_secrets=(SECRET, OLD_SECRET))
+    assert send_http(destination, message, client=client).outcome == "delivered"
+    [request] = buyer.received
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (SECRET, OLD_SECRET):
+        assert Webhook(secret).verify(request.body, request.headers)["id"] == "ld_01JTEST"
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 32).verify(request.body, request.headers)
+
+
+def test_extra_headers_are_sent_but_cannot_replace_the_signature(buyer, client, message):
+    destination = http(
+        buyer, headers={"X-Api-Key": "buyer-key-123", "webhook-signature": "v1,forged"}
+    )
+    send_http(destination, message, client=client)
+    [request] = buyer.received
+    assert request.headers["X-Api-Key"] == "buyer-key-123"
+    assert Webhook(SECRET).verify(request.body, request.headers)
+
+
+def test_put_and_form_bodies_carry_the_same_fields(buyer, client, message):
+    destination = http(buyer, method="PUT", body_format="form")
+    assert send_http(destination, message, client=client).outcome == "delivered"
+    [request] = buyer.received
+    assert request.method == "PUT"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    form = dict(parse_qsl(request.body.decode()))
+    assert {key.removeprefix("fields.") for key in form if key.startswith("fields.")} == (
+        DELIVERABLE
+    )
+    assert form["fields.last_name"] == "Berry <b>&" and form["price"] == "45.5"
+    Webhook(SECRET).verify(request.body, request.headers, json_parse=False)
+
+
+def test_a_template_shapes_the_body_the_buyer_receives(buyer, client, message):
+    template = (
+        '{"FirstName": {{ lead.fields.first_name|tojson }}, "Zip": "{{ lead.fields.zip }}",'
+        ' "Event": "{{ event }}", "Missing": "{{ lead.fields.nothing }}"}'
+    )
+    assert send_http(http(buyer, template=template), message, client=client).outcome == (
+        "delivered"
+    )
+    [request] = buyer.received
+    assert orjson.loads(request.body) == {
+        "FirstName": "Katy",
+        "Zip": "33139",
+        "Event": "lead.sold",
+        "Missing": "",
+    }
+    assert Webhook(SECRET).verify(request.body, request.headers)
+
+
+@pytest.mark.parametrize(
+    "template, reason",
+    [
+        ("{{ lead.__class__.__mro__ }}", "the body template failed"),
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        ("{% for x in %}", "line 1"),
+    ],
+)
+def test_a_template_that_fails_is_a_failed_attempt_and_sends_nothing(
+    buyer, client, message, template, reason
+):
+    attempt = send_http(http(buyer, template=template), message, client=client)
+    assert attempt.outcome == "failed" and reason in attempt.error
+    assert buyer.received == []
+
+
+@pytest.mark.parametrize(
+    "success, outcome",
+    [
+        (SuccessTest(json_field="status", equals="accepted"), "failed"),
+        (SuccessTest(json_field="status", equals="rejected"), "delivered"),
+        (SuccessTest(json_field="result.status", equals="accepted"), "failed"),
+        (SuccessTest(pattern="accepted"), "failed"),
+        (SuccessTest(pattern='"status": "rej'), "delivered"),
+    ],
+)
+def test_a_200_that_rejects_fails_the_success_test(buyer, client, message, success, outcome):
+    attempt = send_http(http(buyer, "/rejected", success=success), message, client=client)
+    assert (attempt.outcome, attempt.status_code) == (outcome, 200)
+    if outcome == "failed":
+        assert "success test" in attempt.error
+
+
+def test_a_200_without_a_success_test_is_delivered_whatever_it_says(buyer, client, message):
+    assert send_http(http(buyer, "/rejected"), message, client=client).outcome == "delivered"
+
+
+def test_a_500_is_retried_until_the_buyer_answers_200(buyer, client, message):
+    outcomes = [send_http(http(buyer, "/flaky"), message, client=client) for _ in range(3)]
+    assert [(a.outcome, a.status_code) for a in outcomes] == [
+        ("retry", 500),
+        ("retry", 500),
+        ("delivered", 200),
+    ]
+    assert outcomes[0].answer == "not yet" and outcomes[0].error == "HTTP 500"
+    assert {request.headers["webhook-id"] for request in buyer.received} == {message.id}
+
+
+def test_a_429_is_retried_after_its_retry_after(buyer, client, message):
+    attempt = send_http(http(buyer, "/busy"), message, client=client)
+    assert (attempt.outcome, attempt.status_code, attempt.retry_after_seconds) == (
+        "retry",
+        429,
+        120.0,
+    )
+
+
+def test_a_503_retry_after_date_is_read_as_seconds(buyer, client, message):
+    attempt = send_http(http(buyer, "/unavailable"), message, client=client)
+    assert attempt.outcome == "retry" and attempt.retry_after_seconds > 365 * 86400
+
+
+def test_a_410_fails_at_once(buyer, client, message):
+    attempt = send_http(http(buyer, "/gone"), message, client=client)
+    assert (attempt.outcome, attempt.status_code, attempt.answer) == ("failed", 410, "gone")
+
+
+def test_a_buyer_that_hangs_past_the_timeout_is_retried(buyer, client, message):
+    attempt = send_http(http(buyer, "/hang", timeout_seconds=0.3), message, client=client)
+    assert attempt.outcome == "retry" and attempt.status_code is None
+    assert "timed out" in attempt.error
+    assert 250 <= attempt.duration_ms < 5000
+
+
+def test_a_closed_port_is_retried(client, message):
+    destination = Destination(kind="http", name="x", url=f"http://127.0.0.1:{free_port()}/")
+    attempt = send_http(destination, message, client=client)
+    assert attempt.outcome == "retry" and attempt.status_code is None
+    assert "ConnectError" in attempt.error
+
+
+def test_only_the_first_4_kb_of_the_answer_is_recorded(buyer, client, message):
+    attempt = send_http(http(buyer, "/big"), message, client=client)
+    assert attempt.outcome == "delivered" and attempt.answer == "x" * 4096
+
+
+def test_the_shared_client_sends_when_the_caller_owns_none(buyer, message):
+    try:
+        assert send(http(buyer), message).outcome == "delivered"
+        assert send(http(buyer), message).outcome == "delivered"
+        assert shared_client() is shared_client()
+    finally:
+        close_shared_client()
+    assert len(buyer.received) == 2
+
+
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({"url": None}, "no URL"),
+        ({"url": "ftp://127.0.0.1/x"}, "not http or https"),
+        ({"signing_secrets": ("whsec_!!not base64!!",)}, "not a valid whsec_ secret"),
+        ({"headers": {"X-Key": "secret\r\nInjected: 1"}}, "the request is invalid"),
+    ],
+)
+def test_a_destination_that_cannot_be_sent_to_fails_without_quoting_secrets(
+    buyer, client, message, change, error
+):
+    destination = dataclasses.replace(http(buyer), **change)
+    attempt = send_http(destination, message, client=client)
+    assert attempt.outcome == "failed" and error in attempt.error
+    assert "not base64" not in attempt.error and "Injected" not in attempt.error
+    assert buyer.received == []
+
+
+@pytest.mark.parametrize(
+    "header, seconds",
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Mon, 07 Dec 2026 01:01:00 GMT", 60.0),
+        ("Mon, 07 Dec 2026 00:59:00 GMT", 0.0),  # in the past: now
+        ("soon", None),
+        ("-5", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_in_seconds_or_as_a_date(header, seconds):
+    now = datetime(2026, 12, 7, 1, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(header, now) == seconds
