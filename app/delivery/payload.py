@@ -64,7 +64,7 @@ def render_body(destination: Destination, message: Message) -> tuple[bytes, str]
         return text.encode("utf-8"), content_type
     if destination.body_format == "form":
         return urlencode(flatten_payload(message.payload)).encode("ascii"), content_type
-    return orjson.dumps(message.payload, option=orjson.OPT_NON_STR_KEYS), content_type
+    return orjson.dumps(message.payload, default=str, option=orjson.OPT_NON_STR_KEYS), content_type
 
 
 def check_template(text: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -11,9 +12,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from app.delivery import send
+from app.delivery import check_template, send
 from app.delivery.http import close_shared_client, parse_retry_after, send_http, shared_client
-from app.domain.delivery import Destination, SuccessTest
+from app.domain.delivery import Destination, Message, SuccessTest
 from tests.servers import free_port
 
 from .conftest import DELIVERABLE, LEAD, OLD_SECRET, SECRET
@@ -237,3 +238,34 @@ def test_a_destination_that_cannot_be_sent_to_fails_without_quoting_secrets(
 def test_retry_after_is_read_in_seconds_or_as_a_date(header, seconds):
     now = datetime(2026, 12, 7, 1, 0, 0, tzinfo=UTC)
     assert parse_retry_after(header, now) == seconds
+
+
+def test_threads_share_one_client_and_every_delivery_arrives_once(buyer, client, payload):
+    messages = [dataclasses.replace(message_of(payload), id=f"msg_{n:03}") for n in range(40)]
+    with ThreadPoolExecutor(8) as pool:
+        attempts = list(pool.map(lambda m: send_http(http(buyer), m, client=client), messages))
+    assert {attempt.outcome for attempt in attempts} == {"delivered"}
+    received = sorted(request.headers["webhook-id"] for request in buyer.received)
+    assert received == [message.id for message in messages]
+    for request in buyer.received:
+        assert Webhook(SECRET).verify(request.body, request.headers)["id"] == "ld_01JTEST"
+
+
+def message_of(payload):
+    return Message(id="m", event="lead.sold", payload=payload, created_at=datetime.now(UTC))
+
+
+@pytest.mark.parametrize(
+    "template, error",
+    [
+        ('{"name": "{{ lead.fields.first_name }}"}', None),
+        ("line one\n{{ lead.fields.first_name", "line 2: unexpected end of template"),
+        ("{% if %}", "line 1: Expected an expression"),
+    ],
+)
+def test_check_template_says_where_a_template_is_wrong(template, error):
+    found = check_template(template)
+    if error is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(error)
