@@ -27,6 +27,11 @@ READ_LIMIT = 256 * 1024
 #: Connecting waits no longer than this, whatever the destination's timeout.
 CONNECT_TIMEOUT = 5.0
 USER_AGENT = "Sluice-Webhooks/1"
+#: Headers a destination's own headers cannot set (compared case-insensitively).
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "webhook-id", "webhook-timestamp"}
+    | {"webhook-signature", "sluice-event", "transfer-encoding"}
+)
 
 Outcome = Literal["delivered", "retry", "failed"]
 
@@ -98,7 +103,11 @@ def send_http(
     except Exception:  # never say why: the reason could quote the secret
         return _attempt("failed", started, error="a signing secret is not a valid whsec_ secret")
     headers = {
-        **destination.headers,
+        **{
+            name: value
+            for name, value in destination.headers.items()
+            if name.lower() not in RESERVED_HEADERS
+        },
         "Content-Type": content_type,
         **secrets_headers,
         "Sluice-Event": message.event,

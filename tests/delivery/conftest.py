@@ -42,6 +42,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    header_lines: list[tuple[str, str]]  # every header as sent, repeats included
 
 
 @dataclass
@@ -88,7 +89,13 @@ def _handler(buyer: Buyer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             buyer.received.append(
-                Received(self.command, self.path, dict(self.headers.items()), body)
+                Received(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    list(self.headers.items()),
+                )
             )
             status, headers, answer = buyer.answer(self.path)
             self.send_response(status)

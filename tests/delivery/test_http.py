@@ -68,11 +68,20 @@ def test_during_a_rotation_both_secrets_verify(buyer, client, message):
 
 def test_extra_headers_are_sent_but_cannot_replace_the_signature(buyer, client, message):
     destination = http(
-        buyer, headers={"X-Api-Key": "buyer-key-123", "webhook-signature": "v1,forged"}
+        buyer,
+        headers={
+            "X-Api-Key": "buyer-key-123",
+            "Webhook-Signature": "v1,forged",
+            "content-type": "text/plain",
+        },
     )
     send_http(destination, message, client=client)
     [request] = buyer.received
     assert request.headers["X-Api-Key"] == "buyer-key-123"
+    sent = [(name.lower(), value) for name, value in request.header_lines]
+    assert [value for name, value in sent if name == "content-type"] == ["application/json"]
+    assert len([value for name, value in sent if name == "webhook-signature"]) == 1
+    assert "forged" not in request.headers["webhook-signature"]
     assert Webhook(SECRET).verify(request.body, request.headers)
 
 
