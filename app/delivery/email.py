@@ -126,7 +126,10 @@ def send_email(
         settings = parse_smtp_url(url)
     except SmtpUrlError as error:
         return _attempt("failed", started, str(error))
-    email = compose_email(destination, message, settings.sender)
+    try:
+        email = compose_email(destination, message, settings.sender)
+    except ValueError as error:  # an address or a sender a header cannot hold
+        return _attempt("failed", started, f"the email cannot be composed: {error}")
     try:
         refused = _deliver(settings, email, destination.addresses, timeout)
     except smtplib.SMTPRecipientsRefused as error:

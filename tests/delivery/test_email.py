@@ -117,3 +117,15 @@ def test_parse_smtp_url_says_what_is_wrong(url, reason):
 def test_a_bad_smtp_url_fails_the_attempt_without_quoting_the_password(message):
     attempt = send_email(mailbox("a@example.com"), message, smtp_url="smtp://u:hunter2@h:99999")
     assert attempt.outcome == "failed" and "hunter2" not in attempt.error
+
+
+@pytest.mark.parametrize(
+    "addresses, url_tail",
+    [(("buyer@example.com\r\nBcc: spy@example.com",), ""), (("a@example.com",), "&from=a%0d%0ab")],
+)
+def test_a_header_injection_fails_the_attempt_and_sends_nothing(
+    inbox, message, addresses, url_tail
+):
+    attempt = send_email(mailbox(*addresses), message, smtp_url=inbox.url + url_tail)
+    assert attempt.outcome == "failed" and "cannot be composed" in attempt.error
+    assert inbox.envelopes == []
