@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 import orjson
 import pytest
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from app.delivery import check_template, send
 from app.delivery.http import close_shared_client, parse_retry_after, send_http, shared_client
@@ -278,3 +277,12 @@ def test_check_template_says_where_a_template_is_wrong(template, error):
         assert found is None
     else:
         assert found is not None and found.startswith(error)
+
+
+def test_a_delivery_signed_more_than_five_minutes_ago_does_not_verify(buyer, client, message):
+    stale = datetime.now(UTC) - timedelta(minutes=6)
+    send_http(http(buyer), message, client=client, now=stale)
+    [request] = buyer.received
+    assert request.headers["webhook-timestamp"] == str(int(stale.timestamp()))
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(SECRET).verify(request.body, request.headers)
