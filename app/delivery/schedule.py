@@ -1,4 +1,4 @@
-"""When to try a delivery again: the destination's schedule with full jitter."""
+"""When to try a delivery again: the destination's schedule, each wait jittered by ±20%."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from app.domain.delivery import DEFAULT_SCHEDULE
 
 _random = random.Random()
+#: How far a wait may stray from its step, either way (a fraction of the step).
+JITTER = 0.2
 
 
 def retry_delay(
@@ -19,13 +21,15 @@ def retry_delay(
 ) -> float | None:
     """Return the seconds to wait after attempt n (1-based), or None: no attempt is left.
 
-    Full jitter (AWS's name): the wait is drawn uniformly between 0 and the schedule's n-th
-    step, so the retries of many deliveries that failed together spread out. A Retry-After
-    from the answer wins when it is longer, up to the schedule's longest step.
+    The wait is drawn uniformly between 80% and 120% of the schedule's n-th step: the
+    retries of many deliveries that failed together spread out, and the schedule still
+    spans what it says on average (about three days for the default). A Retry-After from
+    the answer wins when it is longer, up to the schedule's longest step.
     """
     if attempts_made < 1 or attempts_made > len(schedule):
         return None
-    jittered = (rng or _random).uniform(0, schedule[attempts_made - 1])
+    step = schedule[attempts_made - 1]
+    jittered = (rng or _random).uniform(step * (1 - JITTER), step * (1 + JITTER))
     if retry_after_seconds is None:
         return jittered
     return max(jittered, min(float(retry_after_seconds), float(max(schedule))))

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-#: The retry schedule of a destination that sets none, in seconds after the first attempt:
-#: about three days in all (docs/delivery.md).
+#: The retry schedule of a destination that sets none: the wait in seconds after attempt n
+#: (each jittered by ±20%), about three days in all (docs/delivery-buyers.md).
 DEFAULT_SCHEDULE: tuple[int, ...] = (
     5,
     30,

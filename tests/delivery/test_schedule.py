@@ -1,4 +1,4 @@
-"""The retry schedule: full jitter within each step, Retry-After, dead after the last."""
+"""The retry schedule: each step jittered by ±20%, Retry-After, dead after the last."""
 
 from __future__ import annotations
 
@@ -25,14 +25,19 @@ class Extreme(random.Random):
 
 
 @pytest.mark.parametrize("attempt", range(1, len(DEFAULT_SCHEDULE) + 1))
-def test_each_wait_lies_between_zero_and_its_step(attempt):
+def test_each_wait_lies_within_a_fifth_of_its_step(attempt):
     step = DEFAULT_SCHEDULE[attempt - 1]
     rng = random.Random(attempt)
     waits = [retry_delay(attempt, rng=rng) for _ in range(500)]
-    assert all(0 <= wait <= step for wait in waits)
-    assert min(waits) < step * 0.1 and max(waits) > step * 0.9  # spread over the whole step
-    assert retry_delay(attempt, rng=Extreme(high=True)) == step
-    assert retry_delay(attempt, rng=Extreme(high=False)) == 0
+    assert all(step * 0.8 <= wait <= step * 1.2 for wait in waits)
+    assert min(waits) < step * 0.84 and max(waits) > step * 1.16  # spread over the range
+    assert sum(waits) / len(waits) == pytest.approx(step, rel=0.03)  # the step on average
+    assert retry_delay(attempt, rng=Extreme(high=True)) == pytest.approx(step * 1.2)
+    assert retry_delay(attempt, rng=Extreme(high=False)) == pytest.approx(step * 0.8)
+
+
+def test_the_default_schedule_spans_about_three_days():
+    assert sum(DEFAULT_SCHEDULE) / 86400 == pytest.approx(2.95, abs=0.01)
 
 
 def test_after_the_last_step_the_delivery_is_dead():
@@ -45,15 +50,15 @@ def test_after_the_last_step_the_delivery_is_dead():
 
 def test_a_destination_schedule_replaces_the_default():
     high = Extreme(high=True)
-    assert next_attempt_at(1, AT, schedule=(10, 20), rng=high) == AT + timedelta(seconds=10)
-    assert next_attempt_at(2, AT, schedule=(10, 20), rng=high) == AT + timedelta(seconds=20)
+    assert next_attempt_at(1, AT, schedule=(10, 20), rng=high) == AT + timedelta(seconds=12)
+    assert next_attempt_at(2, AT, schedule=(10, 20), rng=high) == AT + timedelta(seconds=24)
 
 
 def test_retry_after_wins_when_longer():
     low, high = Extreme(high=False), Extreme(high=True)
     assert retry_delay(1, retry_after_seconds=120, rng=high) == 120  # step 5 s
-    assert retry_delay(5, retry_after_seconds=120, rng=high) == 1800  # the step is longer
-    assert retry_delay(5, retry_after_seconds=120, rng=low) == 120
+    assert retry_delay(5, retry_after_seconds=120, rng=high) == 2160  # the step is longer
+    assert retry_delay(2, retry_after_seconds=120, rng=low) == 120  # step 30 s
 
 
 def test_retry_after_is_capped_at_the_longest_step():
