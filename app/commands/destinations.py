@@ -84,6 +84,8 @@ def show(row, as_json: bool, schema=DestinationSchema) -> None:
     """Print a destination (secrets masked, but a secret just made)."""
     data = schema().dump(row)
     text = {**data, "headers": ", ".join(f"{k}: {v}" for k, v in data["headers"].items())}
+    if data.get("signing_secret"):
+        text["signing_secret"] = f"{data['signing_secret']}   (shown once)"
     emit(data, as_json, lambda: pairs(text))
 
 

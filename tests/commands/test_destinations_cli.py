@@ -42,6 +42,8 @@ def test_add_show_update_rotate_and_remove(sluice, world, db):
     raw = db.execute_sql("SELECT headers_encrypted, secret_encrypted FROM delivery_destination")
     assert all("sk_live" not in column and secret not in column for column in raw.fetchone())
     dst = added["id"]
+    code, text = sluice("customer", "destination", "rotate-secret", tenant, "sunco", dst)
+    assert code == 0 and "(shown once)" in text
     code, text = sluice("customer", "destination", "show", tenant, "sunco", dst)
     assert code == 0 and "X-Api-Key: sk…(18 chars)" in text and secret not in text
     listed = run_json(sluice, "customer", "destination", "list", tenant, "sunco")
@@ -56,6 +58,7 @@ def test_add_show_update_rotate_and_remove(sluice, world, db):
     assert updated["success"] == {"json_field": "status", "equals": "ok", "pattern": None}
     rotated = run_json(sluice, "customer", "destination", "rotate-secret", tenant, "sunco", dst)
     assert rotated["signing_secret"] != secret and len(rotated["signing_secrets"]) == 2
+    assert len(rotated["previous_secret_expires_at"]) == len("2026-01-01T00:00:00Z")
     run_json(sluice, "customer", "destination", "remove", tenant, "sunco", dst)
     assert run_json(sluice, "customer", "destination", "list", tenant, "sunco") == []
 
