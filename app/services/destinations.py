@@ -212,6 +212,8 @@ def _check_http(values: dict[str, Any], out: dict[str, Any], refuse: Any) -> Non
             refuse("success_pattern", f"not a regular expression: {error}")
     if field is None:
         out["success_value"] = None
+    if values.get("addresses"):
+        refuse("addresses", "an HTTP destination has none")
     out["addresses"] = None
 
 
@@ -229,6 +231,9 @@ def _check_email(values: dict[str, Any], out: dict[str, Any], refuse: Any) -> No
         else:
             normalized.append(checked.normalized)
     out["addresses"] = normalized
+    for name in ("url", "template", "success_field", "success_pattern", "headers"):
+        if values.get(name):
+            refuse(name, "an email destination has none")
     for name in ("url", "template", "success_field", "success_value", "success_pattern"):
         out[name] = None
     out["headers"] = {}

@@ -96,9 +96,24 @@ def test_an_email_destination_needs_valid_addresses(admin):
             admin, "sunco", {"name": "Inbox", "kind": "email", "addresses": ["nobody"]}
         )
     assert list(caught.value.details) == ["addresses"]
+    with pytest.raises(InvalidError) as caught:
+        destinations.add_destination(
+            admin,
+            "sunco",
+            {
+                "name": "Inbox",
+                "kind": "email",
+                "addresses": ["a@b.example"],
+                "url": "https://x.example/",
+            },
+        )
+    assert list(caught.value.details) == ["url"]
     row = destinations.add_destination(
         admin, "sunco", {"name": "Inbox", "kind": "email", "addresses": ["Leads@Sunco.Example"]}
     )
+    with pytest.raises(InvalidError) as caught:
+        destinations.update_destination(admin, "sunco", row.public_id, {"headers": {"A": "b"}})
+    assert list(caught.value.details) == ["headers"]
     assert row.revealed_secret is None and row.secret_encrypted is None
     assert destination_of(row).addresses == ("Leads@sunco.example",)
 
