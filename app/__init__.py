@@ -16,10 +16,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.api.admin import blueprints as admin_blueprints
     from app.api.intake import blp as intake_blp
     from app.config import load_config
-    from app.store import db
+    from app.store import crypto, db
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
+    crypto.use_keys(app.config["SECRET_KEY"])  # ValueError: a malformed key, named
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.json.sort_keys = False
 

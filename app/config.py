@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_FAILURE_LIMIT": 20,  # failed authentications per minute per client IP
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For entry is trusted
     "RATE_LIMIT_PREFIX": "sluice",  # Redis key prefix: several deployments can share one Redis
+    # Fernet key(s), comma-separated, the first encrypting: destinations' secrets at rest.
+    "SECRET_KEY": None,
 }
 
 # Settings read from SLUICE_<NAME>, with the type they are converted to.
@@ -33,6 +35,7 @@ ENVIRONMENT = {
     "AUTH_FAILURE_LIMIT": int,
     "TRUSTED_PROXIES": int,
     "RATE_LIMIT_PREFIX": str,
+    "SECRET_KEY": str,
 }
 
 

@@ -8,6 +8,7 @@ from app.domain.clock import aware
 from app.domain.money import as_number
 from app.domain.status import STATUSES
 from app.dsl.fieldtypes import format_datetime
+from app.store.destinations import masked, masked_headers, signing_secrets
 from app.store.sources import API_STYLES, token_id
 from app.store.tenants import ROLES
 
@@ -52,6 +53,64 @@ class CustomerSchema(Schema):
     balance = _cents("balance_cents")
     active = fields.Boolean()
     created_at = UtcDateTime()
+
+
+class SuccessTestSchema(Schema):
+    json_field = fields.String(allow_none=True, metadata={"example": "result.status"})
+    equals = fields.Raw(allow_none=True, metadata={"example": "accepted"})
+    pattern = fields.String(allow_none=True)
+
+
+class DestinationSchema(Schema):
+    """A delivery destination; its headers' values and signing secrets masked."""
+
+    id = fields.String(attribute="public_id")
+    customer = fields.Function(lambda row: row.customer.slug)
+    name = fields.String()
+    kind = fields.String(validate=validate.OneOf(("http", "email")))
+    url = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+    body_format = fields.String(allow_none=True)
+    headers = fields.Method("dump_headers", metadata={"type": "object"})
+    template = fields.String(allow_none=True)
+    success = fields.Method("dump_success", allow_none=True, metadata={"type": "object"})
+    signing_secrets = fields.Method(
+        "dump_secrets",
+        metadata={"type": "array", "description": "Masked; two while a rotation overlaps."},
+    )
+    previous_secret_expires_at = UtcDateTime(allow_none=True)
+    retry_schedule = fields.List(fields.Integer(), allow_none=True)
+    addresses = fields.List(fields.String(), allow_none=True)
+    active = fields.Boolean()
+    paused_reason = fields.String(allow_none=True)
+    paused_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+    def dump_headers(self, row) -> dict[str, str]:
+        return masked_headers(row)
+
+    def dump_success(self, row) -> dict | None:
+        if row.success_field is None and row.success_pattern is None:
+            return None
+        return {
+            "json_field": row.success_field,
+            "equals": row.success_value,
+            "pattern": row.success_pattern,
+        }
+
+    def dump_secrets(self, row) -> list[str]:
+        return [masked(secret) for secret in signing_secrets(row)]
+
+
+class RevealedDestinationSchema(DestinationSchema):
+    """A destination just created or rotated: its new signing secret in clear, shown once."""
+
+    signing_secret = fields.String(
+        attribute="revealed_secret",
+        allow_none=True,
+        metadata={"description": "Shown once: keep it to verify our signatures."},
+    )
 
 
 class SourceSchema(Schema):

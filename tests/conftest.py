@@ -275,3 +275,15 @@ def seed_lead():
 def world(make_world):
     """A tenant on the example solar rules, every customer with 1,000.00."""
     return make_world()
+
+
+@pytest.fixture
+def secret_key(monkeypatch):
+    """Encrypt destinations' secrets with a fresh SLUICE_SECRET_KEY (the CLI reads it too)."""
+    from app.store import crypto
+
+    key = crypto.new_key()
+    monkeypatch.setenv("SLUICE_SECRET_KEY", key)
+    crypto.use_keys(key)
+    yield key
+    crypto.use_keys(None)

@@ -190,6 +190,8 @@ def from_store_error(error: StoreError) -> ApiError:
     if isinstance(error, ConflictError):
         return Conflict(error.message)
     if isinstance(error, InvalidError):
+        if isinstance(error.details, dict):  # {field: [message]}
+            return ValidationFailed(error.details, error.message)
         if error.details is not None:
             return ValidationFailed({}, error.message, diagnostics=error.details)
         return ValidationFailed({}, error.message)

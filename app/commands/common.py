@@ -17,6 +17,7 @@ from app.config import load_config
 from app.domain.clock import naive
 from app.domain.errors import InvalidError, NotFoundError, StoreError
 from app.services.actor import Actor, operator_actor
+from app.store.crypto import use_keys
 from app.store.db import bind, database, redact_url
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -34,7 +35,8 @@ def with_database(command: Callable) -> Callable:
         as_json = kwargs.get("as_json", False) or kwargs.get("output") == "json"
         try:
             config = load_config()
-        except ValueError as error:  # a SLUICE_* variable of the wrong type
+            use_keys(config["SECRET_KEY"])
+        except ValueError as error:  # a SLUICE_* variable of the wrong type, a malformed key
             fail(str(error), as_json)
         click.get_current_context().meta[_CONFIG] = config
         bind(config["DATABASE_URL"])
@@ -55,6 +57,8 @@ def with_database(command: Callable) -> Callable:
 
 def refusal_details(error: StoreError) -> Any:
     """Return what --json adds to a refusal, as the API does: an invalid rule set's diagnostics."""
+    if isinstance(error, InvalidError) and isinstance(error.details, dict):
+        return {"errors": error.details}  # {field: [message]}
     if isinstance(error, InvalidError) and error.details is not None:
         return {"diagnostics": error.details}
     return error.details

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app.commands.common import emit, json_option, operator, pairs, table, with_database
+from app.commands.destinations import destination_group
 from app.domain.money import to_cents
 from app.schemas import CustomerSchema
 from app.services import customers
@@ -13,6 +14,9 @@ from app.services import customers
 @click.group("customer")
 def customer_group() -> None:
     """Customers (the buyers bids name) and their wallets."""
+
+
+customer_group.add_command(destination_group)
 
 
 def show(customer, as_json: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 
 import click
@@ -39,6 +40,13 @@ def demo_text(demo: dict) -> str:
             f"These credentials are kept in {demo['credentials_file']} and stay the same at",
             "the next start; `sluice serve --demo --reset` issues new ones.",
         ]
+    if demo.get("secret_key_file"):
+        lines += [
+            "",
+            f"Destinations' secrets are encrypted with the key in {demo['secret_key_file']}:",
+            f"  export SLUICE_SECRET_KEY=$(cat {shlex.quote(demo['secret_key_file'])})",
+            "  lets `sluice customer destination ...` read them.",
+        ]
     return "\n".join(lines)
 
 
@@ -73,6 +81,13 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
     rules_dir = app.config["RULES_DIR"]
     # The reloader runs this twice: set up once, in the process that serves.
     serving = os.environ.get("WERKZEUG_RUN_MAIN") != "true"
+    if demo and not app.config["SECRET_KEY"]:
+        # The demo keeps its own SLUICE_SECRET_KEY beside its database, as its credentials.
+        from app.services.demo import demo_secret_key, secret_key_path
+        from app.store.crypto import use_keys
+
+        app.config["SECRET_KEY"] = demo_secret_key(secret_key_path())
+        use_keys(app.config["SECRET_KEY"])
     with app.app_context():
         database.connect(reuse_if_open=True)
         try:
@@ -85,6 +100,10 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
                     info = setup_demo(rules_dir, base_url, credentials_path(), reset=reset)
                 except RulesError as error:
                     fail("the demo rules have errors:\n" + error.report(), as_json)
+                if demo and not os.environ.get("SLUICE_SECRET_KEY"):
+                    from app.services.demo import secret_key_path
+
+                    info["secret_key_file"] = str(secret_key_path())
                 click.echo(json.dumps(info, indent=2) if as_json else demo_text(info))
         finally:
             database.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.services.examples import examples_path
 from app.services.spec import curl_command, example_payload, intake_url
+from app.store.crypto import new_key, parse_keys
 from app.store.customers import create_customer, customer_slugs
 from app.store.db import database_file
 from app.store.models import Source, Tenant, User
@@ -35,6 +36,9 @@ DEMO_BALANCE_CENTS = 100_000  # 1,000.00 in each demo customer's wallet
 #: The rules a deployment keeps (rules/README.md); the demo loads them when they exist.
 DEPLOYMENT_RULES_DIR = Path("rules")
 CREDENTIALS_FILE = "demo-credentials.json"
+#: The demo's SLUICE_SECRET_KEY, kept apart from the credentials: a reset issues new
+#: credentials but must keep the key that the stored destinations' secrets need.
+SECRET_KEY_FILE = "demo-secret-key"
 
 
 def demo_rules_path(rules_dir: str | None) -> Path:
@@ -53,6 +57,28 @@ def credentials_path() -> Path:
     found = database_file()
     folder = Path(found).parent if found is not None else Path("instance")
     return folder / CREDENTIALS_FILE
+
+
+def secret_key_path() -> Path:
+    """Return the file keeping the demo's secret key, beside its credentials."""
+    return credentials_path().parent / SECRET_KEY_FILE
+
+
+def demo_secret_key(path: Path) -> str:
+    """Return the key the file keeps, or a new one written to it (owner-only) when it has none."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+        parse_keys(key)
+        return key
+    except (OSError, ValueError):
+        pass
+    key = new_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(key + "\n")
+    return key
 
 
 def load_credentials(path: Path) -> dict[str, Any]:

@@ -77,12 +77,20 @@ def _lead_projections() -> None:
     database.create_tables([LeadProjection], safe=True)
 
 
+def _delivery_destinations() -> None:
+    # Issue 16: customers' delivery destinations (app/store/destinations.py).
+    from app.store.models import DeliveryDestination
+
+    database.create_tables([DeliveryDestination], safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
     (30, "sale race signal (PostgreSQL)", _sale_race_signal),
     (31, "lead check signal (PostgreSQL)", _lead_check_signal),
     (32, "lead value projections", _lead_projections),
+    (40, "delivery destinations", _delivery_destinations),
 )
 
 

@@ -255,6 +255,40 @@ class LeadProjection(BaseModel):
     refreshed_at = pw.DateTimeField()  # the database's clock
 
 
+class DeliveryDestination(BaseModel):
+    """Where a customer's sold leads are delivered; secrets encrypted (app/store/crypto.py)."""
+
+    tenant_id: int
+    customer_id: int
+    revealed_secret: str | None  # set once, by the services that create or rotate a secret
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="destinations", on_delete="CASCADE")
+    customer = pw.ForeignKeyField(Customer, backref="destinations", on_delete="CASCADE")
+    name = pw.CharField(max_length=200)
+    kind = pw.CharField(max_length=10)  # http | email
+    url = pw.TextField(null=True)
+    method = pw.CharField(max_length=8, default="POST")
+    body_format = pw.CharField(max_length=8, default="json")
+    headers_encrypted = pw.TextField(null=True)  # Fernet of a JSON object {name: value}
+    template = pw.TextField(null=True)
+    success_field = pw.CharField(max_length=200, null=True)
+    success_value = pw.JSONField(dumps=json_text, null=True)
+    success_pattern = pw.TextField(null=True)
+    secret_encrypted = pw.TextField(null=True)  # whsec_..., Fernet
+    previous_secret_encrypted = pw.TextField(null=True)  # signs too until it expires
+    previous_secret_expires_at = pw.DateTimeField(null=True)
+    retry_schedule = pw.JSONField(dumps=json_text, null=True)  # seconds; NULL: the default
+    addresses = pw.JSONField(dumps=json_text, null=True)  # email
+    active = pw.BooleanField(default=True)
+    paused_reason = pw.TextField(null=True)
+    paused_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("customer", "created_at"), False),)
+
+
 MODELS = (
     Tenant,
     User,
@@ -271,4 +305,5 @@ MODELS = (
     BidState,
     IdempotencyKey,
     LeadProjection,
+    DeliveryDestination,
 )

@@ -135,3 +135,17 @@ def test_demo_rules_come_from_the_setting_then_rules_then_the_examples(tmp_path,
     (tmp_path / "rules" / "mine.rules").write_text("# mine")
     assert demo_rules_path(None) == Path("rules")
     assert demo_rules_path("elsewhere") == Path("elsewhere")
+
+
+def test_demo_keeps_one_secret_key_readable_by_its_owner_only(tmp_path):
+    from app.services.demo import demo_secret_key
+    from app.store.crypto import parse_keys
+
+    path = tmp_path / "demo-secret-key"
+    key = demo_secret_key(path)
+    parse_keys(key)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert demo_secret_key(path) == key
+    path.write_text("not a key")
+    replaced = demo_secret_key(path)
+    assert replaced != key and parse_keys(replaced)

@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from app.api.logs import JsonFormatter
-from app.store.models import Lead, Post
+from app.store.models import DeliveryDestination, Lead, Post
 from app.store.secrets import hash_secret
 from tests.security.endpoints import admin_endpoints, database_snapshot
 
@@ -35,9 +35,21 @@ def basic(key: str, secret: str) -> str:
 
 
 @pytest.fixture
-def secrets_in_use(world, client, seed_lead, captured_logs):
-    """Create a user, a source and a token through the API and use them every way."""
+def secrets_in_use(world, client, seed_lead, captured_logs, secret_key):
+    """Create a user, a source, a token and a destination through the API and use them
+    every way."""
     admin = world.admin
+    destination = client.post(
+        "/api/admin/customers/sunco/destinations",
+        json={
+            "name": "CRM",
+            "kind": "http",
+            "url": "https://crm.example/leads",
+            "headers": {"X-Api-Key": "sk_live_destination_header"},
+        },
+        headers=admin,
+    )
+    assert destination.status_code == 201
     user = client.post(
         "/api/admin/users", json={"email": "ana@acme.example", "role": "analyst"}, headers=admin
     )
@@ -52,6 +64,9 @@ def secrets_in_use(world, client, seed_lead, captured_logs):
         "api secret": source.json["api_secret"],
         "source token": token.json["token"],
         "first api secret": world.secret,
+        "destination header": "sk_live_destination_header",
+        "signing secret": destination.json["signing_secret"],
+        "signing secret key": destination.json["signing_secret"][6:],
     }
     key = source.json["api_key"]
     wrong = secrets["api secret"][:-4] + "abcd"  # a near miss is a secret too
@@ -124,6 +139,7 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
     post = Post.select().order_by(Post.id).first()
     values = {
         "customers": "sunco",
+        "destinations": DeliveryDestination.get().public_id,
         "leads": lead.public_id,
         "posts": post.public_id,
         "sources": world.source.public_id,

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from app.store.customers import create_customer, find_customer
+from app.store.destinations import create_destination
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
 from app.store.sources import create_token, token_id
@@ -23,11 +24,17 @@ from tests.security.endpoints import admin_endpoints, tenant_snapshot
 BODIES = {
     ("PATCH", "/api/admin/sources/<source_id>"): {"test_mode": True, "active": False},
     ("POST", "/api/admin/customers/<ref>/deposits"): {"amount": "10.00"},
+    ("POST", "/api/admin/customers/<ref>/destinations"): {
+        "name": "Theirs",
+        "kind": "http",
+        "url": "https://b.example/",
+    },
+    ("PATCH", "/api/admin/customers/<ref>/destinations/<dst>"): {"name": "Renamed"},
 }
 
 
 @pytest.fixture
-def tenants(make_world, seed_lead, db):
+def tenants(make_world, seed_lead, db, secret_key):
     """Return (A, B, A's identifiers): two tenants on the example rules; A has history."""
     first = make_world(name="Aardvark Leads")
     second = make_world(name="Beaver Leads")
@@ -41,6 +48,10 @@ def tenants(make_world, seed_lead, db):
     solar = _solar_text()
     for number in (2, 3):  # versions B does not have
         push_rules(first.tenant, {"solar.rules": solar + f"\n# version {number}\n"}, by="t")
+    destination = create_destination(
+        only_a,
+        {"name": "CRM", "kind": "http", "url": "https://crm.example/", "headers": {"A": "b"}},
+    )
     lead = Lead.select().where(Lead.tenant == first.tenant).order_by(Lead.id).first()
     posts = list(Post.select().where(Post.tenant == first.tenant))
     db.close()
@@ -50,6 +61,7 @@ def tenants(make_world, seed_lead, db):
             only_a.public_id,
             find_customer(first.tenant, "sunco").public_id,
         ],
+        "destinations": [destination.public_id],
         "leads": [lead.public_id, str(lead.uuid)],
         "posts": [post.public_id for post in posts],
         "sources": [first.source.public_id, first.source.api_key],
@@ -72,6 +84,7 @@ def tenants(make_world, seed_lead, db):
         token_id(token_row),
         first.secret,
         first.admin_token,
+        destination.public_id,
     }
     return first, second, ids, markers
 

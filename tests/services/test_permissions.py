@@ -7,19 +7,51 @@ import inspect
 import pytest
 
 from app.domain.errors import ForbiddenError, InvalidError
-from app.services import analysis, customers, leads, posts, rules, sources, tenants
+from app.services import analysis, customers, destinations, leads, posts, rules, sources, tenants
 from app.services.actor import OPERATOR_ONLY, operator_actor, user_actor
 from app.services.leads import LeadFilter
 from app.store.tenants import PERMISSIONS, ROLES, create_user
 from tests.security.endpoints import database_snapshot
 
-SERVICE_MODULES = (analysis, customers, leads, posts, rules, sources, tenants)
+SERVICE_MODULES = (analysis, customers, destinations, leads, posts, rules, sources, tenants)
 RULES = {"x.rules": 'category x "X" { field zip zip required(post) }\nplan x { stage marketplace }'}
 NO_FILTER = LeadFilter(test=None)
 
 # (service, permission, call): the arguments need not name anything real, as the
 # permission is checked before any look-up.
+DESTINATION = {"name": "CRM", "kind": "http", "url": "https://crm.example/leads"}
+DST = "dst_00000000000000000000000000"
 CALLS = [
+    (
+        destinations.list_destinations,
+        "customers.read",
+        lambda a: destinations.list_destinations(a, "sunco"),
+    ),
+    (
+        destinations.show_destination,
+        "customers.read",
+        lambda a: destinations.show_destination(a, "sunco", DST),
+    ),
+    (
+        destinations.add_destination,
+        "customers.write",
+        lambda a: destinations.add_destination(a, "sunco", DESTINATION),
+    ),
+    (
+        destinations.update_destination,
+        "customers.write",
+        lambda a: destinations.update_destination(a, "sunco", DST, {"name": "x"}),
+    ),
+    (
+        destinations.remove_destination,
+        "customers.write",
+        lambda a: destinations.remove_destination(a, "sunco", DST),
+    ),
+    (
+        destinations.rotate_secret,
+        "customers.write",
+        lambda a: destinations.rotate_secret(a, "sunco", DST),
+    ),
     (tenants.create_tenant, "tenants.write", lambda a: tenants.create_tenant(a, "Other")),
     (tenants.list_tenants, "tenants.read", lambda a: tenants.list_tenants(a)),
     (tenants.create_user, "users.write", lambda a: tenants.create_user(a, "x@y.example", "viewer")),

@@ -5,6 +5,14 @@ from __future__ import annotations
 
 def blueprints() -> list:
     """Return the admin blueprints, to register through the OpenAPI-aware Api."""
-    from app.api.admin import customers, dryrun, leads, rules, sources, users
+    from app.api.admin import customers, destinations, dryrun, leads, rules, sources, users
 
-    return [users.blp, rules.blp, sources.blp, customers.blp, leads.blp, dryrun.blp]
+    return [
+        users.blp,
+        rules.blp,
+        sources.blp,
+        customers.blp,
+        destinations.blp,
+        leads.blp,
+        dryrun.blp,
+    ]
