@@ -92,7 +92,7 @@ def live_router(rules):
     from datetime import UTC, datetime
 
     from app.domain.routing import CustomerFacts, Facts
-    from app.pipeline import prepare_routing
+    from app.pipeline import PreparedLead
 
     customers = {
         slug: CustomerFacts(number, f"cus_{number}", slug, True, 10**12)
@@ -103,7 +103,7 @@ def live_router(rules):
 
     def route_live(lead):
         category = rules.category_of(lead, None)
-        return prepare_routing(lead, rules, category, now).decide(facts)
+        return PreparedLead(lead, rules, category, now).decide(facts)
 
     return route_live
 
@@ -213,7 +213,7 @@ def run() -> Report:
         f"{len(rules.plans)} plans; {len(warnings)} warnings.",
         *(f"`{warning}`" for warning in warnings[:5]),
         "Route: what the intake does for a lead in Python between validation and the database "
-        "(app.pipeline.prepare_routing, then decide on Facts held in memory: every customer "
+        "(app.pipeline.PreparedLead, then decide on Facts held in memory: every customer "
         "active and funded, no history); the RuleSet rows are the rules language's own calls. "
         "Compile: compile_rules({name: text}, use_cache=False), so no cached result is "
         f"reused; {COMPILE_RUNS} runs after a first one. Per lead: {LEADS:,} leads from "

@@ -7,6 +7,6 @@ framework, no database, no transaction.
 """
 
 from app.pipeline.lead import build_lead, lead_from_row
-from app.pipeline.routing import PreparedLead, prepare_routing
+from app.pipeline.routing import PreparedLead
 
-__all__ = ["PreparedLead", "build_lead", "lead_from_row", "prepare_routing"]
+__all__ = ["PreparedLead", "build_lead", "lead_from_row"]

@@ -1,12 +1,13 @@
 """Live routing's two pure steps: what must be read for a lead, then the decision on it.
 
-`prepare_routing` classifies the lead, runs its audits, hashes its dedupe keys and sorts out
-the bids its plan's bidding stages may sell to (condition, stage list, schedule): all of it
-depends on the lead, the rule set and the moment only, so everything the decision needs
-(`Needs`) is known before anything is read. `PreparedLead.decide(facts)` then routes the
-lead with the category's router (app/pipeline/router.py, the one the dry-run replays with)
-on what the store read (`Facts`), and returns the `Decision` with its timeline. Deciding
-again on fresher facts (a sale that lost its race) reuses the verdicts computed once.
+`PreparedLead(lead, ruleset, category, now)` classifies the lead, runs its audits, hashes
+its dedupe keys and sorts out the bids its plan's bidding stages may sell to (condition,
+stage list, schedule): all of it depends on the lead, the rule set and the moment only, so
+everything the decision needs (`Needs`) is known before anything is read.
+`PreparedLead.decide(facts)` then routes the lead with the category's router
+(app/pipeline/router.py, the one the dry-run replays with) on what the store read
+(`Facts`), and returns the `Decision` with its timeline. Deciding again on fresher facts (a
+sale that lost its race) reuses the verdicts computed once.
 """
 
 from __future__ import annotations
@@ -125,25 +126,3 @@ class PreparedLead:
             timeline.record_keys,
             sale,
         )
-
-
-def prepare_routing(
-    lead: Mapping[str, Any],
-    ruleset: RuleSet,
-    category: str,
-    now: datetime,
-    *,
-    lead_id: int | None = None,
-    is_test: bool = False,
-    test_price_cents: int = 4500,
-) -> PreparedLead:
-    """Return the lead ready to be routed at `now`: its needs, and `decide(facts)`."""
-    return PreparedLead(
-        lead,
-        ruleset,
-        category,
-        now,
-        lead_id=lead_id,
-        is_test=is_test,
-        test_price_cents=test_price_cents,
-    )

@@ -1,6 +1,6 @@
 """Routing a lead: the pipeline decides, the store reads and writes around the decision.
 
-The pipeline's `prepare_routing` says what must be read for the lead (its `Needs`); the
+The pipeline's `PreparedLead` says what must be read for the lead (its `Needs`); the
 store runs the routing transaction (app/store/routing.py): it reads those facts, calls the
 pipeline's pure `decide(facts)`, writes the decision, and decides again on fresh facts when
 a sale lost its race. Neither knows the other: this module hands one to the other.
@@ -15,7 +15,7 @@ from app.domain.clock import naive
 from app.domain.routing import Decision
 from app.domain.status import REPROCESSABLE
 from app.dsl.ruleset import RuleSet
-from app.pipeline import PreparedLead, lead_from_row, prepare_routing
+from app.pipeline import PreparedLead, lead_from_row
 from app.store.models import Lead, Post, RuleSetVersion
 from app.store.routing import route_new_lead, route_stored_lead
 
@@ -80,7 +80,7 @@ def _prepare(
     lead: Lead, ruleset: RuleSet, now: datetime, test_price_cents: int, lead_id: int | None = None
 ) -> PreparedLead:
     """Return the lead ready for the pipeline (its source is on the row: no query)."""
-    return prepare_routing(
+    return PreparedLead(
         lead_from_row(lead, lead.source.name),
         ruleset,
         lead.category,

@@ -6,7 +6,7 @@ import pytest
 
 from app.domain.routing import CustomerFacts, Facts
 from app.dsl import compile_rules
-from app.pipeline import prepare_routing
+from app.pipeline import PreparedLead
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # Wednesday, 10:00 in New York
 HEAD = """
@@ -30,7 +30,7 @@ CUSTOMERS = {slug: customer(slug, n) for n, slug in enumerate(["a", "b", "c", "d
 
 
 def decide(ruleset, facts: Facts = None, lead=None, now: datetime = NOW):
-    prepared = prepare_routing(lead or {"zip": "10001", "flag": False}, ruleset, "home", now)
+    prepared = PreparedLead(lead or {"zip": "10001", "flag": False}, ruleset, "home", now)
     return prepared, prepared.decide(facts or Facts(customers=CUSTOMERS))
 
 

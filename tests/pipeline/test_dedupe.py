@@ -6,7 +6,7 @@ import pytest
 
 from app.domain.routing import Facts, SeenKey
 from app.dsl import compile_rules
-from app.pipeline import prepare_routing
+from app.pipeline import PreparedLead
 from app.pipeline.dedupe import key_hash
 
 NOW = datetime(2026, 11, 18, 15, 0, 0, 250_000, tzinfo=UTC)
@@ -33,7 +33,7 @@ EMAIL_ZIP = key_hash("home", "email=ann@example.com|zip=10001")
 
 
 def route(history: dict, lead=None, lead_id=None):
-    prepared = prepare_routing(lead or LEAD, RULES, "home", NOW, lead_id=lead_id)
+    prepared = PreparedLead(lead or LEAD, RULES, "home", NOW, lead_id=lead_id)
     return prepared, prepared.decide(Facts(keys=history))
 
 

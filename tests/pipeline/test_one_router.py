@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from app.analysis.replay import Conditions, Side
 from app.domain.routing import CustomerFacts, Facts, SeenKey
 from app.dsl import compile_rules
-from app.pipeline import prepare_routing
+from app.pipeline import PreparedLead
 
 START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -69,7 +69,7 @@ class Store:
         self.last_won: dict[str, datetime] = {}
 
     def route(self, ruleset, lead: dict, now: datetime, lead_id: int):
-        prepared = prepare_routing(lead, ruleset, "home", now)
+        prepared = PreparedLead(lead, ruleset, "home", now)
         decision = prepared.decide(Facts(self.keys, self.customers, self.usage, self.last_won))
         at = now.replace(tzinfo=None)
         for digest in decision.record_keys:
