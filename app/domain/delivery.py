@@ -28,6 +28,49 @@ DEFAULT_SCHEDULE: tuple[int, ...] = (
 )
 
 
+#: A delivery's statuses: waiting for its next attempt, being attempted by a worker,
+#: accepted, failed for good (dead-lettered: a tenant may replay it), or dropped because
+#: its destination was removed.
+PENDING, SENDING, DELIVERED, DEAD, CANCELED = "pending", "sending", "delivered", "dead", "canceled"
+DELIVERY_STATUSES: tuple[str, ...] = (PENDING, SENDING, DELIVERED, DEAD, CANCELED)
+
+#: The event a buyer's destinations receive: the lead it bought.
+SOLD = "lead.sold"
+#: The events a tenant's webhook may subscribe to, and when each is sent
+#: (docs/webhooks.md shows their bodies).
+EVENTS: dict[str, str] = {
+    "lead.sold": "a lead was sold to a customer (assigned)",
+    "lead.unsold": "a lead found no buyer (unassigned)",
+    "lead.duplicate": "a lead was refused as a duplicate",
+    "lead.audit": "a lead was held for audit review",
+    "lead.marketplace": "a lead was put on the marketplace",
+    "lead.uncategorized": "a lead matched no category's lead type",
+    "lead.returned": "a customer returned a lead (sent once returns exist: not yet)",
+    "delivery.failed": "a delivery to a customer failed for good (dead-lettered)",
+    "destination.paused": "a destination was paused after failing again and again",
+}
+#: The event a lead's outcome sends to the tenant's webhooks, by the lead's status.
+OUTCOME_EVENTS: dict[str, str] = {
+    "assigned": "lead.sold",
+    "unassigned": "lead.unsold",
+    "duplicate": "lead.duplicate",
+    "audit": "lead.audit",
+    "marketplace": "lead.marketplace",
+    "uncategorized": "lead.uncategorized",
+}
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What a routing decision sends, written in the routing's own transaction: the lead
+    to the buyer's destinations, and the outcome's event to the tenant's webhooks."""
+
+    event: str | None  # the outcome's event; None: none (e.g. a lead still pending)
+    event_payload: dict[str, Any] | None
+    customer_id: int | None = None  # the buyer, if the lead was sold
+    sale_payload: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class SuccessTest:
     """What a 2xx answer must also show to count as accepted: a JSON field equal to a value,

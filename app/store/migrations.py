@@ -16,6 +16,7 @@ from app.store.db import database, is_postgresql
 from app.store.models import MODELS
 
 MIGRATION_LOCK = 0x51C5  # pg_advisory_xact_lock key: one upgrader at a time
+DELIVERY_CHANNEL = "sluice_delivery"  # NOTIFY channel: a delivery is due
 
 
 class SchemaMigration(pw.Model):
@@ -84,6 +85,40 @@ def _delivery_destinations() -> None:
     database.create_tables([DeliveryDestination], safe=True)
 
 
+def _deliveries() -> None:
+    # Issue 16: tenants' webhooks (destinations without a customer), the delivery outbox,
+    # its attempts and workers (app/store/deliveries.py); NOTIFY wakes idle workers.
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Delivery, DeliveryAttempt, DeliveryDestination, DeliveryWorker
+
+    table = DeliveryDestination._meta.table_name
+    columns = {column.name: column for column in database.get_columns(table)}
+    migrator = SchemaMigrator.from_database(database)
+    fields = DeliveryDestination._meta.fields
+    operations = [
+        migrator.add_column(table, fields[name].column_name, fields[name])
+        for name in ("events", "failures", "failing_since", "removed_at")
+        if fields[name].column_name not in columns
+    ]
+    if not columns["customer_id"].null:
+        operations.append(migrator.drop_not_null(table, "customer_id"))
+    if operations:
+        migrate(*operations)
+        database.create_tables([DeliveryDestination], safe=True)  # its indexes
+    database.create_tables([DeliveryWorker, Delivery, DeliveryAttempt], safe=True)
+    if is_postgresql():
+        database.execute_sql(
+            "CREATE OR REPLACE FUNCTION sluice_delivery_due() RETURNS trigger"
+            " LANGUAGE plpgsql AS $body$ BEGIN"
+            f" PERFORM pg_notify('{DELIVERY_CHANNEL}', ''); RETURN NULL; END $body$"
+        )
+        database.execute_sql(
+            "CREATE OR REPLACE TRIGGER delivery_due AFTER INSERT OR UPDATE OF status ON delivery"
+            " FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION sluice_delivery_due()"
+        )
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -91,6 +126,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (31, "lead check signal (PostgreSQL)", _lead_check_signal),
     (32, "lead value projections", _lead_projections),
     (40, "delivery destinations", _delivery_destinations),
+    (41, "tenant webhooks, deliveries and their attempts", _deliveries),
 )
 
 

@@ -256,14 +256,17 @@ class LeadProjection(BaseModel):
 
 
 class DeliveryDestination(BaseModel):
-    """Where a customer's sold leads are delivered; secrets encrypted (app/store/crypto.py)."""
+    """Where deliveries go: a customer's destination (the leads it buys) or, without a
+    customer, a tenant's webhook (the events it subscribes to); secrets encrypted
+    (app/store/crypto.py)."""
 
     tenant_id: int
-    customer_id: int
+    customer_id: int | None
     revealed_secret: str | None  # set once, by the services that create or rotate a secret
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="destinations", on_delete="CASCADE")
-    customer = pw.ForeignKeyField(Customer, backref="destinations", on_delete="CASCADE")
+    customer = pw.ForeignKeyField(Customer, null=True, backref="destinations", on_delete="CASCADE")
+    events = pw.JSONField(dumps=json_text, null=True)  # a webhook's events; NULL: a customer's
     name = pw.CharField(max_length=200)
     kind = pw.CharField(max_length=10)  # http | email
     url = pw.TextField(null=True)
@@ -282,11 +285,79 @@ class DeliveryDestination(BaseModel):
     active = pw.BooleanField(default=True)
     paused_reason = pw.TextField(null=True)
     paused_at = pw.DateTimeField(null=True)
+    failures = pw.IntegerField(default=0)  # failed attempts since its last delivered one
+    failing_since = pw.DateTimeField(null=True)  # the first of those
+    removed_at = pw.DateTimeField(null=True)  # removed: kept for its deliveries' history
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("customer", "created_at"), False),)
+        indexes = (
+            (("customer", "created_at"), False),
+            (("tenant", "created_at"), False),
+        )
+
+
+class DeliveryWorker(BaseModel):
+    """A running (or gone) `sluice worker`: its id marks the deliveries it claims."""
+
+    host = pw.CharField(max_length=200)
+    pid = pw.IntegerField()
+    started_at = pw.DateTimeField(default=utcnow)
+    seen_at = pw.DateTimeField(default=utcnow)  # its last claim or wait
+    stopped_at = pw.DateTimeField(null=True)
+
+
+class Delivery(BaseModel):
+    """One message to one destination, written in the transaction of what it tells (a sale,
+    a lead's outcome) and sent by a worker until delivered or dead (app/store/deliveries.py).
+    Its public id is the `webhook-id`: the same on every attempt."""
+
+    tenant_id: int
+    destination_id: int
+    lead_id: int | None
+    claimed_by_id: int | None
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE", index=False)
+    destination = pw.ForeignKeyField(DeliveryDestination, backref="deliveries", on_delete="CASCADE")
+    lead = pw.ForeignKeyField(Lead, null=True, backref="deliveries", on_delete="CASCADE")
+    event = pw.CharField(max_length=40)
+    payload = pw.JSONField(dumps=json_text)
+    status = pw.CharField(max_length=16, default="pending")  # app.domain.delivery.DELIVERY_STATUSES
+    attempts = pw.IntegerField(default=0)  # made in all
+    tries = pw.IntegerField(default=0)  # made in the current round of the schedule
+    next_attempt_at = pw.DateTimeField()
+    claimed_by = pw.ForeignKeyField(DeliveryWorker, null=True, on_delete="SET NULL", index=False)
+    claimed_until = pw.DateTimeField(null=True)
+    last_status_code = pw.IntegerField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    delivered_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("tenant", "status", "created_at"), False),
+        )
+
+
+class DeliveryAttempt(BaseModel):
+    """One attempt of a delivery: when, how long, what came back."""
+
+    delivery_id: int
+    delivery = pw.ForeignKeyField(Delivery, backref="attempt_rows", on_delete="CASCADE")
+    number = pw.IntegerField()
+    worker = pw.IntegerField(null=True)
+    started_at = pw.DateTimeField()
+    duration_ms = pw.FloatField()
+    outcome = pw.CharField(max_length=10)  # delivered | retry | failed
+    status_code = pw.IntegerField(null=True)
+    answer = pw.TextField(default="")  # the first 4 KB
+    error = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("delivery", "number"), False),)
 
 
 MODELS = (
@@ -306,4 +377,7 @@ MODELS = (
     IdempotencyKey,
     LeadProjection,
     DeliveryDestination,
+    DeliveryWorker,
+    Delivery,
+    DeliveryAttempt,
 )
