@@ -14,6 +14,7 @@ from app.commands.rules_check import check_command, explain_command
 from app.commands.serve import serve_command
 from app.commands.sources import source_group
 from app.commands.tenants import tenant_group, user_group
+from app.commands.worker import worker_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,4 +36,5 @@ main.add_command(dry_run_command)
 main.add_command(explain_lead_command)
 main.add_command(post_group)
 main.add_command(serve_command)
+main.add_command(worker_command)
 main.add_command(examples_group)

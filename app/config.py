@@ -21,6 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_PREFIX": "sluice",  # Redis key prefix: several deployments can share one Redis
     # Fernet key(s), comma-separated, the first encrypting: destinations' secrets at rest.
     "SECRET_KEY": None,
+    # Delivery workers (docs/delivery.md): attempts in flight per worker, and when a
+    # destination that keeps failing is paused.
+    "WORKER_CONCURRENCY": 32,
+    "PAUSE_AFTER_FAILURES": 20,
+    "PAUSE_AFTER_HOURS": 24.0,
 }
 
 # Settings read from SLUICE_<NAME>, with the type they are converted to.
@@ -36,6 +41,9 @@ ENVIRONMENT = {
     "TRUSTED_PROXIES": int,
     "RATE_LIMIT_PREFIX": str,
     "SECRET_KEY": str,
+    "WORKER_CONCURRENCY": int,
+    "PAUSE_AFTER_FAILURES": int,
+    "PAUSE_AFTER_HOURS": float,
 }
 
 

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
+pytest_plugins = ["tests.buyers"]  # the `buyer` fixture: a buyer's endpoint on loopback
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PG_URL = os.environ.get("SLUICE_TEST_DATABASE_URL")
 REQUIRE_SERVICES = os.environ.get("SLUICE_REQUIRE_SERVICES") == "1"

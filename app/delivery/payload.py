@@ -39,15 +39,55 @@ def lead_payload(
     """Return a sold lead's delivery payload: its deliverable fields and public facts only."""
     deliverable = [field.name for field in ruleset.fields(category) if field.deliverable]
     fields = {name: data[name] for name in deliverable if data.get(name) is not None}
-    received = received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
     return {
         "id": public_id,
         "category": category,
         "lead_type": lead_type,
         "price": as_number(price_cents),
-        "received_at": received.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "received_at": iso_time(received_at),
         "fields": fields,
     }
+
+
+def lead_event_data(
+    data: Mapping[str, Any],
+    *,
+    public_id: str,
+    status: str,
+    category: str,
+    lead_type: str | None,
+    price_cents: int,
+    customer: str | None,
+    source: str,
+    is_test: bool,
+    received_at: datetime,
+) -> dict[str, Any]:
+    """Return a lead event's data for the tenant's webhooks: every field (the tenant owns them)."""
+    return {
+        "lead": {
+            "id": public_id,
+            "status": status,
+            "category": category,
+            "lead_type": lead_type,
+            "price": as_number(price_cents),
+            "customer": customer,
+            "source": source,
+            "is_test": is_test,
+            "received_at": iso_time(received_at),
+            "fields": dict(data),
+        }
+    }
+
+
+def event_body(event: str, data: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """Return the body of a tenant's event: its type, when it happened, and its data."""
+    return {"type": event, "created_at": iso_time(at), "data": dict(data)}
+
+
+def iso_time(at: datetime) -> str:
+    """Return a time as ISO 8601 UTC with a Z (naive times are UTC)."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def render_body(destination: Destination, message: Message) -> tuple[bytes, str]:

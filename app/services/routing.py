@@ -8,10 +8,12 @@ a sale lost its race. Neither knows the other: this module hands one to the othe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from app.delivery.payload import event_body, lead_event_data, lead_payload
 from app.domain.clock import naive
+from app.domain.delivery import OUTCOME_EVENTS, Outbox
 from app.domain.routing import Decision
 from app.domain.status import REPROCESSABLE
 from app.dsl.ruleset import RuleSet
@@ -46,6 +48,7 @@ def take_new_lead(
         prepared.decide,
         version_id=version.id if version is not None else None,
         at=naive(now),
+        announce=_announcer(lead, ruleset, now),
     )
 
 
@@ -73,7 +76,46 @@ def reroute_lead(
         prepared.decide,
         version_id=version.id if version is not None else None,
         at=naive(now),
+        announce=_announcer(lead, ruleset, now),
     )
+
+
+def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decision], Outbox]:
+    """Return what tells a decision: the sold lead to its buyer's destinations (deliverable
+    fields only), the outcome's event to the tenant's webhooks."""
+
+    def announce(decision: Decision) -> Outbox:
+        event = OUTCOME_EVENTS.get(decision.status)
+        if event is None:
+            return Outbox(None, None)
+        customer = decision.customer
+        data = lead_event_data(
+            lead.data,
+            public_id=lead.public_id,
+            status=decision.status,
+            category=lead.category,
+            lead_type=decision.lead_type,
+            price_cents=decision.price_cents,
+            customer=customer.public_id if customer is not None else None,
+            source=lead.source.name,
+            is_test=lead.is_test,
+            received_at=lead.received_at,
+        )
+        outbox = Outbox(event, event_body(event, data, now))
+        if decision.sale is None:  # no buyer (a test lead is sold to no one)
+            return outbox
+        sold = lead_payload(
+            ruleset,
+            lead.category,
+            lead.data,
+            public_id=lead.public_id,
+            lead_type=decision.lead_type,
+            price_cents=decision.price_cents,
+            received_at=lead.received_at,
+        )
+        return Outbox(event, outbox.event_payload, decision.sale.customer_id, sold)
+
+    return announce
 
 
 def _prepare(

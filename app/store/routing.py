@@ -2,7 +2,8 @@
 
 `route_new_lead` (the intake) and `route_stored_lead` (a reprocess) run one transaction: the
 facts the decision needs are read (app/store/facts.py), the caller's pure `decide(facts)`
-decides, and the lead's outcome, its timeline, its dedupe record and the sale are written.
+decides, and the lead's outcome, its timeline, its dedupe record, the sale and the
+deliveries the decision sends (app/store/deliveries.py) are written.
 Bidding decides on facts read without locks and the sale, written last, re-checks them in
 its own writes (app/store/sales.py): when another routing got there first (SQLSTATE SL409),
 this one rolls back whole and decides again on fresh facts; after OPTIMISTIC_ATTEMPTS such
@@ -23,9 +24,11 @@ from datetime import datetime
 from peewee import DatabaseError
 
 from app.domain.clock import utcnow
+from app.domain.delivery import Outbox
 from app.domain.routing import Decision, Facts, Needs, SaleTerms, Step
 from app.domain.status import Status
 from app.store.db import database, execute, execute_together, is_postgresql, json_param, repeat
+from app.store.deliveries import outbox_statement
 from app.store.facts import fetch_facts
 from app.store.leads import insert_submission, lock_lead, received_events, refusal
 from app.store.models import Lead, Post
@@ -33,6 +36,7 @@ from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statem
 
 OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
 Decide = Callable[[Facts], Decision]
+Announce = Callable[[Decision], Outbox]
 
 _RECORD_ON_KEYS = (
     "UPDATE dedupe_key SET last_seen_at = %s, lead_id = {lead}"
@@ -64,6 +68,13 @@ class Routed:
     decision: Decision
     version_id: int | None
     at: datetime  # naive UTC: when the lead was routed
+    outbox: Outbox | None = None  # the deliveries the decision sends
+
+    def deliveries(self, lead_ref: str, lead_params: list) -> tuple[str, list] | None:
+        """Return the INSERT of the decision's deliveries (see `outbox_statement`), if any."""
+        if self.outbox is None:
+            return None
+        return outbox_statement(self.tenant_id, self.outbox, lead_ref, lead_params, self.at)
 
     def values(self) -> list:
         """Return the values of the lead's _ROUTED fields."""
@@ -111,6 +122,7 @@ def route_new_lead(
     *,
     version_id: int | None,
     at: datetime,
+    announce: Announce | None = None,
 ) -> Decision:
     """Decide a new lead and insert it with its post, routed, in one transaction.
 
@@ -124,7 +136,7 @@ def route_new_lead(
     def save(routed: Routed, commit: bool) -> bool:
         return _save_new_lead(post, lead, events, routed, commit=commit)
 
-    return _decide_and_save(lead.tenant_id, needs, decide, save, version_id, at)
+    return _decide_and_save(lead.tenant_id, needs, decide, announce, save, version_id, at)
 
 
 def route_stored_lead(
@@ -135,6 +147,7 @@ def route_stored_lead(
     *,
     version_id: int | None,
     at: datetime,
+    announce: Announce | None = None,
 ) -> Decision:
     """Decide a stored lead again and store its new outcome, charge and timeline in one
     transaction.
@@ -152,6 +165,7 @@ def route_stored_lead(
             lead.tenant_id,
             needs,
             decide,
+            announce,
             save,
             version_id,
             at,
@@ -168,6 +182,7 @@ def _decide_and_save(
     tenant_id: int,
     needs: Needs,
     decide: Decide,
+    announce: Announce | None,
     save: Callable[[Routed, bool], bool],
     version_id: int | None,
     at: datetime,
@@ -182,7 +197,8 @@ def _decide_and_save(
                     lock()
                 facts = fetch_facts(tenant_id, needs, lock_buyers=attempt == OPTIMISTIC_ATTEMPTS)
                 decision = decide(facts)
-                if not save(Routed(tenant_id, decision, version_id, at), outermost):
+                outbox = announce(decision) if announce is not None else None
+                if not save(Routed(tenant_id, decision, version_id, at, outbox), outermost):
                     raise _LostRace
         except _LostRace:
             continue
@@ -204,6 +220,9 @@ def _save_routing(lead: Lead, routed: Routed, *, commit: bool = False) -> bool:
         statements.append(_timeline_statement(lead.id, decision.steps))
     if decision.record_keys:
         statements.append(_record_on_keys(routed, "%s", [lead.id]))
+    deliveries = routed.deliveries("%s", [lead.id])
+    if deliveries is not None:
+        statements.append(deliveries)
     if not is_postgresql():
         for query, params in statements:
             execute(query, params)
@@ -263,6 +282,9 @@ def _save_new_lead(
         insert_submission(post, lead, events)
         if decision.record_keys:
             execute(*_record_on_keys(routed, "%s", [lead.id]))
+        deliveries = routed.deliveries("%s", [lead.id])
+        if deliveries is not None:
+            execute(*deliveries)
         return sale is None or record_sale(replace(sale, lead_id=lead.id)) is not None
 
     def keys_and_sale(lead_ref: str) -> tuple[list[str], list, str, list]:
@@ -272,6 +294,10 @@ def _save_new_lead(
             query, query_params = _record_on_keys(routed, lead_ref, [])
             ctes.append(f"seen AS ({query})")
             params += query_params
+        deliveries = routed.deliveries(lead_ref, [])
+        if deliveries is not None:
+            ctes.append(f"outbox AS ({deliveries[0]})")
+            params += deliveries[1]
         if sale is not None:
             sold, sold_params, answer, answer_params = sale_ctes(sale, lead_ref)
             ctes += sold

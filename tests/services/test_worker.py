@@ -1,0 +1,114 @@
+"""The worker against real buyers on loopback: what a sale sends, retries, dead letters."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from standardwebhooks import Webhook
+
+from app.domain.clock import utcnow
+from app.domain.delivery import DEAD, DELIVERED, PENDING
+from app.services.worker import Worker, WorkerSettings
+from app.store.deliveries import PausePolicy
+from app.store.destinations import create_destination
+from app.store.models import Customer, Delivery, DeliveryAttempt, DeliveryDestination, LeadEvent
+
+DELIVERABLE = {"first_name", "last_name", "email", "phone", "address_1", "city", "state", "zip"}
+
+
+@pytest.fixture
+def sold(world, db, secret_key, seed_lead):
+    """Return a function posting the seed lead (sold to bargain) after giving every customer
+    an HTTP destination at `path` of the buyer; answers (lead public id, {slug: secret})."""
+
+    def post(buyer_url: str, path: str = "/ok", **settings) -> tuple[str, dict]:
+        secrets = {}
+        for customer in Customer.select().where(Customer.tenant == world.tenant.id):
+            row = create_destination(
+                customer,
+                {"name": customer.slug, "kind": "http", "url": buyer_url + path, **settings},
+            )
+            secrets[customer.slug] = row.revealed_secret
+        db.close()
+        answer = world.post(seed_lead)
+        assert answer.json["status"] == "assigned"
+        return answer.json["lead_public_id"], secrets
+
+    return post
+
+
+def test_a_sale_is_delivered_signed_with_its_deliverable_fields_only(sold, buyer, db):
+    lead_id, secrets = sold(buyer.url)
+    assert Worker().drain() == 1
+    [request] = buyer.received
+    body = json.loads(request.body)
+    assert body["id"] == lead_id and body["price"] == 8.5
+    assert set(body["fields"]) <= DELIVERABLE and "phone" in body["fields"]
+    Webhook(secrets["bargain"]).verify(request.body, request.headers)
+    delivery = Delivery.get()
+    assert request.headers["webhook-id"] == delivery.public_id
+    assert request.headers["Sluice-Event"] == "lead.sold"
+    assert delivery.status == DELIVERED and delivery.attempts == 1
+    attempt = DeliveryAttempt.get()
+    assert attempt.status_code == 200 and attempt.outcome == "delivered"
+    assert '"accepted"' in attempt.answer
+    [event] = LeadEvent.select().where(LeadEvent.kind == "delivered")
+    assert event.details["url"] == f"/api/admin/deliveries/{delivery.public_id}"
+
+
+def test_an_unsold_lead_sends_nothing_to_buyers(make_world, db, secret_key, seed_lead, buyer):
+    world = make_world(customers={"sunco": "0", "brightside": "0", "bargain": "0"})
+    for customer in Customer.select():
+        create_destination(customer, {"name": "x", "kind": "http", "url": buyer.url + "/ok"})
+    db.close()
+    answer = world.post(seed_lead)
+    assert answer.json["status"] != "assigned"
+    assert Worker().drain() == 0
+    assert buyer.received == [] and Delivery.select().count() == 0
+
+
+def test_a_retry_keeps_the_webhook_id_and_a_4xx_dead_letters(sold, buyer, db):
+    sold(buyer.url, "/error")
+    worker = Worker()
+    assert worker.drain() == 1
+    delivery = Delivery.get()
+    assert delivery.status == PENDING and delivery.last_status_code == 500
+    Delivery.update(next_attempt_at=delivery.created_at).execute()
+    assert worker.drain() == 1
+    first, second = buyer.received
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery.public_id
+    # A changed destination is read again (its updated_at changes, as every change does).
+    DeliveryDestination.update(url=buyer.url + "/gone", updated_at=utcnow()).execute()
+    Delivery.update(next_attempt_at=delivery.created_at).execute()
+    assert worker.drain() == 1
+    delivery = Delivery.get()
+    assert delivery.status == DEAD and delivery.attempts == 3
+    assert [a.number for a in DeliveryAttempt.select().order_by(DeliveryAttempt.id)] == [1, 2, 3]
+    [failed] = LeadEvent.select().where(LeadEvent.kind == "delivery_failed")
+    assert "HTTP 410" in failed.message
+
+
+def test_a_destination_failing_again_and_again_is_paused_and_tells_webhooks(sold, buyer, db, world):
+    DeliveryDestination.create(
+        public_id="whk_test",
+        tenant=world.tenant.id,
+        customer=None,
+        events=["destination.paused", "lead.sold"],
+        name="ops",
+        kind="http",
+        url=buyer.url + "/ok",
+    )
+    sold(buyer.url, "/error")
+    settings = WorkerSettings(pause=PausePolicy(failures=2, after=timedelta(0)))
+    worker = Worker(settings)
+    worker.drain()  # the buyer fails once; the tenant's webhook gets lead.sold
+    Delivery.update(next_attempt_at=Delivery.created_at).where(Delivery.status == PENDING).execute()
+    worker.drain()  # the second failure pauses it; destination.paused goes out
+    paused = DeliveryDestination.get(DeliveryDestination.name == "bargain")
+    assert not paused.active and "2 failed attempts" in paused.paused_reason
+    events = [r.headers["Sluice-Event"] for r in buyer.received if r.path == "/ok"]
+    assert events == ["lead.sold", "destination.paused"]
+    Delivery.update(next_attempt_at=Delivery.created_at).where(Delivery.status == PENDING).execute()
+    assert worker.drain() == 0  # a paused destination's deliveries wait
