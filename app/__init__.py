@@ -34,4 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(intake_blp)
     for blueprint in admin_blueprints():
         api.register_blueprint(blueprint)
+    if app.config.get("DEMO"):
+        from app.api import demo
+
+        app.register_blueprint(demo.blp)
     return app

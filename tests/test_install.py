@@ -145,6 +145,25 @@ def post_curl(command: str) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
+def assert_delivered(demo: Demo, lead: str) -> None:
+    """Within a second the demo's worker delivered the sold lead to the demo inbox (signature
+    verified), and the lead's timeline says so."""
+    deadline = time.monotonic() + 1.0
+    received: list = []
+    while time.monotonic() < deadline and not received:
+        with urllib.request.urlopen(demo.info["inbox_url"], timeout=5) as inbox:
+            received = [r for r in json.load(inbox)["received"] if r["lead"] == lead]
+        time.sleep(0.05)
+    assert received and received[0]["signature_verified"], f"{lead} not delivered within 1 s"
+    request = urllib.request.Request(
+        f"{demo.url}/api/admin/leads/{lead}",
+        headers={"Authorization": f"Bearer {demo.info['admin_token']}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        kinds = [event["kind"] for event in json.load(answer)["timeline"]]
+    assert "delivered" in kinds, kinds
+
+
 def test_serve_demo_takes_the_printed_lead_and_stops_cleanly(installed):
     bin_dir, elsewhere, env = installed
     first = Demo(bin_dir, elsewhere, env)
@@ -152,6 +171,7 @@ def test_serve_demo_takes_the_printed_lead_and_stops_cleanly(installed):
         (source,) = first.info["sources"]
         status, answer = post_curl(source["curl"])
         assert (status, answer.get("status")) == (201, "assigned"), answer
+        assert_delivered(first, answer["lead_public_id"])
         assert first.info["docs_url"] == first.url + "/api/docs"
         with urllib.request.urlopen(first.url + "/", timeout=5) as index:
             assert json.load(index)["links"]["docs"] == "/api/docs"

@@ -22,6 +22,9 @@ def demo_text(demo: dict) -> str:
         f"Admin token: {demo['admin_token']}",
         "  The admin API, e.g. the leads taken so far:",
         "  " + demo["admin_curl"],
+        "Deliveries:  a worker in this process sends each sale to the demo inbox:",
+        f"  curl {demo['inbox_url']}  shows what the buyers received (signatures checked);",
+        "  the lead's timeline shows `delivered`.",
     ]
     for source in demo["sources"]:
         lines += [
@@ -75,7 +78,7 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
     from app.store.db import database, is_postgresql
     from app.store.migrations import upgrade
 
-    app = create_app()
+    app = create_app({"DEMO": demo})
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base_url = app.config["PUBLIC_URL"] or f"http://{shown_host}:{port}"
     rules_dir = app.config["RULES_DIR"]
@@ -108,4 +111,33 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
         finally:
             database.close()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    stop_worker = _start_demo_worker(app.config) if demo and serving else None
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+    finally:
+        if stop_worker is not None:
+            stop_worker()
+
+
+def _start_demo_worker(config: dict):
+    """Run a delivery worker in a thread of the demo's process; return what stops it.
+
+    The demo's sales are then delivered (to its inbox) within a moment; a deployment runs
+    `sluice worker` processes instead.
+    """
+    import threading
+
+    from app.commands.worker import worker_settings
+    from app.services.worker import Worker
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Worker(worker_settings(config, 4)).run, args=(stop,), name="worker", daemon=True
+    )
+    thread.start()
+
+    def stop_it() -> None:
+        stop.set()
+        thread.join(15)
+
+    return stop_it

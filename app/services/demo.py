@@ -15,10 +15,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from app.services.demo_inbox import ensure_inbox_destination
 from app.services.examples import examples_path
 from app.services.spec import curl_command, example_payload, intake_url
 from app.store.crypto import new_key, parse_keys
-from app.store.customers import create_customer, customer_slugs
+from app.store.customers import create_customer, customer_slugs, find_customer
 from app.store.db import database_file
 from app.store.models import Source, Tenant, User
 from app.store.rules import push_rules
@@ -133,6 +134,8 @@ def setup_demo(
     existing = customer_slugs(tenant)
     for slug in sorted(ruleset.customers() - existing):
         create_customer(tenant, slug, slug.replace("_", " ").title(), DEMO_BALANCE_CENTS)
+    for slug in sorted(customer_slugs(tenant)):
+        ensure_inbox_destination(find_customer(tenant, slug), base_url)
     sources = [_demo_source(tenant, category, saved_sources) for category in ruleset.categories]
     version, ruleset = push_rules(tenant, files, by="demo")
     credentials = {
@@ -158,6 +161,7 @@ def setup_demo(
         "docs_url": f"{base}/api/docs",
         "openapi_url": f"{base}/api/openapi.json",
         "admin_curl": f"curl -H {admin_header} {leads_url}",
+        "inbox_url": f"{base}/demo/inbox",
         "sources": [
             {
                 "id": source.public_id,
@@ -178,6 +182,11 @@ def setup_demo(
             for source, secret, bearer in sources
         ],
     }
+
+
+def demo_tenant() -> Tenant | None:
+    """Return the demo tenant, if it exists."""
+    return Tenant.select().where(Tenant.code == DEMO_CODE).first()
 
 
 def _demo_tenant(saved_token: Any) -> tuple[Tenant, str]:
