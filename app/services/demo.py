@@ -186,7 +186,8 @@ def setup_demo(
 
 def demo_tenant() -> Tenant | None:
     """Return the demo tenant, if it exists."""
-    return Tenant.select().where(Tenant.code == DEMO_CODE).first()
+    tenant: Tenant | None = Tenant.select().where(Tenant.code == DEMO_CODE).first()
+    return tenant
 
 
 def _demo_tenant(saved_token: Any) -> tuple[Tenant, str]:

@@ -43,7 +43,9 @@ def ensure_inbox_destination(customer: Customer, base_url: str) -> DeliveryDesti
     return create_destination(customer, {"name": INBOX_NAME, "kind": "http", "url": url})
 
 
-def receive(tenant: Tenant, customer_slug: str, body: bytes, headers: dict[str, str]) -> dict:
+def receive(
+    tenant: Tenant, customer_slug: str, body: bytes, headers: dict[str, str]
+) -> dict[str, Any]:
     """Verify a delivery's Standard Webhooks signature as a buyer would and keep it; return
     what was kept. NotFoundError for a customer without the demo inbox."""
     customer = find_customer(tenant, customer_slug)
