@@ -84,7 +84,7 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
     rules_dir = app.config["RULES_DIR"]
     # The reloader runs this twice: set up once, in the process that serves.
     serving = os.environ.get("WERKZEUG_RUN_MAIN") != "true"
-    if demo and not app.config["SECRET_KEY"]:
+    if (demo or rules_dir) and not app.config["SECRET_KEY"]:
         # The demo keeps its own SLUICE_SECRET_KEY beside its database, as its credentials.
         from app.services.demo import demo_secret_key, secret_key_path
         from app.store.crypto import use_keys

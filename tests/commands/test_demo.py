@@ -14,6 +14,11 @@ from app.store.db import database_file
 from app.store.models import Customer, RuleSetVersion, Source, SourceToken, Tenant
 
 
+@pytest.fixture(autouse=True)
+def _secret_key(secret_key):
+    """The demo's inbox destinations keep a secret: `sluice serve --demo` always has a key."""
+
+
 def send_curl(client, command: str):
     """Replay a printed cURL command through the test client."""
     words = shlex.split(command.replace("\\\n", " "))

@@ -112,3 +112,52 @@ def test_a_destination_failing_again_and_again_is_paused_and_tells_webhooks(sold
     assert events == ["lead.sold", "destination.paused"]
     Delivery.update(next_attempt_at=Delivery.created_at).where(Delivery.status == PENDING).execute()
     assert worker.drain() == 0  # a paused destination's deliveries wait
+
+
+def test_a_webhook_hears_a_lead_put_on_the_marketplace_with_every_field(
+    make_world, db, secret_key, buyer
+):
+    from tests.conftest import SEED_LEAD
+
+    world = make_world(customers={"sunco": "0", "brightside": "0", "bargain": "0"})
+    DeliveryDestination.create(
+        public_id="whk_ops",
+        tenant=world.tenant.id,
+        events=["lead.marketplace"],
+        name="ops",
+        kind="http",
+        url=buyer.url + "/ok",
+    )
+    db.close()
+    answer = world.post({**SEED_LEAD, "homeowner": "no"})
+    assert answer.json["status"] == "marketplace"  # the example rules' last stage
+    assert Worker().drain() == 1
+    [request] = buyer.received
+    body = json.loads(request.body)
+    assert request.headers["Sluice-Event"] == body["type"] == "lead.marketplace"
+    lead = body["data"]["lead"]
+    assert lead["id"] == answer.json["lead_public_id"] and lead["customer"] is None
+    assert lead["fields"]["homeowner"] is False  # not deliverable, but the tenant's own
+
+
+def test_a_reprocessed_lead_that_sells_is_delivered(
+    make_world, home_rules, home_lead, db, secret_key, buyer
+):
+    from app.services.actor import operator_actor
+    from app.services.customers import deposit
+    from app.services.leads import reprocess_lead
+
+    rules = home_rules(plan="stage bidding highest_price")  # unsold: unassigned
+    world = make_world(rules, {"alpha": "0", "beta": "0", "gamma": "0"})
+    for customer in Customer.select():
+        create_destination(customer, {"name": "x", "kind": "http", "url": buyer.url + "/ok"})
+    db.close()
+    answer = world.post(home_lead(1))
+    assert answer.json["status"] == "unassigned" and Delivery.select().count() == 0
+    operator = operator_actor(world.tenant.code)
+    for slug in ("alpha", "beta", "gamma"):
+        deposit(operator, slug, 10_000)
+    lead = reprocess_lead(operator, answer.json["lead_public_id"], test_price_cents=4500)
+    assert lead.status == "assigned"
+    assert Worker().drain() == 1
+    assert json.loads(buyer.received[0].body)["id"] == lead.public_id
