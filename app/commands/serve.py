@@ -78,13 +78,17 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
     from app.store.db import database, is_postgresql
     from app.store.migrations import upgrade
 
+    from app.config import load_config
+
+    # SLUICE_RULES_DIR sets up the demo even without --demo (docs/operations.md).
+    demo = demo or bool(load_config()["RULES_DIR"])
     app = create_app({"DEMO": demo})
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base_url = app.config["PUBLIC_URL"] or f"http://{shown_host}:{port}"
     rules_dir = app.config["RULES_DIR"]
     # The reloader runs this twice: set up once, in the process that serves.
     serving = os.environ.get("WERKZEUG_RUN_MAIN") != "true"
-    if (demo or rules_dir) and not app.config["SECRET_KEY"]:
+    if demo and not app.config["SECRET_KEY"]:
         # The demo keeps its own SLUICE_SECRET_KEY beside its database, as its credentials.
         from app.services.demo import demo_secret_key, secret_key_path
         from app.store.crypto import use_keys
@@ -96,7 +100,7 @@ def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) 
         try:
             if not is_postgresql():
                 upgrade()
-            if (demo or rules_dir) and serving:
+            if demo and serving:
                 from app.services.demo import credentials_path, setup_demo
 
                 try:

@@ -16,18 +16,20 @@ attempt but leaves the delivery to the new claimant.
 
 from __future__ import annotations
 
+import fcntl
 import select
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import psycopg2
 
 from app.domain.clock import utcnow
 from app.domain.delivery import DEAD, DELIVERED, PENDING, SENDING, SOLD, Outbox
-from app.store.db import database, execute, is_postgresql, json_param
+from app.domain.errors import UnavailableError
+from app.store.db import database, database_file, execute, is_postgresql, json_param
 from app.store.migrations import DELIVERY_CHANNEL
 from app.store.models import DeliveryDestination, DeliveryWorker
 
@@ -416,13 +418,31 @@ def release_abandoned(worker_id: int) -> int:
     ).rowcount
 
 
+class WorkerRunning(UnavailableError):
+    """Another worker already runs on this SQLite database."""
+
+
 class Waker:
     """What an idle worker waits on: on PostgreSQL a connection of its own that LISTENs for
-    due deliveries and holds the worker's session lock for its life; on SQLite a short poll."""
+    due deliveries and holds the worker's session lock for its life; on SQLite a short poll,
+    and a lock file beside the database that keeps a second worker from starting."""
 
     def __init__(self, worker_id: int) -> None:
         self.connection = None
-        if is_postgresql():
+        self.lock_file: IO[bytes] | None = None
+        if not is_postgresql():
+            path = database_file()
+            if path is not None:
+                self.lock_file = open(path + ".worker-lock", "wb")  # noqa: SIM115 (held open)
+                try:
+                    fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.lock_file.close()
+                    raise WorkerRunning(
+                        "a delivery worker already runs on this SQLite database"
+                        " (SQLite runs one; PostgreSQL runs any number)"
+                    ) from None
+        else:
             db = database.obj
             self.connection = psycopg2.connect(database=db.database, **db.connect_params)
             self.connection.autocommit = True
@@ -443,7 +463,10 @@ class Waker:
         return woken
 
     def close(self) -> None:
-        """Close the connection, releasing the worker's session lock."""
+        """Close the connection, releasing the worker's session lock (or the lock file)."""
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+        if self.lock_file is not None:
+            self.lock_file.close()  # releases the flock
+            self.lock_file = None

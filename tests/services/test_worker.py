@@ -161,3 +161,18 @@ def test_a_reprocessed_lead_that_sells_is_delivered(
     assert lead.status == "assigned"
     assert Worker().drain() == 1
     assert json.loads(buyer.received[0].body)["id"] == lead.public_id
+
+
+def test_sqlite_runs_one_worker_at_a_time(app, db):
+    from app.store.db import is_postgresql
+    from app.store.deliveries import Waker, WorkerRunning
+
+    if is_postgresql():
+        pytest.skip("PostgreSQL runs any number of workers")
+    first = Waker(1)
+    try:
+        with pytest.raises(WorkerRunning, match="already runs"):
+            Waker(2)
+    finally:
+        first.close()
+    Waker(3).close()  # free again once the first stopped
