@@ -122,7 +122,7 @@ class SourceSchema(Schema):
     # (its bearer credentials), stored hashed and shown once.
     api_key = fields.Function(
         lambda source: source.api_key if source.api_style == "native" else None,
-        metadata={"type": "string", "nullable": True},
+        metadata={"type": ["string", "null"]},
     )
     rate_limit = fields.Integer(
         allow_none=True, metadata={"description": "Requests per minute; null: the default."}

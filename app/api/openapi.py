@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import swagger_ui_bundle
+from pathlib import Path
+
+import swagger_ui
 from flask import Blueprint, Flask
 from flask_smorest import Api
 
@@ -11,11 +13,11 @@ from app.api.schemas import ErrorSchema
 SETTINGS = {
     "API_TITLE": "Sluice",
     "API_VERSION": "1",
-    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_VERSION": "3.1.0",
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    # Served from the swagger-ui-bundle package: the page works without the internet.
+    # Served from the swagger-ui-py package: the page works without the internet.
     "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
 }
 SECURITY_SCHEMES = {
@@ -53,7 +55,7 @@ def init_app(app: Flask) -> SluiceApi:
     assets = Blueprint(
         "swagger_ui_assets",
         __name__,
-        static_folder=swagger_ui_bundle.swagger_ui_path,
+        static_folder=Path(swagger_ui.__file__).parent / "static",
         static_url_path="/api/docs/assets",
     )
     app.register_blueprint(assets)
