@@ -8,12 +8,13 @@ import swagger_ui
 from flask import Blueprint, Flask
 from flask_smorest import Api
 
+from app.api import webhook_events
 from app.api.schemas import ErrorSchema
 
 SETTINGS = {
     "API_TITLE": "Sluice",
     "API_VERSION": "1",
-    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_VERSION": "3.1.0",  # 3.1: the webhooks section (app/api/webhook_events.py)
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
@@ -62,4 +63,5 @@ def init_app(app: Flask) -> SluiceApi:
     api = SluiceApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    webhook_events.document(api.spec)
     return api
