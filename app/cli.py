@@ -14,6 +14,7 @@ from app.commands.rules_check import check_command, explain_command
 from app.commands.serve import serve_command
 from app.commands.sources import source_group
 from app.commands.tenants import tenant_group, user_group
+from app.commands.webhooks import webhook_group
 from app.commands.worker import worker_command
 
 
@@ -30,6 +31,7 @@ main.add_command(user_group)
 main.add_command(rules_group)
 main.add_command(source_group)
 main.add_command(customer_group)
+main.add_command(webhook_group)
 main.add_command(lead_group)
 main.add_command(lead_group, name="leads")
 main.add_command(dry_run_command)

@@ -84,6 +84,8 @@ class DestinationSchema(Schema):
     active = fields.Boolean()
     paused_reason = fields.String(allow_none=True)
     paused_at = UtcDateTime(allow_none=True)
+    failures = fields.Integer(metadata={"description": "Failed attempts since the last success."})
+    failing_since = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 
@@ -103,14 +105,34 @@ class DestinationSchema(Schema):
         return [masked(secret) for secret in signing_secrets(row)]
 
 
-class RevealedDestinationSchema(DestinationSchema):
-    """A destination just created or rotated: its new signing secret in clear, shown once."""
-
-    signing_secret = fields.String(
+def _revealed_secret() -> fields.Field:
+    return fields.String(
         attribute="revealed_secret",
         allow_none=True,
         metadata={"description": "Shown once: keep it to verify our signatures."},
     )
+
+
+class RevealedDestinationSchema(DestinationSchema):
+    """A destination just created or rotated: its new signing secret in clear, shown once."""
+
+    signing_secret = _revealed_secret()
+
+
+class WebhookSchema(DestinationSchema):
+    """A tenant's webhook (docs/webhooks.md): a destination of the tenant's own, for events;
+    its headers' values and signing secrets masked."""
+
+    class Meta:
+        exclude = ("customer", "kind", "addresses")
+
+    events = fields.List(fields.String(), metadata={"example": ["lead.sold", "delivery.failed"]})
+
+
+class RevealedWebhookSchema(WebhookSchema):
+    """A webhook just created or rotated: its new signing secret in clear, shown once."""
+
+    signing_secret = _revealed_secret()
 
 
 class SourceSchema(Schema):
@@ -122,7 +144,7 @@ class SourceSchema(Schema):
     # (its bearer credentials), stored hashed and shown once.
     api_key = fields.Function(
         lambda source: source.api_key if source.api_style == "native" else None,
-        metadata={"type": "string", "nullable": True},
+        metadata={"type": ["string", "null"]},
     )
     rate_limit = fields.Integer(
         allow_none=True, metadata={"description": "Requests per minute; null: the default."}

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import swagger_ui_bundle
+from pathlib import Path
+
+import swagger_ui
 from flask import Blueprint, Flask
 from flask_smorest import Api
 
+from app.api import webhook_events
 from app.api.schemas import ErrorSchema
 
 SETTINGS = {
     "API_TITLE": "Sluice",
     "API_VERSION": "1",
-    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_VERSION": "3.1.0",  # 3.1: the webhooks section (app/api/webhook_events.py)
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    # Served from the swagger-ui-bundle package: the page works without the internet.
+    # Served from the swagger-ui-py package: the page works without the internet.
     "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
 }
 SECURITY_SCHEMES = {
@@ -53,11 +56,12 @@ def init_app(app: Flask) -> SluiceApi:
     assets = Blueprint(
         "swagger_ui_assets",
         __name__,
-        static_folder=swagger_ui_bundle.swagger_ui_path,
+        static_folder=Path(swagger_ui.__file__).parent / "static",
         static_url_path="/api/docs/assets",
     )
     app.register_blueprint(assets)
     api = SluiceApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    webhook_events.document(api.spec)
     return api

@@ -96,7 +96,8 @@ def render_body(destination: Destination, message: Message) -> tuple[bytes, str]
     if destination.template is not None:
         template = _compile(destination.template)
         try:
-            text = template.render(lead=message.payload, event=message.event)
+            # `lead`: a sold lead's body; `body`, the same, reads better for an event's.
+            text = template.render(lead=message.payload, body=message.payload, event=message.event)
         except TemplateError as error:
             raise BodyError(f"the body template failed: {error.message}") from error
         except Exception as error:  # a template's own arithmetic or type errors

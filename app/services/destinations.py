@@ -1,5 +1,7 @@
 """Customers' delivery destinations: add, list, show, change, remove, rotate the signing secret.
 
+Tenants' webhooks (app/services/webhooks.py) are HTTP destinations checked the same way.
+
 Every setting is checked when saved, and every refusal names its field (`InvalidError`
 details `{field: [message]}`: the API answers 422 with them). Secrets are encrypted by the
 store; a new signing secret is revealed once, on the row the service returns.
@@ -8,6 +10,7 @@ store; a new signing secret is revealed once, on the row the service returns.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,8 +70,8 @@ def add_destination(
     """Add a destination; an HTTP one's signing secret is revealed on the returned row."""
     actor.require("customers.write")
     customer = customers.find_customer(actor.acting_tenant(), customer_ref)
-    values = {"method": "POST", "body_format": "json", **_known(settings)}
-    return store.create_destination(customer, check_settings(values))
+    values = {"method": "POST", "body_format": "json", **known_settings(settings, SETTINGS)}
+    return store.create_destination(actor.acting_tenant(), check_settings(values), customer)
 
 
 def update_destination(
@@ -78,24 +81,18 @@ def update_destination(
     actor.require("customers.write")
     customer = customers.find_customer(actor.acting_tenant(), customer_ref)
     row = store.find_destination(customer, ref)
-    given = _known(changes)
-    if "kind" in given and given["kind"] != row.kind:
+    if "kind" in changes and changes["kind"] != row.kind:
         raise InvalidError("a destination's kind cannot change", {"kind": ["cannot change"]})
-    current = {name: getattr(row, name) for name in SETTINGS if name != "headers"}
-    current["headers"] = store.headers_of(row)
-    checked = check_settings({**current, **given})
-    values = {name: checked[name] for name in given}
-    if "active" in changes:
-        values["active"] = bool(changes["active"])
-        values["paused_reason"] = None if values["active"] else "paused by " + actor.name
+    values = changed_values(row, changes, SETTINGS, check_settings, actor.name)
     return store.update_destination(row, values)
 
 
-def remove_destination(actor: Actor, customer_ref: str, ref: str) -> None:
-    """Delete a destination."""
+def remove_destination(actor: Actor, customer_ref: str, ref: str) -> int:
+    """Remove a destination: it receives nothing more and its pending deliveries are
+    canceled (its history is kept); return how many were."""
     actor.require("customers.write")
     customer = customers.find_customer(actor.acting_tenant(), customer_ref)
-    store.delete_destination(store.find_destination(customer, ref))
+    return store.remove_destination(store.find_destination(customer, ref))
 
 
 def rotate_secret(
@@ -112,9 +109,34 @@ def rotate_secret(
     row = store.find_destination(customer, ref)
     if row.kind != "http":
         raise InvalidError("only an HTTP destination has a signing secret")
+    check_overlap(overlap)
+    return store.rotate_signing_secret(row, overlap, now)
+
+
+def check_overlap(overlap: timedelta) -> None:
+    """Refuse a rotation's overlap outside 0 to 30 days."""
     if overlap < timedelta(0) or overlap > timedelta(days=30):
         raise InvalidError("the overlap is 0 to 30 days", {"overlap": ["0 to 30 days"]})
-    return store.rotate_signing_secret(row, overlap, now)
+
+
+def changed_values(
+    row: DeliveryDestination,
+    changes: dict[str, Any],
+    allowed: tuple[str, ...],
+    check: Callable[[dict[str, Any]], dict[str, Any]],
+    by: str,
+) -> dict[str, Any]:
+    """Return what a change stores: the settings given, checked with those kept (`check`
+    sees them all), and a pause (`active: false`, by whom) or resume."""
+    given = known_settings(changes, allowed)
+    current = {name: getattr(row, name) for name in allowed if name != "headers"}
+    current["headers"] = store.headers_of(row)
+    checked = check({**current, **given})
+    values = {name: checked[name] for name in given}
+    if "active" in changes:
+        values["active"] = bool(changes["active"])
+        values["paused_reason"] = None if values["active"] else "paused by " + by
+    return values
 
 
 def check_settings(values: dict[str, Any]) -> dict[str, Any]:
@@ -239,11 +261,11 @@ def _check_email(values: dict[str, Any], out: dict[str, Any], refuse: Any) -> No
     out["headers"] = {}
 
 
-def _known(settings: dict[str, Any]) -> dict[str, Any]:
-    """Return the settings a caller may give, refusing unknown ones."""
-    unknown = sorted(set(settings) - set(SETTINGS) - {"active"})
+def known_settings(settings: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Return the allowed settings given, refusing unknown ones (`active` is read apart)."""
+    unknown = sorted(set(settings) - set(allowed) - {"active"})
     if unknown:
         raise InvalidError(
             f"unknown settings: {', '.join(unknown)}", {name: ["unknown"] for name in unknown}
         )
-    return {name: settings[name] for name in SETTINGS if name in settings}
+    return {name: settings[name] for name in allowed if name in settings}

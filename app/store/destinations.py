@@ -1,5 +1,9 @@
-"""Customers' delivery destinations: rows with their secrets encrypted, and the domain
-`Destination` (secrets in clear) the sender gets from a row."""
+"""Where deliveries go: customers' destinations and tenants' webhooks (destinations without a
+customer), their secrets encrypted, and the domain `Destination` (secrets in clear) the
+sender gets from a row.
+
+A removed destination is kept, hidden from lists and finds, for its deliveries' history.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+import peewee as pw
+
 from app.domain.clock import utcnow
-from app.domain.delivery import Destination, SuccessTest
+from app.domain.delivery import CANCELED, PENDING, Destination, SuccessTest
 from app.domain.errors import NotFoundError
 from app.store.crypto import decrypt, encrypt
 from app.store.db import database
-from app.store.models import Customer, DeliveryDestination
+from app.store.models import Customer, Delivery, DeliveryDestination, Tenant
 from app.store.secrets import public_id
 
 #: How long a rotated-out signing secret still signs beside the new one, by default.
@@ -26,14 +32,19 @@ def new_signing_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
-def create_destination(customer: Customer, values: dict[str, Any]) -> DeliveryDestination:
-    """Create a destination (an HTTP one with a new signing secret, revealed once)."""
+def create_destination(
+    tenant: Tenant, values: dict[str, Any], customer: Customer | None = None
+) -> DeliveryDestination:
+    """Create a customer's destination, or without a customer a tenant's webhook (an HTTP
+    one gets a new signing secret, revealed once)."""
+    if customer is not None and customer.tenant_id != tenant.id:
+        raise ValueError("the customer is another tenant's")
     secret = new_signing_secret() if values["kind"] == "http" else None
     now = utcnow()
     row = DeliveryDestination.create(
-        public_id=public_id("dst"),
-        tenant=customer.tenant_id,
-        customer=customer.id,
+        public_id=public_id("dst" if customer is not None else "whk"),
+        tenant=tenant.id,
+        customer=customer.id if customer is not None else None,
         secret_encrypted=encrypt(secret) if secret else None,
         created_at=now,
         updated_at=now,
@@ -46,29 +57,26 @@ def create_destination(customer: Customer, values: dict[str, Any]) -> DeliveryDe
 
 def list_destinations(customer: Customer) -> list[DeliveryDestination]:
     """Return a customer's destinations, oldest first."""
-    return list(
-        DeliveryDestination.select()
-        .where(DeliveryDestination.customer == customer.id)
-        .order_by(DeliveryDestination.created_at, DeliveryDestination.id)
-    )
+    return list(_kept(customer.tenant_id, customer.id))
+
+
+def list_webhooks(tenant: Tenant) -> list[DeliveryDestination]:
+    """Return a tenant's webhooks, oldest first."""
+    return list(_kept(tenant.id, None))
 
 
 def find_destination(customer: Customer, ref: str) -> DeliveryDestination:
     """Return the customer's destination with this public id."""
-    row = (
-        DeliveryDestination.select()
-        .where(
-            (DeliveryDestination.customer == customer.id) & (DeliveryDestination.public_id == ref)
-        )
-        .first()
-    )
-    if row is None:
-        raise NotFoundError(f"no destination {ref!r}")
-    return row
+    return _find(_kept(customer.tenant_id, customer.id), ref, "destination")
+
+
+def find_webhook(tenant: Tenant, ref: str) -> DeliveryDestination:
+    """Return the tenant's webhook with this public id."""
+    return _find(_kept(tenant.id, None), ref, "webhook")
 
 
 def update_destination(row: DeliveryDestination, values: dict[str, Any]) -> DeliveryDestination:
-    """Change the given settings of a destination."""
+    """Change the given settings of a destination or webhook."""
     columns = _columns(values)
     if "active" in values:
         columns["active"] = values["active"]
@@ -82,9 +90,26 @@ def update_destination(row: DeliveryDestination, values: dict[str, Any]) -> Deli
     return DeliveryDestination.get_by_id(row.id)
 
 
-def delete_destination(row: DeliveryDestination) -> None:
-    """Delete a destination."""
-    DeliveryDestination.delete().where(DeliveryDestination.id == row.id).execute()
+def remove_destination(row: DeliveryDestination, now: datetime | None = None) -> int:
+    """Remove a destination or webhook and cancel its pending deliveries, at once; return
+    how many were canceled.
+
+    The row is kept (hidden, inactive) for its deliveries' history. A delivery a worker is
+    sending is left to finish.
+    """
+    now = now or utcnow()
+    with database.atomic():
+        (
+            DeliveryDestination.update(removed_at=now, active=False, updated_at=now)
+            .where((DeliveryDestination.id == row.id) & DeliveryDestination.removed_at.is_null())
+            .execute()
+        )
+        canceled: int = (
+            Delivery.update(status=CANCELED, updated_at=now)
+            .where((Delivery.destination == row.id) & (Delivery.status == PENDING))
+            .execute()
+        )
+    return canceled
 
 
 def rotate_signing_secret(
@@ -176,9 +201,36 @@ def _columns(values: dict[str, Any]) -> dict[str, Any]:
         "success_pattern",
         "retry_schedule",
         "addresses",
+        "events",
     )
     columns = {name: values[name] for name in plain if name in values}
     if "headers" in values:
         headers = values["headers"]
         columns["headers_encrypted"] = encrypt(json.dumps(headers)) if headers else None
     return columns
+
+
+def _kept(tenant_id: int, customer_id: int | None) -> pw.ModelSelect:
+    """Return the query of a customer's destinations (None: the tenant's webhooks) not
+    removed, oldest first."""
+    owner = (
+        DeliveryDestination.customer.is_null()
+        if customer_id is None
+        else DeliveryDestination.customer == customer_id
+    )
+    return (
+        DeliveryDestination.select()
+        .where(
+            (DeliveryDestination.tenant == tenant_id)
+            & owner
+            & DeliveryDestination.removed_at.is_null()
+        )
+        .order_by(DeliveryDestination.created_at, DeliveryDestination.id)
+    )
+
+
+def _find(query: pw.ModelSelect, ref: str, what: str) -> DeliveryDestination:
+    row = query.where(DeliveryDestination.public_id == ref).first()
+    if row is None:
+        raise NotFoundError(f"no {what} {ref!r}")
+    return row

@@ -59,7 +59,8 @@ def test_add_show_update_rotate_and_remove(sluice, world, db):
     rotated = run_json(sluice, "customer", "destination", "rotate-secret", tenant, "sunco", dst)
     assert rotated["signing_secret"] != secret and len(rotated["signing_secrets"]) == 2
     assert len(rotated["previous_secret_expires_at"]) == len("2026-01-01T00:00:00Z")
-    run_json(sluice, "customer", "destination", "remove", tenant, "sunco", dst)
+    removed = run_json(sluice, "customer", "destination", "remove", tenant, "sunco", dst)
+    assert removed == {"removed": dst, "canceled_deliveries": 0}
     assert run_json(sluice, "customer", "destination", "list", tenant, "sunco") == []
 
 

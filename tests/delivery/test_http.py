@@ -116,6 +116,16 @@ def test_a_template_shapes_the_body_the_buyer_receives(buyer, client, message):
     assert Webhook(SECRET).verify(request.body, request.headers)
 
 
+def test_a_webhooks_template_reads_the_event_body_as_body(buyer, client, message):
+    body = {"type": "lead.unsold", "data": {"lead": {"fields": {"zip": "33139"}}}}
+    event = dataclasses.replace(message, event="lead.unsold", payload=body)
+    template = '{"kind": {{ body.type|tojson }}, "zip": {{ body.data.lead.fields.zip|tojson }}}'
+    assert send_http(http(buyer, template=template), event, client=client).outcome == "delivered"
+    [request] = buyer.received
+    assert orjson.loads(request.body) == {"kind": "lead.unsold", "zip": "33139"}
+    assert request.headers["Sluice-Event"] == "lead.unsold"
+
+
 @pytest.mark.parametrize(
     "template, reason",
     [

@@ -50,6 +50,16 @@ def secrets_in_use(world, client, seed_lead, captured_logs, secret_key):
         headers=admin,
     )
     assert destination.status_code == 201
+    webhook = client.post(
+        "/api/admin/webhooks",
+        json={
+            "url": "https://hooks.acme.example/sluice",
+            "events": ["lead.sold", "delivery.failed"],
+            "headers": {"Authorization": "Bearer sk_live_webhook_header"},
+        },
+        headers=admin,
+    )
+    assert webhook.status_code == 201
     user = client.post(
         "/api/admin/users", json={"email": "ana@acme.example", "role": "analyst"}, headers=admin
     )
@@ -67,6 +77,9 @@ def secrets_in_use(world, client, seed_lead, captured_logs, secret_key):
         "destination header": "sk_live_destination_header",
         "signing secret": destination.json["signing_secret"],
         "signing secret key": destination.json["signing_secret"][6:],
+        "webhook header": "sk_live_webhook_header",
+        "webhook signing secret": webhook.json["signing_secret"],
+        "webhook signing secret key": webhook.json["signing_secret"][6:],
     }
     key = source.json["api_key"]
     wrong = secrets["api secret"][:-4] + "abcd"  # a near miss is a secret too
@@ -139,7 +152,10 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
     post = Post.select().order_by(Post.id).first()
     values = {
         "customers": "sunco",
-        "destinations": DeliveryDestination.get().public_id,
+        "destinations": DeliveryDestination.get(
+            DeliveryDestination.customer.is_null(False)
+        ).public_id,
+        "webhooks": DeliveryDestination.get(DeliveryDestination.customer.is_null()).public_id,
         "leads": lead.public_id,
         "posts": post.public_id,
         "sources": world.source.public_id,

@@ -30,6 +30,7 @@ BODIES = {
         "url": "https://b.example/",
     },
     ("PATCH", "/api/admin/customers/<ref>/destinations/<dst>"): {"name": "Renamed"},
+    ("PATCH", "/api/admin/webhooks/<ref>"): {"name": "Renamed", "events": ["lead.sold"]},
 }
 
 
@@ -49,8 +50,13 @@ def tenants(make_world, seed_lead, db, secret_key):
     for number in (2, 3):  # versions B does not have
         push_rules(first.tenant, {"solar.rules": solar + f"\n# version {number}\n"}, by="t")
     destination = create_destination(
-        only_a,
+        first.tenant,
         {"name": "CRM", "kind": "http", "url": "https://crm.example/", "headers": {"A": "b"}},
+        only_a,
+    )
+    webhook = create_destination(
+        first.tenant,
+        {"name": "Hooks", "kind": "http", "url": "https://a.example/", "events": ["lead.sold"]},
     )
     lead = Lead.select().where(Lead.tenant == first.tenant).order_by(Lead.id).first()
     posts = list(Post.select().where(Post.tenant == first.tenant))
@@ -67,6 +73,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         "sources": [first.source.public_id, first.source.api_key],
         "rules": ["2", "3"],
         "tokens": [token_id(token_row)],
+        "webhooks": [webhook.public_id],
     }
     markers = {
         first.tenant.code,
@@ -85,6 +92,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         first.secret,
         first.admin_token,
         destination.public_id,
+        webhook.public_id,
     }
     return first, second, ids, markers
 

@@ -17,6 +17,7 @@ from app.store.customers import create_customer
 from app.store.destinations import destination_of
 from app.store.models import DeliveryDestination
 from app.store.tenants import create_tenant, create_user
+from tests.deliveries import make_delivery, statuses
 
 HTTP = {
     "name": "Sunco CRM",
@@ -178,11 +179,26 @@ def test_a_viewer_reads_but_cannot_add(admin, world):
         destinations.add_destination(viewer, "sunco", HTTP)
 
 
-def test_removing_a_destination_deletes_it(admin):
+def test_a_removed_destination_is_kept_hidden_and_its_pending_deliveries_canceled(admin):
     row = destinations.add_destination(admin, "sunco", HTTP)
-    destinations.remove_destination(admin, "sunco", row.public_id)
-    assert destinations.list_destinations(admin, "sunco") == []
-    assert not DeliveryDestination.select().exists()
+    other = destinations.add_destination(admin, "sunco", {**HTTP, "name": "Other"})
+    made = [make_delivery(row, status) for status in ("pending", "pending", "sending", "dead")]
+    untouched = make_delivery(other)
+    assert destinations.remove_destination(admin, "sunco", row.public_id) == 2
+    assert statuses(made) == ["canceled", "canceled", "sending", "dead"]  # the worker ends sending
+    assert statuses([untouched]) == ["pending"]
+    listed = destinations.list_destinations(admin, "sunco")
+    assert [d.public_id for d in listed] == [other.public_id]
+    for call in (
+        lambda: destinations.show_destination(admin, "sunco", row.public_id),
+        lambda: destinations.update_destination(admin, "sunco", row.public_id, {"name": "x"}),
+        lambda: destinations.rotate_secret(admin, "sunco", row.public_id),
+        lambda: destinations.remove_destination(admin, "sunco", row.public_id),
+    ):
+        with pytest.raises(NotFoundError, match="no destination"):
+            call()
+    kept = DeliveryDestination.get_by_id(row.id)  # for its deliveries' history
+    assert kept.removed_at is not None and kept.active is False
 
 
 def test_secrets_are_refused_without_a_key_and_read_with_a_rotated_key(admin, secret_key):

@@ -7,13 +7,33 @@ import inspect
 import pytest
 
 from app.domain.errors import ForbiddenError, InvalidError
-from app.services import analysis, customers, destinations, leads, posts, rules, sources, tenants
+from app.services import (
+    analysis,
+    customers,
+    destinations,
+    leads,
+    posts,
+    rules,
+    sources,
+    tenants,
+    webhooks,
+)
 from app.services.actor import OPERATOR_ONLY, operator_actor, user_actor
 from app.services.leads import LeadFilter
 from app.store.tenants import PERMISSIONS, ROLES, create_user
 from tests.security.endpoints import database_snapshot
 
-SERVICE_MODULES = (analysis, customers, destinations, leads, posts, rules, sources, tenants)
+SERVICE_MODULES = (
+    analysis,
+    customers,
+    destinations,
+    leads,
+    posts,
+    rules,
+    sources,
+    tenants,
+    webhooks,
+)
 RULES = {"x.rules": 'category x "X" { field zip zip required(post) }\nplan x { stage marketplace }'}
 NO_FILTER = LeadFilter(test=None)
 
@@ -21,7 +41,19 @@ NO_FILTER = LeadFilter(test=None)
 # permission is checked before any look-up.
 DESTINATION = {"name": "CRM", "kind": "http", "url": "https://crm.example/leads"}
 DST = "dst_00000000000000000000000000"
+WEBHOOK = {"url": "https://hooks.example/sluice", "events": ["lead.sold"]}
+WHK = "whk_00000000000000000000000000"
 CALLS = [
+    (webhooks.list_webhooks, "webhooks.read", lambda a: webhooks.list_webhooks(a)),
+    (webhooks.show_webhook, "webhooks.read", lambda a: webhooks.show_webhook(a, WHK)),
+    (webhooks.add_webhook, "webhooks.write", lambda a: webhooks.add_webhook(a, WEBHOOK)),
+    (
+        webhooks.update_webhook,
+        "webhooks.write",
+        lambda a: webhooks.update_webhook(a, WHK, {"name": "x"}),
+    ),
+    (webhooks.remove_webhook, "webhooks.write", lambda a: webhooks.remove_webhook(a, WHK)),
+    (webhooks.rotate_secret, "webhooks.write", lambda a: webhooks.rotate_secret(a, WHK)),
     (
         destinations.list_destinations,
         "customers.read",

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 def blueprints() -> list:
     """Return the admin blueprints, to register through the OpenAPI-aware Api."""
-    from app.api.admin import customers, destinations, dryrun, leads, rules, sources, users
+    from app.api.admin import (
+        customers,
+        destinations,
+        dryrun,
+        leads,
+        rules,
+        sources,
+        users,
+        webhooks,
+    )
 
     return [
         users.blp,
@@ -13,6 +22,7 @@ def blueprints() -> list:
         sources.blp,
         customers.blp,
         destinations.blp,
+        webhooks.blp,
         leads.blp,
         dryrun.blp,
     ]
