@@ -40,7 +40,8 @@ def ensure_inbox_destination(customer: Customer, base_url: str) -> DeliveryDesti
     for row in list_destinations(customer):
         if row.name == INBOX_NAME:
             return row if row.url == url else update_destination(row, {"url": url})
-    return create_destination(customer, {"name": INBOX_NAME, "kind": "http", "url": url})
+    settings = {"name": INBOX_NAME, "kind": "http", "url": url}
+    return create_destination(customer.tenant, settings, customer)
 
 
 def receive(

@@ -24,7 +24,9 @@ def sold(world, db, secret_key, buyer, database_url, monkeypatch):
     """A sale waiting for delivery to the buyer; SLUICE_DATABASE_URL points at its database."""
     monkeypatch.setenv("SLUICE_DATABASE_URL", database_url)
     for customer in Customer.select():
-        create_destination(customer, {"name": "x", "kind": "http", "url": buyer.url + "/ok"})
+        create_destination(
+            customer.tenant, {"name": "x", "kind": "http", "url": buyer.url + "/ok"}, customer
+        )
     db.close()
     assert world.post(SEED_LEAD).json["status"] == "assigned"
     return buyer

@@ -27,8 +27,9 @@ def sold(world, db, secret_key, seed_lead):
         secrets = {}
         for customer in Customer.select().where(Customer.tenant == world.tenant.id):
             row = create_destination(
-                customer,
+                customer.tenant,
                 {"name": customer.slug, "kind": "http", "url": buyer_url + path, **settings},
+                customer,
             )
             secrets[customer.slug] = row.revealed_secret
         db.close()
@@ -61,7 +62,9 @@ def test_a_sale_is_delivered_signed_with_its_deliverable_fields_only(sold, buyer
 def test_an_unsold_lead_sends_nothing_to_buyers(make_world, db, secret_key, seed_lead, buyer):
     world = make_world(customers={"sunco": "0", "brightside": "0", "bargain": "0"})
     for customer in Customer.select():
-        create_destination(customer, {"name": "x", "kind": "http", "url": buyer.url + "/ok"})
+        create_destination(
+            customer.tenant, {"name": "x", "kind": "http", "url": buyer.url + "/ok"}, customer
+        )
     db.close()
     answer = world.post(seed_lead)
     assert answer.json["status"] != "assigned"
@@ -150,7 +153,9 @@ def test_a_reprocessed_lead_that_sells_is_delivered(
     rules = home_rules(plan="stage bidding highest_price")  # unsold: unassigned
     world = make_world(rules, {"alpha": "0", "beta": "0", "gamma": "0"})
     for customer in Customer.select():
-        create_destination(customer, {"name": "x", "kind": "http", "url": buyer.url + "/ok"})
+        create_destination(
+            customer.tenant, {"name": "x", "kind": "http", "url": buyer.url + "/ok"}, customer
+        )
     db.close()
     answer = world.post(home_lead(1))
     assert answer.json["status"] == "unassigned" and Delivery.select().count() == 0
@@ -176,3 +181,30 @@ def test_sqlite_runs_one_worker_at_a_time(app, db):
     finally:
         first.close()
     Waker(3).close()  # free again once the first stopped
+
+
+def test_the_bodies_webhooks_receive_are_those_the_openapi_document_describes(
+    sold, buyer, db, world, client
+):
+    from tests.api.test_webhooks import _validator
+
+    DeliveryDestination.create(
+        public_id="whk_all",
+        tenant=world.tenant.id,
+        events=["lead.sold", "delivery.failed", "destination.paused"],
+        name="ops",
+        kind="http",
+        url=buyer.url + "/ok",
+    )
+    sold(buyer.url, "/gone")  # fails at once: dead, and with this policy paused
+    worker = Worker(WorkerSettings(pause=PausePolicy(failures=1, after=timedelta(0))))
+    worker.drain()
+    worker.drain()
+    spec = client.get("/api/openapi.json").json
+    bodies = {
+        r.headers["Sluice-Event"]: json.loads(r.body) for r in buyer.received if r.path == "/ok"
+    }
+    assert set(bodies) == {"lead.sold", "delivery.failed", "destination.paused"}
+    for event, body in bodies.items():
+        media = spec["webhooks"][event]["post"]["requestBody"]["content"]["application/json"]
+        _validator(media["schema"], spec["components"]["schemas"]).validate(body)
