@@ -17,6 +17,7 @@ from app.domain.errors import ConflictError, NotFoundError, UnavailableError
 from app.domain.status import REPROCESSABLE
 from app.services.actor import Actor
 from app.services.routing import reroute_lead
+from app.store.deliveries_admin import lead_deliveries
 from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter
 from app.store.listing import list_leads as select_leads
@@ -43,10 +44,12 @@ def list_leads(
 
 
 def show_lead(actor: Actor, ref: str) -> Lead:
-    """Return a lead with its timeline (`lead.timeline`)."""
+    """Return a lead with its timeline (`lead.timeline`) and, to a role that may read them,
+    its deliveries (`lead.delivery_list`)."""
     actor.require("leads.read")
     lead = _lead(actor.acting_tenant(), ref)
     lead.timeline = lead_events(lead)
+    lead.delivery_list = lead_deliveries(lead) if actor.can("deliveries.read") else []
     return lead
 
 

@@ -131,6 +131,7 @@ class Lead(BaseModel):
     rule_version_id: int | None
     customer_id: int | None
     timeline: list[LeadEvent]  # set by the services that show a lead
+    delivery_list: list[Delivery]  # set by the services that show a lead
     uuid = pw.UUIDField(unique=True, default=uuid.uuid4)
     public_id = pw.CharField(max_length=31, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="leads", on_delete="CASCADE")
@@ -317,6 +318,7 @@ class Delivery(BaseModel):
     destination_id: int
     lead_id: int | None
     claimed_by_id: int | None
+    history: list[DeliveryAttempt]  # its attempts, set by the store when one is shown
     public_id = pw.CharField(max_length=40, unique=True)
     tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE", index=False)
     destination = pw.ForeignKeyField(DeliveryDestination, backref="deliveries", on_delete="CASCADE")

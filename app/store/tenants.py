@@ -19,8 +19,15 @@ from app.store.secrets import (
 )
 
 ROLES = ("admin", "rules_author", "analyst", "viewer")
-_READ = {"leads.read", "posts.read", "customers.read", "sources.read", "rules.read"}
-_READ |= {"webhooks.read"}
+_READ = {
+    "leads.read",
+    "posts.read",
+    "customers.read",
+    "sources.read",
+    "rules.read",
+    "webhooks.read",
+    "deliveries.read",
+}
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset(_READ),
     "analyst": frozenset(_READ | {"leads.explain"}),
@@ -29,7 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         _READ
         | {"leads.explain", "rules.push", "rules.rollback", "leads.reprocess"}
         | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
-        | {"webhooks.write"}
+        | {"webhooks.write", "deliveries.retry"}
     ),
 }
 _CODE = re.compile(r"[A-Z0-9]{8}")

@@ -10,6 +10,7 @@ from app.domain.errors import ForbiddenError, InvalidError
 from app.services import (
     analysis,
     customers,
+    deliveries,
     destinations,
     leads,
     posts,
@@ -19,6 +20,7 @@ from app.services import (
     webhooks,
 )
 from app.services.actor import OPERATOR_ONLY, operator_actor, user_actor
+from app.services.deliveries import DeliveryFilter
 from app.services.leads import LeadFilter
 from app.store.tenants import PERMISSIONS, ROLES, create_user
 from tests.security.endpoints import database_snapshot
@@ -26,6 +28,7 @@ from tests.security.endpoints import database_snapshot
 SERVICE_MODULES = (
     analysis,
     customers,
+    deliveries,
     destinations,
     leads,
     posts,
@@ -43,6 +46,7 @@ DESTINATION = {"name": "CRM", "kind": "http", "url": "https://crm.example/leads"
 DST = "dst_00000000000000000000000000"
 WEBHOOK = {"url": "https://hooks.example/sluice", "events": ["lead.sold"]}
 WHK = "whk_00000000000000000000000000"
+MSG = "msg_00000000000000000000000000"
 CALLS = [
     (webhooks.list_webhooks, "webhooks.read", lambda a: webhooks.list_webhooks(a)),
     (webhooks.show_webhook, "webhooks.read", lambda a: webhooks.show_webhook(a, WHK)),
@@ -154,6 +158,22 @@ CALLS = [
     (posts.list_posts, "posts.read", lambda a: posts.list_posts(a)),
     (posts.show_post, "posts.read", lambda a: posts.show_post(a, "post_x")),
     (analysis.dry_run, "leads.explain", lambda a: analysis.dry_run(a, RULES, NO_FILTER)),
+    (
+        deliveries.list_deliveries,
+        "deliveries.read",
+        lambda a: deliveries.list_deliveries(a, DeliveryFilter()),
+    ),
+    (
+        deliveries.count_deliveries,
+        "deliveries.read",
+        lambda a: deliveries.count_deliveries(a, DeliveryFilter()),
+    ),
+    (deliveries.show_delivery, "deliveries.read", lambda a: deliveries.show_delivery(a, MSG)),
+    (
+        deliveries.retry_deliveries,
+        "deliveries.retry",
+        lambda a: deliveries.retry_deliveries(a, [MSG]),
+    ),
 ]
 
 
