@@ -5,12 +5,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields, post_dump, pre_dump, validate
 
 from app.domain.clock import aware
+from app.domain.delivery import DELIVERY_STATUSES, PENDING
 from app.domain.money import as_number
 from app.domain.status import STATUSES
 from app.dsl.fieldtypes import format_datetime
 from app.store.destinations import masked, masked_headers, signing_secrets
 from app.store.sources import API_STYLES, token_id
 from app.store.tenants import ROLES
+
+#: How much of a buyer's answer an attempt shows (what the worker keeps: the first 4 KB).
+ANSWER_CHARS = 4096
 
 
 class UtcDateTime(fields.Field):
@@ -172,6 +176,92 @@ class LeadEventSchema(Schema):
     details = fields.Raw(allow_none=True)
 
 
+def delivery_url(public_id: str) -> str:
+    """Return the admin API's address of a delivery, as timelines and lists link it."""
+    return f"/api/admin/deliveries/{public_id}"
+
+
+class DeliverySummarySchema(Schema):
+    """A delivery: one message to one destination (its id is the `webhook-id`)."""
+
+    id = fields.String(attribute="public_id", metadata={"example": "msg_01j..."})
+    event = fields.String(metadata={"example": "lead.sold"})
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    destination = fields.Function(
+        lambda d: d.destination.public_id, metadata={"type": "string", "example": "dst_01j..."}
+    )
+    destination_name = fields.Function(lambda d: d.destination.name, metadata={"type": "string"})
+    customer = fields.Function(
+        lambda d: d.destination.customer.public_id if d.destination.customer_id else None,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "The buyer's customer id; null for a tenant's webhook.",
+        },
+    )
+    lead = fields.Function(
+        lambda d: d.lead.public_id if d.lead_id else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    attempts = fields.Integer(metadata={"description": "Attempts made in all."})
+    tries = fields.Integer(
+        metadata={"description": "Attempts in the current round of the retry schedule."}
+    )
+    next_attempt_at = fields.Function(
+        lambda d: format_datetime(aware(d.next_attempt_at)) if d.status == PENDING else None,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "When a pending delivery is attempted next; null otherwise.",
+        },
+    )
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    delivered_at = UtcDateTime(allow_none=True)
+    url = fields.Function(
+        lambda d: delivery_url(d.public_id),
+        metadata={"type": "string", "description": "This delivery and its attempts."},
+    )
+
+
+class DeliveryAttemptSchema(Schema):
+    number = fields.Integer()
+    started_at = UtcDateTime()
+    duration_ms = fields.Float()
+    outcome = fields.String(validate=validate.OneOf(("delivered", "retry", "failed")))
+    status_code = fields.Integer(allow_none=True)
+    answer = fields.Function(
+        lambda a: (a.answer or "")[:ANSWER_CHARS],
+        metadata={"type": "string", "description": "The first 4 KB of the answer's body."},
+    )
+    error = fields.String(allow_none=True)
+
+
+class DeliveryDetailSchema(DeliverySummarySchema):
+    payload = fields.Raw(metadata={"description": "What is sent (the body's data)."})
+    history = fields.List(
+        fields.Nested(DeliveryAttemptSchema),
+        metadata={"description": "Every attempt, oldest first."},
+    )
+
+
+class DeliveryReplaySchema(Schema):
+    replayed = fields.List(
+        fields.String(),
+        metadata={"description": "Dead deliveries set to pending: a new round of retries."},
+    )
+    rescheduled = fields.List(
+        fields.String(),
+        metadata={"description": "Pending deliveries whose next attempt was moved to now."},
+    )
+    count = fields.Function(
+        lambda r: len(r.replayed) + len(r.rescheduled),
+        metadata={"type": "integer", "description": "How many deliveries will be attempted now."},
+    )
+
+
 class LeadSummarySchema(Schema):
     uuid = fields.UUID()
     id = fields.String(attribute="public_id")
@@ -196,6 +286,11 @@ class LeadDetailSchema(LeadSummarySchema):
     updated_at = UtcDateTime()
     assigned_at = UtcDateTime(allow_none=True)
     timeline = fields.List(fields.Nested(LeadEventSchema), attribute="timeline")
+    deliveries = fields.List(
+        fields.Nested(DeliverySummarySchema),
+        attribute="delivery_list",
+        metadata={"description": "The lead's deliveries (to its buyer, to webhooks)."},
+    )
 
 
 class PostSummarySchema(Schema):

@@ -1,4 +1,5 @@
-"""The API's own bodies: the error shape and the intake's answer (admin bodies: app.schemas)."""
+"""The API's own bodies: the error shape, the intake's answer, the admin lists' paging
+(the admin's answers: app.schemas)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ class ValidationErrorSchema(ErrorSchema):
         values=fields.List(fields.String()),
         metadata={"example": {"email": ["Must be a valid email address."]}},
     )
+
+
+class PageSchema(Schema):
+    """A page of an admin list."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    # Bounded: a larger offset would overflow the database's integer.
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 class LeadCreatedSchema(Schema):

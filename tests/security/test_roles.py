@@ -14,6 +14,7 @@ from tests.security.endpoints import admin_endpoints, database_snapshot
 # Any value will do for path arguments here: the role check runs before any look-up.
 PATH_VALUES = {
     "customers": "sunco",
+    "deliveries": "msg_00000000000000000000000000",
     "destinations": "dst_00000000000000000000000000",
     "leads": "lead_00000000000000000000000000",
     "posts": "post_00000000000000000000000000",

@@ -10,8 +10,9 @@ import logging
 import pytest
 
 from app.api.logs import JsonFormatter
-from app.store.models import DeliveryDestination, Lead, Post
+from app.store.models import Delivery, DeliveryDestination, Lead, Post
 from app.store.secrets import hash_secret
+from tests.delivery_rows import attempt_row
 from tests.security.endpoints import admin_endpoints, database_snapshot
 
 
@@ -150,8 +151,12 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
     hashes = {f"{name} hash": hash_secret(value) for name, value in secrets.items()}
     lead = Lead.select().order_by(Lead.id).first()
     post = Post.select().order_by(Post.id).first()
+    delivery = Delivery.select().order_by(Delivery.id).first()  # as the sale wrote it
+    assert delivery is not None
+    attempt_row(delivery, 1, answer='{"ok": true}')
     values = {
         "customers": "sunco",
+        "deliveries": delivery.public_id,
         "destinations": DeliveryDestination.get(
             DeliveryDestination.customer.is_null(False)
         ).public_id,

@@ -17,6 +17,7 @@ from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
 from app.store.sources import create_token, token_id
 from app.store.tenants import create_user
+from tests.delivery_rows import attempt_row, delivery_row
 from tests.security.endpoints import admin_endpoints, tenant_snapshot
 
 # Bodies that would succeed on the caller's own resources, so a refusal can only come
@@ -60,6 +61,8 @@ def tenants(make_world, seed_lead, db, secret_key):
     )
     lead = Lead.select().where(Lead.tenant == first.tenant).order_by(Lead.id).first()
     posts = list(Post.select().where(Post.tenant == first.tenant))
+    delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
+    attempt_row(delivery, 1)
     db.close()
     ids = {
         "customers": [
@@ -68,6 +71,7 @@ def tenants(make_world, seed_lead, db, secret_key):
             find_customer(first.tenant, "sunco").public_id,
         ],
         "destinations": [destination.public_id],
+        "deliveries": [delivery.public_id],
         "leads": [lead.public_id, str(lead.uuid)],
         "posts": [post.public_id for post in posts],
         "sources": [first.source.public_id, first.source.api_key],
@@ -93,6 +97,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         first.admin_token,
         destination.public_id,
         webhook.public_id,
+        delivery.public_id,
     }
     return first, second, ids, markers
 
@@ -141,7 +146,7 @@ def test_the_same_urls_work_for_the_owner(app, client, tenants):
 
 
 def test_lists_and_writes_without_ids_show_nothing_of_another_tenant(app, client, tenants):
-    first, second, _, markers = tenants
+    first, second, ids, markers = tenants
     before = tenant_snapshot(first.tenant.id)
     for endpoint in admin_endpoints(app):
         if endpoint.arguments:
@@ -154,10 +159,17 @@ def test_lists_and_writes_without_ids_show_nothing_of_another_tenant(app, client
         f"/api/admin/leads?source={first.source.public_id}&test=all",
         f"/api/admin/posts?source={first.source.public_id}",
         "/api/admin/leads?status=assigned&test=all",
+        f"/api/admin/deliveries?destination={ids['destinations'][0]}",
+        f"/api/admin/deliveries?lead={ids['leads'][0]}&status=dead",
     ):
         response = client.get(url, headers=second.admin)
         assert response.status_code == 200
         assert_no_marker(response, markers, url)
+    # Replaying "every dead delivery" is B's own, none of A's.
+    replay = client.post(
+        "/api/admin/deliveries/retry", json={"all_dead": True}, headers=second.admin
+    )
+    assert replay.status_code == 200 and replay.json["count"] == 0
     assert tenant_snapshot(first.tenant.id) == before
 
 

@@ -7,6 +7,7 @@ def blueprints() -> list:
     """Return the admin blueprints, to register through the OpenAPI-aware Api."""
     from app.api.admin import (
         customers,
+        deliveries,
         destinations,
         dryrun,
         leads,
@@ -24,5 +25,6 @@ def blueprints() -> list:
         destinations.blp,
         webhooks.blp,
         leads.blp,
+        deliveries.blp,
         dryrun.blp,
     ]

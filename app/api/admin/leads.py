@@ -6,9 +6,10 @@ from datetime import UTC
 
 from flask import current_app, g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.api.auth import require
+from app.api.schemas import PageSchema
 from app.domain.clock import naive
 from app.domain.money import to_cents
 from app.domain.status import STATUSES
@@ -24,12 +25,6 @@ from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
 
 blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="Leads and posts.")
-
-
-class PageSchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    # Bounded: a larger offset would overflow the database's integer.
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 class LeadQuerySchema(PageSchema):
