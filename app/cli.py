@@ -7,6 +7,7 @@ import click
 from app.commands.analysis import dry_run_command, explain_lead_command
 from app.commands.customers import customer_group
 from app.commands.db import db_group
+from app.commands.deliveries import delivery_group
 from app.commands.examples import examples_group
 from app.commands.leads import lead_group, post_group
 from app.commands.rules import rules_group
@@ -37,6 +38,8 @@ main.add_command(lead_group, name="leads")
 main.add_command(dry_run_command)
 main.add_command(explain_lead_command)
 main.add_command(post_group)
+main.add_command(delivery_group)
+main.add_command(delivery_group, name="deliveries")
 main.add_command(serve_command)
 main.add_command(worker_command)
 main.add_command(examples_group)

@@ -134,13 +134,23 @@ def find_command(
     emit(data, as_json, lambda: table(data, LEAD_COLUMNS))
 
 
-def lead_text(data: dict) -> str:
-    """Return a lead's detail as text: metadata, data, timeline."""
-    head = {k: v for k, v in data.items() if k not in ("data", "timeline")}
+def lead_text(data: dict, tenant: str) -> str:
+    """Return a lead's detail as text: metadata, data, timeline, deliveries."""
+    head = {k: v for k, v in data.items() if k not in ("data", "timeline", "deliveries")}
     lines = [pairs(head), "", "data:"]
     lines += [f"  {k}: {json.dumps(v)}" for k, v in data["data"].items()]
     lines += ["", "timeline:"]
-    lines += [f"  {e['at']}  {e['kind']}: {e['message']}" for e in data["timeline"]]
+    for entry in data["timeline"]:
+        lines.append(f"  {entry['at']}  {entry['kind']}: {entry['message']}")
+        details = entry.get("details") or {}
+        if isinstance(details, dict) and details.get("delivery"):  # its attempts
+            shown = f"sluice delivery show {tenant} {details['delivery']}"
+            lines.append(f"      see {shown}, {details.get('url')}")
+    if data.get("deliveries"):
+        lines += ["", "deliveries:"]
+        rows = [{**d, "last_error": (d["last_error"] or "")[:60]} for d in data["deliveries"]]
+        columns = ["id", "destination", "event", "status", "attempts", "last_error"]
+        lines += ["  " + line for line in table(rows, columns).splitlines()]
     return "\n".join(lines)
 
 
@@ -152,7 +162,7 @@ def lead_text(data: dict) -> str:
 def show_command(tenant: str, lead: str, as_json: bool) -> None:
     """Show a lead: data, metadata, timeline, rule set version."""
     data = LeadDetailSchema().dump(leads.show_lead(operator(tenant), lead))
-    emit(data, as_json, lambda: lead_text(data))
+    emit(data, as_json, lambda: lead_text(data, tenant))
 
 
 @lead_group.command("reprocess")
@@ -165,7 +175,7 @@ def reprocess_command(tenant: str, lead: str, as_json: bool) -> None:
     test_price_cents = to_cents(settings()["TEST_PRICE"])
     done = leads.reprocess_lead(operator(tenant), lead, test_price_cents=test_price_cents)
     data = LeadDetailSchema().dump(done)
-    emit(data, as_json, lambda: lead_text(data))
+    emit(data, as_json, lambda: lead_text(data, tenant))
 
 
 @click.group("post")
