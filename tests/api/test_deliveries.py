@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.store.customers import find_customer
-from app.store.models import Delivery, Lead
+from app.store.models import Customer, Delivery, Lead
 from app.store.tenants import create_tenant, create_user
 from tests.delivery_rows import (
     attempt_row,
@@ -259,3 +259,42 @@ def test_the_openapi_document_describes_deliveries(client):
     schemas = spec["components"]["schemas"]
     assert {"history", "payload"} <= set(schemas["DeliveryDetail"]["properties"])
     assert "deliveries" in schemas["LeadDetail"]["properties"]
+
+
+def test_a_dead_sale_replayed_reaches_the_buyer_with_the_same_webhook_id(
+    client, world, buyer, seed_lead, secret_key, db
+):
+    # The whole way, with the real worker: the buyer's endpoint is gone (410: dead at once),
+    # the tenant fixes the URL, replays the dead delivery, and the buyer gets it.
+    from app.services.worker import Worker
+    from app.store.destinations import create_destination
+
+    for customer in Customer.select().where(Customer.tenant == world.tenant.id):
+        create_destination(
+            customer, {"name": customer.slug, "kind": "http", "url": buyer.url + "/gone"}
+        )
+    db.close()
+    lead_id = world.post(seed_lead).json["lead_public_id"]
+    assert Worker().drain() == 1
+    [dead] = client.get(f"{BASE}?status=dead&lead={lead_id}", headers=world.admin).json
+    failed = client.get(f"/api/admin/leads/{lead_id}", headers=world.admin).json
+    assert failed["timeline"][-1]["kind"] == "delivery_failed"
+    assert failed["timeline"][-1]["details"]["url"] == dead["url"]
+    destination = f"/api/admin/customers/{failed['customer']}/destinations/{dead['destination']}"
+    fixed = client.patch(destination, json={"url": buyer.url + "/ok"}, headers=world.admin)
+    assert fixed.status_code == 200
+    replay = client.post(f"{dead['url']}/retry", headers=world.admin)
+    assert replay.json["replayed"] == [dead["id"]]
+    assert Worker().drain() == 1
+    assert [r.path for r in buyer.received] == ["/gone", "/ok"]
+    assert {r.headers["webhook-id"] for r in buyer.received} == {dead["id"]}
+    shown = client.get(dead["url"], headers=world.admin).json
+    assert shown["status"] == "delivered" and shown["attempts"] == 2 and shown["tries"] == 1
+    assert [(a["number"], a["outcome"], a["status_code"]) for a in shown["history"]] == [
+        (1, "failed", 410),
+        (2, "delivered", 200),
+    ]
+    assert shown["history"][1]["answer"] == '{"status": "accepted"}'
+    lead = client.get(f"/api/admin/leads/{lead_id}", headers=world.admin).json
+    assert [e["kind"] for e in lead["timeline"][-2:]] == ["delivery_failed", "delivered"]
+    assert [(d["id"], d["status"]) for d in lead["deliveries"]] == [(dead["id"], "delivered")]
