@@ -74,11 +74,10 @@ def stop_on_sigterm(signum, frame) -> None:
 def serve_command(host: str, port: int, demo: bool, reset: bool, as_json: bool) -> None:
     """Run the development server (on SQLite, the schema is upgraded first)."""
     from app import create_app
+    from app.config import load_config
     from app.dsl import RulesError
     from app.store.db import database, is_postgresql
     from app.store.migrations import upgrade
-
-    from app.config import load_config
 
     # SLUICE_RULES_DIR sets up the demo even without --demo (docs/operations.md).
     demo = demo or bool(load_config()["RULES_DIR"])
