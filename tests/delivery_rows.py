@@ -23,15 +23,17 @@ START = utcnow().replace(microsecond=0) - timedelta(days=1)
 def destination_row(
     tenant, customer: Customer | None = None, *, name: str = "CRM", removed: bool = False
 ) -> DeliveryDestination:
-    """Return a new HTTP destination: a customer's, or without one a tenant's webhook."""
+    """Return a new HTTP destination: a customer's (dst_), or without one a tenant's
+    webhook (whk_)."""
     return DeliveryDestination.create(
-        public_id=public_id("dst"),
+        public_id=public_id("dst" if customer else "whk"),
         tenant=tenant.id,
         customer=customer.id if customer else None,
         events=None if customer else ["lead.sold", "delivery.failed"],
         name=name,
         kind="http",
         url="https://crm.example/leads",
+        active=not removed,
         removed_at=START if removed else None,
     )
 

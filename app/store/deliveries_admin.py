@@ -161,7 +161,10 @@ def replay_deliveries(
     now = now or utcnow()
     with database.atomic():
         rows = _locked(tenant, refs, all_dead=all_dead, destination=destination)
-        if not all_dead:
+        _hold_destinations(rows)
+        if all_dead:
+            rows = [row for row in rows if row.destination.removed_at is None]
+        else:
             rows = _check_named(refs, rows)
         dead = [row for row in rows if row.status == DEAD]
         pending = [row for row in rows if row.status == PENDING]
@@ -216,6 +219,24 @@ def _locked(
         # as that transaction left it; a row no longer dead drops out of `all_dead`.
         query = query.for_update(of=Delivery)
     return list(query)
+
+
+def _hold_destinations(rows: list[Delivery]) -> None:
+    """Keep the deliveries' destinations from being removed until the replay commits, and
+    read whether they were: a removal waits, then cancels what the replay set pending,
+    rather than leave it pending for a destination no worker sends to."""
+    if not rows or not is_postgresql():
+        return  # SQLite: the transaction holds the database's write lock already
+    ids = sorted({row.destination.id for row in rows})
+    query = (
+        DeliveryDestination.select(DeliveryDestination.id, DeliveryDestination.removed_at)
+        .where(DeliveryDestination.id.in_(ids))
+        .order_by(DeliveryDestination.id)
+        .for_update("FOR SHARE")
+    )
+    removed = {row.id: row.removed_at for row in query}
+    for row in rows:
+        row.destination.removed_at = removed[row.destination.id]
 
 
 def _check_named(refs: Sequence[str], rows: list[Delivery]) -> list[Delivery]:

@@ -10,7 +10,7 @@ import pytest
 
 from app.domain.clock import utcnow
 from app.domain.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from app.services import deliveries, leads
+from app.services import deliveries, destinations, leads
 from app.services.actor import operator_actor, user_actor
 from app.services.deliveries import DeliveryFilter
 from app.store import deliveries_admin
@@ -313,3 +313,48 @@ def test_two_replays_at_once_replay_a_delivery_once(admin, rows, how):
     assert (row.status, row.tries, row.attempts) == ("pending", 0, 12)
     assert Delivery.select().where(Delivery.public_id == dead.public_id).count() == 1
     assert Delivery.select().where(Delivery.status == "pending").count() == 2  # and "pending"
+
+
+def test_a_removal_while_a_replay_runs_cancels_what_it_replayed(admin, rows):
+    """A destination removed while a replay of its deliveries commits: the removal waits for
+    the replay, then cancels the delivery, never left pending for a destination no worker
+    sends to."""
+    if not is_postgresql():
+        pytest.skip("SQLite runs one writer at a time: a removal cannot overlap a replay")
+    dead, replayed, release = rows["dead"], threading.Event(), threading.Event()
+    errors = []
+
+    def replay():
+        try:
+            with database.atomic():
+                deliveries.retry_deliveries(admin, [dead.public_id])
+                replayed.set()
+                release.wait(timeout=30)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            replayed.set()
+            database.close()
+
+    def remove():
+        try:
+            destinations.remove_destination(admin, "sunco", rows["sunco"].public_id)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            database.close()
+
+    one = threading.Thread(target=replay)
+    one.start()
+    assert replayed.wait(timeout=30)
+    two = threading.Thread(target=remove)
+    two.start()
+    deadline = time.monotonic() + 30
+    while two.is_alive() and not _blocked_on_a_lock():  # the removal waits for the replay
+        assert time.monotonic() < deadline, "the removal neither waited nor ended"
+        release.wait(timeout=0.01)
+    release.set()
+    one.join(timeout=30)
+    two.join(timeout=30)
+    assert errors == []
+    assert fresh(dead).status == "canceled"  # not "pending" at a removed destination
