@@ -188,20 +188,23 @@ class DeliverySummarySchema(Schema):
     event = fields.String(metadata={"example": "lead.sold"})
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
     destination = fields.Function(
-        lambda d: d.destination.public_id, metadata={"type": "string", "example": "dst_01j..."}
+        lambda d: d.destination.public_id,
+        metadata={
+            "type": "string",
+            "description": "A customer's destination (dst_...) or a webhook (whk_...).",
+        },
     )
     destination_name = fields.Function(lambda d: d.destination.name, metadata={"type": "string"})
     customer = fields.Function(
         lambda d: d.destination.customer.public_id if d.destination.customer_id else None,
         metadata={
-            "type": "string",
-            "nullable": True,
+            "type": ["string", "null"],
             "description": "The buyer's customer id; null for a tenant's webhook.",
         },
     )
     lead = fields.Function(
         lambda d: d.lead.public_id if d.lead_id else None,
-        metadata={"type": "string", "nullable": True},
+        metadata={"type": ["string", "null"]},
     )
     attempts = fields.Integer(metadata={"description": "Attempts made in all."})
     tries = fields.Integer(
@@ -210,8 +213,7 @@ class DeliverySummarySchema(Schema):
     next_attempt_at = fields.Function(
         lambda d: format_datetime(aware(d.next_attempt_at)) if d.status == PENDING else None,
         metadata={
-            "type": "string",
-            "nullable": True,
+            "type": ["string", "null"],
             "description": "When a pending delivery is attempted next; null otherwise.",
         },
     )

@@ -25,7 +25,7 @@ def delivery_group() -> None:
 @delivery_group.command("list")
 @click.argument("tenant")
 @click.option("--status", type=click.Choice(DELIVERY_STATUSES), help="dead: the dead letters.")
-@click.option("--destination", help="A destination id (dst_...).")
+@click.option("--destination", help="A destination (dst_...) or webhook (whk_...) id.")
 @click.option("--customer", help="A customer slug or id (cus_...).")
 @click.option("--lead", help="A lead id (lead_...).")
 @click.option("--event", type=click.Choice(list(EVENTS)))
@@ -103,7 +103,9 @@ def show_command(tenant: str, delivery: str, as_json: bool) -> None:
 @click.argument("tenant")
 @click.argument("ids", nargs=-1)
 @click.option("--all-dead", is_flag=True, help="Replay every dead delivery.")
-@click.option("--destination", help="With --all-dead: only this destination's (dst_...).")
+@click.option(
+    "--destination", help="With --all-dead: only this destination's (dst_...) or webhook's."
+)
 @json_option
 @with_database
 def retry_command(

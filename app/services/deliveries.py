@@ -22,7 +22,7 @@ MAX_NAMED = 1000
 #: What a reference (a public id, a slug) may look like: anything else names nothing.
 REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FILTER_REFS = {
-    "destination": "a destination id (dst_...)",
+    "destination": "a destination or webhook id (dst_..., whk_...)",
     "customer": "a customer's slug or id (cus_...)",
     "lead": "a lead id (lead_...)",
 }

@@ -270,9 +270,8 @@ def test_a_dead_sale_replayed_reaches_the_buyer_with_the_same_webhook_id(
     from app.store.destinations import create_destination
 
     for customer in Customer.select().where(Customer.tenant == world.tenant.id):
-        create_destination(
-            customer, {"name": customer.slug, "kind": "http", "url": buyer.url + "/gone"}
-        )
+        settings = {"name": customer.slug, "kind": "http", "url": buyer.url + "/gone"}
+        create_destination(world.tenant, settings, customer)
     db.close()
     lead_id = world.post(seed_lead).json["lead_public_id"]
     assert Worker().drain() == 1

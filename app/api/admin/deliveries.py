@@ -32,7 +32,9 @@ TOTAL = {
 
 class DeliveryQuerySchema(PageSchema):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
-    destination = fields.String(metadata={"description": "A destination id (dst_...)."})
+    destination = fields.String(
+        metadata={"description": "A destination (dst_...) or webhook (whk_...) id."}
+    )
     customer = fields.String(metadata={"description": "A customer id (cus_...) or slug."})
     lead = fields.String(metadata={"description": "A lead id (lead_...)."})
     event = fields.String(validate=validate.OneOf(list(EVENTS)))
@@ -47,7 +49,7 @@ class ReplaySchema(Schema):
     )
     destination = fields.String(
         validate=validate.Length(min=1, max=64),
-        metadata={"description": "With all_dead: only this destination's (dst_...)."},
+        metadata={"description": "With all_dead: only this destination's (dst_... or whk_...)."},
     )
 
 
