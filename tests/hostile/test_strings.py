@@ -180,3 +180,19 @@ def test_hostile_request_ids_are_replaced(send):
         response = send(json.dumps(lead(5)).encode(), headers={"X-Request-Id": value})
         assert response.headers["X-Request-Id"] != value
         assert_clean(response, {201, 400})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/admin/leads?source=%00",
+        "/api/admin/leads?status=a%00b",
+        "/api/admin/deliveries?lead=%00",
+        "/api/admin/customers/a%00b/destinations",
+        "/api/admin/leads/lead_%00",
+    ],
+)
+def test_a_nul_in_an_admin_query_or_path_is_a_422_naming_it(client, world, path):
+    answer = client.get(path, headers=world.admin)
+    assert answer.status_code == 422, answer.text
+    assert "NUL" in json.dumps(answer.json["errors"])
