@@ -108,3 +108,8 @@ def delivered_entry(lead: Lead, delivery: Delivery) -> LeadEvent:
     return LeadEvent.create(
         lead=lead.id, kind="delivered", message="Delivered to CRM.", details=details
     )
+
+
+def statuses(deliveries: list[Delivery]) -> list[str]:
+    """Return the stored status of each delivery."""
+    return [Delivery.get_by_id(delivery.id).status for delivery in deliveries]

@@ -5,32 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from app.cli import main
 from app.store.customers import find_customer
 from app.store.models import Delivery, Lead
 from app.store.tenants import create_tenant
 from tests.delivery_rows import attempt_row, delivered_entry, delivery_row, destination_row
-
-
-@pytest.fixture
-def sluice(world, database_url, monkeypatch):
-    """Return run(*args) -> (exit code, output) against the world's database."""
-    monkeypatch.setenv("SLUICE_DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    def run(*args: str):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.output
-
-    return run
-
-
-def run_json(sluice, *args: str):
-    code, output = sluice(*args, "--json")
-    assert code == 0, output
-    return json.loads(output)
 
 
 @pytest.fixture
@@ -60,20 +39,18 @@ def status_of(row) -> str:
 
 def test_deliveries_are_listed_filtered_and_counted(sluice, world, rows):
     tenant = world.tenant.code
-    listed = run_json(sluice, "delivery", "list", tenant)
+    listed = sluice.json("delivery", "list", tenant)
     assert [d["id"] for d in listed] == [
         rows[name].public_id for name in ("dead_hook", "delivered", "dead")
     ]
-    dead = run_json(sluice, "delivery", "list", tenant, "--status", "dead", "--customer", "sunco")
+    dead = sluice.json("delivery", "list", tenant, "--status", "dead", "--customer", "sunco")
     assert [d["id"] for d in dead] == [rows["dead"].public_id]
-    by_destination = run_json(
-        sluice, "deliveries", "list", tenant, "--destination", rows["hook"].public_id
+    by_destination = sluice.json(
+        "deliveries", "list", tenant, "--destination", rows["hook"].public_id
     )
     assert [d["id"] for d in by_destination] == [rows["dead_hook"].public_id]
-    assert run_json(sluice, "delivery", "list", tenant, "--event", "lead.unsold", "--limit", "1")
-    assert run_json(sluice, "delivery", "list", tenant, "--status", "dead", "--count") == {
-        "count": 2
-    }
+    assert sluice.json("delivery", "list", tenant, "--event", "lead.unsold", "--limit", "1")
+    assert sluice.json("delivery", "list", tenant, "--status", "dead", "--count") == {"count": 2}
     code, text = sluice("delivery", "list", tenant, "--status", "dead")
     assert code == 0
     assert text.splitlines()[0].split() == [
@@ -92,7 +69,7 @@ def test_deliveries_are_listed_filtered_and_counted(sluice, world, rows):
 
 def test_a_delivery_is_shown_with_its_attempts(sluice, world, rows):
     tenant, dead = world.tenant.code, rows["dead"].public_id
-    shown = run_json(sluice, "delivery", "show", tenant, dead)
+    shown = sluice.json("delivery", "show", tenant, dead)
     assert [a["number"] for a in shown["history"]] == [1, 2]
     assert shown["history"][1]["error"] == "read timeout after 10 s"
     code, text = sluice("delivery", "show", tenant, dead)
@@ -116,8 +93,8 @@ def test_deliveries_are_replayed_one_by_one_or_all_dead(sluice, world, rows):
     assert text.strip() == "replayed 0 dead deliveries; 1 pending delivery to be attempted now"
     code, text = sluice("delivery", "retry", tenant, rows["delivered"].public_id)
     assert code == 1 and f"{rows['delivered'].public_id} is delivered" in text
-    done = run_json(
-        sluice, "delivery", "retry", tenant, "--all-dead", "--destination", rows["hook"].public_id
+    done = sluice.json(
+        "delivery", "retry", tenant, "--all-dead", "--destination", rows["hook"].public_id
     )
     assert done == {"replayed": [rows["dead_hook"].public_id], "rescheduled": [], "count": 1}
     assert status_of(rows["dead_hook"]) == "pending"
@@ -175,7 +152,7 @@ def test_lead_show_lists_the_deliveries_and_links_the_timeline(sluice, world, ro
     timeline = lines.index("timeline:")
     shown = f"sluice delivery show {world.tenant.code} {rows['delivered'].public_id}"
     assert lines[timeline + 1 :].index(f"      see {shown}, {url}") >= 1
-    data = run_json(sluice, "lead", "show", world.tenant.code, lead.public_id)
+    data = sluice.json("lead", "show", world.tenant.code, lead.public_id)
     assert [d["id"] for d in data["deliveries"]] == [
         rows["dead"].public_id,
         rows["delivered"].public_id,

@@ -5,38 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from app.cli import main
 from app.store.models import DeliveryDestination
-from tests.deliveries import make_delivery, statuses
-
-
-@pytest.fixture
-def sluice(world, database_url, monkeypatch, secret_key):
-    """Return run(*args) -> (exit code, output) against the world's database."""
-    monkeypatch.setenv("SLUICE_DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    def run(*args: str):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.output
-
-    return run
-
-
-def run_json(sluice, *args: str):
-    code, output = sluice(*args, "--json")
-    assert code == 0, output
-    return json.loads(output)
+from tests.delivery_rows import delivery_row, statuses
 
 
 def test_add_show_update_rotate_and_remove(sluice, world, db, tmp_path):
     tenant = world.tenant.code
     template = tmp_path / "body.j2"
     template.write_text('{"kind": {{ body.type|tojson }}}')
-    added = run_json(
-        sluice,
+    added = sluice.json(
         *("webhook", "add", tenant, "--url", "https://hooks.acme.example/sluice"),
         *("--events", "lead.unsold, lead.sold", "--events", "delivery.failed"),
         *("--header", "Authorization: Bearer sk_live_0123456789", "--template", str(template)),
@@ -56,24 +34,25 @@ def test_add_show_update_rotate_and_remove(sluice, world, db, tmp_path):
     assert "lead.sold, lead.unsold, delivery.failed" in text
     code, text = sluice("webhook", "list", tenant)
     assert code == 0 and whk in text and "lead.sold,lead.unsold,delivery.failed" in text
-    updated = run_json(
-        sluice,
+    updated = sluice.json(
         *("webhook", "update", tenant, whk, "--events", "destination.paused"),
         *("--name", "Acme ops", "--retry-schedule", "10,60", "--pause"),
     )
     assert updated["events"] == ["destination.paused"] and updated["name"] == "Acme ops"
     assert updated["retry_schedule"] == [10, 60] and updated["active"] is False
-    resumed = run_json(sluice, "webhook", "update", tenant, whk, "--resume")
+    resumed = sluice.json("webhook", "update", tenant, whk, "--resume")
     assert resumed["active"] is True and resumed["events"] == ["destination.paused"]
     code, text = sluice("webhook", "rotate-secret", tenant, whk)
     assert code == 0 and "(shown once)" in text
-    rotated = run_json(sluice, "webhook", "rotate-secret", tenant, whk, "--overlap-hours", "0")
+    rotated = sluice.json("webhook", "rotate-secret", tenant, whk, "--overlap-hours", "0")
     assert rotated["signing_secret"] != secret
-    pending = make_delivery(DeliveryDestination.get(DeliveryDestination.public_id == whk))
+    pending = delivery_row(
+        DeliveryDestination.get(DeliveryDestination.public_id == whk), status="pending"
+    )
     code, text = sluice("webhook", "remove", tenant, whk)
     assert code == 0 and text == f"removed {whk}; 1 delivery not sent yet canceled\n"
     assert statuses([pending]) == ["canceled"]
-    assert run_json(sluice, "webhook", "list", tenant) == []
+    assert sluice.json("webhook", "list", tenant) == []
     code, output = sluice("webhook", "show", tenant, whk, "--json")
     assert code == 1 and json.loads(output)["error"] == f"no webhook '{whk}'"
 
@@ -98,7 +77,7 @@ def test_refusals_name_the_field(sluice, world, options, field, message):
     assert refusal["details"]["errors"][field][0].startswith(message)
     code, output = sluice(*args)
     assert (code, output) == (1, f"error: {refusal['error']}\n")
-    assert run_json(sluice, "webhook", "list", tenant) == []
+    assert sluice.json("webhook", "list", tenant) == []
 
 
 def test_an_unknown_tenant_or_webhook_is_named(sluice, world):

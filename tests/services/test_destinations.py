@@ -17,7 +17,7 @@ from app.store.customers import create_customer
 from app.store.destinations import destination_of
 from app.store.models import DeliveryDestination
 from app.store.tenants import create_tenant, create_user
-from tests.deliveries import make_delivery, statuses
+from tests.delivery_rows import delivery_row, statuses
 
 HTTP = {
     "name": "Sunco CRM",
@@ -182,8 +182,10 @@ def test_a_viewer_reads_but_cannot_add(admin, world):
 def test_a_removed_destination_is_kept_hidden_and_its_pending_deliveries_canceled(admin):
     row = destinations.add_destination(admin, "sunco", HTTP)
     other = destinations.add_destination(admin, "sunco", {**HTTP, "name": "Other"})
-    made = [make_delivery(row, status) for status in ("pending", "pending", "sending", "dead")]
-    untouched = make_delivery(other)
+    made = [
+        delivery_row(row, status=status) for status in ("pending", "pending", "sending", "dead")
+    ]
+    untouched = delivery_row(other, status="pending")
     assert destinations.remove_destination(admin, "sunco", row.public_id) == 2
     assert statuses(made) == ["canceled", "canceled", "sending", "dead"]  # the worker ends sending
     assert statuses([untouched]) == ["pending"]

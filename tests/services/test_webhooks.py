@@ -15,7 +15,7 @@ from app.services.actor import operator_actor, user_actor
 from app.store.destinations import destination_of
 from app.store.models import DeliveryDestination
 from app.store.tenants import create_tenant, create_user
-from tests.deliveries import make_delivery, statuses
+from tests.delivery_rows import delivery_row, statuses
 
 HOOK = {
     "url": "https://hooks.acme.example/sluice",
@@ -141,8 +141,8 @@ def test_a_rotated_secret_still_signs_during_the_overlap_only(admin):
 def test_a_removed_webhook_is_kept_hidden_and_its_pending_deliveries_canceled(admin):
     row = webhooks.add_webhook(admin, HOOK)
     other = webhooks.add_webhook(admin, {**HOOK, "name": "Other"})
-    made = [make_delivery(row, status) for status in ("pending", "sending", "delivered")]
-    untouched = make_delivery(other)
+    made = [delivery_row(row, status=status) for status in ("pending", "sending", "delivered")]
+    untouched = delivery_row(other, status="pending")
     assert webhooks.remove_webhook(admin, row.public_id) == 1
     assert statuses(made) == ["canceled", "sending", "delivered"]
     assert statuses([untouched]) == ["pending"]
