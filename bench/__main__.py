@@ -1,9 +1,10 @@
-"""Run the benchmarks (`python -m bench [predicate|ruleset|dryrun|intake]`); results go to
-RESULTS.md.
+"""Run the benchmarks (`python -m bench [predicate|ruleset|dryrun|intake|delivery]`); results
+go to RESULTS.md.
 
 A full run (`python -m bench`) runs the benchmarks that need no database and rewrites
-RESULTS.md, keeping the sections of the others; `python -m bench dryrun` or
-`python -m bench intake` (PostgreSQL; intake also needs wrk) replaces only its own section.
+RESULTS.md, keeping the sections of the others; `python -m bench dryrun`,
+`python -m bench intake` or `python -m bench delivery` (PostgreSQL; intake and delivery also
+need wrk) replaces only its own section.
 Every write ends RESULTS.md with the table of levers tried (bench/levers.py).
 """
 
@@ -16,16 +17,21 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dryrun, intake, levers, predicate, ruleset
+from bench import delivery, dryrun, intake, levers, predicate, ruleset
 
 BENCHMARKS = {
     "predicate": predicate.run,
     "ruleset": ruleset.run,
     "dryrun": dryrun.run,
     "intake": intake.run,
+    "delivery": delivery.run,
 }
 # These need PostgreSQL and minutes: run by name, each in its own RESULTS.md section.
-SEPARATE = {"dryrun": "## Benchmark 3: dry-run", "intake": "## Benchmark 4: intake"}
+SEPARATE = {
+    "dryrun": "## Benchmark 3: dry-run",
+    "intake": "## Benchmark 4: intake",
+    "delivery": "## Benchmark 5: delivery",
+}
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (
     "# Sluice benchmarks\n\n"
