@@ -1,16 +1,21 @@
 """The delivery worker: claims due deliveries and sends them, many at once, until stopped.
 
-One loop claims (app/store/deliveries.py) as many due deliveries as it has free threads;
-each thread sends one (app/delivery) and settles it in one transaction. When nothing is due
-the loop waits: on PostgreSQL until a NOTIFY says a delivery became due (a sale's commit
-sends it) or the next retry is due; on SQLite it polls. Run one worker on SQLite, as many as
-needed on PostgreSQL (on any machine): their claims never overlap.
+One loop does the worker's database work (app/store/deliveries.py): it claims as many due
+deliveries as it has free threads, hands each to a thread that sends it (app/delivery), and
+settles the attempts that have ended, as many as there are, in one transaction. When it has
+nothing to do it waits: on PostgreSQL until a NOTIFY says a delivery became due (a sale's
+commit sends it), a thread ends an attempt, or the next retry is due; on SQLite it polls.
+Every `idle_wait` seconds it also makes due again what a gone worker left claimed. Run one
+worker on SQLite, as many as needed on PostgreSQL (on any machine): their claims never
+overlap.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import select
 import socket
 import threading
 import time
@@ -27,12 +32,14 @@ from app.delivery.schedule import next_attempt_at
 from app.domain.clock import utcnow
 from app.domain.delivery import DEFAULT_SCHEDULE, Attempt, Destination, Message
 from app.store import deliveries as store
-from app.store.db import database, is_postgresql
+from app.store.db import database
 from app.store.destinations import destination_of
 
 log = logging.getLogger("sluice.worker")
 
 Send = Callable[[Destination, Message, httpx.Client], Attempt]
+#: The shortest wait when a look for due deliveries found one it could not claim yet.
+SHORTEST_WAIT = 0.01
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class WorkerSettings:
     pause: store.PausePolicy = field(default_factory=store.PausePolicy)
     idle_wait: float = 1.0  # the longest wait between looks for due deliveries
     destination_ttl: float = 30.0  # seconds a destination's settings are kept in memory
+    settle_batch: int = 256  # the most attempts settled in one transaction
 
 
 class Worker:
@@ -54,92 +62,172 @@ class Worker:
         self.send = send
         self.id: int | None = None
         self._destinations: dict[tuple[int, datetime], tuple[float, Destination]] = {}
-        self._free = threading.Semaphore(self.settings.concurrency)
-        self._idle = threading.Condition()
-        self._in_flight = 0
-        self.settled = 0  # attempts settled so far
+        # A thread that ends an attempt queues it and rings the bell, waking the loop.
+        self._ended: queue.SimpleQueue[tuple[store.Claimed, store.Settlement | None]]
+        self._ended = queue.SimpleQueue()
+        self._bell: socket.socket | None = None  # read by the loop (`_open_bell`)
+        self._ringer: socket.socket | None = None
+        self._in_flight = 0  # claimed and not yet settled (the loop's own count)
+        self._released_at = float("-inf")  # when it last looked for abandoned claims
+        self._due: tuple[float, datetime | None] | None = None  # (looked at, next due)
+        self.settled = 0  # attempts ended so far
         self.client: httpx.Client | None = None  # HTTP connections, reused; open while working
 
     def run(self, stop: threading.Event) -> None:
-        """Send due deliveries until `stop` is set; attempts in flight then finish."""
+        """Send due deliveries until `stop` is set; attempts in flight then end and are
+        settled."""
         self.id = store.register_worker(socket.gethostname(), os.getpid())
         waker = store.Waker(self.id)
-        if not is_postgresql():
-            released = store.release_abandoned(self.id)
-            if released:
-                log.warning(
-                    "%d deliveries left sending by a stopped worker are due again", released
-                )
         log.info("worker %s started (concurrency %d)", self.id, self.settings.concurrency)
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="delivery")
         self.client = new_client(self.settings.concurrency)
+        bell = self._open_bell()
         try:
             while not stop.is_set():
-                if not self._claim_and_submit(pool):
-                    waker.wait(self._idle_seconds())
+                self._step(pool)
+                waker.wait(self._wait_seconds(), bell)
         finally:
             pool.shutdown(wait=True)
-            self.client.close()
-            waker.close()
-            store.stop_worker(self.id)
-            database.close()
-            log.info("worker %s stopped", self.id)
+            try:
+                self._settle_ended()
+            finally:
+                self._close_bell()
+                self.client.close()
+                waker.close()
+                store.stop_worker(self.id)
+                database.close()
+                log.info("worker %s stopped", self.id)
 
     def drain(self) -> int:
         """Send every delivery due now (retries falling due meanwhile too) and return how
-        many attempts were settled; for `sluice worker --once` and tests."""
+        many attempts ended; for `sluice worker --once` and tests."""
         self.id = self.id or store.register_worker(socket.gethostname(), os.getpid())
         waker = store.Waker(self.id)  # holds the worker's lock: its claims are not abandoned
-        if not is_postgresql():
-            store.release_abandoned(self.id)
+        self._released_at = float("-inf")
         before = self.settled
+        bell = self._open_bell()
         try:
             with (
                 new_client(self.settings.concurrency) as self.client,
                 ThreadPoolExecutor(self.settings.concurrency) as pool,
             ):
-                while True:
-                    if self._claim_and_submit(pool):
-                        continue
-                    with self._idle:
-                        while self._in_flight:
-                            self._idle.wait()
-                    if not self._claim_and_submit(pool):
-                        break
+                while self._step(pool) or self._in_flight:
+                    if self._in_flight:
+                        select.select([bell], [], [], self.settings.idle_wait)
         finally:
+            self._close_bell()
             waker.close()
         return self.settled - before
 
-    def _claim_and_submit(self, pool: ThreadPoolExecutor) -> bool:
-        """Claim due deliveries for the free threads and start them; False if none was due."""
-        free = self._take_free_slots()
+    def _open_bell(self) -> socket.socket:
+        """Return the socket a thread that ended an attempt makes readable (`_attempt`)."""
+        self._bell, self._ringer = socket.socketpair()
+        self._bell.setblocking(False)
+        return self._bell
+
+    def _close_bell(self) -> None:
+        for end in (self._bell, self._ringer):
+            if end is not None:
+                end.close()
+        self._bell = self._ringer = None
+
+    def _step(self, pool: ThreadPoolExecutor) -> int:
+        """Settle the attempts that ended, make abandoned claims due now and then, claim
+        due deliveries for the free threads and start them; return how many it claimed."""
         assert self.id is not None
+        self._settle_ended()
+        now = time.monotonic()
+        if now - self._released_at >= self.settings.idle_wait:
+            self._released_at = now
+            released = store.release_abandoned(self.id)
+            if released:
+                log.warning("%d deliveries left sending by a gone worker are due again", released)
+        free = self.settings.concurrency - self._in_flight
+        if free <= 0:
+            return 0
         claimed = store.claim_due(self.id, free, self.settings.lease)
-        for _ in range(free - len(claimed)):
-            self._free.release()
         for delivery in claimed:
-            with self._idle:
-                self._in_flight += 1
+            self._in_flight += 1
             pool.submit(self._attempt, delivery)
-        return bool(claimed)
+        return len(claimed)
 
-    def _take_free_slots(self) -> int:
-        """Wait for at least one free thread; take every free one; return how many."""
-        self._free.acquire()
-        taken = 1
-        while self._free.acquire(blocking=False):
-            taken += 1
-        return taken
+    def _wait_seconds(self) -> float:
+        """Return how long the loop may wait: until the next retry is due, at most idle_wait.
 
-    def _idle_seconds(self) -> float:
-        """Return how long to wait for work: until the next retry is due, at most idle_wait."""
-        due = store.next_due_at()
+        Only an idle worker looks, at most once every idle_wait seconds unless what it saw
+        has come due: a retry written meanwhile by another worker starts up to idle_wait
+        late, a look less for every delivery when deliveries come one by one.
+        """
+        if self._in_flight:
+            return self.settings.idle_wait  # an ending attempt rings the bell
+        now = time.monotonic()
+        looked = self._due
+        if looked is None or now - looked[0] >= self.settings.idle_wait or _due(looked[1]):
+            looked = self._due = (now, store.next_due_at())
+        due = looked[1]
         if due is None:
             return self.settings.idle_wait
-        return max(0.0, min(self.settings.idle_wait, (due - utcnow()).total_seconds()))
+        seconds = (due - utcnow()).total_seconds()
+        return max(SHORTEST_WAIT, min(self.settings.idle_wait, seconds))
+
+    def _settle_ended(self) -> None:
+        """Settle every attempt that ended, a batch at a time, each batch in one transaction."""
+        try:
+            while self._bell is not None and self._bell.recv(4096):
+                pass
+        except BlockingIOError:
+            pass  # rung as many times as it was, until now
+        ended = []
+        while True:
+            try:
+                ended.append(self._ended.get_nowait())
+            except queue.Empty:
+                break
+        if not ended:
+            return
+        self._in_flight -= len(ended)
+        self.settled += len(ended)
+        settlements = [settlement for _, settlement in ended if settlement is not None]
+        size = self.settings.settle_batch
+        for start in range(0, len(settlements), size):
+            self._settle(settlements[start : start + size])
+
+    def _settle(self, settlements: list[store.Settlement]) -> None:
+        """Settle attempts in one transaction; if that fails, one by one (a delivery that
+        cannot be settled is left to its lease)."""
+        assert self.id is not None
+        try:
+            results = store.settle(self.id, settlements, self.settings.pause)
+        except Exception:
+            if not database.is_closed():
+                database.close()  # a broken connection is replaced on the next use
+            if len(settlements) > 1:
+                for settlement in settlements:
+                    self._settle([settlement])
+                return
+            log.exception(
+                "delivery %s: the attempt could not be settled", settlements[0].claimed.public_id
+            )
+            return
+        for settlement, settled in zip(settlements, results, strict=True):
+            delivery = settlement.claimed
+            log.info(
+                "delivery %s to %s: attempt %d %s (%s) in %.0f ms -> %s",
+                delivery.public_id,
+                delivery.destination_ref,
+                delivery.attempts,
+                settlement.outcome,
+                settlement.status_code or settlement.error,
+                settlement.duration_ms,
+                "left to another worker" if settled.lease_lost else settled.status,
+            )
+            if settled.paused:
+                log.warning("destination %s paused after failing", delivery.destination_ref)
 
     def _attempt(self, delivery: store.Claimed) -> None:
-        """Send one claimed delivery and settle it; a failure to settle leaves it to its lease."""
+        """Send one claimed delivery (in a thread of the pool) and hand the attempt to the
+        loop to settle; a failure before it ends leaves the delivery to its lease."""
+        settlement = None
         try:
             destination = self._destination(delivery)
             message = Message(
@@ -156,10 +244,8 @@ class Worker:
                     schedule=delivery.retry_schedule or DEFAULT_SCHEDULE,
                     retry_after_seconds=attempt.retry_after_seconds,
                 )
-            assert self.id is not None
-            settled = store.settle(
+            settlement = store.Settlement(
                 delivery,
-                self.id,
                 started_at=started_at,
                 duration_ms=attempt.duration_ms,
                 outcome=attempt.outcome,
@@ -167,30 +253,15 @@ class Worker:
                 answer=attempt.answer,
                 error=attempt.error,
                 next_attempt_at=retry_at,
-                policy=self.settings.pause,
             )
-            log.info(
-                "delivery %s to %s: attempt %d %s (%s) in %.0f ms -> %s",
-                delivery.public_id,
-                delivery.destination_ref,
-                delivery.attempts,
-                attempt.outcome,
-                attempt.status_code or attempt.error,
-                attempt.duration_ms,
-                settled.status,
-            )
-            if settled.paused:
-                log.warning("destination %s paused after failing", delivery.destination_ref)
         except Exception:
-            log.exception("delivery %s: the attempt could not be settled", delivery.public_id)
+            log.exception("delivery %s: the attempt failed", delivery.public_id)
         finally:
-            if not database.is_closed():
+            if not database.is_closed():  # a destination read from the database
                 database.close()
-            with self._idle:
-                self._in_flight -= 1
-                self.settled += 1
-                self._idle.notify_all()
-            self._free.release()
+            self._ended.put((delivery, settlement))
+            assert self._ringer is not None
+            self._ringer.send(b".")
 
     def _destination(self, delivery: store.Claimed) -> Destination:
         """Return the delivery's destination, its secrets decrypted, kept for a while."""
@@ -202,3 +273,8 @@ class Worker:
         destination = destination_of(store.destination_row(delivery.destination_id))
         self._destinations[key] = (now, destination)
         return destination
+
+
+def _due(at: datetime | None) -> bool:
+    """Tell whether a time seen as the next due one has come."""
+    return at is not None and at <= utcnow()

@@ -4,21 +4,24 @@ A routing writes its deliveries in its own transaction (`outbox_statement`, one 
 SELECT over the tenant's destinations): a sold lead always has its deliveries, and a sale
 that rolls back has none. Workers claim due deliveries (`claim_due`: on PostgreSQL
 `FOR UPDATE SKIP LOCKED`, so two workers never take the same one), send them outside any
-transaction, and settle each attempt in one transaction (`settle`).
+transaction, and settle the attempts that ended (`settle`: their rows and their deliveries'
+new states, a batch of attempts in one transaction).
 
 A claim is a lease: the delivery is `sending`, marked with the worker's id, until
-`claimed_until`. A worker that dies mid-attempt leaves it so; another worker takes it again
-when the lease ends or, on PostgreSQL, at once when the dead worker's session lock (held by
-its listening connection for its whole life) is gone. The retry keeps the delivery's
-`webhook-id`: delivery is at least once. A worker whose lease was taken over records its
-attempt but leaves the delivery to the new claimant.
+`claimed_until`. A worker that dies mid-attempt leaves it so; `release_abandoned`, which
+every worker runs every second or so, makes it due again when the lease ends or, on
+PostgreSQL, as soon as the dead worker's session lock (held by its listening connection for
+its whole life) is gone. The retry keeps the delivery's `webhook-id`: delivery is at least
+once. A worker whose lease was taken over records its attempt but leaves the delivery to
+the new claimant.
 """
-
 from __future__ import annotations
 
 import fcntl
 import select
+import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -29,7 +32,14 @@ import psycopg2
 from app.domain.clock import utcnow
 from app.domain.delivery import DEAD, DELIVERED, PENDING, SENDING, SOLD, Outbox
 from app.domain.errors import UnavailableError
-from app.store.db import database, database_file, execute, is_postgresql, json_param
+from app.store.db import (
+    database,
+    database_file,
+    execute,
+    is_postgresql,
+    json_param,
+    json_text,
+)
 from app.store.migrations import DELIVERY_CHANNEL
 from app.store.models import DeliveryDestination, DeliveryWorker
 
@@ -121,42 +131,53 @@ _CLAIMED = (
 )
 
 
-def _abandoned() -> str:
-    """Return the SQL telling whether claimed delivery `x`'s worker is gone (its lease
-    ended, or on PostgreSQL its session lock is free)."""
-    expired = "x.claimed_until < %s"
-    if not is_postgresql():
-        return expired
-    return (
-        f"({expired} OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
-        f" AND l.classid::bigint = {WORKER_LOCK} AND l.objid::bigint = x.claimed_by_id"
-        " AND l.objsubid = 2 AND l.granted))"
-    )
+#: The SQL telling whether delivery `x`'s destination takes deliveries (not paused or
+#: removed). A scalar subquery, evaluated for each row read, not a join: the planner then
+#: reads the due rows in the order of the (status, next_attempt_at) index and stops at the
+#: LIMIT, however stale its statistics (as a join, a queue that grew since the last ANALYZE
+#: was read whole, and sorted, for every claim).
+_ACTIVE = (
+    "(SELECT dd.active AND dd.removed_at IS NULL FROM delivery_destination dd"
+    " WHERE dd.id = x.destination_id)"
+)
 
 
 def claim_due(worker_id: int, limit: int, lease: timedelta) -> list[Claimed]:
     """Claim up to `limit` due deliveries of active destinations for the worker, oldest due
-    first; deliveries left `sending` by a gone worker are due again."""
+    first (what a gone worker left `sending` is made due again by `release_abandoned`).
+
+    The due rows are read in the order of the (status, next_attempt_at) index and the read
+    stops at `limit`, however long the queue (see `_ACTIVE`). On PostgreSQL one statement (its own
+    transaction, one round trip) locks them `FOR UPDATE SKIP LOCKED`, so that two workers
+    never take the same one, marks them and returns them with their destinations.
+    """
     now = utcnow()
-    due = (
-        f"((x.status = '{PENDING}' AND x.next_attempt_at <= %s)"
-        f" OR (x.status = '{SENDING}' AND {_abandoned()}))"
-    )
     chosen = (
-        "SELECT x.id FROM delivery x JOIN delivery_destination dd ON dd.id = x.destination_id"
-        f" WHERE {due} AND dd.active AND dd.removed_at IS NULL"
-        " ORDER BY x.next_attempt_at LIMIT %s"
+        f"SELECT x.id FROM delivery x WHERE x.status = '{PENDING}' AND x.next_attempt_at <= %s"
+        f" AND {_ACTIVE} ORDER BY x.next_attempt_at LIMIT %s"
     )
-    if is_postgresql():
-        chosen += " FOR UPDATE OF x SKIP LOCKED"
-    query = (
+    mark = (
         f"UPDATE delivery SET status = '{SENDING}', claimed_by_id = %s, claimed_until = %s,"
         " attempts = attempts + 1, tries = tries + 1, updated_at = %s"
-        f" WHERE id IN ({chosen})"
     )
-    params = [worker_id, now + lease, now, now, now, limit]
-    with database.atomic():
-        ids = [row[0] for row in execute(query + " RETURNING id", params).fetchall()]
+    if is_postgresql():
+        rows = execute(
+            f"WITH chosen AS ({chosen} FOR UPDATE OF x SKIP LOCKED),"
+            f" moved AS ({mark} FROM chosen WHERE delivery.id = chosen.id RETURNING delivery.*)"
+            f" SELECT {_CLAIMED} FROM moved d"
+            " JOIN delivery_destination dd ON dd.id = d.destination_id"
+            " ORDER BY d.next_attempt_at",
+            [now, limit, worker_id, now + lease, now],
+        ).fetchall()
+        return [_claimed(row) for row in rows]
+    with database.atomic():  # SQLite: one writer at a time
+        ids = [
+            row[0]
+            for row in execute(
+                f"{mark} WHERE id IN ({chosen}) RETURNING id",
+                [worker_id, now + lease, now, now, limit],
+            ).fetchall()
+        ]
         if not ids:
             return []
         rows = execute(
@@ -201,11 +222,10 @@ def _time(value: Any) -> datetime:
 def next_due_at() -> datetime | None:
     """Return when the next pending delivery of an active destination is due, if any."""
     row = execute(
-        "SELECT min(x.next_attempt_at) FROM delivery x"
-        " JOIN delivery_destination dd ON dd.id = x.destination_id"
-        f" WHERE x.status = '{PENDING}' AND dd.active AND dd.removed_at IS NULL"
+        f"SELECT x.next_attempt_at FROM delivery x WHERE x.status = '{PENDING}' AND {_ACTIVE}"
+        " ORDER BY x.next_attempt_at LIMIT 1"
     ).fetchone()
-    return _time(row[0]) if row and row[0] is not None else None
+    return _time(row[0]) if row else None
 
 
 def destination_row(destination_id: int) -> DeliveryDestination:
@@ -231,51 +251,117 @@ class Settled:
     paused: bool = False
 
 
-def settle(
-    claimed: Claimed,
-    worker_id: int,
-    *,
-    started_at: datetime,
-    duration_ms: float,
-    outcome: str,
-    status_code: int | None,
-    answer: str,
-    error: str | None,
-    next_attempt_at: datetime | None,
-    policy: PausePolicy,
-) -> Settled:
-    """Record an attempt and settle its delivery in one transaction: delivered, pending
-    again at `next_attempt_at`, or dead (no attempt left, or failed for good); keep the
-    destination's failure streak, pausing it per `policy`, and tell the lead's timeline
-    and the tenant's webhooks what became of a buyer's delivery."""
+@dataclass(frozen=True)
+class Settlement:
+    """One finished attempt of a claimed delivery, to record and settle."""
+
+    claimed: Claimed
+    started_at: datetime
+    duration_ms: float
+    outcome: str  # delivered | retry | failed
+    status_code: int | None = None
+    answer: str = ""
+    error: str | None = None
+    next_attempt_at: datetime | None = None  # a retry's time; None: no attempt is left
+
+
+def settle(worker_id: int, settlements: Sequence[Settlement], policy: PausePolicy) -> list[Settled]:
+    """Record attempts and settle their deliveries, all in one transaction: each delivered,
+    pending again at its `next_attempt_at`, or dead (no attempt left, or failed for good);
+    keep the destinations' failure streaks in the attempts' order, pausing one per
+    `policy`, and tell the lead's timeline and the tenant's webhooks what became of a
+    buyer's delivery. A delivery whose claim was taken over is left to its new claimant,
+    its attempt recorded all the same. Answers what became of each, in order."""
     now = utcnow()
+    if is_postgresql() and all(s.outcome == "delivered" for s in settlements):
+        return _settle_delivered(worker_id, settlements, now)
+    with database.atomic():
+        return [_settle_one(worker_id, settlement, now, policy) for settlement in settlements]
+
+
+def _settle_one(
+    worker_id: int, settlement: Settlement, now: datetime, policy: PausePolicy
+) -> Settled:
+    claimed, outcome = settlement.claimed, settlement.outcome
     if outcome == "delivered":
         status, delivered_at = DELIVERED, now
-    elif outcome == "retry" and next_attempt_at is not None:
+    elif outcome == "retry" and settlement.next_attempt_at is not None:
         status, delivered_at = PENDING, None
     else:
         status, delivered_at = DEAD, None
-    with database.atomic():
-        execute(
-            "INSERT INTO delivery_attempt (delivery_id, number, worker, started_at, duration_ms,"
-            " outcome, status_code, answer, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [claimed.id, claimed.attempts, worker_id, started_at, duration_ms, outcome]
-            + [status_code, answer, error],
-        )
-        moved = execute(
-            "UPDATE delivery SET status = %s, next_attempt_at = COALESCE(%s, next_attempt_at),"
-            " claimed_by_id = NULL, claimed_until = NULL, last_status_code = %s,"
-            " last_error = %s, delivered_at = %s, updated_at = %s"
-            f" WHERE id = %s AND claimed_by_id = %s AND status = '{SENDING}' RETURNING id",
-            [status, next_attempt_at, status_code, error, delivered_at, now]
-            + [claimed.id, worker_id],
-        ).fetchall()
-        if not moved:
-            return Settled(status=SENDING, lease_lost=True)
-        paused = _count_streak(claimed, outcome == "delivered", now, policy)
-        if claimed.customer_id is not None and claimed.lead_id is not None:
-            _tell_lead(claimed, status, status_code, error, now)
+    execute(
+        "INSERT INTO delivery_attempt (delivery_id, number, worker, started_at, duration_ms,"
+        " outcome, status_code, answer, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [claimed.id, claimed.attempts, worker_id, settlement.started_at, settlement.duration_ms]
+        + [outcome, settlement.status_code, settlement.answer, settlement.error],
+    )
+    moved = execute(
+        "UPDATE delivery SET status = %s, next_attempt_at = COALESCE(%s, next_attempt_at),"
+        " claimed_by_id = NULL, claimed_until = NULL, last_status_code = %s,"
+        " last_error = %s, delivered_at = %s, updated_at = %s"
+        f" WHERE id = %s AND claimed_by_id = %s AND status = '{SENDING}' RETURNING id",
+        [status, settlement.next_attempt_at, settlement.status_code, settlement.error]
+        + [delivered_at, now, claimed.id, worker_id],
+    ).fetchall()
+    if not moved:
+        return Settled(status=SENDING, lease_lost=True)
+    paused = _count_streak(claimed, outcome == "delivered", now, policy)
+    if claimed.customer_id is not None and claimed.lead_id is not None:
+        _tell_lead(claimed, status, settlement.status_code, settlement.error, now)
     return Settled(status=status, paused=paused)
+
+
+#: A row of `_settle_delivered`'s values: the delivery, its attempt, its timeline entry.
+_DELIVERED_ROW = (
+    "(%s::bigint, %s::integer, %s::timestamp, %s::float8, %s::integer, %s::text,"
+    " %s::bigint, %s::text, %s::jsonb)"
+)
+
+
+def _settle_delivered(
+    worker_id: int, settlements: Sequence[Settlement], now: datetime
+) -> list[Settled]:
+    """Settle delivered attempts (PostgreSQL) in one statement, its own transaction: the
+    common case in one round trip, however many attempts. As `_settle_one` does for each:
+    the attempt rows, the deliveries delivered where the claim is still this worker's, the
+    failure streaks of their destinations ended, and the buyers' deliveries on the leads'
+    timelines."""
+    rows, params = [], []
+    for settlement in settlements:
+        claimed = settlement.claimed
+        told = claimed.customer_id is not None and claimed.lead_id is not None
+        message, details = _timeline_entry(claimed, DELIVERED, None) if told else (None, None)
+        rows.append(_DELIVERED_ROW)
+        params += [claimed.id, claimed.attempts, settlement.started_at, settlement.duration_ms]
+        params += [settlement.status_code, settlement.answer]
+        params += [claimed.lead_id if told else None, message, json_text(details) if told else None]
+    moved = {
+        row[0]
+        for row in execute(
+            "WITH v (id, number, started_at, duration_ms, status_code, answer, lead_id, message,"
+            f" details) AS (VALUES {', '.join(rows)}),"
+            f" moved AS (UPDATE delivery d SET status = '{DELIVERED}', claimed_by_id = NULL,"
+            " claimed_until = NULL, last_status_code = v.status_code, last_error = NULL,"
+            " delivered_at = %s, updated_at = %s FROM v"
+            f" WHERE d.id = v.id AND d.claimed_by_id = %s AND d.status = '{SENDING}'"
+            " RETURNING d.id, d.destination_id),"
+            " attempts AS (INSERT INTO delivery_attempt (delivery_id, number, worker,"
+            " started_at, duration_ms, outcome, status_code, answer)"
+            " SELECT id, number, %s, started_at, duration_ms, 'delivered', status_code, answer"
+            " FROM v),"
+            " streaks AS (UPDATE delivery_destination SET failures = 0, failing_since = NULL"
+            " WHERE id IN (SELECT destination_id FROM moved) AND failures > 0),"
+            " timeline AS (INSERT INTO lead_event (lead_id, at, kind, message, details)"
+            " SELECT v.lead_id, %s, 'delivered', v.message, v.details FROM v"
+            " JOIN moved ON moved.id = v.id WHERE v.lead_id IS NOT NULL)"
+            " SELECT id FROM moved",
+            [*params, now, now, worker_id, worker_id, now],
+        ).fetchall()
+    }
+    return [
+        Settled(status=DELIVERED) if s.claimed.id in moved else Settled(SENDING, lease_lost=True)
+        for s in settlements
+    ]
 
 
 def _count_streak(claimed: Claimed, delivered: bool, now: datetime, policy: PausePolicy) -> bool:
@@ -334,22 +420,8 @@ def _tell_lead(
     sends `delivery.failed` to the tenant's webhooks."""
     if status not in (DELIVERED, DEAD):
         return
-    url = f"/api/admin/deliveries/{claimed.public_id}"
-    details = {
-        "delivery": claimed.public_id,
-        "destination": claimed.destination_ref,
-        "attempts": claimed.attempts,
-        "url": url,
-    }
-    if status == DELIVERED:
-        kind, message = "delivered", f"Delivered to destination {claimed.destination_ref}."
-    else:
-        kind = "delivery_failed"
-        message = (
-            f"Delivery to destination {claimed.destination_ref} failed after"
-            f" {claimed.attempts} attempt(s): {error or 'no answer'}."
-        )
-        details["error"] = error
+    message, details = _timeline_entry(claimed, status, error)
+    kind = "delivered" if status == DELIVERED else "delivery_failed"
     mark, value = json_param(details)
     execute(
         f"INSERT INTO lead_event (lead_id, at, kind, message, details) VALUES (%s, %s, %s, %s,"
@@ -376,6 +448,24 @@ def _tell_lead(
             _event("delivery.failed", data, now),
             lead_id=claimed.lead_id,
         )
+
+
+def _timeline_entry(claimed: Claimed, status: str, error: str | None) -> tuple[str, dict[str, Any]]:
+    """Return the message and details of a buyer's delivery settled for good, for its
+    lead's timeline (delivered, or delivery_failed when dead)."""
+    details: dict[str, Any] = {
+        "delivery": claimed.public_id,
+        "destination": claimed.destination_ref,
+        "attempts": claimed.attempts,
+        "url": f"/api/admin/deliveries/{claimed.public_id}",
+    }
+    if status == DELIVERED:
+        return f"Delivered to destination {claimed.destination_ref}.", details
+    details["error"] = error
+    return (
+        f"Delivery to destination {claimed.destination_ref} failed after"
+        f" {claimed.attempts} attempt(s): {error or 'no answer'}."
+    ), details
 
 
 def _customer_ref(customer_id: int | None) -> str | None:
@@ -408,13 +498,26 @@ def stop_worker(worker_id: int) -> None:
 
 
 def release_abandoned(worker_id: int) -> int:
-    """Make the deliveries left `sending` by other workers due again (SQLite, where one
-    worker runs: a worker starting finds only its dead predecessors' claims); return how
-    many."""
+    """Make due again the deliveries whose claimant is gone; return how many.
+
+    A claim is abandoned when its lease ended or, on PostgreSQL, when its worker's session
+    lock is free: the worker's listening connection closed (it stopped, or was killed). On
+    SQLite, where one worker runs at a time, every other worker's claims are abandoned.
+    """
+    if is_postgresql():
+        gone = (
+            "NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            f" AND l.classid::bigint = {WORKER_LOCK} AND l.objid::bigint = x.claimed_by_id"
+            " AND l.objsubid = 2 AND l.granted)"
+        )
+    else:
+        gone = "1 = 1"
     return execute(
-        f"UPDATE delivery SET status = '{PENDING}', claimed_by_id = NULL, claimed_until = NULL"
-        f" WHERE status = '{SENDING}' AND (claimed_by_id IS NULL OR claimed_by_id <> %s)",
-        [worker_id],
+        f"UPDATE delivery AS x SET status = '{PENDING}', claimed_by_id = NULL,"
+        f" claimed_until = NULL WHERE x.status = '{SENDING}' AND (x.claimed_until < %s"
+        f" OR x.claimed_by_id IS NULL OR (x.claimed_by_id <> %s AND {gone}))",
+        [utcnow(), worker_id],
     ).rowcount
 
 
@@ -450,13 +553,19 @@ class Waker:
                 cursor.execute(f"LISTEN {DELIVERY_CHANNEL}")
                 cursor.execute("SELECT pg_advisory_lock(%s, %s)", (WORKER_LOCK, worker_id))
 
-    def wait(self, seconds: float) -> bool:
-        """Wait up to `seconds` for a delivery to become due; True if told one did."""
+    def wait(self, seconds: float, bell: socket.socket | None = None) -> bool:
+        """Wait up to `seconds` for a delivery to become due, or for `bell` to be readable
+        (the worker's threads ring it when an attempt ends); True if told one became due."""
+        others = [bell] if bell is not None else []
         if self.connection is None:
-            time.sleep(max(0.0, min(seconds, SQLITE_POLL_SECONDS)))
+            seconds = max(0.0, min(seconds, SQLITE_POLL_SECONDS))
+            if others:
+                select.select(others, [], [], seconds)
+            else:
+                time.sleep(seconds)
             return False
         if not self.connection.notifies:
-            select.select([self.connection], [], [], max(0.0, seconds))
+            select.select([self.connection, *others], [], [], max(0.0, seconds))
             self.connection.poll()
         woken = bool(self.connection.notifies)
         self.connection.notifies.clear()
