@@ -15,6 +15,7 @@ its whole life) is gone. The retry keeps the delivery's `webhook-id`: delivery i
 once. A worker whose lease was taken over records its attempt but leaves the delivery to
 the new claimant.
 """
+
 from __future__ import annotations
 
 import fcntl
