@@ -11,7 +11,10 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
@@ -73,6 +76,82 @@ def set_up_tenant(rules: str, wallets: dict[str, int], **source_options) -> Cred
     return Credentials(
         basic(source.api_key, secret), f"Bearer {token}", source.public_id, tenant.id
     )
+
+
+def add_destinations(
+    tenant_id: int, paths: dict[str, str], buyer_url: str, retry_schedule: list[int] | None
+) -> None:
+    """Give each customer (slug: path) an HTTP destination at that path of the buyer."""
+    from app.store.db import database
+    from app.store.destinations import create_destination
+    from app.store.models import Customer
+
+    for customer in Customer.select().where(Customer.tenant == tenant_id):
+        values = {"name": customer.slug, "kind": "http", "url": buyer_url + paths[customer.slug]}
+        create_destination(customer.tenant, {**values, "retry_schedule": retry_schedule}, customer)
+    database.close()
+
+
+@dataclass
+class WorkerProcess:
+    """A `sluice worker` process and the id it registered under."""
+
+    process: subprocess.Popen
+    id: int
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def worker_factory(database_url, tmp_path):
+    """Return start(): a `sluice worker` process on the test database, ready once it holds
+    its session lock (it listens by then); stopped, or killed, at the end."""
+    from app.store.db import database
+    from app.store.deliveries import WORKER_LOCK
+
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [Path(sys.executable).parent / "sluice", "worker"],
+                cwd=ROOT,
+                env={**os.environ, "SLUICE_DATABASE_URL": database_url, "SLUICE_LOG_LEVEL": "INFO"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the worker exited:\n{log_path.read_text()[-3000:]}")
+            row = database.execute_sql(
+                "SELECT w.id FROM delivery_worker w JOIN pg_locks l ON l.locktype = 'advisory'"
+                " AND l.classid::bigint = %s AND l.objid::bigint = w.id AND l.objsubid = 2"
+                " AND l.granted AND l.database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database()) WHERE w.pid = %s",
+                (WORKER_LOCK, process.pid),
+            ).fetchone()
+            if row:
+                database.close()
+                worker = WorkerProcess(process, row[0], log_path)
+                started.append(worker)
+                return worker
+            threading.Event().wait(0.05)
+        process.kill()
+        pytest.fail(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.send_signal(signal.SIGTERM)
+            try:
+                worker.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from app.store.db import database
-from app.store.models import Customer, Lead, LeadEvent, Post, WalletEntry
+from app.store.models import (
+    Customer,
+    Delivery,
+    DeliveryDestination,
+    Lead,
+    LeadEvent,
+    Post,
+    WalletEntry,
+)
 
 RULES = """
 category home "Home services" {
@@ -401,3 +409,31 @@ def check_dedupe() -> None:
             (PASSED_DEDUPE,),
         ).fetchall()
         assert rows == [], f"{key} passed dedupe twice: {rows[:5]}"
+
+
+def check_outbox() -> dict[str, int]:
+    """Every sold (assigned) lead has one `lead.sold` delivery to each destination of its
+    buyer, and no other lead has a buyer's delivery: the sale's transaction writes them,
+    or nothing. Return counts for the report."""
+    destinations: dict[int, set[int]] = defaultdict(set)
+    for destination in DeliveryDestination.select().where(
+        DeliveryDestination.customer.is_null(False)
+    ):
+        destinations[destination.customer_id].add(destination.id)
+    sold = {lead.id: lead for lead in Lead.select().where(Lead.status == "assigned")}
+    by_lead: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in (
+        Delivery.select()
+        .join(DeliveryDestination)
+        .where(DeliveryDestination.customer.is_null(False))
+    ):
+        by_lead[delivery.lead_id].append(delivery)
+    unsold = [lead_id for lead_id in by_lead if lead_id not in sold]
+    assert unsold == [], f"{len(unsold)} leads not sold have a buyer's delivery"
+    for lead_id, lead in sold.items():
+        deliveries = by_lead[lead_id]
+        assert sorted(d.destination_id for d in deliveries) == sorted(
+            destinations[lead.customer_id]
+        ), (lead.public_id, [d.public_id for d in deliveries])
+        assert all(d.event == "lead.sold" for d in deliveries), lead.public_id
+    return {"sold": len(sold), "deliveries": sum(len(d) for d in by_lead.values())}

@@ -1,7 +1,8 @@
 """Faults in the middle of the load: a worker killed, the database stopped, two instances.
 
-- kill -9 of a gunicorn worker: every 201 has its lead and charge, nothing is half-written,
-  the service keeps answering and the master replaces the worker.
+- kill -9 of a gunicorn worker: every 201 has its lead and charge, nothing is half-written
+  (a sold lead has its deliveries, no other lead has one), the service keeps answering and
+  the master replaces the worker.
 - PostgreSQL stopped for a few seconds (a private cluster of the test's own: the shared
   one is never stopped): fast 503s, no hang, recovery without a restart, invariants hold.
 - Two instances on different ports sharing PostgreSQL and Redis: invariants hold, and rate
@@ -21,7 +22,13 @@ import pytest
 
 from app.store.models import Lead, Post, Source
 from tests.conftest import REQUIRE_SERVICES
-from tests.reliability.conftest import REDIS_URL, kill_worker, scaled, set_up_tenant
+from tests.reliability.conftest import (
+    REDIS_URL,
+    add_destinations,
+    kill_worker,
+    scaled,
+    set_up_tenant,
+)
 from tests.reliability.load import (
     RULES,
     WALLETS,
@@ -29,6 +36,7 @@ from tests.reliability.load import (
     basic,
     check_answers,
     check_duplicate_groups,
+    check_outbox,
     check_tables,
     plan_workload,
     run_load,
@@ -36,6 +44,7 @@ from tests.reliability.load import (
 )
 
 OUTAGE_SECONDS = 3.0
+BUYER = "http://127.0.0.1:9"  # the destinations' address: no worker sends in these tests
 FAST = 2.0  # seconds: a 503 slower than this is a hang, not an answer
 GRACE = 1.0  # seconds after the restart in which a request begun during the outage may end
 
@@ -65,9 +74,11 @@ def reprocess_pending(url: str, admin: str) -> int:
 
 
 def test_a_worker_killed_mid_load_loses_and_half_writes_nothing(
-    app, database_url, gunicorn_factory
+    app, database_url, secret_key, gunicorn_factory
 ):
     credentials = set_up_tenant(RULES, WALLETS)
+    # Every customer has a destination: a sale's deliveries are written with it, or not at all.
+    add_destinations(credentials.tenant_id, dict.fromkeys(WALLETS, "/leads"), BUYER, None)
     server = gunicorn_factory(database_url, workers=4)
     planned = plan_workload(scaled(450), seed=11)
     killed: dict[str, float] = {}
@@ -91,6 +102,7 @@ def test_a_worker_killed_mid_load_loses_and_half_writes_nothing(
     check_answers(results)
     check_duplicate_groups(results)
     check_tables(results, pending_allowed=len(lost))
+    sold = check_outbox()["sold"]
     server.wait_healthy()  # the master replaced the worker
     assert killed["pid"] not in server.worker_pids()
     pending = Lead.select().where(Lead.status == "pending").count()
@@ -100,6 +112,7 @@ def test_a_worker_killed_mid_load_loses_and_half_writes_nothing(
     )
     reprocess_pending(server.url, credentials.admin)
     check_tables(results)
+    assert check_outbox()["sold"] >= sold > 0
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
