@@ -231,6 +231,74 @@ LEVERS = (
         "Python's instructions a lead +10% (callgrind); reports identical",
         "kept",
     ),
+    (
+        "delivery",
+        "the loop settles the attempts that ended, a batch of delivered ones in one statement "
+        "(attempt rows, deliveries, streaks, timeline); a claim in one statement; abandoned "
+        "claims released once a second instead of checked against pg_locks in every claim",
+        "one worker: 358 → 490–516 deliveries/s; CPU a delivery: worker 1.64 → 1.3–1.4 ms, "
+        "PostgreSQL 1.46 → 0.5–0.7 ms",
+        "kept",
+    ),
+    (
+        "delivery",
+        "a claim's destination check as a scalar subquery, not a join (with statistics older "
+        "than the queue the join read and sorted every pending row for each claim)",
+        "rows read a delivery, 600 pending: 114 → 18 (auto_explain: 740 → 11 a claim); a "
+        "claim no longer grows with the queue",
+        "kept",
+    ),
+    (
+        "delivery",
+        "an httpx client per sending thread instead of one pool of 32 connections (its lock, "
+        "and a poll of every idle connection on each request)",
+        "intake beside a worker: worker CPU a request 1.42 → 1.21 ms; one worker alone "
+        "1.68–1.74 → 1.54–1.58 ms",
+        "kept",
+    ),
+    (
+        "delivery",
+        "a busy loop's rounds 20 ms apart while a quarter of the threads is free, so the "
+        "sales and ended attempts of those 20 ms share a claim and a settle",
+        "worker CPU a request 1.14 → 0.85 ms; the intake beside it 285–288 → 299–307 req/s "
+        "(cold schema); latency of an idle worker unchanged",
+        "kept",
+    ),
+    (
+        "delivery",
+        "rounds 50 ms apart",
+        "worker CPU a request 0.97 → 0.71 ms, but it fell behind the sales (1,500 pending "
+        "after 10 s)",
+        "not kept",
+    ),
+    (
+        "delivery",
+        "delivered attempts logged at DEBUG (their rows say it all), a summary every minute",
+        "worker CPU a request 0.93 → 0.83 ms; the intake beside it +3–4%",
+        "kept",
+    ),
+    (
+        "delivery",
+        "no LISTEN while busy (measured with none at all: PostgreSQL's listener runs a "
+        "transaction for every notification)",
+        "PostgreSQL CPU a request −0.05 ms, the intake beside it +1–3%",
+        "not kept (a sale would wait for the next ended attempt, up to a second behind a slow "
+        "buyer)",
+    ),
+    (
+        "delivery",
+        "the worker at nice 10 or 19, yielding the cores to the intake",
+        "the intake beside it 74% → 91–92% of without, but 4,700–6,200 deliveries pending "
+        "after 10 s: the worker fell behind",
+        "not kept",
+    ),
+    (
+        "delivery",
+        "64 sending threads instead of 32",
+        "the intake beside it 279–295 → 304–305 req/s; with room counted in free threads, 32 "
+        "do as well (300–306)",
+        "not kept",
+    ),
 )
 
 
