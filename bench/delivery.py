@@ -441,6 +441,66 @@ def measure_sender(world: World, attempts: int = 2000, threads: int = 16) -> flo
     return 1000 * used / attempts
 
 
+def measure_clients(requests: int = 2000) -> dict[str, float]:
+    """Return the CPU in ms of one POST of a delivery-sized body by each HTTP client, in one
+    thread on a kept-alive connection, against a buyer that answers at once: what the
+    client library itself costs (httpx is the sender's; the others for comparison)."""
+    import resource
+
+    import httpx
+
+    port = _free_port()
+    buyer = subprocess.Popen([sys.executable, "-m", "bench.buyer", str(port), "0"], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}/leads"
+    body = _lead(1) * 2
+    headers = {"Content-Type": "application/json", "webhook-id": "msg_bench"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+        def plain() -> None:
+            connection.request("POST", "/leads", body=body, headers=headers)
+            connection.getresponse().read()
+
+        client = httpx.Client(timeout=httpx.Timeout(10, connect=5))
+
+        def with_httpx() -> None:
+            client.post(url, content=body, headers=headers).read()
+
+        posts = {"http.client": plain, "httpx": with_httpx}
+        try:
+            import urllib3
+
+            pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=10), retries=False)
+            posts["urllib3"] = lambda: pool.request("POST", url, body=body, headers=headers)
+        except ImportError:
+            pass
+        costs = {}
+        for name, post in posts.items():
+            for _ in range(200):
+                post()
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            before = usage.ru_utime + usage.ru_stime
+            for _ in range(requests):
+                post()
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            costs[name] = 1000 * (usage.ru_utime + usage.ru_stime - before) / requests
+        connection.close()
+        client.close()
+        return costs
+    finally:
+        buyer.kill()
+        buyer.wait()
+
+
 @dataclass
 class IntakeArm:
     measure: intake.Measure
@@ -524,7 +584,7 @@ def run() -> Report:
         if "throughput" in PARTS:
             runs = measure_throughput(world)
             sender = measure_sender(world)
-            _report_throughput(report, runs, sender)
+            _report_throughput(report, runs, sender, measure_clients())
         world.stop_server()
         if "intake" in PARTS:
             _report_intake(report, *measure_intake(world), sender)
@@ -535,8 +595,9 @@ def run() -> Report:
         f"buyer's endpoint on loopback (bench/buyer.py: asyncio, in a process of its own, "
         f"answering 200 after {BUYER_DELAY * 1000:.0f} ms on keep-alive connections), so every "
         "sale is one delivery, signed and sent over HTTP; `sluice worker` at its defaults "
-        "(concurrency 32, log lines at INFO) in processes of its own; gunicorn with 4 sync "
-        "workers; PostgreSQL, wrk and every process on the same 2 cores."
+        "(concurrency 32, logging at INFO) in processes of its own; gunicorn with 4 sync "
+        "workers; PostgreSQL (CPU counted for every database on the machine), wrk and every "
+        "process on the same 2 cores."
     )
     return report
 
@@ -570,7 +631,9 @@ def _report_latency(report: Report, latency: Latency) -> None:
     ]
 
 
-def _report_throughput(report: Report, runs: list[Run], sender: float) -> None:
+def _report_throughput(
+    report: Report, runs: list[Run], sender: float, clients: dict[str, float]
+) -> None:
     rates = [run.rate for run in runs]
     rate = statistics.median(rates)
 
@@ -593,6 +656,11 @@ def _report_throughput(report: Report, runs: list[Run], sender: float) -> None:
         [
             "CPU of the sender alone (body, signature, httpx), one attempt, 16 threads",
             f"{sender:.2f} ms",
+            "",
+        ],
+        [
+            "CPU of one POST by the HTTP client alone, one thread, buyer answering at once",
+            ", ".join(f"{name} {cost:.2f} ms" for name, cost in sorted(clients.items())),
             "",
         ],
     ]
