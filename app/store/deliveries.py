@@ -33,14 +33,7 @@ import psycopg2
 from app.domain.clock import utcnow
 from app.domain.delivery import DEAD, DELIVERED, PENDING, SENDING, SOLD, Outbox
 from app.domain.errors import UnavailableError
-from app.store.db import (
-    database,
-    database_file,
-    execute,
-    is_postgresql,
-    json_param,
-    json_text,
-)
+from app.store.db import database, database_file, execute, is_postgresql, json_param, json_text
 from app.store.migrations import DELIVERY_CHANNEL
 from app.store.models import DeliveryDestination, DeliveryWorker
 
@@ -148,9 +141,9 @@ def claim_due(worker_id: int, limit: int, lease: timedelta) -> list[Claimed]:
     first (what a gone worker left `sending` is made due again by `release_abandoned`).
 
     The due rows are read in the order of the (status, next_attempt_at) index and the read
-    stops at `limit`, however long the queue (see `_ACTIVE`). On PostgreSQL one statement (its own
-    transaction, one round trip) locks them `FOR UPDATE SKIP LOCKED`, so that two workers
-    never take the same one, marks them and returns them with their destinations.
+    stops at `limit`, however long the queue (see `_ACTIVE`). On PostgreSQL one statement
+    (its own transaction, one round trip) locks them `FOR UPDATE SKIP LOCKED`, so that two
+    workers never take the same one, marks them and returns them with their destinations.
     """
     now = utcnow()
     chosen = (
