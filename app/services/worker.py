@@ -37,6 +37,8 @@ from app.store.db import database
 from app.store.destinations import destination_of
 
 log = logging.getLogger("sluice.worker")
+#: The longest wait between two rounds that failed (the database unreachable).
+MAX_BACKOFF = 10.0
 
 Send = Callable[[Destination, Message, httpx.Client], Attempt]
 #: How often a worker logs what became of its attempts (each delivered one is at DEBUG).
@@ -94,11 +96,22 @@ class Worker:
         log.info("worker %s started (concurrency %d)", self.id, self.settings.concurrency)
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="delivery")
         bell = self._open_bell()
+        failures = 0  # rounds failed in a row
         try:
             while not stop.is_set():
-                self._step(pool)
-                stepped = time.monotonic()
-                waker.wait(self._wait_seconds(), bell)
+                try:
+                    self._step(pool)
+                    stepped = time.monotonic()
+                    waker.wait(self._wait_seconds(), bell)
+                except Exception:
+                    # The database restarted or is unreachable: what the threads sent but
+                    # could not settle stays claimed, and is sent again (at least once).
+                    failures += 1
+                    delay = min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                    log.exception("a round failed; the worker tries again in %.1f s", delay)
+                    self._recover(waker, stop, delay)
+                    continue
+                failures = 0
                 early = self.settings.gather - (time.monotonic() - stepped)
                 if early > 0 and self._has_room():
                     time.sleep(early)  # busy: let more gather for the next round
@@ -114,6 +127,17 @@ class Worker:
                 store.stop_worker(self.id)
                 database.close()
                 log.info("worker %s stopped", self.id)
+
+    def _recover(self, waker: store.Waker, stop: threading.Event, delay: float) -> None:
+        """Wait `delay`, then drop the loop's connection and listen again; a failure here
+        is the next round's to report."""
+        stop.wait(delay)
+        try:
+            if not database.is_closed():
+                database.close()
+            waker.reconnect()
+        except Exception as error:
+            log.warning("the worker cannot reach the database yet: %s", error)
 
     def drain(self) -> int:
         """Send every delivery due now (retries falling due meanwhile too) and return how

@@ -540,12 +540,28 @@ class Waker:
                         " (SQLite runs one; PostgreSQL runs any number)"
                     ) from None
         else:
-            db = database.obj
-            self.connection = psycopg2.connect(database=db.database, **db.connect_params)
-            self.connection.autocommit = True
-            with self.connection.cursor() as cursor:
-                cursor.execute(f"LISTEN {DELIVERY_CHANNEL}")
-                cursor.execute("SELECT pg_advisory_lock(%s, %s)", (WORKER_LOCK, worker_id))
+            self.worker_id = worker_id
+            self._listen()
+
+    def _listen(self) -> None:
+        """Open the listening connection and take the worker's session lock on it."""
+        db = database.obj
+        self.connection = psycopg2.connect(database=db.database, **db.connect_params)
+        self.connection.autocommit = True
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {DELIVERY_CHANNEL}")
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", (WORKER_LOCK, self.worker_id))
+
+    def reconnect(self) -> None:
+        """Listen again on a new connection (PostgreSQL), after the database dropped the
+        old one; the worker's lock is taken again with it."""
+        if self.connection is None:
+            return
+        try:
+            self.connection.close()
+        except psycopg2.Error:
+            pass
+        self._listen()
 
     def wait(self, seconds: float, bell: socket.socket | None = None) -> bool:
         """Wait up to `seconds` for a delivery to become due, or for `bell` to be readable

@@ -57,3 +57,44 @@ def test_a_worker_process_delivers_and_stops_on_sigterm(sold, db):
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0, output
     assert "stopped" in output
+
+
+def test_a_worker_carries_on_after_the_database_drops_its_connections(
+    sold, db, world, database_url, seed_lead
+):
+    from app.store.db import is_postgresql
+
+    if not is_postgresql():
+        pytest.skip("PostgreSQL: a restart or a failover drops every connection")
+    separator = "&" if "?" in database_url else "?"
+    env = {**os.environ, "SLUICE_DATABASE_URL": f"{database_url}{separator}application_name=w1"}
+    process = subprocess.Popen(
+        [Path(sys.executable).parent / "sluice", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert received(sold, 1)
+        # As a restart would: every connection of the worker's is dropped.
+        db.execute_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'w1'"
+        )
+        db.close()
+        lead = {**seed_lead, "phone": "555-987-6543", "email": "another@example.com"}
+        assert world.post(lead).json["status"] == "assigned"
+        assert received(sold, 2), "nothing delivered after the worker's connections dropped"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert "a round failed; the worker tries again" in output
+
+
+def received(buyer, count: int) -> bool:
+    """Wait up to 15 s for the buyer to have received `count` requests."""
+    deadline = time.monotonic() + 15
+    while len(buyer.received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(buyer.received) >= count
