@@ -153,6 +153,15 @@ def scope_sql(tenant_id: int, filters: LeadFilter, name: str) -> Sql:
         parts.append(sql("l.received_at < {v}", v=bind(filters.until, name)))
     if filters.test is not None:
         parts.append(sql("l.is_test = {v}", v=bind(filters.test, name)))
+    if filters.before:
+        at, lead_id = filters.before
+        parts.append(
+            sql(
+                "(l.received_at < {a} OR (l.received_at = {a} AND l.id < {i}))",
+                a=bind(at, name),
+                i=bind(lead_id, name),
+            )
+        )
     return join(parts, " AND ")
 
 

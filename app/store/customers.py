@@ -55,6 +55,12 @@ def list_customers(tenant: Tenant) -> list[Customer]:
     return list(Customer.select().where(Customer.tenant == tenant).order_by(Customer.slug))
 
 
+def customer_public_ids(tenant: Tenant) -> dict[int, str]:
+    """Return {row id: public id} of the tenant's customers."""
+    query = Customer.select(Customer.id, Customer.public_id).where(Customer.tenant == tenant)
+    return {row_id: public for row_id, public in query.tuples()}
+
+
 def customer_slugs(tenant: Tenant) -> set[str]:
     """Return the slugs of the tenant's customers."""
     return {c.slug for c in Customer.select(Customer.slug).where(Customer.tenant == tenant)}

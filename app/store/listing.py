@@ -17,6 +17,9 @@ class LeadFilter:
     since: datetime | None = None  # received at or after (naive UTC)
     until: datetime | None = None  # received before
     test: bool | None = False  # False: hide test leads; True: only them; None: both
+    # Keyset paging: only the leads after this (received_at, id) in newest-first order,
+    # i.e. received earlier, or at the same moment with a smaller id.
+    before: tuple[datetime, int] | None = None
 
 
 def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int = 0) -> list[Lead]:
@@ -36,6 +39,11 @@ def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int
         query = query.where(Lead.received_at < filters.until)
     if filters.test is not None:
         query = query.where(Lead.is_test == filters.test)
+    if filters.before:
+        at, lead_id = filters.before
+        query = query.where(
+            (Lead.received_at < at) | ((Lead.received_at == at) & (Lead.id < lead_id))
+        )
     return list(query.order_by(Lead.received_at.desc(), Lead.id.desc()).limit(limit).offset(offset))
 
 

@@ -30,11 +30,12 @@ _READ = {
 }
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset(_READ),
-    "analyst": frozenset(_READ | {"leads.explain"}),
+    # leads.export: every lead's personal data at once, for those who analyse them.
+    "analyst": frozenset(_READ | {"leads.explain", "leads.export"}),
     "rules_author": frozenset(_READ | {"leads.explain", "rules.push", "rules.rollback"}),
     "admin": frozenset(
         _READ
-        | {"leads.explain", "rules.push", "rules.rollback", "leads.reprocess"}
+        | {"leads.explain", "leads.export", "rules.push", "rules.rollback", "leads.reprocess"}
         | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
         | {"webhooks.write", "deliveries.retry"}
     ),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import current_app, g
+from flask import Response, current_app, g, stream_with_context
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
 from app.api.schemas import PageSchema
@@ -20,14 +20,17 @@ from app.schemas import (
     PostDetailSchema,
     PostSummarySchema,
 )
-from app.services import leads, posts
+from app.services import exports, leads, posts
+from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
 
 blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="Leads and posts.")
 
 
-class LeadQuerySchema(PageSchema):
+class LeadFilterSchema(Schema):
+    """The filters of a lead list, also those of its export."""
+
     status = fields.String(validate=validate.OneOf(STATUSES))
     category = fields.String()
     lead_type = fields.String()
@@ -44,6 +47,21 @@ class LeadQuerySchema(PageSchema):
             "description": "Only leads for which this rules expression holds, typed by the "
             "category's fields in the active rule set (analyst and up)."
         }
+    )
+
+
+class LeadQuerySchema(LeadFilterSchema, PageSchema):
+    """A page of the lead list."""
+
+
+class LeadExportQuerySchema(LeadFilterSchema):
+    fields = fields.String(
+        load_default="all",
+        validate=validate.OneOf(EXPORT_FIELDS),
+        metadata={
+            "description": "all: every field of the leads' categories (the default); "
+            "deliverable: the public facts and deliverable fields only, as a buyer sees them."
+        },
     )
 
 
@@ -77,6 +95,30 @@ def list_leads(args):
         where=args.get("where"),
         limit=args["limit"],
         offset=args["offset"],
+    )
+
+
+@blp.route("/leads/export.csv", methods=["GET"])
+@require("leads.export")
+@blp.arguments(LeadExportQuerySchema, location="query")
+@blp.response(200, content_type="text/csv")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The leads as CSV (UTF-8), streamed; docs/analysts.md lists the columns.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+)
+def export_leads(args):
+    """Download the leads a list with these filters shows, as CSV, newest first."""
+    export = exports.export_leads(
+        g.actor, lead_filter(args), where=args.get("where"), fields=args["fields"]
+    )
+    return Response(
+        stream_with_context(export.csv()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
 
 
