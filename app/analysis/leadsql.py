@@ -157,7 +157,7 @@ def scope_sql(tenant_id: int, filters: LeadFilter, name: str) -> Sql:
         at, lead_id = filters.before
         parts.append(
             sql(
-                "(l.received_at < {a} OR (l.received_at = {a} AND l.id < {i}))",
+                "l.received_at <= {a} AND (l.received_at < {a} OR l.id < {i})",
                 a=bind(at, name),
                 i=bind(lead_id, name),
             )

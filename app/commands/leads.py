@@ -1,4 +1,4 @@
-"""`sluice lead list|show|find|reprocess` (also `sluice leads ...`), `sluice post list|show`."""
+"""`sluice lead list|show|find|export|reprocess` (also `sluice leads ...`), `sluice post ...`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from app.commands.common import (
 from app.domain.money import to_cents
 from app.domain.status import STATUSES
 from app.schemas import LeadDetailSchema, LeadSummarySchema, PostDetailSchema, PostSummarySchema
-from app.services import leads, posts
+from app.services import exports, leads, posts
+from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
 from app.store.rules import RulesRefused
@@ -38,7 +39,7 @@ test_option = click.option(
 
 @click.group("lead")
 def lead_group() -> None:
-    """Leads: list, show, find (by rule expression), reprocess."""
+    """Leads: list, show, find (by rule expression), export (CSV), reprocess."""
 
 
 @lead_group.command("list")
@@ -132,6 +133,59 @@ def find_command(
         sys.exit(1)
     data = LeadSummarySchema(many=True).dump(found)
     emit(data, as_json, lambda: table(data, LEAD_COLUMNS))
+
+
+@lead_group.command("export")
+@click.argument("tenant")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--category")
+@click.option("--lead-type")
+@click.option("--source", help="A source id (src_...).")
+@click.option("--since", help="Received at or after (ISO 8601, UTC).")
+@click.option("--until", help="Received before (ISO 8601, UTC).")
+@test_option
+@click.option("--where", help="Only leads for which this rules expression holds.")
+@click.option(
+    "--fields",
+    type=click.Choice(EXPORT_FIELDS),
+    default="all",
+    show_default=True,
+    help="Every field, or the deliverable ones only (what a buyer sees).",
+)
+@click.option(
+    "-o", "--output", "path", type=click.Path(dir_okay=False), help="Write to FILE, not stdout."
+)
+@with_database
+def export_command(
+    tenant, status, category, lead_type, source, since, until, test, where, fields, path
+) -> None:
+    """Write the leads as CSV, newest first, as they are read (any number of leads).
+
+    \b
+    sluice leads export acme --since 2026-11-01 > leads.csv
+    sluice leads export acme --where 'state == "CA"' -o california.csv
+    """
+    filters = LeadFilter(
+        status=status,
+        category=category,
+        lead_type=lead_type,
+        source=source,
+        since=parse_moment(since),
+        until=parse_moment(until),
+        test=TEST_LEADS[test],
+    )
+    try:
+        export = exports.export_leads(operator(tenant), filters, where=where, fields=fields)
+    except RulesRefused as error:
+        click.echo(error.message.split("\n", 1)[1], err=True)  # the report, as `sluice check`
+        sys.exit(1)
+    if path is None:
+        for text in export.csv():
+            click.echo(text, nl=False)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        file.writelines(export.csv())
+    click.echo(f"wrote {path}", err=True)
 
 
 def lead_text(data: dict, tenant: str) -> str:

@@ -41,8 +41,9 @@ def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int
         query = query.where(Lead.is_test == filters.test)
     if filters.before:
         at, lead_id = filters.before
+        # The first bound alone is a range of the (tenant, received_at) index.
         query = query.where(
-            (Lead.received_at < at) | ((Lead.received_at == at) & (Lead.id < lead_id))
+            (Lead.received_at <= at) & ((Lead.received_at < at) | (Lead.id < lead_id))
         )
     return list(query.order_by(Lead.received_at.desc(), Lead.id.desc()).limit(limit).offset(offset))
 

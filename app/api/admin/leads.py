@@ -105,7 +105,7 @@ def list_leads(args):
 @blp.doc(
     responses={
         "200": {
-            "description": "The leads as CSV (UTF-8), streamed; docs/analysts.md lists the columns.",
+            "description": "The leads as CSV (UTF-8), streamed; docs/analysts.md has the columns.",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     }
