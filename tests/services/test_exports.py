@@ -148,7 +148,7 @@ def create_and_source(world):
     return source.id, source.public_id
 
 
-@pytest.mark.parametrize("where", [None, 'state == "FL"', "lower(first_name) != \"x\""])
+@pytest.mark.parametrize("where", [None, 'state == "FL"', 'lower(first_name) != "x"'])
 def test_pages_by_keyset_skip_and_repeat_nothing_when_times_tie(shop, where):
     same = [{"received_at": START, "data": {"state": "FL", "first_name": "A"}}] * 10
     later = [{"received_at": START + timedelta(seconds=1), "data": {"state": "FL"}}] * 3
@@ -163,7 +163,7 @@ def test_pages_by_keyset_skip_and_repeat_nothing_when_times_tie(shop, where):
 
 
 def test_a_spreadsheet_formula_in_a_field_is_quoted(shop):
-    names = ["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\r=1", "-12.5"]
+    names = ['=HYPERLINK("http://x")', "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\r=1", "-12.5"]
     add_leads(shop, [{"data": {"first_name": name}} for name in names])
     rows = exported(shop)[1:]
     written = [row[10] for row in reversed(rows)]
