@@ -34,7 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules_author": frozenset(_READ | {"leads.explain", "rules.push", "rules.rollback"}),
     "admin": frozenset(
         _READ
-        | {"leads.explain", "rules.push", "rules.rollback", "leads.reprocess"}
+        | {"leads.explain", "rules.push", "rules.rollback", "leads.reprocess", "leads.review"}
         | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
         | {"webhooks.write", "deliveries.retry"}
     ),
