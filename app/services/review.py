@@ -77,8 +77,10 @@ def review_leads(
             problems[ref] = [refusal.message]
     if problems:
         verb = "approved" if decision == APPROVED else "rejected"
+        reasons = "; ".join(message for messages in problems.values() for message in messages)
         raise ConflictError(
-            f"{len(problems)} of {len(refs)} leads cannot be {verb}; none was", problems
+            f"{len(problems)} of {len(refs)} leads cannot be {verb}, none was: {reasons}",
+            problems,
         )
     rules = _rules(tenant, [leads[ref] for ref in refs]) if decision == APPROVED else None
     done = []
