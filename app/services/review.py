@@ -99,10 +99,10 @@ def _review_one(actor: Actor, decision: str, ref: str, note: str | None) -> Lead
     """Review one lead and return it as `show_lead` does."""
     actor.require("leads.review")
     tenant = actor.acting_tenant()
-    note = _note(decision, note)
     found = get_leads(tenant, [ref]).get(ref)
     if found is None:
         raise NotFoundError(f"no lead {ref!r}")
+    note = _note(decision, note)
     refusal = review_refusal(found, found.status, bool(rejected_leads([found.id])))
     if refusal is not None:
         raise refusal
