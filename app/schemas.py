@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, post_dump, pre_dump, validate
 from app.domain.clock import aware
 from app.domain.delivery import DELIVERY_STATUSES, PENDING
 from app.domain.money import as_number
+from app.domain.review import APPROVED, REJECTED
 from app.domain.status import STATUSES
 from app.dsl.fieldtypes import format_datetime
 from app.store.destinations import masked, masked_headers, signing_secrets
@@ -264,6 +265,28 @@ class DeliveryReplaySchema(Schema):
     )
 
 
+class ReviewSchema(Schema):
+    """An audit lead's review."""
+
+    decision = fields.String(validate=validate.OneOf((APPROVED, REJECTED)))
+    by = fields.String(metadata={"description": "Who reviewed: a user's email, or cli:<login>."})
+    at = UtcDateTime()
+    note = fields.String(allow_none=True)
+
+
+class ReviewedSchema(Schema):
+    """What a bulk review did to one lead."""
+
+    id = fields.String(metadata={"example": "lead_01j..."})
+    status = fields.String(
+        validate=validate.OneOf(STATUSES), metadata={"description": "The lead's status now."}
+    )
+    error = fields.String(
+        allow_none=True,
+        metadata={"description": "Why this lead was not reviewed (another review came first)."},
+    )
+
+
 class LeadSummarySchema(Schema):
     uuid = fields.UUID()
     id = fields.String(attribute="public_id")
@@ -276,6 +299,14 @@ class LeadSummarySchema(Schema):
     partner_id = fields.String(allow_none=True)
     is_test = fields.Boolean()
     received_at = UtcDateTime()
+    review = fields.Nested(
+        ReviewSchema,
+        allow_none=True,
+        dump_default=None,
+        metadata={
+            "description": "The audit review that approved or rejected the lead; null if none."
+        },
+    )
 
 
 class LeadDetailSchema(LeadSummarySchema):

@@ -188,6 +188,8 @@ def from_store_error(error: StoreError) -> ApiError:
     if isinstance(error, UnavailableError):
         return ServiceUnavailable(error.message)
     if isinstance(error, ConflictError):
+        if isinstance(error.details, dict):  # {what: [why]}, e.g. per lead of a bulk action
+            return Conflict(error.message, errors=error.details)
         return Conflict(error.message)
     if isinstance(error, InvalidError):
         if isinstance(error.details, dict):  # {field: [message]}

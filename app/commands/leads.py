@@ -1,4 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess` (also `sluice leads ...`), `sluice post ...`."""
+"""`sluice lead list|show|find|export|reprocess|approve|reject` (also `sluice leads ...`),
+`sluice post list|show`."""
 
 from __future__ import annotations
 
@@ -19,9 +20,16 @@ from app.commands.common import (
     with_database,
 )
 from app.domain.money import to_cents
+from app.domain.review import APPROVED, REJECTED
 from app.domain.status import STATUSES
-from app.schemas import LeadDetailSchema, LeadSummarySchema, PostDetailSchema, PostSummarySchema
-from app.services import exports, leads, posts
+from app.schemas import (
+    LeadDetailSchema,
+    LeadSummarySchema,
+    PostDetailSchema,
+    PostSummarySchema,
+    ReviewedSchema,
+)
+from app.services import exports, leads, posts, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -39,7 +47,8 @@ test_option = click.option(
 
 @click.group("lead")
 def lead_group() -> None:
-    """Leads: list, show, find (by rule expression), export (CSV), reprocess."""
+    """Leads: list, show, find (by rule expression), export (CSV), reprocess, approve or
+    reject audits."""
 
 
 @lead_group.command("list")
@@ -230,6 +239,38 @@ def reprocess_command(tenant: str, lead: str, as_json: bool) -> None:
     done = leads.reprocess_lead(operator(tenant), lead, test_price_cents=test_price_cents)
     data = LeadDetailSchema().dump(done)
     emit(data, as_json, lambda: lead_text(data, tenant))
+
+
+def review_command(decision: str):
+    """Return `sluice lead approve|reject`, one command per decision."""
+    verb = "approve" if decision == APPROVED else "reject"
+
+    @click.argument("tenant")
+    @click.argument("leads", nargs=-1, required=True)
+    @click.option(
+        "--note",
+        required=decision == REJECTED,
+        help="Why: required to reject, kept on each lead's timeline.",
+    )
+    @json_option
+    @with_database
+    def command(tenant: str, leads: tuple[str, ...], note: str | None, as_json: bool) -> None:
+        done = review.review_leads(operator(tenant), decision, leads, note=note)
+        data = ReviewedSchema(many=True).dump(done)
+        emit(data, as_json, lambda: table(data, ["id", "status", "error"]))
+        if any(row["error"] for row in data):
+            sys.exit(1)
+
+    command.__doc__ = (
+        "Approve leads held for audit: each is routed on, its audits skipped."
+        if decision == APPROVED
+        else "Reject leads held for audit: they stay `audit`, never distributed."
+    )
+    return lead_group.command(verb)(command)
+
+
+review_command(APPROVED)
+review_command(REJECTED)
 
 
 @click.group("post")

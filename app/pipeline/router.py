@@ -293,15 +293,18 @@ class CategoryRouter:
         fns: Functions,
         ledger: Ledger,
         trace: Trace | None = None,
+        *,
+        audit: bool = True,
     ) -> tuple[Any, ...]:
         """Decide a lead received at `at` (epoch seconds); return the decision tuple.
 
         `mask` holds the database's verdicts (bit i: condition i holds); `memo` the Python
         ones evaluated so far for this lead (None: not yet), computed with `fns`. The
         ledger's counters, last wins and the dedupe history entries (in the memo) are
-        updated as the lead is decided; `trace`, when given, hears every decision.
+        updated as the lead is decided; `trace`, when given, hears every decision. Without
+        `audit` the audits are skipped (a lead whose review approved it).
         """
-        lead_type, flagged = self.classify(lead, mask, memo, fns)
+        lead_type, flagged = self.classify(lead, mask, memo, fns, audit=audit)
         if trace is not None:
             trace.classified(lead_type)
         if lead_type is None:

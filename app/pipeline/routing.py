@@ -1,9 +1,10 @@
 """Live routing's two pure steps: what must be read for a lead, then the decision on it.
 
-`PreparedLead(lead, ruleset, category, now)` classifies the lead, runs its audits, hashes
-its dedupe keys and sorts out the bids its plan's bidding stages may sell to (condition,
-stage list, schedule): all of it depends on the lead, the rule set and the moment only, so
-everything the decision needs (`Needs`) is known before anything is read.
+`PreparedLead(lead, ruleset, category, now)` classifies the lead, runs its audits (unless
+`audit=False`: a lead its review approved), hashes its dedupe keys and sorts out the bids
+its plan's bidding stages may sell to (condition, stage list, schedule): all of it depends
+on the lead, the rule set and the moment only, so everything the decision needs (`Needs`)
+is known before anything is read.
 `PreparedLead.decide(facts)` then routes the lead with the category's router
 (app/pipeline/router.py, the one the dry-run replays with) on what the store read
 (`Facts`), and returns the `Decision` with its timeline. Deciding again on fresher facts (a
@@ -55,6 +56,7 @@ class PreparedLead:
         lead_id: int | None = None,
         is_test: bool = False,
         test_price_cents: int = 4500,
+        audit: bool = True,
     ) -> None:
         routers, conditions = routers_of(ruleset)
         self.router = router = routers[category]
@@ -64,9 +66,10 @@ class PreparedLead:
         self.lead_id = lead_id  # a stored lead routed again: never its own duplicate
         self.is_test = is_test
         self.test_price_cents = test_price_cents
+        self.audit = audit and not is_test  # False: a reviewed lead, its audits skipped
         self.memo: list[Any] = [None] * len(self.functions)
         self.lead_type, flagged = router.classify(
-            lead, 0, self.memo, self.functions, audit=not is_test
+            lead, 0, self.memo, self.functions, audit=self.audit
         )
         self.keys: dict[int, str] = {}  # dedupe key slot -> its hash
         self.needs = Needs()
@@ -109,7 +112,9 @@ class PreparedLead:
                 memo[slot] = False  # a field is missing
             else:
                 memo[slot] = history_entry(digest, facts.keys.get(digest), self.lead_id)
-        outcome = router.route(self.lead, self.at, 0, memo, self.functions, ledger, timeline)
+        outcome = router.route(
+            self.lead, self.at, 0, memo, self.functions, ledger, timeline, audit=self.audit
+        )
         status = outcome[STATUS]
         if status != Status.ASSIGNED:
             steps = tuple(timeline.steps)

@@ -1,4 +1,4 @@
-"""Leads: list, show, explain, find by rule expression, reprocess."""
+"""Leads: list, show, explain, find by rule expression, reprocess (reviews: review.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter
 from app.store.listing import list_leads as select_leads
 from app.store.models import Lead, Tenant
+from app.store.review import is_review, review_of, reviews_of
 from app.store.rules import active_ruleset
 
 #: The `test` filter's choices: hide test leads, only them, or both.
@@ -39,16 +40,18 @@ def list_leads(
     """Return the tenant's leads matching the filters (and the expression `where`), newest first."""
     actor.require("leads.read")
     if where is None:
-        return select_leads(actor.acting_tenant(), filters, limit, offset)
+        return _with_reviews(select_leads(actor.acting_tenant(), filters, limit, offset))
     return find_leads_by_rule(actor, where, filters, limit=limit, offset=offset)
 
 
 def show_lead(actor: Actor, ref: str) -> Lead:
-    """Return a lead with its timeline (`lead.timeline`) and, to a role that may read them,
-    its deliveries (`lead.delivery_list`)."""
+    """Return a lead with its timeline (`lead.timeline`), its audit review (`lead.review`)
+    and, to a role that may read them, its deliveries (`lead.delivery_list`)."""
     actor.require("leads.read")
     lead = _lead(actor.acting_tenant(), ref)
     lead.timeline = lead_events(lead)
+    reviews = [review_of(event) for event in lead.timeline if is_review(event)]
+    lead.review = reviews[-1] if reviews else None
     lead.delivery_list = lead_deliveries(lead) if actor.can("deliveries.read") else []
     return lead
 
@@ -79,7 +82,7 @@ def find_leads_by_rule(
         offset=offset,
         version=version,
     )
-    return found
+    return _with_reviews(found)
 
 
 def count_leads_by_rule(
@@ -119,6 +122,14 @@ def reprocess_lead(actor: Actor, ref: str, *, test_price_cents: int) -> Lead:
         raise UnavailableError(f"category {lead.category!r} has no active rules")
     reroute_lead(lead, version, ruleset, test_price_cents=test_price_cents)
     return show_lead(actor, ref)
+
+
+def _with_reviews(found: list[Lead]) -> list[Lead]:
+    """Set each listed lead's audit review (`lead.review`, None if it has none)."""
+    reviews = reviews_of(lead.id for lead in found)
+    for lead in found:
+        lead.review = reviews.get(lead.id)
+    return found
 
 
 def _lead(tenant: Tenant, ref: str) -> Lead:

@@ -60,15 +60,17 @@ def reroute_lead(
     now: datetime | None = None,
     test_price_cents: int = 4500,
     statuses: Sequence[str] = REPROCESSABLE,
+    audit: bool = True,
 ) -> Decision:
     """Route a stored lead again and store its new outcome in one transaction.
 
     The lead must have one of `statuses` (checked under its row lock: ConflictError
-    otherwise). Either everything commits (status, charge, counters, dedupe record,
-    timeline) or nothing does and the exception propagates, leaving the lead as it was.
+    otherwise); without `audit` its audits are skipped (a lead its review approved).
+    Either everything commits (status, charge, counters, dedupe record, timeline) or
+    nothing does and the exception propagates, leaving the lead as it was.
     """
     now = now or datetime.now(UTC)
-    prepared = _prepare(lead, ruleset, now, test_price_cents, lead_id=lead.id)
+    prepared = _prepare(lead, ruleset, now, test_price_cents, lead_id=lead.id, audit=audit)
     return route_stored_lead(
         lead,
         statuses,
@@ -119,7 +121,12 @@ def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decisio
 
 
 def _prepare(
-    lead: Lead, ruleset: RuleSet, now: datetime, test_price_cents: int, lead_id: int | None = None
+    lead: Lead,
+    ruleset: RuleSet,
+    now: datetime,
+    test_price_cents: int,
+    lead_id: int | None = None,
+    audit: bool = True,
 ) -> PreparedLead:
     """Return the lead ready for the pipeline (its source is on the row: no query)."""
     return PreparedLead(
@@ -130,4 +137,5 @@ def _prepare(
         lead_id=lead_id,
         is_test=lead.is_test,
         test_price_cents=test_price_cents,
+        audit=audit,
     )

@@ -255,3 +255,27 @@ def get_lead(tenant, ref: str) -> Lead | None:
 def lead_events(lead: Lead) -> list[LeadEvent]:
     """Return a lead's timeline, oldest first."""
     return list(LeadEvent.select().where(LeadEvent.lead == lead).order_by(LeadEvent.id))
+
+
+def get_leads(tenant, refs: list[str]) -> dict[str, Lead]:
+    """Return the tenant's leads with these public ids or UUIDs, by the ref given; refs
+    that name no lead are left out."""
+    public_ids = [ref for ref in refs if ref.startswith("lead_")]
+    uuids: dict[uuid.UUID, str] = {}
+    for ref in refs:
+        if not ref.startswith("lead_"):
+            try:
+                uuids[uuid.UUID(ref)] = ref
+            except ValueError:
+                continue
+    if not public_ids and not uuids:
+        return {}
+    query = Lead.select().where(
+        Lead.tenant == tenant, (Lead.public_id.in_(public_ids)) | (Lead.uuid.in_(list(uuids)))
+    )
+    found = {}
+    for lead in query:
+        found[lead.public_id] = lead
+        if lead.uuid in uuids:
+            found[uuids[lead.uuid]] = lead
+    return {ref: found[ref] for ref in refs if ref in found}

@@ -7,6 +7,7 @@ import uuid
 import peewee as pw
 
 from app.domain.clock import utcnow
+from app.domain.review import Review
 from app.domain.status import Status
 from app.store.db import database, json_text  # JSON written by orjson
 
@@ -132,6 +133,7 @@ class Lead(BaseModel):
     customer_id: int | None
     timeline: list[LeadEvent]  # set by the services that show a lead
     delivery_list: list[Delivery]  # set by the services that show a lead
+    review: Review | None  # set by the services that show or list leads
     uuid = pw.UUIDField(unique=True, default=uuid.uuid4)
     public_id = pw.CharField(max_length=31, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="leads", on_delete="CASCADE")

@@ -43,6 +43,9 @@ def test_me_shows_user_tenant_and_permissions(world, client, tokens):
         ("post", "/api/admin/sources", {"admin"}),
         ("get", "/api/admin/users", {"admin"}),
         ("post", "/api/admin/leads/lead_00000000000000000000000000/reprocess", {"admin"}),
+        ("post", "/api/admin/leads/lead_00000000000000000000000000/approve", {"admin"}),
+        ("post", "/api/admin/leads/lead_00000000000000000000000000/reject", {"admin"}),
+        ("post", "/api/admin/leads/review", {"admin"}),
         ("get", "/api/admin/leads", {"admin", "rules_author", "analyst", "viewer"}),
     ],
 )

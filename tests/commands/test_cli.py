@@ -304,3 +304,33 @@ def test_a_malformed_setting_is_an_error_not_a_traceback(monkeypatch):
     result = CliRunner().invoke(main, ["tenant", "list"])
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: SLUICE_RATE_LIMIT must be int, got 'lots'"
+
+
+def test_lead_approve_and_reject_from_the_cli(sluice, tenant, client):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    headers = basic(source["api_key"], source["api_secret"])
+    held = []
+    for n in range(3):
+        lead = {
+            "first_name": "Jo",
+            "last_name": "Doe",
+            "email": f"jo{n}@mailinator.com",  # the "Disposable email" audit
+            "phone": f"555-123-000{n}",
+            "state": "FL",
+            "zip": "33139",
+        }
+        body = client.post("/api/leads", json=lead, headers=headers).json
+        assert body["status"] == "audit"
+        held.append(body["lead_public_id"])
+    code, output = sluice("lead", "reject", "ACME1234", held[0])
+    assert code == 2 and "--note" in output  # a rejection says why
+    rejected = run_json(sluice, "lead", "reject", "ACME1234", held[0], "--note", "Fake")
+    assert rejected == [{"id": held[0], "status": "audit", "error": None}]
+    code, output = sluice("lead", "approve", "ACME1234", held[0], held[1])
+    assert code == 1 and "1 of 2 leads cannot be approved" in output and "was rejected" in output
+    code, output = sluice("lead", "approve", "ACME1234", held[1], held[2], "--note", "Checked")
+    assert code == 0 and output.count("assigned") == 2, output
+    shown = run_json(sluice, "lead", "show", "ACME1234", held[1])
+    assert shown["review"]["note"] == "Checked" and shown["review"]["by"].startswith("cli")

@@ -96,3 +96,14 @@ def test_a_missing_field_skips_its_check():
     assert prepared.needs.key_hashes == (PHONE,)
     assert decision.status == "marketplace"
     assert decision.record_keys == (PHONE,)
+
+
+def test_a_lead_approved_by_its_review_skips_its_audits_not_its_dedupe_checks():
+    flagged = {**LEAD, "flag": True}
+    held = PreparedLead(flagged, RULES, "home", NOW).decide(Facts(keys={}))
+    assert held.status == "audit"
+    approved = PreparedLead(flagged, RULES, "home", NOW, audit=False)
+    assert approved.needs.key_hashes == tuple(sorted({PHONE, EMAIL_ZIP}))
+    assert approved.decide(Facts(keys={})).status == "marketplace"
+    again = approved.decide(Facts(keys={PHONE: seen(timedelta(days=1))}))
+    assert again.status == "duplicate"

@@ -1,4 +1,5 @@
-"""/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing."""
+"""/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing,
+audit reviews."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from datetime import UTC
 
 from flask import Response, current_app, g, stream_with_context
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.auth import require
 from app.api.schemas import PageSchema
 from app.domain.clock import naive
 from app.domain.money import to_cents
+from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
 from app.domain.status import STATUSES
 from app.schemas import (
     LeadDetailSchema,
@@ -19,11 +21,13 @@ from app.schemas import (
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
+    ReviewedSchema,
 )
-from app.services import exports, leads, posts
+from app.services import exports, leads, posts, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
+from app.services.review import MAX_LEADS
 
 blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="Leads and posts.")
 
@@ -146,6 +150,61 @@ def reprocess(ref: str):
     return leads.reprocess_lead(
         g.actor, ref, test_price_cents=to_cents(current_app.config["TEST_PRICE"])
     )
+
+
+class ReviewNoteSchema(Schema):
+    note = fields.String(
+        validate=validate.Length(max=NOTE_CHARS),
+        allow_none=True,
+        metadata={"description": "Why (required to reject, optional to approve)."},
+    )
+
+
+class BulkReviewSchema(ReviewNoteSchema):
+    approve = fields.List(
+        fields.String(),
+        validate=validate.Length(min=1, max=MAX_LEADS),
+        metadata={"description": "Ids of the leads to approve (lead_... or UUIDs)."},
+    )
+    reject = fields.List(
+        fields.String(),
+        validate=validate.Length(min=1, max=MAX_LEADS),
+        metadata={"description": "Ids of the leads to reject; `note` is then required."},
+    )
+
+    @validates_schema
+    def _one_decision(self, data, **kwargs):
+        if ("approve" in data) == ("reject" in data):
+            raise ValidationError("give either approve or reject", "approve")
+
+
+@blp.route("/leads/<ref>/approve", methods=["POST"])
+@require("leads.review")
+@blp.arguments(ReviewNoteSchema, required=False)
+@blp.response(200, LeadDetailSchema)
+def approve(args, ref: str):
+    """Approve a lead held for audit: it is routed on with the active rules, audits skipped."""
+    return review.approve_lead(g.actor, ref, note=(args or {}).get("note"))
+
+
+@blp.route("/leads/<ref>/reject", methods=["POST"])
+@require("leads.review")
+@blp.arguments(ReviewNoteSchema)
+@blp.response(200, LeadDetailSchema)
+def reject(args, ref: str):
+    """Reject a lead held for audit: it stays `audit`, marked rejected, never distributed."""
+    return review.reject_lead(g.actor, ref, note=args.get("note"))
+
+
+@blp.route("/leads/review", methods=["POST"])
+@require("leads.review")
+@blp.arguments(BulkReviewSchema)
+@blp.response(200, ReviewedSchema(many=True))
+def review_many(args):
+    """Approve or reject many leads held for audit: all are checked first, then each is done."""
+    decision = APPROVED if "approve" in args else REJECTED
+    refs = args["approve"] if decision == APPROVED else args["reject"]
+    return review.review_leads(g.actor, decision, refs, note=args.get("note"))
 
 
 @blp.route("/posts", methods=["GET"])
