@@ -45,30 +45,25 @@ test_option = click.option(
 )
 
 
-@click.group("lead")
-def lead_group() -> None:
-    """Leads: list, show, find (by rule expression), export (CSV), reprocess, approve or
-    reject audits."""
+def filter_options(command):
+    """Add the leads list's filters to a command (its parameters as `lead_filter` takes them)."""
+    options = [
+        click.option("--status", type=click.Choice(STATUSES)),
+        click.option("--category"),
+        click.option("--lead-type"),
+        click.option("--source", help="A source id (src_...)."),
+        click.option("--since", help="Received at or after (ISO 8601, UTC)."),
+        click.option("--until", help="Received before (ISO 8601, UTC)."),
+        test_option,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
-@lead_group.command("list")
-@click.argument("tenant")
-@click.option("--status", type=click.Choice(STATUSES))
-@click.option("--category")
-@click.option("--lead-type")
-@click.option("--source", help="A source id (src_...).")
-@click.option("--since", help="Received at or after (ISO 8601, UTC).")
-@click.option("--until", help="Received before (ISO 8601, UTC).")
-@test_option
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
-@json_option
-@with_database
-def list_command(
-    tenant, status, category, lead_type, source, since, until, test, limit, offset, as_json
-):
-    """List leads, newest first."""
-    filters = LeadFilter(
+def lead_filter(status, category, lead_type, source, since, until, test) -> LeadFilter:
+    """Return the filter the options of `filter_options` give."""
+    return LeadFilter(
         status=status,
         category=category,
         lead_type=lead_type,
@@ -77,6 +72,26 @@ def list_command(
         until=parse_moment(until),
         test=TEST_LEADS[test],
     )
+
+
+@click.group("lead")
+def lead_group() -> None:
+    """Leads: list, show, find (by rule expression), export (CSV), reprocess, approve or
+    reject audits."""
+
+
+@lead_group.command("list")
+@click.argument("tenant")
+@filter_options
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
+@json_option
+@with_database
+def list_command(
+    tenant, status, category, lead_type, source, since, until, test, limit, offset, as_json
+):
+    """List leads, newest first."""
+    filters = lead_filter(status, category, lead_type, source, since, until, test)
     found = leads.list_leads(operator(tenant), filters, limit=limit, offset=offset)
     data = LeadSummarySchema(many=True).dump(found)
     emit(data, as_json, lambda: table(data, LEAD_COLUMNS))
@@ -146,13 +161,7 @@ def find_command(
 
 @lead_group.command("export")
 @click.argument("tenant")
-@click.option("--status", type=click.Choice(STATUSES))
-@click.option("--category")
-@click.option("--lead-type")
-@click.option("--source", help="A source id (src_...).")
-@click.option("--since", help="Received at or after (ISO 8601, UTC).")
-@click.option("--until", help="Received before (ISO 8601, UTC).")
-@test_option
+@filter_options
 @click.option("--where", help="Only leads for which this rules expression holds.")
 @click.option(
     "--fields",
@@ -174,15 +183,7 @@ def export_command(
     sluice leads export acme --since 2026-11-01 > leads.csv
     sluice leads export acme --where 'state == "CA"' -o california.csv
     """
-    filters = LeadFilter(
-        status=status,
-        category=category,
-        lead_type=lead_type,
-        source=source,
-        since=parse_moment(since),
-        until=parse_moment(until),
-        test=TEST_LEADS[test],
-    )
+    filters = lead_filter(status, category, lead_type, source, since, until, test)
     try:
         export = exports.export_leads(operator(tenant), filters, where=where, fields=fields)
     except RulesRefused as error:
