@@ -287,6 +287,16 @@ class ReviewedSchema(Schema):
     )
 
 
+class DeletedSchema(Schema):
+    """What a bulk deletion did to one lead."""
+
+    id = fields.String(metadata={"example": "lead_01j..."})
+    deleted_at = UtcDateTime()
+    already = fields.Boolean(
+        metadata={"description": "The lead was deleted before: this request changed nothing."}
+    )
+
+
 class LeadSummarySchema(Schema):
     uuid = fields.UUID()
     id = fields.String(attribute="public_id")
@@ -299,6 +309,14 @@ class LeadSummarySchema(Schema):
     partner_id = fields.String(allow_none=True)
     is_test = fields.Boolean()
     received_at = UtcDateTime()
+    deleted = fields.Function(
+        lambda lead: lead.deleted_at is not None,
+        metadata={
+            "description": "Whether the lead was deleted: its data erased, its status and "
+            "distribution history kept."
+        },
+    )
+    deleted_at = UtcDateTime(allow_none=True)
     review = fields.Nested(
         ReviewSchema,
         allow_none=True,

@@ -19,7 +19,9 @@ answers are the same by construction (and tested so).
   projection's own primary key tells, no counter is kept), or
   when it was received less than `SLACK` before the previous refresh (a lead whose id was
   drawn before that refresh but committed after it; the intake commits a lead within the
-  request that received it). Sluice never deletes a lead; deleting a tenant removes its
+  request that received it). The one change to a stored lead's kept columns or values is its
+  deletion (its data and partner id erased), which rewrites its projected row in the same
+  transaction (`reproject`). Sluice never removes a lead's row; deleting a tenant removes its
   catalogue row, and its projection table is then to be dropped by hand (docs/operations.md).
 - Lead columns that change (status, lead type) and the source's name are not kept: a
   window filtering on status or lead type is counted on the leads themselves, and the
@@ -37,7 +39,7 @@ from datetime import timedelta
 
 from app.analysis.fragments import join
 from app.dsl.sql import RowValues, Sql, sql
-from app.store.db import database
+from app.store.db import database, is_postgresql
 from app.store.models import LeadProjection
 
 #: How long before a refresh a lead may have been received and still be committed after it.
@@ -153,6 +155,27 @@ def ensure(tenant_id: int, wanted: Mapping[str, list], *, build: bool = True) ->
         if len(facts) > MAX_VALUES:  # values asked for long ago make way
             facts = dict(wanted)
         return _build(tenant_id, facts, current, now)
+
+
+def reproject(tenant_id: int, lead_ids: list[int]) -> None:
+    """Compute these leads' projected rows again (their data was erased), if the tenant has a
+    projection, in the caller's transaction (PostgreSQL; nothing to do on SQLite)."""
+    if not lead_ids or not is_postgresql():
+        return
+    database.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK, tenant_id))
+    current = LeadProjection.get_or_none(LeadProjection.tenant == tenant_id)
+    if current is None:
+        return
+    table, marks = current.table, ", ".join(["%s"] * len(lead_ids))
+    database.execute_sql(f'DELETE FROM "{table}" WHERE id IN ({marks})', lead_ids)
+    source = sql(
+        '"lead" l WHERE l.tenant_id = {t} AND l.id = ANY({ids})',
+        t=Sql("%s", (tenant_id,)),
+        ids=Sql("%s", (list(lead_ids),)),
+    )
+    columns = ", ".join([*KEPT, *current.facts])
+    statement = sql(f'INSERT INTO "{table}" ({columns}) {{q}}', q=_select(current.facts, source))
+    database.execute_sql(statement.text, statement.params)
 
 
 def _build(tenant_id: int, facts: dict, current: LeadProjection | None, now) -> str:

@@ -1,4 +1,4 @@
-"""`sluice lead list|show|find|export|reprocess|approve|reject` (also `sluice leads ...`),
+"""`sluice lead list|show|find|export|reprocess|approve|reject|delete` (also `sluice leads ...`),
 `sluice post list|show`."""
 
 from __future__ import annotations
@@ -23,19 +23,29 @@ from app.domain.money import to_cents
 from app.domain.review import APPROVED, REJECTED
 from app.domain.status import STATUSES
 from app.schemas import (
+    DeletedSchema,
     LeadDetailSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
     ReviewedSchema,
 )
-from app.services import exports, leads, posts, review
+from app.services import deletion, exports, leads, posts, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
 from app.store.rules import RulesRefused
 
-LEAD_COLUMNS = ["received_at", "id", "status", "lead_type", "price", "customer", "is_test"]
+LEAD_COLUMNS = [
+    "received_at",
+    "id",
+    "status",
+    "lead_type",
+    "price",
+    "customer",
+    "is_test",
+    "deleted",
+]
 test_option = click.option(
     "--test",
     type=click.Choice(list(TEST_LEADS)),
@@ -77,7 +87,7 @@ def lead_filter(status, category, lead_type, source, since, until, test) -> Lead
 @click.group("lead")
 def lead_group() -> None:
     """Leads: list, show, find (by rule expression), export (CSV), reprocess, approve or
-    reject audits."""
+    reject audits, delete."""
 
 
 @lead_group.command("list")
@@ -272,6 +282,22 @@ def review_command(decision: str):
 
 review_command(APPROVED)
 review_command(REJECTED)
+
+
+@lead_group.command("delete")
+@click.argument("tenant")
+@click.argument("leads", nargs=-1, required=True)
+@json_option
+@with_database
+def delete_command(tenant: str, leads: tuple[str, ...], as_json: bool) -> None:
+    """Delete leads: their personal data is erased, their status and history kept.
+
+    All are looked up first: an unknown id deletes none. Deleting a lead again changes
+    nothing.
+    """
+    done = deletion.delete_leads(operator(tenant), leads)
+    data = DeletedSchema(many=True).dump(done)
+    emit(data, as_json, lambda: table(data, ["id", "deleted_at", "already"]))
 
 
 @click.group("post")

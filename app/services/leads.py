@@ -115,6 +115,8 @@ def reprocess_lead(actor: Actor, ref: str, *, test_price_cents: int) -> Lead:
     actor.require("leads.reprocess")
     tenant = actor.acting_tenant()
     lead = _lead(tenant, ref)
+    if lead.deleted_at is not None:
+        raise ConflictError(f"lead {lead.public_id} was deleted: it cannot be reprocessed")
     if lead.status not in REPROCESSABLE:
         raise ConflictError(f"a lead that is {lead.status} cannot be reprocessed")
     version, ruleset = active_ruleset(tenant)

@@ -209,7 +209,8 @@ def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
     """Lock the lead's row for the routing transaction; refuse unless its status is allowed.
 
     Two routings of the same lead (an intake and a reprocess, or two reprocesses) thus
-    run one after the other, and the second finds the lead already routed. On PostgreSQL
+    run one after the other, and the second finds the lead already routed; a deleted lead
+    counts as status `deleted`, so a routing that waited for its deletion is refused. On PostgreSQL
     the lock goes with the transaction's next statement, which fails with SQLSTATE SL423
     (`not_routable`) when the status is not allowed; the caller turns that into the
     ConflictError raised here on SQLite.
@@ -217,11 +218,16 @@ def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
     if is_postgresql():
         defer(
             "SELECT CASE WHEN l.status = ANY(%s) THEN 0 ELSE sluice_not_routable(l.status) END"
-            " FROM (SELECT (SELECT status FROM lead WHERE id = %s FOR UPDATE) AS status) l",
+            " FROM (SELECT (SELECT CASE WHEN deleted_at IS NULL THEN status ELSE 'deleted' END"
+            " FROM lead WHERE id = %s FOR UPDATE) AS status) l",
             [list(statuses), lead.id],
         )
         return
-    row = execute("SELECT status FROM lead WHERE id = %s", [lead.id]).fetchone()
+    row = execute(
+        "SELECT CASE WHEN deleted_at IS NULL THEN status ELSE 'deleted' END FROM lead"
+        " WHERE id = %s",
+        [lead.id],
+    ).fetchone()
     status = row[0] if row else None
     if status not in statuses:
         raise not_routable(lead, status)

@@ -119,6 +119,18 @@ def _deliveries() -> None:
         )
 
 
+def _lead_deletion() -> None:
+    # Issue 17: a deleted lead keeps its row, its data erased (app/store/deletion.py).
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Lead
+
+    table = Lead._meta.table_name
+    field = Lead._meta.fields["deleted_at"]
+    if field.column_name not in {column.name for column in database.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -127,6 +139,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (32, "lead value projections", _lead_projections),
     (40, "delivery destinations", _delivery_destinations),
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
+    (42, "lead deletion", _lead_deletion),
 )
 
 

@@ -152,6 +152,7 @@ class Lead(BaseModel):
     received_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     assigned_at = pw.DateTimeField(null=True)
+    deleted_at = pw.DateTimeField(null=True)  # its personal data erased; history kept
 
     class Meta:
         indexes = (

@@ -41,6 +41,8 @@ def record_review(
 
 def review_refusal(lead: Lead, status: str, rejected: bool) -> ConflictError | None:
     """Return why a lead with this status (rejected or not) cannot be reviewed, or None."""
+    if lead.deleted_at is not None:
+        return ConflictError(f"lead {lead.public_id} was deleted: it cannot be reviewed")
     if rejected:
         return ConflictError(f"lead {lead.public_id} was rejected: it is never distributed")
     if status != Status.AUDIT:

@@ -36,7 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         _READ
         | {"leads.explain", "leads.export", "rules.push", "rules.rollback", "leads.reprocess"}
-        | {"leads.review"}
+        | {"leads.review", "leads.delete"}
         | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
         | {"webhooks.write", "deliveries.retry"}
     ),

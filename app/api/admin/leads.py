@@ -1,5 +1,5 @@
 """/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing,
-audit reviews."""
+audit reviews, deletions."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.domain.money import to_cents
 from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
 from app.domain.status import STATUSES
 from app.schemas import (
+    DeletedSchema,
     LeadDetailSchema,
     LeadExplanationSchema,
     LeadSummarySchema,
@@ -23,7 +24,7 @@ from app.schemas import (
     PostSummarySchema,
     ReviewedSchema,
 )
-from app.services import exports, leads, posts, review
+from app.services import deletion, exports, leads, posts, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -205,6 +206,32 @@ def review_many(args):
     decision = APPROVED if "approve" in args else REJECTED
     refs = args["approve"] if decision == APPROVED else args["reject"]
     return review.review_leads(g.actor, decision, refs, note=args.get("note"))
+
+
+class BulkDeleteSchema(Schema):
+    ids = fields.List(
+        fields.String(),
+        required=True,
+        validate=validate.Length(min=1, max=deletion.MAX_LEADS),
+        metadata={"description": "Ids of the leads to delete (lead_... or UUIDs)."},
+    )
+
+
+@blp.route("/leads/<ref>", methods=["DELETE"])
+@require("leads.delete")
+@blp.response(200, LeadDetailSchema)
+def delete(ref: str):
+    """Delete a lead: its personal data is erased, its status and history kept; idempotent."""
+    return deletion.delete_lead(g.actor, ref)
+
+
+@blp.route("/leads/delete", methods=["POST"])
+@require("leads.delete")
+@blp.arguments(BulkDeleteSchema)
+@blp.response(200, DeletedSchema(many=True))
+def delete_many(args):
+    """Delete many leads at once: all are looked up first, an unknown id deletes none."""
+    return deletion.delete_leads(g.actor, args["ids"])
 
 
 @blp.route("/posts", methods=["GET"])
