@@ -213,6 +213,8 @@ def lead_text(data: dict, tenant: str) -> str:
     head = {k: v for k, v in data.items() if k not in ("data", "timeline", "deliveries")}
     lines = [pairs(head), "", "data:"]
     lines += [f"  {k}: {json.dumps(v)}" for k, v in data["data"].items()]
+    if data.get("deleted"):
+        lines.append(f"  (erased: the lead was deleted at {data['deleted_at']})")
     lines += ["", "timeline:"]
     for entry in data["timeline"]:
         lines.append(f"  {entry['at']}  {entry['kind']}: {entry['message']}")

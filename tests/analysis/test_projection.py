@@ -207,3 +207,26 @@ def test_a_read_only_database_counts_the_leads(tenant, db):  # noqa: F811
         if is_postgresql():
             db.execute_sql("SET SESSION default_transaction_read_only = off")
     assert LeadProjection.select().count() == 0
+
+
+def test_a_deleted_lead_is_counted_without_its_values(tenant):  # noqa: F811
+    from app.services.actor import operator_actor
+    from app.services.deletion import delete_leads
+
+    tenant, sources = tenant
+    now = datetime.utcnow()
+    kept = _lead(tenant, sources, {"n1": 5}, now - timedelta(days=400), partner_id="p1")
+    gone = _lead(tenant, sources, {"n1": 7}, now - timedelta(days=400), partner_id="p2")
+    window = leadsql.Window(tenant.id, LeadFilter())
+    conditions = _conditions("n1 > 3", "n1 > 6")
+    assert window.count(conditions, projection=True) == (2, [2, 1])
+    delete_leads(operator_actor(tenant.code), [gone.public_id])
+    # Still a lead, its values gone: the projection says what the leads say.
+    assert window.count(conditions, projection=True) == (2, [1, 0])
+    assert window.count(conditions, projection=False) == (2, [1, 0])
+    if is_postgresql():
+        table = LeadProjection.get().table
+        rows = Lead._meta.database.execute_sql(
+            f'SELECT id, partner_id FROM "{table}" ORDER BY id'
+        ).fetchall()
+        assert rows == [(kept.id, "p1"), (gone.id, None)]

@@ -334,3 +334,32 @@ def test_lead_approve_and_reject_from_the_cli(sluice, tenant, client):
     assert code == 0 and output.count("assigned") == 2, output
     shown = run_json(sluice, "lead", "show", "ACME1234", held[1])
     assert shown["review"]["note"] == "Checked" and shown["review"]["by"].startswith("cli")
+
+
+def test_lead_delete_from_the_cli(sluice, tenant, client):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    headers = basic(source["api_key"], source["api_secret"])
+    refs = []
+    for n in range(2):
+        lead = {
+            "first_name": "Jo",
+            "last_name": "Doe",
+            "email": f"jo{n}@example.org",
+            "phone": f"555-123-000{n}",
+            "state": "FL",
+            "zip": "33139",
+        }
+        refs.append(client.post("/api/leads", json=lead, headers=headers).json["lead_public_id"])
+    code, output = sluice("lead", "delete", "ACME1234", refs[0], "lead_nobody")
+    assert code == 1 and "lead_nobody" in output and "none was deleted" in output
+    done = run_json(sluice, "lead", "delete", "ACME1234", *refs)
+    assert [(row["id"], row["already"]) for row in done] == [(ref, False) for ref in refs]
+    code, output = sluice("lead", "delete", "ACME1234", refs[0])
+    assert code == 0 and "True" in output, output  # deleted already: nothing changed
+    shown = run_json(sluice, "lead", "show", "ACME1234", refs[0])
+    assert shown["deleted"] is True and shown["data"] == {}
+    assert shown["timeline"][-1]["message"].startswith("Deleted by cli")
+    code, output = sluice("lead", "show", "ACME1234", refs[1])
+    assert code == 0 and "(erased: the lead was deleted at" in output, output

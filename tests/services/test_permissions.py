@@ -10,6 +10,7 @@ from app.domain.errors import ForbiddenError, InvalidError
 from app.services import (
     analysis,
     customers,
+    deletion,
     deliveries,
     destinations,
     exports,
@@ -30,6 +31,7 @@ from tests.security.endpoints import database_snapshot
 SERVICE_MODULES = (
     analysis,
     customers,
+    deletion,
     deliveries,
     destinations,
     exports,
@@ -171,6 +173,8 @@ CALLS = [
         "leads.review",
         lambda a: review.review_leads(a, "approved", ["lead_x"]),
     ),
+    (deletion.delete_lead, "leads.delete", lambda a: deletion.delete_lead(a, "lead_x")),
+    (deletion.delete_leads, "leads.delete", lambda a: deletion.delete_leads(a, ["lead_x"])),
     (posts.list_posts, "posts.read", lambda a: posts.list_posts(a)),
     (posts.show_post, "posts.read", lambda a: posts.show_post(a, "post_x")),
     (analysis.dry_run, "leads.explain", lambda a: analysis.dry_run(a, RULES, NO_FILTER)),

@@ -12,3 +12,18 @@ def test_healthz_reports_database(client):
     assert response.status_code == 200
     assert response.json == {"status": "ok", "database": "ok"}
     assert response.headers["X-Request-Id"].startswith("req_")
+
+
+def test_lead_deletion_adds_its_column_to_an_older_schema(db):
+    from app.store.db import database
+    from app.store.migrations import _lead_deletion
+
+    def columns() -> set[str]:
+        return {column.name for column in database.get_columns("lead")}
+
+    _lead_deletion()  # a schema built from the models has it already: nothing to do
+    assert "deleted_at" in columns()
+    database.execute_sql("ALTER TABLE lead DROP COLUMN deleted_at")
+    assert "deleted_at" not in columns()
+    _lead_deletion()
+    assert "deleted_at" in columns()
