@@ -33,6 +33,7 @@ TENANT_COLUMNS = (
     "customer",
     "source",
     "is_test",
+    "deleted",  # true: its personal data was erased (the fields are empty)
 )
 DELIVERABLE_COLUMNS = ("id", "received_at", "category", "lead_type", "status", "price")
 #: Leads read per query: memory holds about this many at once, whatever the export's size.
@@ -140,6 +141,7 @@ def _tenant_row(customers: dict[int, str]) -> Callable[[Lead], list[Any]]:
             customers.get(lead.customer_id) if lead.customer_id else None,
             lead.source.public_id,
             lead.is_test,
+            lead.deleted_at is not None,
         ]
 
     return row

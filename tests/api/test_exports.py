@@ -45,7 +45,7 @@ def test_the_download_is_a_streamed_csv_attachment(shop):
     header, *body = rows(response)
     assert header[:3] == ["id", "uuid", "received_at"] and header[-1] == "roof_type"
     assert [row[3] for row in body] == ["roof", "solar", "solar"]
-    assert body[2][10] == "'=cmd|' /C calc'!A0"
+    assert body[2][11] == "'=cmd|' /C calc'!A0"
 
 
 def test_the_list_filters_apply(shop):

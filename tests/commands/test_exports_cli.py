@@ -24,7 +24,7 @@ def test_export_writes_csv_to_stdout_or_a_file(make_world, sluice, tmp_path):
     code, out = sluice("leads", "export", world.tenant.code)
     assert code == 0, out
     header, *rows = parsed(out)
-    assert header[0] == "id" and len(rows) == 2 and rows[1][10] == "'@SUM(1)"
+    assert header[0] == "id" and len(rows) == 2 and rows[1][11] == "'@SUM(1)"
     code, out = sluice("leads", "export", world.tenant.code, "--status", "assigned")
     assert [row[5] for row in parsed(out)[1:]] == ["assigned"]
     path = tmp_path / "fl.csv"

@@ -167,3 +167,15 @@ def test_another_tenants_lead_is_not_found(make_world, seed_lead, db):
     with pytest.raises(NotFoundError):
         deletion.delete_lead(operator_actor(mine.tenant.code), ref)
     assert Lead.get(Lead.public_id == ref).deleted_at is None
+
+
+def test_an_export_marks_a_deleted_lead_and_holds_none_of_its_data(world, operator, seed_lead):
+    from app.services.exports import export_leads
+    from app.services.leads import LeadFilter
+
+    ref = post(world, seed_lead)
+    deletion.delete_leads(operator, [ref])
+    header, row = "".join(export_leads(operator, LeadFilter()).csv()).splitlines()
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert cells["id"] == ref and cells["deleted"] == "true" and cells["status"] == "assigned"
+    assert cells["first_name"] == cells["phone"] == cells["email"] == ""

@@ -61,15 +61,15 @@ def test_every_column_and_field_in_the_rules_order_plainly_written(shop):
     header, *rows = exported(shop)
     assert header == [
         *("id", "uuid", "received_at", "category", "lead_type", "status", "price"),
-        *("customer", "source", "is_test"),
+        *("customer", "source", "is_test", "deleted"),
         # solar's fields, then roof's not seen yet: the union in the categories' order
         *("first_name", "phone", "state", "monthly_bill", "homeowner", "dob", "roof_type"),
     ]
     assert rows == [  # newest first, as the list
         [roof.public_id, str(roof.uuid), "2026-11-02T10:01:00Z", "roof", "", "marketplace"]
-        + ["0.00", "", shop.source.public_id, "true", "", "", "", "", "", "", "tile"],
+        + ["0.00", "", shop.source.public_id, "true", "false", "", "", "", "", "", "", "tile"],
         [sold.public_id, str(sold.uuid), "2026-11-02T10:00:00Z", "solar", "", "assigned"]
-        + ["45.50", sunco.public_id, shop.source.public_id, "false"]
+        + ["45.50", sunco.public_id, shop.source.public_id, "false", "false"]
         + ["Katy", "+15551234567", "", "180.5", "true", "1980-02-03", ""],
     ]
 
@@ -166,7 +166,7 @@ def test_a_spreadsheet_formula_in_a_field_is_quoted(shop):
     names = ['=HYPERLINK("http://x")', "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\r=1", "-12.5"]
     add_leads(shop, [{"data": {"first_name": name}} for name in names])
     rows = exported(shop)[1:]
-    written = [row[10] for row in reversed(rows)]
+    written = [row[11] for row in reversed(rows)]
     assert written == ["'" + name for name in names[:-1]] + ["-12.5"]
 
 
