@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +12,7 @@ import orjson
 from jinja2 import TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from app.domain.clock import iso_utc
 from app.domain.delivery import Destination, Message
 from app.domain.money import as_number
 from app.dsl.ruleset import RuleSet
@@ -44,7 +45,7 @@ def lead_payload(
         "category": category,
         "lead_type": lead_type,
         "price": as_number(price_cents),
-        "received_at": iso_time(received_at),
+        "received_at": iso_utc(received_at),
         "fields": fields,
     }
 
@@ -73,21 +74,10 @@ def lead_event_data(
             "customer": customer,
             "source": source,
             "is_test": is_test,
-            "received_at": iso_time(received_at),
+            "received_at": iso_utc(received_at),
             "fields": dict(data),
         }
     }
-
-
-def event_body(event: str, data: Mapping[str, Any], at: datetime) -> dict[str, Any]:
-    """Return the body of a tenant's event: its type, when it happened, and its data."""
-    return {"type": event, "created_at": iso_time(at), "data": dict(data)}
-
-
-def iso_time(at: datetime) -> str:
-    """Return a time as ISO 8601 UTC with a Z (naive times are UTC)."""
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def render_body(destination: Destination, message: Message) -> tuple[bytes, str]:

@@ -18,3 +18,9 @@ def aware(moment: datetime) -> datetime:
 def naive(moment: datetime) -> datetime:
     """Return an aware datetime as the naive UTC value to store."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def iso_utc(moment: datetime) -> str:
+    """Return a time as ISO 8601 UTC with a Z, e.g. 2026-12-07T01:28:43Z (naive times are
+    UTC; microseconds shown when it has some)."""
+    return aware(moment).isoformat().replace("+00:00", "Z")

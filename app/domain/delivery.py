@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from app.domain.clock import iso_utc
+
 #: The retry schedule of a destination that sets none: the wait in seconds after attempt n
 #: (each jittered by ±20%), about three days in all (docs/delivery-buyers.md).
 DEFAULT_SCHEDULE: tuple[int, ...] = (
@@ -58,6 +60,11 @@ OUTCOME_EVENTS: dict[str, str] = {
     "marketplace": "lead.marketplace",
     "uncategorized": "lead.uncategorized",
 }
+
+
+def event_body(event: str, data: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """Return the body of a tenant's event: its type, when it happened, and its data."""
+    return {"type": event, "created_at": iso_utc(at), "data": dict(data)}
 
 
 @dataclass(frozen=True)

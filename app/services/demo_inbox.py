@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from app.domain.clock import iso_utc
 from app.domain.errors import NotFoundError
 from app.store.customers import find_customer
 from app.store.destinations import (
@@ -66,7 +67,7 @@ def receive(
     except orjson.JSONDecodeError:
         payload = None
     entry = {
-        "received_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "received_at": iso_utc(datetime.now(UTC)),
         "customer": customer_slug,
         "webhook_id": headers.get("webhook-id"),
         "event": headers.get("sluice-event"),

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from app.delivery.payload import event_body, lead_event_data, lead_payload
+from app.delivery.payload import lead_event_data, lead_payload
 from app.domain.clock import naive
-from app.domain.delivery import OUTCOME_EVENTS, Outbox
+from app.domain.delivery import OUTCOME_EVENTS, Outbox, event_body
 from app.domain.routing import Decision
 from app.domain.status import REPROCESSABLE
 from app.dsl.ruleset import RuleSet

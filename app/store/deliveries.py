@@ -30,8 +30,8 @@ from typing import IO, Any
 import orjson
 import psycopg2
 
-from app.domain.clock import utcnow
-from app.domain.delivery import DEAD, DELIVERED, PENDING, SENDING, SOLD, Outbox
+from app.domain.clock import iso_utc, utcnow
+from app.domain.delivery import DEAD, DELIVERED, PENDING, SENDING, SOLD, Outbox, event_body
 from app.domain.errors import UnavailableError
 from app.store.db import database, database_file, execute, is_postgresql, json_param, json_text
 from app.store.migrations import DELIVERY_CHANNEL
@@ -89,11 +89,13 @@ def outbox_statement(
 
 
 def enqueue_event(
-    tenant_id: int, event: str, payload: dict[str, Any], *, lead_id: int | None = None
+    tenant_id: int, event: str, data: dict[str, Any], *, lead_id: int | None = None
 ) -> None:
     """Write an event's deliveries to the tenant's webhooks subscribed to it, in the
-    caller's transaction."""
-    statement = outbox_statement(tenant_id, Outbox(event, payload), "%s", [lead_id], utcnow())
+    caller's transaction (its body says it happened now, to the second)."""
+    now = utcnow()
+    body = event_body(event, data, now.replace(microsecond=0))
+    statement = outbox_statement(tenant_id, Outbox(event, body), "%s", [lead_id], now)
     assert statement is not None
     execute(*statement)
 
@@ -378,7 +380,7 @@ def _count_streak(claimed: Claimed, delivered: bool, now: datetime, policy: Paus
         return False
     reason = (
         f"paused automatically: {failures} failed attempts in a row"
-        f" since {since.isoformat(timespec='seconds')}Z"
+        f" since {iso_utc(since.replace(microsecond=0))}"
     )
     execute(
         "UPDATE delivery_destination SET active = %s, paused_at = %s, paused_reason = %s,"
@@ -386,24 +388,15 @@ def _count_streak(claimed: Claimed, delivered: bool, now: datetime, policy: Paus
         [False, now, reason, now, claimed.destination_id],
     )
     customer = _customer_ref(row[5])
-    enqueue_event(
-        claimed.tenant_id,
-        "destination.paused",
-        _event(
-            "destination.paused",
-            {
-                "destination": {
-                    "id": row[4],
-                    "name": row[3],
-                    "customer": customer,
-                    "failures": failures,
-                    "failing_since": _iso(since),
-                    "reason": reason,
-                }
-            },
-            now,
-        ),
-    )
+    destination = {
+        "id": row[4],
+        "name": row[3],
+        "customer": customer,
+        "failures": failures,
+        "failing_since": iso_utc(since.replace(microsecond=0)),
+        "reason": reason,
+    }
+    enqueue_event(claimed.tenant_id, "destination.paused", {"destination": destination})
     return True
 
 
@@ -436,12 +429,7 @@ def _tell_lead(
                 "last_error": error,
             }
         }
-        enqueue_event(
-            claimed.tenant_id,
-            "delivery.failed",
-            _event("delivery.failed", data, now),
-            lead_id=claimed.lead_id,
-        )
+        enqueue_event(claimed.tenant_id, "delivery.failed", data, lead_id=claimed.lead_id)
 
 
 def _timeline_entry(claimed: Claimed, status: str, error: str | None) -> tuple[str, dict[str, Any]]:
@@ -467,15 +455,6 @@ def _customer_ref(customer_id: int | None) -> str | None:
         return None
     row = execute("SELECT public_id FROM customer WHERE id = %s", [customer_id]).fetchone()
     return row[0] if row else None
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat(timespec="seconds") + "Z"
-
-
-def _event(event: str, data: dict[str, Any], at: datetime) -> dict[str, Any]:
-    # As app.delivery.payload.event_body builds them (the store cannot import the sender).
-    return {"type": event, "created_at": _iso(at), "data": data}
 
 
 # Workers
