@@ -35,12 +35,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
@@ -185,13 +183,7 @@ def set_up() -> World:
     from app.store.destinations import create_destination
     from app.store.models import Customer
 
-    schema = f"sluice_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(DATABASE_URL)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in DATABASE_URL else "?"
-    url = f"{DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    admin, schema, url = intake.new_schema()
     port = _free_port()
     buyer = subprocess.Popen(
         [sys.executable, "-m", "bench.buyer", str(port), str(BUYER_DELAY)], cwd=ROOT

@@ -36,6 +36,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from bench.report import Report
@@ -290,9 +291,22 @@ def _outcomes(url: str) -> dict[str, int]:
     return rows
 
 
+def new_schema() -> tuple[Any, str, str]:
+    """Create a schema of the run's own; return an autocommit admin connection (to drop it
+    afterwards), its name and the database URL that uses it."""
+    import psycopg2
+
+    schema = f"sluice_bench_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(DATABASE_URL)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in DATABASE_URL else "?"
+    return admin, schema, f"{DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
 def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, list, dict]:
     """Return (floor measures, Sluice measures, Sluice's lead outcomes)."""
-    import psycopg2
 
     if shutil.which("wrk") is None:
         raise SystemExit(
@@ -304,13 +318,7 @@ def measure_both(seconds: int = SECONDS, rounds: int = ROUNDS) -> tuple[list, li
             f"at most {UNIQUE_PHONES // (4 * OFFSET_STEP)} rounds: beyond, phone numbers "
             "repeat and the leads turn duplicates"
         )
-    schema = f"sluice_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(DATABASE_URL)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in DATABASE_URL else "?"
-    url = f"{DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    admin, schema, url = new_schema()
     floors, sluices = [], []
     try:
         from bench.floor_app import create_table
