@@ -19,18 +19,10 @@ from app.services.actor import Actor
 from app.store import destinations as store
 from app.store.models import DeliveryDestination
 
-#: The settings a caller may give (`active` only when changing).
+#: The settings a caller may give (`active` only when changing): an HTTP destination's,
+#: and the events it subscribes to.
 SETTINGS = (
-    "name",
-    "url",
-    "method",
-    "body_format",
-    "headers",
-    "template",
-    "success_field",
-    "success_value",
-    "success_pattern",
-    "retry_schedule",
+    *(name for name in destinations.SETTINGS if name not in ("kind", "addresses")),
     "events",
 )
 
