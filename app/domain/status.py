@@ -10,8 +10,11 @@ class Status(StrEnum):
 
     PENDING = "pending"
     ASSIGNED = "assigned"
+    POSTED = "posted"  # sold to a partner by an outbound post (ping-post stages)
     DUPLICATE = "duplicate"
+    RETURNED = "returned"  # sold, then returned by (or for) its buyer: still sold
     UNASSIGNED = "unassigned"
+    WITHHELD = "withheld"  # over the tenant's monthly threshold: routed when capacity frees
     MARKETPLACE = "marketplace"
     AUDIT = "audit"
     UNCATEGORIZED = "uncategorized"
@@ -20,6 +23,12 @@ class Status(StrEnum):
 
 #: Every status, in the order lists and choices show them.
 STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
+
+#: A lead is sold when it is assigned, posted or returned: a returned lead was delivered,
+#: its buyer chose to return it afterwards. Every count of sold leads uses this.
+SOLD: tuple[Status, ...] = (Status.ASSIGNED, Status.POSTED, Status.RETURNED)
+#: The pseudo-status lists and filters accept for "any of SOLD".
+SOLD_FILTER = "sold"
 
 #: The statuses a lead may be routed again from (reprocess).
 REPROCESSABLE: tuple[Status, ...] = (
