@@ -10,8 +10,8 @@ import getpass
 from dataclasses import dataclass
 
 from app.domain.errors import ForbiddenError, InvalidError
-from app.store.models import Tenant, User
-from app.store.tenants import PERMISSIONS, find_tenant
+from app.store.models import Customer, Tenant, User
+from app.store.tenants import CUSTOMER_PERMISSIONS, CUSTOMER_ROLE, PERMISSIONS, find_tenant
 
 #: The operator's role: whoever runs `sluice` on the server holds the database itself.
 OPERATOR = "operator"
@@ -28,12 +28,16 @@ class Actor:
     role: str
     tenant: Tenant | None
     user: User | None = None
+    #: Set for a customer's own user: it may act on that customer's leads and money alone.
+    customer: Customer | None = None
 
     @property
     def permissions(self) -> frozenset[str]:
         """Return what the role may do."""
         if self.role == OPERATOR:
             return _OPERATOR_PERMISSIONS
+        if self.role == CUSTOMER_ROLE:
+            return CUSTOMER_PERMISSIONS if self.customer is not None else frozenset()
         return PERMISSIONS.get(self.role, frozenset())
 
     def can(self, permission: str) -> bool:

@@ -36,11 +36,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         _READ
         | {"leads.explain", "leads.export", "rules.push", "rules.rollback", "leads.reprocess"}
-        | {"leads.review", "leads.delete"}
+        | {"leads.review", "leads.delete", "leads.edit", "leads.import"}
+        | {"leads.return", "leads.return_override", "leads.claim"}
         | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
         | {"webhooks.write", "deliveries.retry"}
     ),
 }
+#: A customer's own users (the customer API): each acts for its customer alone, and every
+#: service that grants them an action restricts it to that customer's leads and money.
+CUSTOMER_ROLE = "customer"
+CUSTOMER_PERMISSIONS = frozenset({"customer.read", "leads.return", "leads.claim"})
 _CODE = re.compile(r"[A-Z0-9]{8}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
