@@ -156,6 +156,12 @@ class SourceSchema(Schema):
     )
     test_mode = fields.Boolean()
     active = fields.Boolean()
+    previous_secret_expires_at = UtcDateTime(
+        metadata={
+            "description": "After a rotation with an overlap: until when the old secret"
+            " works too (null: no old secret works)."
+        }
+    )
     created_at = UtcDateTime()
 
 
@@ -444,7 +450,26 @@ class RotatedSecretSchema(Schema):
     source = fields.Function(lambda new: new.source.public_id, metadata={"type": "string"})
     api_key = fields.Function(lambda new: new.source.api_key, metadata={"type": "string"})
     api_secret = fields.String(
-        attribute="secret", metadata={"description": "Shown once; the old one stops working."}
+        attribute="secret",
+        metadata={
+            "description": "Shown once; the old one stops working at once, or with an"
+            " overlap when `previous_secret_expires_at` says."
+        },
+    )
+    previous_secret_expires_at = UtcDateTime(
+        metadata={"description": "Until when the old secret works too; null: no longer."}
+    )
+
+
+class RotateSecretSchema(Schema):
+    overlap_hours = fields.Float(
+        load_default=0.0,
+        validate=validate.Range(min=0, max=720),
+        metadata={
+            "description": "Keep the old secret working this long beside the new one (at"
+            " most 30 days); 0 (the default): it stops at once.",
+            "example": 24,
+        },
     )
 
 

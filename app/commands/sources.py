@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 
@@ -178,12 +179,23 @@ def revoke_token_command(source: str, token_id: str, as_json: bool) -> None:
 
 @source_group.command("rotate-secret")
 @click.argument("source")
+@click.option(
+    "--overlap-hours",
+    type=click.FloatRange(0, 720),
+    default=0.0,
+    show_default=True,
+    help="How long the old secret still works beside the new one (0: it stops at once).",
+)
 @json_option
 @with_database
-def rotate_secret_command(source: str, as_json: bool) -> None:
-    """Give a native source a new API secret (shown once); the old one stops working."""
-    data = RotatedSecretSchema().dump(sources.rotate_secret(operator(), source))
+def rotate_secret_command(source: str, overlap_hours: float, as_json: bool) -> None:
+    """Give a native source a new API secret (shown once); the old one stops working at
+    once, or after --overlap-hours."""
+    rotated = sources.rotate_secret(operator(), source, timedelta(hours=overlap_hours))
+    data = RotatedSecretSchema().dump(rotated)
     text = {"api key": data["api_key"], "api secret": f"{data['api_secret']}   (shown once)"}
+    if data["previous_secret_expires_at"] is not None:
+        text["old secret works until"] = data["previous_secret_expires_at"]
     emit(data, as_json, pairs(text))
 
 

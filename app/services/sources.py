@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.domain.errors import InvalidError
 from app.services.actor import Actor
+from app.services.destinations import check_overlap
 from app.services.spec import source_spec
 from app.store import sources as store
 from app.store.models import Source, SourceToken
@@ -33,6 +35,11 @@ class NewToken:
 class RotatedSecret:
     source: Source
     secret: str  # shown once
+
+    @property
+    def previous_secret_expires_at(self) -> datetime | None:
+        """When the old secret stops working (None: it already has)."""
+        return self.source.previous_secret_expires_at
 
 
 def _source(actor: Actor, ref: str) -> Source:
@@ -108,16 +115,18 @@ def revoke_token(actor: Actor, ref: str, token_id: str) -> SourceToken:
     return store.revoke_token(_source(actor, ref), token_id)
 
 
-def rotate_secret(actor: Actor, ref: str) -> RotatedSecret:
-    """Give a native source a new API secret; the old one stops working at once."""
+def rotate_secret(actor: Actor, ref: str, overlap: timedelta = timedelta(0)) -> RotatedSecret:
+    """Give a native source a new API secret; the old one stops working at once, or after
+    `overlap` during which both work (so the supplier can switch without a gap)."""
     actor.require("sources.write")
+    check_overlap(overlap)
     source = _source(actor, ref)
     if source.api_style != "native":
         raise InvalidError(
             "a Routio-style source has no API secret: create a new API key (a token) "
             "and revoke the old one"
         )
-    return RotatedSecret(source, store.rotate_secret(source))
+    return RotatedSecret(source, store.rotate_secret(source, overlap or None))
 
 
 def show_source_spec(

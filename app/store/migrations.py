@@ -131,6 +131,25 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _secret_overlap() -> None:
+    # Issue 17: a source's old API secret keeps working for an overlap after a rotation.
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Source
+
+    table = Source._meta.table_name
+    present = {column.name for column in database.get_columns(table)}
+    migrator = SchemaMigrator.from_database(database)
+    fields = Source._meta.fields
+    operations = [
+        migrator.add_column(table, fields[name].column_name, fields[name])
+        for name in ("previous_secret_hash", "previous_secret_expires_at")
+        if fields[name].column_name not in present
+    ]
+    if operations:
+        migrate(*operations)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -140,6 +159,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (40, "delivery destinations", _delivery_destinations),
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
     (42, "lead deletion", _lead_deletion),
+    (50, "source secret overlap", _secret_overlap),
 )
 
 

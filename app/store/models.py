@@ -94,6 +94,9 @@ class Source(BaseModel):
         max_length=16, default="native", constraints=[pw.SQL("DEFAULT 'native'")]
     )
     rate_limit = pw.IntegerField(null=True)  # requests per minute; NULL: SLUICE_RATE_LIMIT
+    # After a rotation with an overlap, the old secret opens the intake too until it expires.
+    previous_secret_hash = pw.CharField(max_length=64, null=True)
+    previous_secret_expires_at = pw.DateTimeField(null=True)
 
 
 class SourceToken(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import Any
 
 from app.domain.clock import utcnow
@@ -190,8 +191,16 @@ def authenticate_basic(api_key: str, secret: str) -> Source | None:
     )
     source = _loaded(*rows[0]) if rows else None
     stored = source.secret_hash if source is not None else _NO_SECRET_HASH
+    # The previous secret (a rotation's overlap) is compared on every path, so the timing
+    # tells neither whether the key exists nor whether it has an overlapping secret.
+    previous = _NO_SECRET_HASH
+    if source is not None and source.previous_secret_hash is not None:
+        expires = source.previous_secret_expires_at
+        if expires is not None and expires > utcnow():
+            previous = source.previous_secret_hash
     matches = secret_matches(secret, stored)
-    return source if source is not None and matches else None
+    matches_previous = secret_matches(secret, previous)
+    return source if source is not None and (matches or matches_previous) else None
 
 
 def authenticate_bearer(token: str) -> Source | None:
@@ -225,8 +234,26 @@ def _loaded(source: Source, tenant: Tenant, version: RuleSetVersion) -> Source:
     return source
 
 
-def rotate_secret(source: Source) -> str:
-    """Give the source a new API secret (the old one stops working); return it."""
+def rotate_secret(source: Source, overlap: timedelta | None = None) -> str:
+    """Give the source a new API secret; return it.
+
+    Without `overlap` the old secret stops working at once (and any earlier overlap ends);
+    with it, the old one keeps working beside the new one for that long.
+    """
     secret = new_secret("sks")
-    Source.update(secret_hash=hash_secret(secret)).where(Source.id == source.id).execute()
+    with database.atomic():
+        current = Source.get_by_id(source.id)
+        previous, expires = None, None
+        if overlap is not None:
+            previous, expires = current.secret_hash, utcnow() + overlap
+        (
+            Source.update(
+                secret_hash=hash_secret(secret),
+                previous_secret_hash=previous,
+                previous_secret_expires_at=expires,
+            )
+            .where(Source.id == source.id)
+            .execute()
+        )
+    source.previous_secret_hash, source.previous_secret_expires_at = previous, expires
     return secret

@@ -1,5 +1,7 @@
 """The admin API: user tokens, roles, and the operations the CLI also offers."""
 
+from datetime import datetime
+
 import pytest
 
 from app.store.models import Customer, Lead
@@ -277,6 +279,40 @@ def test_rotate_secret_answers_the_new_secret_once(world, client, seed_lead):
     ).json
     refused = client.post(f"/api/admin/sources/{routio['id']}/rotate-secret", headers=world.admin)
     assert refused.status_code == 422 and "Routio-style" in refused.json["message"]
+
+
+def test_rotate_secret_with_an_overlap_keeps_the_old_one_until_it_expires(world, client, seed_lead):
+    from app.store.models import Source
+
+    url = f"/api/admin/sources/{world.source.public_id}/rotate-secret"
+    old = world.secret
+    rotated = client.post(url, json={"overlap_hours": 1}, headers=world.admin)
+    assert rotated.status_code == 200 and rotated.json["previous_secret_expires_at"]
+    new = rotated.json["api_secret"]
+    for secret in (old, new):  # both work during the overlap
+        world.secret = secret
+        assert world.post(seed_lead).status_code == 201
+    shown = client.get(f"/api/admin/sources/{world.source.public_id}", headers=world.admin)
+    assert shown.json["previous_secret_expires_at"] == rotated.json["previous_secret_expires_at"]
+    Source.update(previous_secret_expires_at=datetime(2020, 1, 1)).execute()  # it expired
+    world.secret = old
+    assert world.post(seed_lead).status_code == 401
+    world.secret = new
+    assert world.post(seed_lead).status_code == 201
+    # A rotation without an overlap ends any earlier one at once.
+    again = client.post(url, json={"overlap_hours": 0.5}, headers=world.admin).json
+    final = client.post(url, headers=world.admin).json
+    assert final["previous_secret_expires_at"] is None
+    for secret, status in ((new, 401), (again["api_secret"], 401), (final["api_secret"], 201)):
+        world.secret = secret
+        assert world.post(seed_lead).status_code == status
+
+
+@pytest.mark.parametrize("overlap", [-1, 721, "1h"])
+def test_rotate_secret_refuses_an_overlap_out_of_range(world, client, overlap):
+    url = f"/api/admin/sources/{world.source.public_id}/rotate-secret"
+    refused = client.post(url, json={"overlap_hours": overlap}, headers=world.admin)
+    assert refused.status_code == 422 and "overlap_hours" in str(refused.json)
 
 
 def test_rules_push_answers_warnings_and_check_stores_nothing(world, client):

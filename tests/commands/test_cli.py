@@ -245,6 +245,19 @@ def test_source_rotate_secret_prints_the_new_one_once(sluice, tenant, client, se
     assert code == 0 and "(shown once)" in output
 
 
+def test_source_rotate_secret_with_an_overlap(sluice, tenant, client, seed_lead):
+    source = run_json(
+        sluice, "source", "create", "ACME1234", "--name", "Web", "--category", "solar"
+    )
+    rotated = run_json(sluice, "source", "rotate-secret", source["id"], "--overlap-hours", "2")
+    assert rotated["previous_secret_expires_at"]
+    for secret in (source["api_secret"], rotated["api_secret"]):
+        headers = basic(source["api_key"], secret)
+        assert client.post("/api/leads", json=seed_lead, headers=headers).status_code == 201
+    code, output = sluice("source", "rotate-secret", source["id"], "--overlap-hours", "721")
+    assert code == 2 and "overlap-hours" in output
+
+
 def test_rules_push_and_check_print_warnings_on_stderr(sluice, tenant, tmp_path):
     rules = tmp_path / "solar.rules"
     rules.write_text(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -12,6 +14,7 @@ from app.schemas import (
     CreatedSourceSchema,
     NewTokenSchema,
     RotatedSecretSchema,
+    RotateSecretSchema,
     SourceSchema,
     SourceTokenSchema,
 )
@@ -120,10 +123,13 @@ def revoke_token(source_id: str, token_id: str):
 
 @blp.route("/sources/<source_id>/rotate-secret", methods=["POST"])
 @require("sources.write")
+@blp.arguments(RotateSecretSchema, required=False)
 @blp.response(200, RotatedSecretSchema)
-def rotate_secret(source_id: str):
-    """Give a native source a new API secret, shown once; the old one stops working at once."""
-    return sources.rotate_secret(g.actor, source_id)
+def rotate_secret(body, source_id: str):
+    """Give a native source a new API secret, shown once; the old one stops working at once,
+    or after `overlap_hours` during which both work."""
+    overlap = timedelta(hours=(body or {}).get("overlap_hours", 0.0))
+    return sources.rotate_secret(g.actor, source_id, overlap)
 
 
 @blp.route("/sources/<source_id>/spec", methods=["GET"])
