@@ -29,7 +29,7 @@ from app.analysis.replay import (
     outcome_json,
     python_needs,
 )
-from app.domain.status import Status
+from app.domain.status import SOLD, Status, same_outcome
 from app.dsl.fieldtypes import format_datetime
 from app.dsl.ruleset import RuleSet
 from app.pipeline.lead import build_lead
@@ -219,7 +219,7 @@ class DryRun:
                         counts[slot] += 1
             # Outcomes repeat: counting (old, new) pairs is one dict update per lead, and
             # every matrix and total of the report is derived from the pairs at the end.
-            pairs[(category, old[0] == status, old, new)] += 1
+            pairs[(category, same_outcome(status, old[0]), old, new)] += 1
             masks[mask] += 1  # per-rule counts: the database's verdicts, summed at the end
             if old != new and old[:7] != new[:7]:  # eligible bids aside
                 self._changed(lead_id, category, at, old, new)
@@ -282,6 +282,10 @@ class DryRun:
                     {"from": old, "to": new, "leads": n}
                     for (old, new), n in sorted(self.types.items(), key=_by_count)
                 ],
+            },
+            "sold": {
+                "before": sum(b.statuses[status] for status in SOLD),
+                "after": sum(a.statuses[status] for status in SOLD),
             },
             "uncategorized": {
                 "before": b.statuses[Status.UNCATEGORIZED],

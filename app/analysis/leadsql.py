@@ -21,6 +21,7 @@ from playhouse.pool import PooledDatabase
 
 from app.analysis import projection
 from app.analysis.fragments import join
+from app.domain.status import statuses_of
 from app.dsl import ast
 from app.dsl.sql import RowValues, Sql, SqlWhere, sql, to_sql
 from app.dsl.sqldialects import register_sqlite_functions
@@ -137,8 +138,10 @@ def bind(value: Any, name: str) -> Sql:
 def scope_sql(tenant_id: int, filters: LeadFilter, name: str) -> Sql:
     """Return the WHERE clause selecting the tenant's leads that the filters keep."""
     parts = [sql("l.tenant_id = {v}", v=bind(tenant_id, name))]
+    if filters.status:
+        statuses = [bind(status, name) for status in statuses_of(filters.status)]
+        parts.append(sql("l.status IN ({v})", v=join(statuses, ", ")))
     columns = {
-        "status": "l.status = {v}",
         "category": "l.category = {v}",
         "lead_type": "l.lead_type = {v}",
         "source": 'l.source_id IN (SELECT s.id FROM "source" s WHERE s.public_id = {v})',

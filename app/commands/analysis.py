@@ -9,7 +9,7 @@ import click
 
 from app.commands.common import operator, parse_moment, with_database
 from app.commands.rules_check import render_rule_traces
-from app.domain.status import STATUSES
+from app.domain.status import STATUS_FILTERS
 from app.dsl import check_texts, read_rule_files, read_sources
 from app.dsl.diagnostics import format_json, format_report
 from app.services import analysis, leads
@@ -24,7 +24,9 @@ from app.services.leads import LeadFilter
 @click.option("--until", help="Leads received before (ISO 8601, UTC).")
 @click.option("--category")
 @click.option("--source", help="A source id (src_...) or name.")
-@click.option("--status", type=click.Choice(STATUSES), help="Only leads stored with this status.")
+@click.option(
+    "--status", type=click.Choice(STATUS_FILTERS), help="Only leads stored with this status."
+)
 @click.option("--where", help="Only leads for which this expression holds.")
 @click.option("--limit", type=click.IntRange(1), help="Only the newest N leads of the window.")
 @click.option(

@@ -21,7 +21,7 @@ from app.commands.common import (
 )
 from app.domain.money import to_cents
 from app.domain.review import APPROVED, REJECTED
-from app.domain.status import STATUSES
+from app.domain.status import STATUS_FILTERS
 from app.schemas import (
     DeletedSchema,
     LeadDetailSchema,
@@ -58,7 +58,7 @@ test_option = click.option(
 def filter_options(command):
     """Add the leads list's filters to a command (its parameters as `lead_filter` takes them)."""
     options = [
-        click.option("--status", type=click.Choice(STATUSES)),
+        click.option("--status", type=click.Choice(STATUS_FILTERS)),
         click.option("--category"),
         click.option("--lead-type"),
         click.option("--source", help="A source id (src_...)."),
@@ -112,7 +112,7 @@ def list_command(
 @click.argument("expression")
 @click.option("--category", help="The leads' category (default: the rule set's only one).")
 @click.option("--version", type=int, help="Type fields by this rule set version (default: active).")
-@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--status", type=click.Choice(STATUS_FILTERS))
 @click.option("--since", help="Received at or after (ISO 8601, UTC).")
 @click.option("--until", help="Received before (ISO 8601, UTC).")
 @test_option

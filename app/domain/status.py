@@ -30,6 +30,23 @@ SOLD: tuple[Status, ...] = (Status.ASSIGNED, Status.POSTED, Status.RETURNED)
 #: The pseudo-status lists and filters accept for "any of SOLD".
 SOLD_FILTER = "sold"
 
+#: What a lead list's status filter accepts: a status, or `sold`.
+STATUS_FILTERS: tuple[str, ...] = (*STATUSES, SOLD_FILTER)
+
+
+def statuses_of(status_filter: str) -> tuple[str, ...]:
+    """Return the statuses a status filter keeps (`sold`: assigned, posted and returned)."""
+    if status_filter == SOLD_FILTER:
+        return tuple(status.value for status in SOLD)
+    return (status_filter,)
+
+
+def same_outcome(stored: str, replayed: str) -> bool:
+    """Tell whether a replayed routing agrees with a lead's stored status: the same status,
+    or both sold (a returned lead's routing sold it)."""
+    return stored == replayed or (stored in SOLD and replayed in SOLD)
+
+
 #: The statuses a lead may be routed again from (reprocess).
 REPROCESSABLE: tuple[Status, ...] = (
     Status.PENDING,

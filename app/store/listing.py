@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.status import statuses_of
 from app.store.models import Lead, Post, Source, Tenant
 
 
 @dataclass(frozen=True)
 class LeadFilter:
-    status: str | None = None
+    status: str | None = None  # a status, or `sold` (assigned, posted or returned)
     category: str | None = None
     lead_type: str | None = None
     source: str | None = None  # public id
@@ -26,7 +27,7 @@ def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int
     """Return the tenant's leads matching the filters, newest first."""
     query = Lead.select(Lead, Source).join(Source).where(Lead.tenant == tenant)
     if filters.status:
-        query = query.where(Lead.status == filters.status)
+        query = query.where(Lead.status.in_(statuses_of(filters.status)))
     if filters.category:
         query = query.where(Lead.category == filters.category)
     if filters.lead_type:

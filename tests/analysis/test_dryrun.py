@@ -95,6 +95,7 @@ def test_dry_run_compares_every_outcome_and_writes_nothing(routed, home_rules, d
         ("uncategorized", "assigned"): 1,
     }
     assert report["duplicates"]["before"] == report["duplicates"]["after"] == 1
+    assert report["sold"] == {"before": 7, "after": 8}
     bids = {b["id"]: b for b in report["bids"]}
     assert (bids["gamma_roof"]["eligible_before"], bids["gamma_roof"]["eligible_after"]) == (1, 0)
     assert (bids["solar_capped"]["won_before"], bids["solar_budget"]["won_before"]) == (2, 2)
@@ -257,6 +258,23 @@ def test_dry_run_filters_by_source_and_status(routed, home_rules):
     assert by_status["leads"] == 7
     by_source = dry_run_for_tenant(world.tenant, files, source=world.source.name)
     assert by_source["leads"] == 11
+
+
+def test_returned_leads_count_as_sold_and_agree_with_their_replayed_sale(routed, home_rules):
+    from app.analysis.dryrun import dry_run_for_tenant
+
+    world, posted = routed
+    models.Lead.update(status="returned").where(
+        models.Lead.public_id.in_([posted["roof1"], posted["solar1"]])
+    ).execute()
+    files = {"home.rules": home_rules()}  # the active rules: nothing changes
+    report = dry_run_for_tenant(world.tenant, files)
+    assert report["baseline_replay"] == {"agree_with_stored_status": 11, "differ": 0}
+    assert report["sold"] == {"before": 7, "after": 7}
+    sold = dry_run_for_tenant(world.tenant, files, filters=LeadFilter(status="sold"))
+    assert sold["leads"] == 7
+    returned = dry_run_for_tenant(world.tenant, files, filters=LeadFilter(status="returned"))
+    assert returned["leads"] == 2
 
 
 def test_more_conditions_than_one_mask_column_holds(make_world, home_rules, home_lead):

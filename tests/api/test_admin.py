@@ -195,6 +195,12 @@ def test_leads_list_filters_and_detail(world, client, seed_lead):
     by_source = client.get(f"/api/admin/leads?source={world.source.public_id}", headers=headers)
     assert len(by_source.json) == 3
     assert client.get("/api/admin/leads?status=bogus", headers=headers).status_code == 422
+    # Sold: assigned, posted or returned; a returned lead is still sold.
+    Lead.update(status="returned").where(Lead.public_id == everything[-1]["id"]).execute()
+    sold = client.get("/api/admin/leads?status=sold", headers=headers).json
+    assert sorted(lead["status"] for lead in sold) == ["assigned", "returned"]
+    csv = client.get("/api/admin/leads/export.csv?status=sold", headers=headers).text
+    assert len(csv.strip().splitlines()) == 3  # the header and both sold leads
     detail = client.get(f"/api/admin/leads/{everything[-1]['id']}", headers=headers).json
     assert detail["data"]["first_name"] == "Katy"
     assert detail["rule_version"] == 1

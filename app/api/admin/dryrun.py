@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
 from app.domain.clock import naive
-from app.domain.status import STATUSES
+from app.domain.status import STATUS_FILTERS
 from app.schemas import DryRunResultSchema
 from app.services import analysis
 from app.services.analysis import SAMPLE_SIZE
@@ -36,7 +36,7 @@ class DryRunSchema(Schema):
     until = fields.AwareDateTime(default_timezone=UTC, load_default=None)
     category = fields.String(load_default=None)
     source = fields.String(load_default=None, metadata={"description": "A source id or name."})
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUS_FILTERS))
     where = fields.String(
         load_default=None, metadata={"description": "Only leads for which this expression holds."}
     )

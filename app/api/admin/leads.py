@@ -14,7 +14,7 @@ from app.api.schemas import PageSchema
 from app.domain.clock import naive
 from app.domain.money import to_cents
 from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
-from app.domain.status import STATUSES
+from app.domain.status import STATUS_FILTERS
 from app.schemas import (
     DeletedSchema,
     LeadDetailSchema,
@@ -36,7 +36,7 @@ blp = Blueprint("admin_leads", __name__, url_prefix="/api/admin", description="L
 class LeadFilterSchema(Schema):
     """The filters of a lead list, also those of its export."""
 
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUS_FILTERS))
     category = fields.String()
     lead_type = fields.String()
     source = fields.String(metadata={"description": "A source id (src_...)."})
