@@ -47,6 +47,8 @@ SUMMARY_SECONDS = 60.0
 CONNECTIONS_PER_THREAD = 8
 #: The shortest wait when a look for due deliveries found one it could not claim yet.
 SHORTEST_WAIT = 0.01
+#: Seconds between sweeps for deliveries a sale wrote as their destination was removed.
+SWEEP_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Worker:
         self._ringer: socket.socket | None = None
         self._in_flight = 0  # claimed and not yet settled (the loop's own count)
         self._released_at = float("-inf")  # when it last looked for abandoned claims
+        self._swept_at = float("-inf")  # when it last canceled removed destinations' deliveries
         self._due: tuple[float, datetime | None] | None = None  # (looked at, next due)
         self.settled = 0  # attempts ended so far
         self._tally: Counter[str] = Counter()  # settled since the last summary, by status
@@ -144,7 +147,7 @@ class Worker:
         many attempts ended; for `sluice worker --once` and tests."""
         self.id = self.id or store.register_worker(socket.gethostname(), os.getpid())
         waker = store.Waker(self.id)  # holds the worker's lock: its claims are not abandoned
-        self._released_at = float("-inf")
+        self._released_at = self._swept_at = float("-inf")
         before = self.settled
         bell = self._open_bell()
         try:
@@ -183,6 +186,11 @@ class Worker:
             released = store.release_abandoned(self.id)
             if released:
                 log.warning("%d deliveries left sending by a gone worker are due again", released)
+        if now - self._swept_at >= SWEEP_EVERY:
+            self._swept_at = now
+            orphaned = store.cancel_orphaned()
+            if orphaned:
+                log.info("%d deliveries to removed destinations canceled", orphaned)
         free = self.settings.concurrency - self._in_flight
         if free <= 0:
             return 0

@@ -31,7 +31,16 @@ import orjson
 import psycopg2
 
 from app.domain.clock import iso_utc, utcnow
-from app.domain.delivery import DEAD, DELIVERED, PENDING, SENDING, SOLD, Outbox, event_body
+from app.domain.delivery import (
+    CANCELED,
+    DEAD,
+    DELIVERED,
+    PENDING,
+    SENDING,
+    SOLD,
+    Outbox,
+    event_body,
+)
 from app.domain.errors import UnavailableError
 from app.store.db import database, database_file, execute, is_postgresql, json_param, json_text
 from app.store.migrations import DELIVERY_CHANNEL
@@ -491,6 +500,22 @@ def release_abandoned(worker_id: int) -> int:
         f" claimed_until = NULL WHERE x.status = '{SENDING}' AND (x.claimed_until < %s"
         f" OR x.claimed_by_id IS NULL OR (x.claimed_by_id <> %s AND {gone}))",
         [utcnow(), worker_id],
+    ).rowcount
+
+
+def cancel_orphaned() -> int:
+    """Cancel the pending deliveries of removed destinations; return how many.
+
+    A removal cancels its destination's pending deliveries, but a sale that read the
+    destination before the removal committed may write one just after: no worker sends
+    it (`claim_due` takes active destinations only), so the worker's housekeeping cancels
+    it here, as the removal would have.
+    """
+    return execute(
+        f"UPDATE delivery SET status = '{CANCELED}', updated_at = %s WHERE status = '{PENDING}'"
+        " AND destination_id IN (SELECT id FROM delivery_destination"
+        " WHERE removed_at IS NOT NULL)",
+        [utcnow()],
     ).rowcount
 
 

@@ -208,3 +208,13 @@ def test_the_bodies_webhooks_receive_are_those_the_openapi_document_describes(
     for event, body in bodies.items():
         media = spec["webhooks"][event]["post"]["requestBody"]["content"]["application/json"]
         _validator(media["schema"], spec["components"]["schemas"]).validate(body)
+
+
+def test_a_delivery_written_as_its_destination_was_removed_is_canceled(sold, buyer, db):
+    """A sale that read the destination before its removal committed writes a delivery
+    after the removal canceled the others: the worker cancels it, never leaves it pending."""
+    sold(buyer.url)
+    DeliveryDestination.update(removed_at=utcnow(), active=False).execute()
+    assert Delivery.get().status == PENDING  # as the race leaves it
+    assert Worker().drain() == 0
+    assert Delivery.get().status == "canceled" and buyer.received == []
