@@ -514,6 +514,9 @@ class LeadExplanationSchema(Schema):
     dedupe = fields.List(fields.Dict())
     bidding = fields.List(fields.Dict())
     timeline = fields.List(fields.Dict())
+    review = fields.Dict(
+        metadata={"description": "The audit review, when there was one: decision, by, at, note."}
+    )
     note = fields.String()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.clock import aware
+from app.domain.review import APPROVED, REVIEW_KINDS
 from app.domain.status import Status
 from app.dsl.fieldtypes import format_datetime
 from app.pipeline.lead import lead_from_row
@@ -58,9 +59,34 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
     result["audits"] = trace["audits"]
     result["dedupe"] = _dedupe(trace["dedupe"], events, lead.status)
     result["bidding"] = _bidding(trace["bids"], events)
+    review = _review(events)
+    if review is not None:
+        result["review"] = review
+        if review["decision"] == APPROVED:
+            result["note"] = (
+                f"Held for audit, then approved by {review['by']}: routed again with its "
+                "audits skipped, so the audits above flagged it once and no longer count."
+            )
+        else:
+            result["note"] = f"Held for audit and rejected by {review['by']}: never distributed."
     if lead.is_test:
         result["note"] = "A test lead: its outcome comes from its zip, no bid was run."
     return result
+
+
+def _review(events: list[LeadEvent]) -> dict[str, Any] | None:
+    """Return the lead's audit review from its timeline (the last one), or None."""
+    decisions = {kind: decision for decision, kind in REVIEW_KINDS.items()}
+    for event in reversed(events):
+        if event.kind in decisions:
+            details = event.details or {}
+            return {
+                "decision": decisions[event.kind],
+                "by": details.get("by"),
+                "at": format_datetime(aware(event.at)),
+                "note": details.get("note"),
+            }
+    return None
 
 
 def _event(event: LeadEvent) -> dict[str, Any]:

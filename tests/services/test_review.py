@@ -58,6 +58,10 @@ def test_an_approved_lead_is_sold_charged_and_delivered(world, db, operator, hel
     assert kinds[-1] == "assigned" and kinds.count("audit") == 1  # no audit the second time
     approval = done.timeline[kinds.index("audit_approved")]
     assert approval.details == {"by": operator.name, "note": "Real person, checked"}
+    explained = leads.explain_lead(operator, ref)
+    assert explained["review"]["decision"] == "approved"
+    assert explained["review"]["by"] == operator.name
+    assert "audits skipped" in explained["note"]
     assert approval.message == f"Approved by {operator.name}: Real person, checked"
     assert (done.review.decision, done.review.by) == ("approved", operator.name)
 
