@@ -244,3 +244,20 @@ def test_a_return_racing_a_sale_for_the_last_cap_unit_never_overruns(
         counted = BidCounter.get(BidCounter.bid_id == "capped", BidCounter.period == "day")
         assert taken <= 1 and counted.leads == taken, (taken, counted.leads)
         assert counted.spent_cents == 2500 * taken
+
+
+def test_simultaneous_returns_keep_the_monthly_limit(shop, server, db, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a race needs PostgreSQL's row locks (SQLite runs one writer at a time)")
+    Customer.update(return_limit_percent=10).where(Customer.slug == "gamma").execute()
+    refs = [sell(shop, 200 + n, "Roof")["lead_public_id"] for n in range(10)]  # 10% of 10: 1
+    for pair in (refs[:2], refs[2:4]):
+        answers = fire(
+            server,
+            [(f"/api/admin/leads/{ref}/return", shop.admin, {"reason": "Other"}) for ref in pair],
+        )
+        statuses = sorted(status for status, _ in answers)
+        assert statuses == ([200, 409] if pair == refs[:2] else [409, 409]), answers
+        refused = [body for status, body in answers if status == 409]
+        assert all(list(body["errors"]) == ["limit"] for body in refused), refused
+    assert Lead.select().where(Lead.status == "returned").count() == 1
