@@ -330,3 +330,37 @@ def test_the_wallet_equals_deposits_less_charges_plus_credits(shop, operator, se
         assert customer.balance_cents == total["deposit"] + total["charge"] + total["credit"]
         assert customer.balance_cents == sum(e.amount_cents for e in entries) >= 0
     assert balance("gamma") == 100000 + 500 - 2 * 4000
+
+
+def test_a_return_frees_the_unit_of_the_period_its_sale_fell_in(shop, operator, sell):
+    lead = sell()
+    today = BidCounter.get(BidCounter.bid_id == "capped")
+    yesterday = today.period_start - timedelta(days=1)
+    # As if the lead had been sold yesterday, with the rest of that day's sales.
+    Lead.update(assigned_at=yesterday + timedelta(hours=5)).where(Lead.id == lead.id).execute()
+    BidCounter.create(
+        tenant=shop.tenant.id,
+        bid_id="capped",
+        period="day",
+        period_start=yesterday,
+        leads=3,
+        spent_cents=7500,
+    )
+    old = BidCounter.create(  # a row of a period long gone is never touched
+        tenant=shop.tenant.id,
+        bid_id="capped",
+        period="month",
+        period_start=yesterday - timedelta(days=90),
+        leads=1,
+        spent_cents=2500,
+    )
+    returns.return_lead(operator, lead.public_id, reason="Other")
+    rows = {
+        (row.period, row.period_start): (row.leads, row.spent_cents)
+        for row in BidCounter.select().where(BidCounter.bid_id == "capped")
+    }
+    assert rows == {
+        ("day", today.period_start): (1, 2500),  # not the period of the sale (moved)
+        ("day", yesterday): (2, 5000),
+        ("month", old.period_start): (1, 2500),
+    }
