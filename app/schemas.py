@@ -58,6 +58,16 @@ class CustomerSchema(Schema):
     balance = _cents("balance_cents")
     active = fields.Boolean()
     created_at = UtcDateTime()
+    return_window_days = fields.Integer(
+        metadata={"description": "Days after a sale its lead may be returned (docs/leads.md)."}
+    )
+    return_limit_percent = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "At most this percent of a month's leads may be returned; "
+            "null: no limit."
+        },
+    )
 
 
 class SuccessTestSchema(Schema):
@@ -290,6 +300,29 @@ class ReviewedSchema(Schema):
     error = fields.String(
         allow_none=True,
         metadata={"description": "Why this lead was not reviewed (another review came first)."},
+    )
+
+
+class ReturnedSchema(Schema):
+    """What a bulk return did to one lead."""
+
+    id = fields.String(metadata={"example": "lead_01j..."})
+    status = fields.String(
+        validate=validate.OneOf(STATUSES), metadata={"description": "The lead's status now."}
+    )
+    error = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the lead was not returned (e.g. outside the policy)."},
+    )
+
+
+class ReturnReasonsSchema(Schema):
+    """The reasons a return may give, in the order they are offered."""
+
+    reasons = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"example": ["Invalid phone", "Duplicate", "Other"]},
     )
 
 

@@ -12,10 +12,10 @@ from app.domain.delivery import EVENTS
 from app.domain.status import STATUSES
 
 #: Events of the catalogue not sent yet, and why.
-NOT_SENT_YET = {"lead.returned": "Not sent yet: lead returns come with a later release."}
+NOT_SENT_YET: dict[str, str] = {}
 
 _TIME = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601."}
-_LEAD_EVENTS = [event for event in EVENTS if event.startswith("lead.")]
+_LEAD_EVENTS = [e for e in EVENTS if e.startswith("lead.") and e != "lead.returned"]
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "EventLead": {
@@ -54,6 +54,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "additionalProperties": True,
                 "description": "Every field of the lead by name, deliverable or not.",
             },
+        },
+    },
+    "EventReturn": {
+        "type": "object",
+        "description": "Why the lead was returned.",
+        "required": ["reason", "note"],
+        "properties": {
+            "reason": {"type": "string", "description": "One of the tenant's return reasons."},
+            "note": {"type": ["string", "null"], "description": "Free text given with it."},
         },
     },
     "EventDelivery": {
@@ -126,8 +135,15 @@ _BODIES = {
     "DestinationPausedEventBody": (["destination.paused"], "destination", "EventDestination"),
 }
 SCHEMAS.update({name: _envelope(*body) for name, body in _BODIES.items()})
+_returned = copy.deepcopy(_envelope(["lead.returned"], "lead", "EventLead"))
+_returned["properties"]["data"]["required"].append("return")
+_returned["properties"]["data"]["properties"]["return"] = {
+    "$ref": "#/components/schemas/EventReturn"
+}
+SCHEMAS["LeadReturnedEventBody"] = _returned
 #: The body schema of each event.
 BODY_OF = {event: name for name, (events, _, _) in _BODIES.items() for event in events}
+BODY_OF["lead.returned"] = "LeadReturnedEventBody"
 
 _LEAD = {
     "id": "lead_01jey8f3k2m9q4r7t1v5w8x0yz",
@@ -162,7 +178,7 @@ _LEAD_CHANGES: dict[str, dict[str, Any]] = {
     "lead.audit": {"status": "audit", **_UNSOLD},
     "lead.marketplace": {"status": "marketplace", "lead_type": "other", **_UNSOLD},
     "lead.uncategorized": {"status": "uncategorized", "lead_type": None, **_UNSOLD},
-    "lead.returned": {},
+    "lead.returned": {"status": "returned"},
 }
 #: A full body of each event, as sent.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -172,6 +188,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "data": {"lead": {**copy.deepcopy(_LEAD), **changes}},
     }
     for event, changes in _LEAD_CHANGES.items()
+}
+EXAMPLES["lead.returned"]["created_at"] = "2026-12-09T16:20:00Z"
+EXAMPLES["lead.returned"]["data"]["return"] = {
+    "reason": "Invalid phone",
+    "note": "Number disconnected, called twice",
 }
 EXAMPLES["delivery.failed"] = {
     "type": "delivery.failed",

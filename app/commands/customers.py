@@ -1,10 +1,10 @@
-"""`sluice customer create|list|show|deposit|deactivate|activate`."""
+"""`sluice customer create|list|show|update|deposit|deactivate|activate`."""
 
 from __future__ import annotations
 
 import click
 
-from app.commands.common import emit, json_option, operator, pairs, table, with_database
+from app.commands.common import emit, fail, json_option, operator, pairs, table, with_database
 from app.commands.destinations import destination_group
 from app.domain.money import to_cents
 from app.schemas import CustomerSchema
@@ -56,6 +56,47 @@ def list_command(tenant: str, as_json: bool) -> None:
 def show_command(tenant: str, customer: str, as_json: bool) -> None:
     """Show a customer and its wallet balance."""
     show(customers.show_customer(operator(tenant), customer), as_json)
+
+
+@customer_group.command("update")
+@click.argument("tenant")
+@click.argument("customer")
+@click.option("--name", help="A new name.")
+@click.option(
+    "--return-window-days",
+    type=int,
+    help="Days after a sale its lead may be returned (default 7).",
+)
+@click.option(
+    "--return-limit-percent",
+    type=int,
+    help="At most this percent of a month's leads may be returned (default 15).",
+)
+@click.option("--no-return-limit", is_flag=True, help="Any share of a month's leads.")
+@json_option
+@with_database
+def update_command(
+    tenant: str,
+    customer: str,
+    name: str | None,
+    return_window_days: int | None,
+    return_limit_percent: int | None,
+    no_return_limit: bool,
+    as_json: bool,
+) -> None:
+    """Change a customer's name or return policy (only the options given)."""
+    if no_return_limit and return_limit_percent is not None:
+        fail("give either --return-limit-percent or --no-return-limit", as_json)
+    changes: dict = {}
+    if name is not None:
+        changes["name"] = name
+    if return_window_days is not None:
+        changes["return_window_days"] = return_window_days
+    if return_limit_percent is not None or no_return_limit:
+        changes["return_limit_percent"] = return_limit_percent
+    if not changes:
+        fail("nothing to change: give --name or a return policy option", as_json)
+    show(customers.update_customer(operator(tenant), customer, changes), as_json)
 
 
 @customer_group.command("deposit")

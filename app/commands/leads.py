@@ -1,4 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess|approve|reject|delete` (also `sluice leads ...`),
+"""`sluice lead list|show|find|export|reprocess|approve|reject|return|delete` (also
+`sluice leads ...`),
 `sluice post list|show`."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from app.schemas import (
     PostSummarySchema,
     ReviewedSchema,
 )
-from app.services import deletion, exports, leads, posts, review
+from app.services import deletion, exports, leads, posts, returns, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -87,7 +88,7 @@ def lead_filter(status, category, lead_type, source, since, until, test) -> Lead
 @click.group("lead")
 def lead_group() -> None:
     """Leads: list, show, find (by rule expression), export (CSV), reprocess, approve or
-    reject audits, delete."""
+    reject audits, return, delete."""
 
 
 @lead_group.command("list")
@@ -284,6 +285,30 @@ def review_command(decision: str):
 
 review_command(APPROVED)
 review_command(REJECTED)
+
+
+@lead_group.command("return")
+@click.argument("tenant")
+@click.argument("lead")
+@click.option(
+    "--reason",
+    required=True,
+    help="One of the tenant's return reasons (sluice tenant return-reasons TENANT).",
+)
+@click.option("--note", help="Free text kept with the return.")
+@click.option(
+    "--override", is_flag=True, help="Return it even outside the customer's return policy."
+)
+@json_option
+@with_database
+def return_command(
+    tenant: str, lead: str, reason: str, note: str | None, override: bool, as_json: bool
+) -> None:
+    """Return a sold lead for its buyer: its price is credited to the buyer's wallet and its
+    units of the bid's cap and budget are freed; it stays sold, status `returned`."""
+    done = returns.return_lead(operator(tenant), lead, reason=reason, note=note, override=override)
+    data = LeadDetailSchema().dump(done)
+    emit(data, as_json, lambda: lead_text(data, tenant))
 
 
 @lead_group.command("delete")

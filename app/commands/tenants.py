@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from app.commands.common import emit, json_option, operator, pairs, table, with_database
+from app.commands.common import emit, fail, json_option, operator, pairs, table, with_database
 from app.schemas import CreatedTenantSchema, CreatedUserSchema, TenantSchema, UserSchema
-from app.services import tenants
+from app.services import returns, tenants
 from app.store.tenants import ROLES
 
 
@@ -41,6 +41,33 @@ def list_command(as_json: bool) -> None:
     """List tenants."""
     rows = TenantSchema(many=True).dump(tenants.list_tenants(operator()))
     emit(rows, as_json, lambda: table(rows, ["code", "slug", "name", "created_at"]))
+
+
+@tenant_group.command("return-reasons")
+@click.argument("tenant")
+@click.option(
+    "--set",
+    "reasons",
+    multiple=True,
+    help="A reason returns may give; repeat for each, in order (replaces the list).",
+)
+@click.option("--reset", is_flag=True, help="Go back to the default reasons.")
+@json_option
+@with_database
+def return_reasons_command(
+    tenant: str, reasons: tuple[str, ...], reset: bool, as_json: bool
+) -> None:
+    """Show the reasons a lead's return may give, or set them (--set ... or --reset)."""
+    actor = operator(tenant)
+    if reasons and reset:
+        fail("give either --set or --reset", as_json)
+    if reset:
+        shown = returns.set_return_reasons(actor, None)
+    elif reasons:
+        shown = returns.set_return_reasons(actor, list(reasons))
+    else:
+        shown = returns.return_reasons(actor)
+    emit({"reasons": shown}, as_json, lambda: "\n".join(shown))
 
 
 @click.group("user")

@@ -47,7 +47,7 @@ EVENTS: dict[str, str] = {
     "lead.audit": "a lead was held for audit review",
     "lead.marketplace": "a lead was put on the marketplace",
     "lead.uncategorized": "a lead matched no category's lead type",
-    "lead.returned": "a customer returned a lead (sent once returns exist: not yet)",
+    "lead.returned": "a sold lead was returned by its customer or for it (status returned)",
     "delivery.failed": "a delivery to a customer failed for good (dead-lettered)",
     "destination.paused": "a destination was paused after failing again and again",
 }

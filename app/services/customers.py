@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from app.domain.errors import InvalidError
+from app.domain.returns import check_policy_values
 from app.services.actor import Actor
 from app.store import customers as store
 from app.store.models import Customer
@@ -35,3 +39,24 @@ def set_customer_active(actor: Actor, ref: str, active: bool) -> Customer:
     """Activate or deactivate a customer (an inactive one wins no bids)."""
     actor.require("customers.write")
     return store.set_active(store.find_customer(actor.acting_tenant(), ref), active)
+
+
+#: The customer's settings `update_customer` changes.
+UPDATABLE = ("name", "return_window_days", "return_limit_percent")
+
+
+def update_customer(actor: Actor, ref: str, changes: dict[str, Any]) -> Customer:
+    """Change a customer's name or return policy: only the settings given in `changes`
+    (`return_limit_percent` None: no limit); return the customer."""
+    actor.require("customers.write")
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise InvalidError(
+            "unknown settings", {name: ["not a customer setting"] for name in unknown}
+        )
+    check_policy_values(changes.get("return_window_days"), changes.get("return_limit_percent"))
+    if "return_window_days" in changes and changes["return_window_days"] is None:
+        raise InvalidError(
+            "the return window needs a number of days", {"return_window_days": ["give days"]}
+        )
+    return store.update_customer(store.find_customer(actor.acting_tenant(), ref), dict(changes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import peewee as pw
 
@@ -90,6 +91,18 @@ def deposit(customer: Customer, amount_cents: int, note: str = "deposit") -> Cus
 def set_active(customer: Customer, active: bool) -> Customer:
     """Activate or deactivate a customer (inactive customers win no bids)."""
     Customer.update(active=active).where(Customer.id == customer.id).execute()
+    return Customer.get_by_id(customer.id)
+
+
+def update_customer(customer: Customer, changes: dict[str, Any]) -> Customer:
+    """Change a customer's name or return policy (`return_window_days`,
+    `return_limit_percent`: None for no limit); return it as stored."""
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+        if not changes["name"]:
+            raise InvalidError("a customer needs a name", {"name": ["give a name"]})
+    if changes:
+        Customer.update(**changes).where(Customer.id == customer.id).execute()
     return Customer.get_by_id(customer.id)
 
 

@@ -131,6 +131,29 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _returns() -> None:
+    # Issue 17: tenants' return reasons, customers' return policies (app/store/returns.py).
+    # A column's DEFAULT fills the existing rows: every customer gets the default policy.
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Customer, Tenant
+
+    table = Customer._meta.table_name
+    columns = {column.name for column in database.get_columns(table)}
+    if "return_window_days" not in columns:
+        database.execute_sql(
+            f'ALTER TABLE "{table}" ADD COLUMN "return_window_days" INTEGER NOT NULL DEFAULT 7'
+        )
+    if "return_limit_percent" not in columns:
+        database.execute_sql(
+            f'ALTER TABLE "{table}" ADD COLUMN "return_limit_percent" INTEGER DEFAULT 15'
+        )
+    table = Tenant._meta.table_name
+    field = Tenant._meta.fields["return_reasons"]
+    if field.column_name not in {column.name for column in database.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
+
+
 def _secret_overlap() -> None:
     # Issue 17: a source's old API secret keeps working for an overlap after a rotation.
     from playhouse.migrate import SchemaMigrator, migrate
@@ -159,6 +182,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (40, "delivery destinations", _delivery_destinations),
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
     (42, "lead deletion", _lead_deletion),
+    (43, "return reasons and policies", _returns),
     (50, "source secret overlap", _secret_overlap),
 )
 

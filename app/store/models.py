@@ -26,6 +26,8 @@ class Tenant(BaseModel):
     slug = pw.CharField(max_length=64, unique=True)
     name = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
+    # The reasons a return may give (app/domain/returns.py); NULL: DEFAULT_REASONS.
+    return_reasons = pw.JSONField(dumps=json_text, null=True)
 
 
 class User(BaseModel):
@@ -51,6 +53,11 @@ class Customer(BaseModel):
     balance_cents = pw.BigIntegerField(default=0)
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # Its return policy: days after a sale, and a percent of the month's leads (NULL: none).
+    return_window_days = pw.IntegerField(default=7, constraints=[pw.SQL("DEFAULT 7")])
+    return_limit_percent = pw.IntegerField(
+        null=True, default=15, constraints=[pw.SQL("DEFAULT 15")]
+    )
 
     class Meta:
         indexes = ((("tenant", "slug"), True),)
@@ -176,12 +183,13 @@ class LeadEvent(BaseModel):
 
 
 class WalletEntry(BaseModel):
-    """One movement of a customer's wallet: a deposit (+) or a charge for a lead (-)."""
+    """One movement of a customer's wallet: a deposit (+), a charge for a lead (-) or a
+    credit of a returned lead (+)."""
 
     customer_id: int
     lead_id: int | None
     customer = pw.ForeignKeyField(Customer, backref="wallet_entries", on_delete="CASCADE")
-    kind = pw.CharField(max_length=20)  # deposit | charge
+    kind = pw.CharField(max_length=20)  # deposit | charge | credit (a returned lead's)
     amount_cents = pw.BigIntegerField()
     balance_after_cents = pw.BigIntegerField()
     lead = pw.ForeignKeyField(Lead, null=True, on_delete="SET NULL")

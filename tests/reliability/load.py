@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import queue
 import random
 import threading
 import time
@@ -63,8 +64,10 @@ plan home {
 WALLETS = {"alpha": 30000, "beta": 100000, "gamma": 15000, "delta": 100000, "epsilon": 100000}
 CAPS = {"alpha_roof": (6, "day"), "delta_solar": (9, "hour")}
 BUDGETS = {"beta_roof": (17500, "day"), "eps_solar": (9000, "day")}
-PASSED_DEDUPE = ("assigned", "marketplace", "unassigned")
+PASSED_DEDUPE = ("assigned", "marketplace", "unassigned", "returned")
 FINAL = ("assigned", "marketplace", "unassigned", "duplicate", "audit", "uncategorized")
+#: A sold lead's statuses: assigned, or returned afterwards (still sold).
+SOLD = ("assigned", "returned")
 SHARES = {  # request kind: share of the requests
     "fresh": 0.48,
     "duplicate": 0.17,
@@ -245,6 +248,70 @@ def run_load(
     return [result for result in results if result is not None]
 
 
+class Returner:
+    """Returns sold leads through the admin API while the load runs: every `every`-th lead
+    answered `assigned` among the first `until` answers (so the rest of the load can use
+    up the units the returns freed), but gamma's at 12.50, whose wallet must run out; each
+    with two requests at once, which must give one 200 and one 409."""
+
+    def __init__(self, url: str, admin: str, until: int, every: int = 4) -> None:
+        self.url = url
+        self.admin = admin
+        self.every = every
+        self.until = until
+        self.answered = 0
+        self.seen = 0
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.answers: list[tuple[str, list[int]]] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Returner:
+        self.thread.start()
+        return self
+
+    def offer(self, result: Result) -> None:
+        """Queue the lead of an answer for its return if it is one to return."""
+        self.answered += 1
+        body = result.body or {}
+        if (
+            self.answered > self.until
+            or result.status != 201
+            or body.get("status") != "assigned"
+            or body.get("price") == 12.5
+        ):
+            return
+        self.seen += 1
+        if self.seen % self.every == 0:
+            self.queue.put(body["lead_public_id"])
+
+    def finish(self) -> list[tuple[str, list[int]]]:
+        """Return the leads queued so far, wait for them; return each lead's two statuses."""
+        self.queue.put(None)
+        self.thread.join(timeout=300)
+        return self.answers
+
+    def _run(self) -> None:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            while (ref := self.queue.get()) is not None:
+                statuses = sorted(pool.map(self._return, [ref, ref]))
+                self.answers.append((ref, statuses))
+
+    def _return(self, ref: str) -> int:
+        parts = urlsplit(self.url)
+        body = json.dumps({"reason": "Other", "note": "load", "override": True})
+        headers = {"Content-Type": "application/json", "Authorization": self.admin}
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            connection.request("POST", f"/api/admin/leads/{ref}/return", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            return 0
+        finally:
+            connection.close()
+
+
 @dataclass
 class Report:
     """What the load did, for assertions and for docs/reliability.md."""
@@ -319,9 +386,13 @@ def check_tables(
     - posts: one per authenticated request that was answered, with its status code (but
       answers in `unrecorded`, e.g. a 503 while the database was down, may have none);
     - each accepted post has exactly one lead, in a final status, the one the answer said;
-    - wallets: balance = deposits - the prices of the customer's assigned leads, never
-      negative, equal to the sum of its wallet entries; one charge per assigned lead;
-    - no cap or budget overrun in any period; no dedupe key passed twice in its window.
+    - a returned lead was sold first: its timeline has one `assigned` and one `returned`;
+    - wallets: balance = deposits - charges + credits, never negative, equal to the sum of
+      its wallet entries; one charge per sold lead (assigned or returned), one credit per
+      returned lead, each of the lead's price;
+    - no cap or budget overrun in any period, counting the leads not returned; each bid's
+      counter of a period = its leads sold then and not returned, and their prices;
+    - no dedupe key passed twice in its window.
     """
     answered = {r.planned.request_id: r for r in results if r.status is not None}
     posts = {p.request_id: p for p in Post.select()}
@@ -356,11 +427,14 @@ def check_tables(
             assert result is None or result.status != 201, f"answered 201 but pending: {lead}"
             assert events[lead.id] == ["received"] + ["note"] * (len(events[lead.id]) - 1)
             continue
-        assert lead.status in FINAL, (lead.public_id, lead.status)
-        assert events[lead.id].count(lead.status) == 1, (lead.public_id, events[lead.id])
+        outcome = "assigned" if lead.status == "returned" else lead.status
+        assert outcome in FINAL, (lead.public_id, lead.status)
+        assert events[lead.id].count(outcome) == 1, (lead.public_id, events[lead.id])
         assert sum(events[lead.id].count(s) for s in FINAL) == 1, (lead.public_id, events[lead.id])
+        returns = events[lead.id].count("returned")
+        assert returns == (lead.status == "returned"), (lead.public_id, events[lead.id])
         if result is not None and result.status == 201:
-            assert result.body["status"] == lead.status, (post.request_id, lead.status)
+            assert result.body["status"] == outcome, (post.request_id, lead.status)
             assert result.body["lead_public_id"] == lead.public_id
     assert pending <= pending_allowed, f"{pending} leads left pending"
     check_books(leads)
@@ -370,25 +444,43 @@ def check_tables(
 
 
 def check_books(leads: list[Lead]) -> None:
-    assigned = [lead for lead in leads if lead.status == "assigned"]
-    charges = list(WalletEntry.select().where(WalletEntry.kind == "charge"))
-    assert len(charges) == len(assigned), (len(charges), len(assigned))
-    charged = Counter(charge.lead_id for charge in charges)
-    for lead in assigned:
-        assert charged[lead.id] == 1, lead.public_id
-        (charge,) = [c for c in charges if c.lead_id == lead.id]
-        assert charge.amount_cents == -lead.price_cents and charge.customer_id == lead.customer_id
+    """Wallets = deposits - charges + credits, never negative: one charge per sold lead,
+    one credit per returned lead, each of the lead's price."""
+    sold = {lead.id: lead for lead in leads if lead.status in SOLD}
+    entries = list(WalletEntry.select())
+    for kind, leads_of_kind, sign in (
+        ("charge", sold, -1),
+        ("credit", {i: lead for i, lead in sold.items() if lead.status == "returned"}, 1),
+    ):
+        found = [entry for entry in entries if entry.kind == kind]
+        assert len(found) == len(leads_of_kind), (kind, len(found), len(leads_of_kind))
+        by_lead = {entry.lead_id: entry for entry in found}
+        assert set(by_lead) == set(leads_of_kind), f"{kind}s and leads differ"
+        for lead_id, lead in leads_of_kind.items():
+            entry = by_lead[lead_id]
+            assert entry.amount_cents == sign * lead.price_cents, (kind, lead.public_id)
+            assert entry.customer_id == lead.customer_id, (kind, lead.public_id)
     for customer in Customer.select():
-        entries = list(WalletEntry.select().where(WalletEntry.customer == customer))
-        deposits = sum(e.amount_cents for e in entries if e.kind == "deposit")
-        spent = sum(lead.price_cents for lead in assigned if lead.customer_id == customer.id)
-        assert customer.balance_cents == deposits - spent, customer.slug
-        assert customer.balance_cents == sum(e.amount_cents for e in entries), customer.slug
+        mine = [entry for entry in entries if entry.customer_id == customer.id]
+        total = Counter()
+        for entry in mine:
+            total[entry.kind] += entry.amount_cents
+        assert set(total) <= {"deposit", "charge", "credit"}, (customer.slug, set(total))
+        spent = sum(lead.price_cents for lead in sold.values() if lead.customer_id == customer.id)
+        credited = sum(
+            lead.price_cents
+            for lead in sold.values()
+            if lead.customer_id == customer.id and lead.status == "returned"
+        )
+        assert customer.balance_cents == total["deposit"] - spent + credited, customer.slug
+        assert customer.balance_cents == sum(e.amount_cents for e in mine), customer.slug
         assert customer.balance_cents >= 0, customer.slug
 
 
 def check_limits() -> None:
-    """No bid sold more than its cap, or spent more than its budget, in any period (UTC)."""
+    """No bid sold more than its cap, or spent more than its budget, in any period (UTC),
+    counting the leads it holds (a returned lead frees its unit); and each counter row is
+    what the bid holds in its period: the leads sold then and not returned, their prices."""
     for limits, measure in ((CAPS, "count(*)"), (BUDGETS, "sum(price_cents)")):
         for bid_id, (limit, period) in limits.items():
             rows = database.execute_sql(
@@ -398,6 +490,16 @@ def check_limits() -> None:
             ).fetchall()
             for start, used in rows:
                 assert used <= limit, f"{bid_id} used {used} > {limit} in the {period} of {start}"
+    counters = database.execute_sql(
+        "SELECT c.bid_id, c.period, c.period_start, c.leads, c.spent_cents,"
+        " (SELECT count(*) FROM lead l WHERE l.bid_id = c.bid_id AND l.status = 'assigned'"
+        "  AND date_trunc(c.period, l.assigned_at) = c.period_start),"
+        " (SELECT coalesce(sum(price_cents), 0) FROM lead l WHERE l.bid_id = c.bid_id"
+        "  AND l.status = 'assigned' AND date_trunc(c.period, l.assigned_at) = c.period_start)"
+        " FROM bid_counter c"
+    ).fetchall()
+    for bid_id, period, start, leads, spent, held, held_cents in counters:
+        assert (leads, spent) == (held, held_cents), (bid_id, period, start, leads, spent, held)
 
 
 def check_dedupe() -> None:
@@ -412,15 +514,15 @@ def check_dedupe() -> None:
 
 
 def check_outbox() -> dict[str, int]:
-    """Every sold (assigned) lead has one `lead.sold` delivery to each destination of its
-    buyer, and no other lead has a buyer's delivery: the sale's transaction writes them,
-    or nothing. Return counts for the report."""
+    """Every sold lead (assigned, or returned since) has one `lead.sold` delivery to each
+    destination of its buyer, and no other lead has a buyer's delivery: the sale's
+    transaction writes them, or nothing. Return counts for the report."""
     destinations: dict[int, set[int]] = defaultdict(set)
     for destination in DeliveryDestination.select().where(
         DeliveryDestination.customer.is_null(False)
     ):
         destinations[destination.customer_id].add(destination.id)
-    sold = {lead.id: lead for lead in Lead.select().where(Lead.status == "assigned")}
+    sold = {lead.id: lead for lead in Lead.select().where(Lead.status.in_(SOLD))}
     by_lead: dict[int, list[Delivery]] = defaultdict(list)
     for delivery in (
         Delivery.select()

@@ -1,8 +1,11 @@
 """Load invariants: concurrent clients against gunicorn (4 workers) on PostgreSQL.
 
+While it runs, an admin returns every fourth lead sold in its first 60% (twice at once:
+one return wins).
 Afterwards, over the tables: every request got its documented status and no 5xx; one post
-per authenticated request; one final status per accepted lead; wallets = deposits - prices
-of assigned leads, never negative; no cap or budget overrun; no dedupe key passed twice.
+per authenticated request; one final status per accepted lead; wallets = deposits -
+charges + credits, never negative; no cap or budget overrun, returned leads freeing their
+units; counters = leads sold and not returned; no dedupe key passed twice.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tests.reliability.load import (
     CAPS,
     RULES,
     WALLETS,
+    Returner,
     check_answers,
     check_duplicate_groups,
     check_tables,
@@ -33,10 +37,17 @@ def test_invariants_hold_under_concurrent_load(app, database_url, gunicorn_facto
     credentials = set_up_tenant(RULES, WALLETS)
     server = gunicorn_factory(database_url, workers=4)
     planned = plan_workload(scaled(REQUESTS))
+    returner = Returner(server.url, credentials.admin, until=len(planned) * 3 // 5).start()
     started = time.monotonic()
-    results = run_load([server.url], credentials.auth, planned, clients=CLIENTS)
+    results = run_load(
+        [server.url], credentials.auth, planned, clients=CLIENTS, on_result=returner.offer
+    )
+    returned = returner.finish()
     report = summarize(results, time.monotonic() - started)
-    print(f"\nload: {report}")  # the figures docs/reliability.md quotes (pytest -s)
+    print(f"\nload: {report}, {len(returned)} leads returned")  # docs/reliability.md quotes
+
+    assert returned and all(statuses == [200, 409] for _, statuses in returned), returned
+    assert Lead.select().where(Lead.status == "returned").count() == len(returned)
 
     assert report.errors == [], report.errors[:5]
     assert not [status for status in report.statuses if status >= 500], report.statuses

@@ -25,6 +25,8 @@ from tests.security.endpoints import admin_endpoints, tenant_snapshot
 BODIES = {
     ("PATCH", "/api/admin/sources/<source_id>"): {"test_mode": True, "active": False},
     ("POST", "/api/admin/customers/<ref>/deposits"): {"amount": "10.00"},
+    ("PATCH", "/api/admin/customers/<ref>"): {"return_window_days": 3},
+    ("POST", "/api/admin/leads/<ref>/return"): {"reason": "Other", "override": True},
     ("POST", "/api/admin/customers/<ref>/destinations"): {
         "name": "Theirs",
         "kind": "http",

@@ -27,3 +27,27 @@ def test_lead_deletion_adds_its_column_to_an_older_schema(db):
     assert "deleted_at" not in columns()
     _lead_deletion()
     assert "deleted_at" in columns()
+
+
+def test_returns_add_their_columns_with_the_default_policy(db):
+    from app.store.customers import create_customer
+    from app.store.db import database
+    from app.store.migrations import _returns
+    from app.store.models import Customer
+    from app.store.tenants import create_tenant
+
+    def columns(table: str) -> set[str]:
+        return {column.name for column in database.get_columns(table)}
+
+    _returns()  # a schema built from the models has them already: nothing to do
+    tenant, _, _ = create_tenant("Older")
+    create_customer(tenant, "sunco", "Sunco")
+    for column in ("return_window_days", "return_limit_percent"):
+        database.execute_sql(f"ALTER TABLE customer DROP COLUMN {column}")
+    database.execute_sql("ALTER TABLE tenant DROP COLUMN return_reasons")
+    assert "return_window_days" not in columns("customer")
+    _returns()
+    assert {"return_window_days", "return_limit_percent"} <= columns("customer")
+    assert "return_reasons" in columns("tenant")
+    customer = Customer.get(Customer.slug == "sunco")  # an existing customer: the defaults
+    assert (customer.return_window_days, customer.return_limit_percent) == (7, 15)

@@ -1,4 +1,5 @@
-"""/api/admin/customers: customers, wallet deposits, activation."""
+"""/api/admin/customers: customers, wallet deposits, activation, return policies; the
+tenant's return reasons."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
 from app.domain.money import to_cents
-from app.schemas import CustomerSchema
-from app.services import customers
+from app.domain.returns import MAX_WINDOW_DAYS
+from app.schemas import CustomerSchema, ReturnReasonsSchema
+from app.services import customers, returns
 
 blp = Blueprint("admin_customers", __name__, url_prefix="/api/admin", description="Customers.")
 
@@ -25,6 +27,19 @@ class NewCustomerSchema(Schema):
 class DepositSchema(Schema):
     amount = fields.Decimal(required=True, metadata={"example": "250.00"})
     note = fields.String(load_default="deposit", validate=validate.Length(max=200))
+
+
+class CustomerChangesSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    return_window_days = fields.Integer(
+        validate=validate.Range(0, MAX_WINDOW_DAYS),
+        metadata={"description": "Days after a sale its lead may be returned."},
+    )
+    return_limit_percent = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(0, 100),
+        metadata={"description": "At most this percent of a month's leads; null: no limit."},
+    )
 
 
 @blp.route("/customers", methods=["GET"])
@@ -52,6 +67,15 @@ def show_customer(ref: str):
     return customers.show_customer(g.actor, ref)
 
 
+@blp.route("/customers/<ref>", methods=["PATCH"])
+@require("customers.write")
+@blp.arguments(CustomerChangesSchema)
+@blp.response(200, CustomerSchema)
+def update_customer(body, ref: str):
+    """Change a customer's name or return policy (only the settings given)."""
+    return customers.update_customer(g.actor, ref, body)
+
+
 @blp.route("/customers/<ref>/deposits", methods=["POST"])
 @require("wallets.deposit")
 @blp.arguments(DepositSchema)
@@ -75,3 +99,20 @@ def deactivate(ref: str):
 def activate(ref: str):
     """Activate a customer."""
     return customers.set_customer_active(g.actor, ref, True)
+
+
+@blp.route("/return-reasons", methods=["GET"])
+@require("customers.read")
+@blp.response(200, ReturnReasonsSchema)
+def show_return_reasons():
+    """List the reasons a return may give, in order."""
+    return {"reasons": returns.return_reasons(g.actor)}
+
+
+@blp.route("/return-reasons", methods=["PUT"])
+@require("customers.write")
+@blp.arguments(ReturnReasonsSchema)
+@blp.response(200, ReturnReasonsSchema)
+def set_return_reasons(body):
+    """Replace the reasons a return may give (returns made already keep theirs)."""
+    return {"reasons": returns.set_return_reasons(g.actor, body["reasons"])}

@@ -1,5 +1,5 @@
 """/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing,
-audit reviews, deletions."""
+audit reviews, returns, deletions."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.api.auth import require
 from app.api.schemas import PageSchema
 from app.domain.clock import naive
 from app.domain.money import to_cents
+from app.domain.returns import NOTE_CHARS as RETURN_NOTE_CHARS
 from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
 from app.domain.status import STATUS_FILTERS
 from app.schemas import (
@@ -22,9 +23,10 @@ from app.schemas import (
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
+    ReturnedSchema,
     ReviewedSchema,
 )
-from app.services import deletion, exports, leads, posts, review
+from app.services import deletion, exports, leads, posts, returns, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -206,6 +208,65 @@ def review_many(args):
     decision = APPROVED if "approve" in args else REJECTED
     refs = args["approve"] if decision == APPROVED else args["reject"]
     return review.review_leads(g.actor, decision, refs, note=args.get("note"))
+
+
+class ReturnSchema(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "One of the tenant's return reasons, by its text (any case): "
+            "GET /api/admin/return-reasons lists them.",
+            "example": "Invalid phone",
+        },
+    )
+    note = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=RETURN_NOTE_CHARS),
+        metadata={"description": "Free text kept with the return."},
+    )
+    override = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Return it even outside the customer's return policy "
+            "(leads.return_override; recorded on the timeline)."
+        },
+    )
+
+
+class BulkReturnSchema(ReturnSchema):
+    ids = fields.List(
+        fields.String(),
+        required=True,
+        validate=validate.Length(min=1, max=returns.MAX_LEADS),
+        metadata={"description": "Ids of the leads to return (lead_... or UUIDs)."},
+    )
+
+
+@blp.route("/leads/<ref>/return", methods=["POST"])
+@require("leads.return")
+@blp.arguments(ReturnSchema)
+@blp.response(200, LeadDetailSchema)
+def return_lead(args, ref: str):
+    """Return a sold lead for its buyer: its price credited, its cap and budget units freed."""
+    return returns.return_lead(
+        g.actor, ref, reason=args["reason"], note=args.get("note"), override=args["override"]
+    )
+
+
+@blp.route("/leads/return", methods=["POST"])
+@require("leads.return")
+@blp.arguments(BulkReturnSchema)
+@blp.response(200, ReturnedSchema(many=True))
+def return_many(args):
+    """Return many sold leads with one reason: all are looked up first, then each is done."""
+    return returns.return_leads(
+        g.actor,
+        args["ids"],
+        reason=args["reason"],
+        note=args.get("note"),
+        override=args["override"],
+    )
 
 
 class BulkDeleteSchema(Schema):
