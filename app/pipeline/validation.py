@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from app.domain.errors import InvalidError
 from app.dsl.fieldtypes import is_blank, normalize_value
+from app.dsl.ruleset import RuleSet
 
 REQUIRED = "This field is required."
 #: The message of the InvalidError a lead with invalid fields raises.
@@ -24,7 +25,7 @@ RESERVED = {
     "ping_id": "Ping-post is not available yet: post the lead without ping_id.",
     "bid_id": "Ping-post is not available yet: post the lead without bid_id.",
 }
-_specs: dict[tuple, tuple[LeadField, ...]] = {}
+_specs: dict[tuple[str, str, frozenset[str], bool], tuple[LeadField, ...]] = {}
 _lock = threading.Lock()
 
 
@@ -38,7 +39,11 @@ class LeadField(NamedTuple):
 
 
 def lead_fields(
-    ruleset, category: str, *, extra_required: frozenset[str] = frozenset(), require_zip=True
+    ruleset: RuleSet,
+    category: str,
+    *,
+    extra_required: frozenset[str] = frozenset(),
+    require_zip: bool = True,
 ) -> tuple[LeadField, ...]:
     """Return the (cached) fields a category's leads are validated against under this rule set.
 
@@ -74,7 +79,7 @@ def lead_fields(
 
 def validate_lead(
     submitted: dict[str, Any],
-    ruleset,
+    ruleset: RuleSet,
     category: str,
     *,
     test_mode: bool,
