@@ -11,8 +11,9 @@ from app.dsl import read_rule_files
 from app.services import deletion, review
 from app.services.actor import operator_actor, user_actor
 from app.services.editing import edit_lead, reclassify_lead
+from app.services.routing import reroute_lead
 from app.store.models import Lead, LeadEvent
-from app.store.rules import push_rules
+from app.store.rules import active_ruleset, push_rules
 from app.store.tenants import create_user
 from tests.conftest import EXAMPLES
 from tests.security.endpoints import database_snapshot
@@ -313,3 +314,16 @@ def test_a_field_the_rules_no_longer_declare_is_kept_or_removed(broke, operator,
     assert caught.value.details == {"legacy": ["Not a field of category 'solar'."]}
     done = edit_lead(operator, ref, {"legacy": None})
     assert "legacy" not in done.lead.data and done.changes["legacy"].old == "kept"
+
+
+def test_a_routing_that_read_the_lead_before_an_edit_is_refused(broke, operator, seed_lead):
+    ref = post(broke, seed_lead)
+    read = Lead.get(Lead.public_id == ref)  # a reprocess or an approval read it, then...
+    edit_lead(operator, ref, {"city": "Miami"})
+    version, ruleset = active_ruleset(broke.tenant)
+    before = database_snapshot()
+    with pytest.raises(ConflictError, match=f"lead {ref} was edited meanwhile"):
+        reroute_lead(read, version, ruleset, statuses=("marketplace",))
+    assert database_snapshot() == before
+    fresh = Lead.get(Lead.public_id == ref)
+    assert reroute_lead(fresh, version, ruleset, statuses=("marketplace",)).status == "marketplace"
