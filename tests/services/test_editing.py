@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from app.analysis import leadsql
 from app.domain.editing import EDITABLE
 from app.domain.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from app.dsl import read_rule_files
+from app.dsl import parse_condition, read_rule_files
 from app.services import deletion, review
 from app.services.actor import operator_actor, user_actor
 from app.services.editing import edit_lead, reclassify_lead
 from app.services.routing import reroute_lead
+from app.store.listing import LeadFilter
 from app.store.models import Lead, LeadEvent
 from app.store.rules import active_ruleset, push_rules
 from app.store.tenants import create_user
@@ -327,3 +329,17 @@ def test_a_routing_that_read_the_lead_before_an_edit_is_refused(broke, operator,
     assert database_snapshot() == before
     fresh = Lead.get(Lead.public_id == ref)
     assert reroute_lead(fresh, version, ruleset, statuses=("marketplace",)).status == "marketplace"
+
+
+def test_counts_through_the_projection_see_an_edit(broke, operator, seed_lead):
+    fields = {"city": "text", "monthly_bill": "number"}
+    dialect = leadsql.dialect()
+    conditions = [
+        ("solar", leadsql.where_sql(parse_condition(text, fields), fields, dialect))
+        for text in ('city == "Miami"', "monthly_bill >= 150")
+    ]
+    window = leadsql.Window(broke.tenant.id, LeadFilter())
+    ref = post(broke, seed_lead)
+    assert window.count(conditions, projection=True) == (1, [0, 0])  # PostgreSQL: projected
+    edit_lead(operator, ref, {"city": "Miami", "monthly_bill": "200"})
+    assert window.count(conditions, projection=True) == (1, [1, 1])
