@@ -16,6 +16,7 @@ from app.services.routing import reroute_lead
 from app.store.listing import LeadFilter
 from app.store.models import Lead, LeadEvent
 from app.store.rules import active_ruleset, push_rules
+from app.store.sources import create_source
 from app.store.tenants import create_user
 from tests.conftest import EXAMPLES
 from tests.security.endpoints import database_snapshot
@@ -343,3 +344,40 @@ def test_counts_through_the_projection_see_an_edit(broke, operator, seed_lead):
     assert window.count(conditions, projection=True) == (1, [0, 0])  # PostgreSQL: projected
     edit_lead(operator, ref, {"city": "Miami", "monthly_bill": "200"})
     assert window.count(conditions, projection=True) == (1, [1, 1])
+
+
+def test_a_lead_is_validated_as_its_sources_intake_validates_it(make_world, db):
+    rules = 'category x "X" { field first_name text\n field zip zip }\n'
+    world = make_world(rules + 'lead_type a "A" in x fallback\nplan x { }\n', customers={})
+    operator = operator_actor(world.tenant.code)
+    lead = {"first_name": "Katy", "zip": "33139"}
+    native, routio = post(world, lead, "unassigned"), post(world, lead, "unassigned")
+    source, _ = create_source(world.tenant, "Partner", None, api_style="routio")
+    Lead.update(source=source.id).where(Lead.public_id == routio).execute()
+    with pytest.raises(InvalidError) as caught:  # a native source's leads always have a zip
+        edit_lead(operator, native, {"zip": None})
+    assert caught.value.details == {"zip": ["This field is required."]}
+    assert "first_name" not in edit_lead(operator, native, {"first_name": ""}).lead.data
+    with pytest.raises(InvalidError) as caught:  # Routio requires a name, not a zip
+        edit_lead(operator, routio, {"first_name": ""})
+    assert caught.value.details == {"first_name": ["This field is required."]}
+    assert "zip" not in edit_lead(operator, routio, {"zip": None}).lead.data
+
+
+def test_a_declared_field_named_like_metadata_is_data(make_world, db):
+    rules = (
+        'category x "X" { field source text\n field status one of ["new", "old"] }\n'
+        'lead_type a "A" in x fallback\nplan x { }\n'
+    )
+    world = make_world(rules, customers={})
+    ref = post(world, {"zip": "33139", "source": "flyer", "status": "new"}, "unassigned")
+    done = edit_lead(operator_actor(world.tenant.code), ref, {"source": "radio", "status": "OLD"})
+    assert done.lead.data == {"source": "radio", "status": "old", "zip": "33139"}
+    assert done.lead.status == "unassigned" and done.lead.source.name == "Web form"
+
+
+def test_an_edit_names_at_most_200_fields(broke, operator, seed_lead):
+    ref = post(broke, seed_lead)
+    with pytest.raises(InvalidError) as caught:
+        edit_lead(operator, ref, {f"f{n}": "x" for n in range(201)})
+    assert caught.value.details == {"_request": ["At most 200 fields an edit."]}
