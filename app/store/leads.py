@@ -225,9 +225,9 @@ def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
         defer(
             "SELECT CASE WHEN l.status = ANY(%s) THEN 0 ELSE sluice_not_routable(l.status) END"
             " FROM (SELECT (SELECT CASE WHEN deleted_at IS NOT NULL THEN 'deleted'"
-            f" WHEN data <> {placeholder} THEN '{EDITED}' ELSE status END"
+            f" WHEN status = ANY(%s) AND data <> {placeholder} THEN '{EDITED}' ELSE status END"
             " FROM lead WHERE id = %s FOR UPDATE) AS status) l",
-            [list(statuses), data, lead.id],
+            [list(statuses), list(statuses), data, lead.id],
         )
         return
     row = Lead.select(Lead.status, Lead.deleted_at, Lead.data).where(Lead.id == lead.id).first()

@@ -327,6 +327,8 @@ def test_a_routing_that_read_the_lead_before_an_edit_is_refused(broke, operator,
     before = database_snapshot()
     with pytest.raises(ConflictError, match=f"lead {ref} was edited meanwhile"):
         reroute_lead(read, version, ruleset, statuses=("marketplace",))
+    with pytest.raises(ConflictError, match=f"lead {ref} is marketplace: it cannot be routed"):
+        reroute_lead(read, version, ruleset, statuses=("pending",))  # its status says first
     assert database_snapshot() == before
     fresh = Lead.get(Lead.public_id == ref)
     assert reroute_lead(fresh, version, ruleset, statuses=("marketplace",)).status == "marketplace"
