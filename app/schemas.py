@@ -383,6 +383,44 @@ class LeadDetailSchema(LeadSummarySchema):
     )
 
 
+class ReclassificationSchema(Schema):
+    """A lead classified against the active rules: its lead type before and after."""
+
+    category = fields.String(
+        metadata={"description": "The lead's category: the source's, it never changes."}
+    )
+    old_lead_type = fields.String(allow_none=True)
+    new_lead_type = fields.String(
+        allow_none=True, metadata={"description": "None: no lead type holds, and no fallback."}
+    )
+    changed = fields.Boolean(metadata={"description": "The lead type differs."})
+    applied = fields.Boolean(
+        metadata={
+            "description": "The new lead type was written (false: a dry classification, "
+            "or no change)."
+        }
+    )
+
+
+class FieldChangeSchema(Schema):
+    old = fields.Raw(allow_none=True, metadata={"description": "None: the field was absent."})
+    new = fields.Raw(allow_none=True, metadata={"description": "None: the field was removed."})
+
+
+class EditResultSchema(Schema):
+    """What an edit did: the lead now, its changed fields, its reclassification."""
+
+    lead = fields.Nested(LeadDetailSchema)
+    changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FieldChangeSchema),
+        metadata={
+            "description": "Each field whose value changed; empty: no change, nothing was written."
+        },
+    )
+    reclassification = fields.Nested(ReclassificationSchema)
+
+
 class PostSummarySchema(Schema):
     id = fields.String(attribute="public_id")
     date = UtcDateTime(attribute="received_at")

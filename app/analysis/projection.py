@@ -14,15 +14,15 @@ answers are the same by construction (and tested so).
   query that needs values the projection lacks rebuilds it with the union (a new table,
   the old one dropped in the same transaction), or with its own values only when the union
   would pass `MAX_VALUES` columns.
-- *Refreshed* before every use: leads stored since are added. Leads are written once and
-  never change; a lead counts as new when its id is above the highest one projected (the
-  projection's own primary key tells, no counter is kept), or
-  when it was received less than `SLACK` before the previous refresh (a lead whose id was
-  drawn before that refresh but committed after it; the intake commits a lead within the
-  request that received it). The one change to a stored lead's kept columns or values is its
-  deletion (its data and partner id erased), which rewrites its projected row in the same
-  transaction (`reproject`). Sluice never removes a lead's row; deleting a tenant removes its
-  catalogue row, and its projection table is then to be dropped by hand (docs/operations.md).
+- *Refreshed* before every use: leads stored since are added. A lead counts as new when
+  its id is above the highest one projected (the projection's own primary key tells, no
+  counter is kept), or when it was received less than `SLACK` before the previous refresh
+  (a lead whose id was drawn before that refresh but committed after it; the intake commits
+  a lead within the request that received it). A stored lead's kept columns and values
+  change only when it is deleted (its data and partner id erased) or its data edited: each
+  rewrites its projected row in the same transaction (`reproject`). Sluice never removes a
+  lead's row; deleting a tenant removes its catalogue row, and its projection table is then
+  to be dropped by hand (docs/operations.md).
 - Lead columns that change (status, lead type) and the source's name are not kept: a
   window filtering on status or lead type is counted on the leads themselves, and the
   source name is looked up per row from the kept source_id, as on the leads.
@@ -158,8 +158,9 @@ def ensure(tenant_id: int, wanted: Mapping[str, list], *, build: bool = True) ->
 
 
 def reproject(tenant_id: int, lead_ids: list[int]) -> None:
-    """Compute these leads' projected rows again (their data was erased), if the tenant has a
-    projection, in the caller's transaction (PostgreSQL; nothing to do on SQLite)."""
+    """Compute these leads' projected rows again (their data was erased or edited), if the
+    tenant has a projection, in the caller's transaction (PostgreSQL; nothing to do on
+    SQLite)."""
     if not lead_ids or not is_postgresql():
         return
     database.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK, tenant_id))

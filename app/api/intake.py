@@ -31,12 +31,13 @@ from app.api.errors import (
     respond,
 )
 from app.api.idempotency import HEADER, fingerprint, idempotency_key, replay
-from app.api.lead_schema import validate_lead
 from app.api.schemas import ErrorSchema, LeadCreatedSchema, ValidationErrorSchema
 from app.api.submission import parse_submission, raw_payload, safe_headers
 from app.domain.clock import naive
+from app.domain.errors import InvalidError
 from app.domain.money import as_number, to_cents
 from app.dsl.fieldtypes import is_blank
+from app.pipeline.validation import validate_lead
 from app.services.routing import take_new_lead
 from app.services.routio import ROUTIO_REQUIRED
 from app.store.idempotency import claim_key, release_key, store_answer
@@ -208,6 +209,8 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
         )
     except ValidationFailed as error:
         raise reject(error, submission.payload) from None
+    except InvalidError as error:
+        raise reject(ValidationFailed(error.details), submission.payload) from None
     lead, outcome = _accept_and_route(
         source,
         version,
@@ -284,8 +287,8 @@ def _take_routio_post(source: Source, headers, received_at: datetime, reject: Re
                 extra_required=ROUTIO_REQUIRED,
                 require_zip=False,
             )
-        except ValidationFailed as error:
-            for name, messages in error.errors.items():
+        except InvalidError as error:
+            for name, messages in error.details.items():
                 errors[seen.name_of(name)] = messages
     if errors:
         named = ", ".join(sorted(errors))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import flask_smorest
 import swagger_ui
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Request
 from flask_smorest import Api
+from webargs.flaskparser import FlaskParser
 
 from app.api import webhook_events
+from app.api.errors import BadRequest
 from app.api.schemas import ErrorSchema
 
 SETTINGS = {
@@ -47,6 +51,25 @@ class SluiceApi(Api):
 
     def _register_error_handlers(self) -> None:
         pass
+
+
+def _refuse_deep_json(parser: FlaskParser) -> None:
+    """Make webargs' parser answer a JSON body nested too deeply for Python's parser with a
+    400 (webargs lets that RecursionError become a 500)."""
+    read = parser._raw_load_json
+
+    def raw_load_json(req: Request) -> Any:
+        try:
+            return read(req)
+        except RecursionError:
+            raise BadRequest("The JSON body is nested too deeply.") from None
+
+    parser._raw_load_json = raw_load_json  # type: ignore[method-assign]
+
+
+# The one parser every flask-smorest blueprint's `arguments` was decorated with: patched in
+# place, whichever view module was imported first.
+_refuse_deep_json(flask_smorest.Blueprint.ARGUMENTS_PARSER)
 
 
 def init_app(app: Flask) -> SluiceApi:

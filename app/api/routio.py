@@ -15,10 +15,10 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from app.api.errors import NoMatchingCampaign, Unauthorized
-from app.api.lead_schema import RESERVED
 from app.domain.money import as_number
 from app.domain.status import Status
 from app.dsl.fieldtypes import is_blank
+from app.pipeline.validation import RESERVED
 from app.services.routio import campaigns, routio_name
 
 CONTROL = ("seller", "category")

@@ -1,6 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess|approve|reject|return|delete` (also
-`sluice leads ...`),
-`sluice post list|show`."""
+"""`sluice lead list|show|find|export|reprocess|approve|reject|return|edit|reclassify|delete`
+(also `sluice leads ...`), `sluice post list|show`."""
 
 from __future__ import annotations
 
@@ -20,18 +19,21 @@ from app.commands.common import (
     table,
     with_database,
 )
+from app.domain.errors import InvalidError
 from app.domain.money import to_cents
 from app.domain.review import APPROVED, REJECTED
 from app.domain.status import STATUS_FILTERS
 from app.schemas import (
     DeletedSchema,
+    EditResultSchema,
     LeadDetailSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
+    ReclassificationSchema,
     ReviewedSchema,
 )
-from app.services import deletion, exports, leads, posts, returns, review
+from app.services import deletion, editing, exports, leads, posts, returns, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -88,7 +90,7 @@ def lead_filter(status, category, lead_type, source, since, until, test) -> Lead
 @click.group("lead")
 def lead_group() -> None:
     """Leads: list, show, find (by rule expression), export (CSV), reprocess, approve or
-    reject audits, return, delete."""
+    reject audits, return, edit, reclassify, delete."""
 
 
 @lead_group.command("list")
@@ -309,6 +311,75 @@ def return_command(
     done = returns.return_lead(operator(tenant), lead, reason=reason, note=note, override=override)
     data = LeadDetailSchema().dump(done)
     emit(data, as_json, lambda: lead_text(data, tenant))
+
+
+def reclassification_text(data: dict) -> str:
+    """Return a reclassification as a line: old -> new lead type, or no change."""
+    old, new = data["old_lead_type"] or "none", data["new_lead_type"] or "none"
+    if not data["changed"]:
+        return f"no change: the lead type is {old}"
+    verb = "reclassified" if data["applied"] else "would be reclassified"
+    return f"{verb}: {old} -> {new}"
+
+
+def field_changes(assignments: tuple[str, ...]) -> dict[str, str]:
+    """Return the changes of FIELD=VALUE arguments (a later one for a field wins)."""
+    changes = {}
+    for assignment in assignments:
+        name, equals, value = assignment.partition("=")
+        if not equals or not name.strip():
+            raise click.BadParameter(f"{assignment!r} is not FIELD=VALUE", param_hint="CHANGES")
+        changes[name.strip()] = value
+    return changes
+
+
+@lead_group.command("edit")
+@click.argument("tenant")
+@click.argument("lead")
+@click.argument("changes", nargs=-1, required=True)
+@json_option
+@with_database
+def edit_command(tenant: str, lead: str, changes: tuple[str, ...], as_json: bool) -> None:
+    """Edit an unsold lead's fields, then reclassify it: CHANGES are FIELD=VALUE.
+
+    Values are text, read as a form post's are (`homeowner=yes`, `monthly_bill=180`); an
+    empty value (`email=`) removes the field.
+
+    \b
+    sluice lead edit acme lead_01j... phone=555-123-9999 city=Miami
+    """
+    try:
+        done = editing.edit_lead(operator(tenant), lead, field_changes(changes))
+    except InvalidError as error:
+        if as_json or not isinstance(error.details, dict):
+            raise
+        for name, messages in error.details.items():  # the fields at fault, each on a line
+            click.echo(f"error: {name}: {' '.join(messages)}", err=True)
+        sys.exit(1)
+    data = EditResultSchema().dump(done)
+
+    def text() -> str:
+        if not data["changes"]:
+            return "no change: the lead holds these values already"
+        lines = [f"edited {data['lead']['id']}:"]
+        for name, change in data["changes"].items():
+            lines.append(f"  {name}: {json.dumps(change['old'])} -> {json.dumps(change['new'])}")
+        return "\n".join([*lines, reclassification_text(data["reclassification"])])
+
+    emit(data, as_json, text)
+
+
+@lead_group.command("reclassify")
+@click.argument("tenant")
+@click.argument("lead")
+@click.option("--apply", is_flag=True, help="Write the new lead type (default: only show it).")
+@json_option
+@with_database
+def reclassify_command(tenant: str, lead: str, apply: bool, as_json: bool) -> None:
+    """Classify a lead against the active rules: old -> new lead type, or no change."""
+    done = editing.reclassify_lead(operator(tenant), lead, apply=apply)
+    data = ReclassificationSchema().dump(done)
+    emit(data, as_json, lambda: reclassification_text(data))
 
 
 @lead_group.command("delete")

@@ -131,3 +131,14 @@ class PreparedLead:
             timeline.record_keys,
             sale,
         )
+
+
+def classify_lead(lead: Mapping[str, Any], ruleset: RuleSet, category: str) -> str | None:
+    """Return the id of the lead type live routing gives the lead (the first by priority
+    whose condition holds, else the fallback), or None when none does: the category's own
+    router classifies it, its audits and everything after them left out."""
+    routers, conditions = routers_of(ruleset)
+    functions = conditions.functions
+    memo: list[Any] = [None] * len(functions)
+    lead_type, _ = routers[category].classify(lead, 0, memo, functions, audit=False)
+    return lead_type.id if lead_type is not None else None

@@ -8,15 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.clock import utcnow
+from app.domain.editing import EDITED
 from app.domain.errors import ConflictError
 from app.domain.status import Status
 from app.store.db import (
     columns,
     database,
     defer,
-    execute,
     execute_together,
     is_postgresql,
+    json_param,
     repeat,
     sqlstate,
 )
@@ -206,35 +207,44 @@ def _values(row, names: list[str]) -> list:
 
 
 def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
-    """Lock the lead's row for the routing transaction; refuse unless its status is allowed.
+    """Lock the lead's row for the routing transaction; refuse unless its status is allowed
+    and its data is still the data the routing decided on.
 
     Two routings of the same lead (an intake and a reprocess, or two reprocesses) thus
     run one after the other, and the second finds the lead already routed; a deleted lead
-    counts as status `deleted`, so a routing that waited for its deletion is refused. On PostgreSQL
-    the lock goes with the transaction's next statement, which fails with SQLSTATE SL423
-    (`not_routable`) when the status is not allowed; the caller turns that into the
-    ConflictError raised here on SQLite.
+    counts as status `deleted`, so a routing that waited for its deletion is refused, and
+    one whose lead was edited since it was read counts as `edited` (it would sell, and
+    deliver, the data the edit replaced). On PostgreSQL the lock goes with the transaction's
+    next statement, which fails with SQLSTATE SL423 (`not_routable`) when the status is not
+    allowed; the caller turns that into the ConflictError raised here on SQLite.
     """
     if is_postgresql():
+        placeholder, data = json_param(lead.data)
+        # One subquery locks the row and reads it: after waiting for the lock it reads the
+        # row as the transaction it waited for left it.
         defer(
             "SELECT CASE WHEN l.status = ANY(%s) THEN 0 ELSE sluice_not_routable(l.status) END"
-            " FROM (SELECT (SELECT CASE WHEN deleted_at IS NULL THEN status ELSE 'deleted' END"
+            " FROM (SELECT (SELECT CASE WHEN deleted_at IS NOT NULL THEN 'deleted'"
+            f" WHEN status = ANY(%s) AND data <> {placeholder} THEN '{EDITED}' ELSE status END"
             " FROM lead WHERE id = %s FOR UPDATE) AS status) l",
-            [list(statuses), lead.id],
+            [list(statuses), list(statuses), data, lead.id],
         )
         return
-    row = execute(
-        "SELECT CASE WHEN deleted_at IS NULL THEN status ELSE 'deleted' END FROM lead"
-        " WHERE id = %s",
-        [lead.id],
-    ).fetchone()
-    status = row[0] if row else None
+    row = Lead.select(Lead.status, Lead.deleted_at, Lead.data).where(Lead.id == lead.id).first()
+    status = None
+    if row is not None:
+        status = "deleted" if row.deleted_at is not None else row.status
+        status = EDITED if status in statuses and row.data != lead.data else status
     if status not in statuses:
         raise not_routable(lead, status)
 
 
 def not_routable(lead: Lead, status: str | None) -> ConflictError:
     """Return the error of a routing refused because of the lead's status."""
+    if status == EDITED:
+        return ConflictError(
+            f"lead {lead.public_id} was edited meanwhile: route it again to route its new data"
+        )
     return ConflictError(f"lead {lead.public_id} is {status}: it cannot be routed now")
 
 

@@ -34,6 +34,8 @@ BODIES = {
     },
     ("PATCH", "/api/admin/customers/<ref>/destinations/<dst>"): {"name": "Renamed"},
     ("PATCH", "/api/admin/webhooks/<ref>"): {"name": "Renamed", "events": ["lead.sold"]},
+    ("PATCH", "/api/admin/leads/<ref>"): {"city": "Elsewhere"},
+    ("POST", "/api/admin/leads/<ref>/reclassify"): {"apply": True},
 }
 
 

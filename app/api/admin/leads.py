@@ -1,5 +1,5 @@
 """/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing,
-audit reviews, returns, deletions."""
+audit reviews, returns, edits and reclassifications, deletions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC
 
 from flask import Response, current_app, g, stream_with_context
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.auth import require
 from app.api.schemas import PageSchema
@@ -18,15 +18,17 @@ from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
 from app.domain.status import STATUS_FILTERS
 from app.schemas import (
     DeletedSchema,
+    EditResultSchema,
     LeadDetailSchema,
     LeadExplanationSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
+    ReclassificationSchema,
     ReturnedSchema,
     ReviewedSchema,
 )
-from app.services import deletion, exports, leads, posts, returns, review
+from app.services import deletion, editing, exports, leads, posts, returns, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -267,6 +269,41 @@ def return_many(args):
         note=args.get("note"),
         override=args["override"],
     )
+
+
+class LeadChangesSchema(Schema):
+    """An edit: the lead's field names to their new values, as a source posts them."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ReclassifySchema(Schema):
+    apply = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Write the new lead type (false: a dry classification)."},
+    )
+
+
+@blp.route("/leads/<ref>", methods=["PATCH"])
+@require("leads.edit")
+@blp.arguments(
+    LeadChangesSchema,
+    description="Field names to new values (a blank value or null removes the field).",
+)
+@blp.response(200, EditResultSchema)
+def edit(changes, ref: str):
+    """Edit an unsold lead's fields: validated as an intake, then the lead is reclassified."""
+    return editing.edit_lead(g.actor, ref, changes)
+
+
+@blp.route("/leads/<ref>/reclassify", methods=["POST"])
+@require("leads.explain")
+@blp.arguments(ReclassifySchema, required=False)
+@blp.response(200, ReclassificationSchema)
+def reclassify(args, ref: str):
+    """Classify a lead against the active rules; with apply, write its new lead type."""
+    return editing.reclassify_lead(g.actor, ref, apply=(args or {}).get("apply", False))
 
 
 class BulkDeleteSchema(Schema):

@@ -1,4 +1,5 @@
-"""Validating submitted fields against a category's field reference.
+"""Validating a lead's fields against its category's field reference: one implementation,
+for the intake (app/api/intake.py) and for an edit (app/services/editing.py).
 
 The field list of each (rule set, category) is built once from the compiled rule set: one
 entry per declared field, required when the rules say "required for post", `zip` always.
@@ -13,15 +14,18 @@ from __future__ import annotations
 import threading
 from typing import Any, NamedTuple
 
-from app.api.errors import ValidationFailed
+from app.domain.errors import InvalidError
 from app.dsl.fieldtypes import is_blank, normalize_value
+from app.dsl.ruleset import RuleSet
 
 REQUIRED = "This field is required."
+#: The message of the InvalidError a lead with invalid fields raises.
+INVALID = "The request has invalid fields."
 RESERVED = {
     "ping_id": "Ping-post is not available yet: post the lead without ping_id.",
     "bid_id": "Ping-post is not available yet: post the lead without bid_id.",
 }
-_specs: dict[tuple, tuple[LeadField, ...]] = {}
+_specs: dict[tuple[str, str, frozenset[str], bool], tuple[LeadField, ...]] = {}
 _lock = threading.Lock()
 
 
@@ -35,7 +39,11 @@ class LeadField(NamedTuple):
 
 
 def lead_fields(
-    ruleset, category: str, *, extra_required: frozenset[str] = frozenset(), require_zip=True
+    ruleset: RuleSet,
+    category: str,
+    *,
+    extra_required: frozenset[str] = frozenset(),
+    require_zip: bool = True,
 ) -> tuple[LeadField, ...]:
     """Return the (cached) fields a category's leads are validated against under this rule set.
 
@@ -71,14 +79,15 @@ def lead_fields(
 
 def validate_lead(
     submitted: dict[str, Any],
-    ruleset,
+    ruleset: RuleSet,
     category: str,
     *,
     test_mode: bool,
     extra_required: frozenset[str] = frozenset(),
     require_zip: bool = True,
 ) -> tuple[dict[str, Any], bool, list[str]]:
-    """Return (normalized values, is_test, notes); raise ValidationFailed with every error."""
+    """Return (normalized values, is_test, notes); raise InvalidError with every error, its
+    details {field: [messages]} sorted by field."""
     errors: dict[str, list[str]] = {}
     for name, message in RESERVED.items():
         if not is_blank(submitted.get(name)):
@@ -107,5 +116,5 @@ def validate_lead(
         except ValueError as error:
             errors[field.name] = [str(error)]
     if errors:
-        raise ValidationFailed(dict(sorted(errors.items())))
+        raise InvalidError(INVALID, dict(sorted(errors.items())))
     return values, is_test, notes
