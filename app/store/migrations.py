@@ -131,6 +131,18 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _customer_users() -> None:
+    # Issue 17: a customer's own users, for the customer API (app/store/tenants.py).
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import User
+
+    table = User._meta.table_name
+    field = User._meta.fields["customer"]
+    if field.column_name not in {column.name for column in database.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -140,6 +152,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (40, "delivery destinations", _delivery_destinations),
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
     (42, "lead deletion", _lead_deletion),
+    (44, "customer users", _customer_users),
 )
 
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
 from app.domain.money import to_cents
-from app.schemas import CustomerSchema
+from app.schemas import CreatedUserSchema, CustomerSchema, UserSchema
 from app.services import customers
 
 blp = Blueprint("admin_customers", __name__, url_prefix="/api/admin", description="Customers.")
@@ -20,6 +20,10 @@ class NewCustomerSchema(Schema):
     slug = fields.String(required=True, validate=validate.Length(min=1, max=64))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     balance = fields.Decimal(load_default=Decimal("0"), metadata={"example": "500.00"})
+
+
+class NewCustomerUserSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
 
 
 class DepositSchema(Schema):
@@ -75,3 +79,28 @@ def deactivate(ref: str):
 def activate(ref: str):
     """Activate a customer."""
     return customers.set_customer_active(g.actor, ref, True)
+
+
+@blp.route("/customers/<ref>/users", methods=["GET"])
+@require("users.write")
+@blp.response(200, UserSchema(many=True))
+def list_users(ref: str):
+    """List a customer's own users (the customer API), active or not."""
+    return customers.list_customer_users(g.actor, ref)
+
+
+@blp.route("/customers/<ref>/users", methods=["POST"])
+@require("users.write")
+@blp.arguments(NewCustomerUserSchema)
+@blp.response(201, CreatedUserSchema)
+def add_user(body, ref: str):
+    """Give a customer a user for the customer API; the response holds its token, shown once."""
+    return customers.add_customer_user(g.actor, ref, body["email"])
+
+
+@blp.route("/customers/<ref>/users/<user>", methods=["DELETE"])
+@require("users.write")
+@blp.response(200, UserSchema)
+def remove_user(ref: str, user: str):
+    """Deactivate a customer's user (by id or email): its token stops working."""
+    return customers.remove_customer_user(g.actor, ref, user)
