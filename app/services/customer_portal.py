@@ -90,7 +90,7 @@ def show_lead(actor: Actor, ref: str) -> CustomerLead:
     """Return a lead sold to the actor's customer, with its deliveries to the customer's
     destinations and their attempts; any other lead is not found."""
     customer = own_customer(actor)
-    lead = get_lead(customer.tenant_id, ref.strip()) if ref.strip() else None
+    lead = get_lead(customer.tenant_id, ref.strip())
     if lead is None or lead.customer_id != customer.id:
         raise NotFoundError(f"no lead {ref[:100]!r}")
     deliveries = with_attempts(lead_deliveries(lead, customer_id=customer.id))

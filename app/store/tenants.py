@@ -119,8 +119,13 @@ def create_user(tenant: Tenant, email: str, role: str):
 
 
 def list_users(tenant: Tenant) -> list[User]:
-    """Return the tenant's users (its customers' too), oldest first."""
-    return list(User.select().where(User.tenant == tenant).order_by(User.id))
+    """Return the tenant's users (its customers' too, with their customer), oldest first."""
+    return list(
+        User.select(User, Customer)
+        .join(Customer, pw.JOIN.LEFT_OUTER)
+        .where(User.tenant == tenant)
+        .order_by(User.id)
+    )
 
 
 def create_customer_user(customer: Customer, email: str) -> tuple[User, str]:
@@ -152,7 +157,14 @@ def create_customer_user(customer: Customer, email: str) -> tuple[User, str]:
             return user, token
         if user.customer_id != customer.id or user.active:
             raise ConflictError(f"user {email} exists already")
-        User.update(active=True, token_hash=hash_secret(token)).where(User.id == user.id).execute()
+        # Only while inactive: of two adds at once, one activates, the other is refused.
+        activated = (
+            User.update(active=True, token_hash=hash_secret(token))
+            .where((User.id == user.id) & (User.active == False))  # noqa: E712
+            .execute()
+        )
+        if not activated:
+            raise ConflictError(f"user {email} exists already")
     return User.get_by_id(user.id), token
 
 
