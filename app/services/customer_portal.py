@@ -138,6 +138,17 @@ def show_own_delivery(actor: Actor, ref: str) -> Delivery:
     return get_delivery(customer.tenant, ref, customer_id=customer.id)
 
 
+def buyer_views(actor: Actor, leads: list[Lead]) -> list[CustomerLead]:
+    """Return leads as a buyer sees them (deliverable fields and public facts only).
+
+    For the services that decided what the actor may see (a return's result, the
+    marketplace's offers): this checks the actor is a customer's, not which leads.
+    """
+    customer = own_customer(actor)
+    ruleset = _ruleset(customer)
+    return [_customer_lead(ruleset, lead) for lead in leads]
+
+
 def _scoped(filters: LeadFilter, customer: Customer) -> LeadFilter:
     """Return the filters restricted to the customer's leads, test ones included."""
     if filters.status is not None and filters.status not in STATUSES:

@@ -163,3 +163,10 @@ def test_a_tenant_admin_is_not_a_customer(market, db):
     admin = user_actor(authenticate_user(market.world.admin_token))
     with pytest.raises(ForbiddenError, match="customer.read"):
         customer_portal.list_leads(admin, LeadFilter())
+
+
+def test_buyer_views_show_any_lead_as_a_buyer_would(market, db):
+    # For the marketplace's offers and a return's answer: deliverable fields only.
+    [view] = customer_portal.buyer_views(actor_of(market.a), [market.unsold])
+    assert view.fields == {"first_name": "Una", "phone": "5552010005"}
+    assert view.payload["id"] == market.unsold.public_id

@@ -91,6 +91,11 @@ CALLS = [
     ),
     (customer_portal.show_wallet, "customer.read", customer_portal.show_wallet),
     (
+        customer_portal.buyer_views,
+        "customer.read",
+        lambda a: customer_portal.buyer_views(a, []),
+    ),
+    (
         customer_portal.list_own_deliveries,
         "customer.read",
         lambda a: customer_portal.list_own_deliveries(a, DeliveryFilter()),
