@@ -215,3 +215,35 @@ def test_the_openapi_document_describes_the_customer_api(client):
         tag["name"] for tag in spec["tags"]
     }
     assert "/api/admin/customers/{ref}/users/{user}" in spec["paths"]
+
+
+def test_a_lead_sold_through_the_intake_shows_to_its_buyer_as_delivered(
+    client, world, seed_lead, db
+):
+    from app.store.customers import find_customer
+    from app.store.models import Lead
+    from app.store.tenants import create_customer_user
+
+    body = dict(seed_lead, homeowner=True, monthly_bill=180, credit_score=700)
+    sold = world.post(body)
+    assert sold.json["status"] == "assigned", sold.json
+    lead = Lead.get(Lead.public_id == sold.json["lead_public_id"])
+    buyer = find_customer(world.tenant, lead.customer.slug)
+    _, token = create_customer_user(buyer, "buyer@example.com")
+    db.close()
+    [shown] = client.get("/api/customer/leads", headers=bearer(token)).json
+    assert shown["id"] == lead.public_id and shown["price"] == sold.json["price"]
+    assert set(shown["fields"]) == {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "address_1",
+        "city",
+        "state",
+        "zip",
+    }  # homeowner, monthly_bill and credit_score are not deliverable
+    wallet = client.get("/api/customer/wallet", headers=bearer(token)).json
+    charge = wallet["entries"][0]
+    assert charge["kind"] == "charge" and charge["lead"] == lead.public_id
+    assert charge["amount"] == -sold.json["price"]
