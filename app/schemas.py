@@ -12,7 +12,7 @@ from app.domain.status import STATUSES
 from app.dsl.fieldtypes import format_datetime
 from app.store.destinations import masked, masked_headers, signing_secrets
 from app.store.sources import API_STYLES, token_id
-from app.store.tenants import ROLES
+from app.store.tenants import CUSTOMER_ROLE, ROLES
 
 #: How much of a buyer's answer an attempt shows (what the worker keeps: the first 4 KB).
 ANSWER_CHARS = 4096
@@ -46,7 +46,14 @@ class TenantSchema(Schema):
 class UserSchema(Schema):
     id = fields.String(attribute="public_id")
     email = fields.String()
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = fields.String(validate=validate.OneOf((*ROLES, CUSTOMER_ROLE)))
+    customer = fields.Function(
+        lambda user: user.customer.slug if user.customer_id is not None else None,
+        metadata={
+            "type": ["string", "null"],
+            "description": "A customer's own user (the customer API): that customer's slug.",
+        },
+    )
     active = fields.Boolean()
     created_at = UtcDateTime()
 
@@ -612,3 +619,115 @@ class DryRunResultSchema(Schema):
     sample = fields.List(fields.Dict())
     counts_only = fields.Boolean()
     elapsed_seconds = fields.Float()
+
+
+# The customer API (/api/customer): a buyer's own view, deliverable fields only.
+
+
+def customer_delivery_url(public_id: str) -> str:
+    """Return the customer API's address of a delivery."""
+    return f"/api/customer/deliveries/{public_id}"
+
+
+class CustomerMeSchema(Schema):
+    """The customer a token acts for, and its wallet's balance."""
+
+    id = fields.String(attribute="public_id", metadata={"example": "cus_01j..."})
+    slug = fields.String()
+    name = fields.String()
+    balance = _cents("balance_cents")
+    active = fields.Boolean(
+        metadata={"description": "False: the tenant paused your buying; you still see this."}
+    )
+    created_at = UtcDateTime()
+
+
+class CustomerLeadSchema(Schema):
+    """A lead sold to you: public facts and the fields the rules deliver, nothing more."""
+
+    id = fields.Function(lambda c: c.payload["id"], metadata={"type": "string"})
+    category = fields.Function(lambda c: c.payload["category"], metadata={"type": "string"})
+    lead_type = fields.Function(
+        lambda c: c.payload["lead_type"], metadata={"type": ["string", "null"]}
+    )
+    status = fields.Function(
+        lambda c: c.lead.status, metadata={"type": "string", "enum": list(STATUSES)}
+    )
+    price = fields.Function(
+        lambda c: c.payload["price"],
+        metadata={"type": "number", "description": "What you paid for it."},
+    )
+    is_test = fields.Function(
+        lambda c: c.lead.is_test,
+        metadata={"type": "boolean", "description": "A test lead: nothing was charged."},
+    )
+    received_at = fields.Function(lambda c: c.payload["received_at"], metadata={"type": "string"})
+    assigned_at = fields.Function(
+        lambda c: format_datetime(aware(c.lead.assigned_at)) if c.lead.assigned_at else None,
+        metadata={"type": ["string", "null"], "description": "When it was sold to you."},
+    )
+    deleted = fields.Function(
+        lambda c: c.lead.deleted_at is not None,
+        metadata={"type": "boolean", "description": "Its personal data was erased: no fields."},
+    )
+    fields_ = fields.Function(
+        lambda c: c.fields,
+        data_key="fields",
+        metadata={"type": "object", "description": "The deliverable fields (empty if deleted)."},
+    )
+
+
+class CustomerDeliverySchema(DeliverySummarySchema):
+    """A delivery to one of your destinations."""
+
+    class Meta:
+        exclude = ("customer",)
+
+    url = fields.Function(
+        lambda d: customer_delivery_url(d.public_id),
+        metadata={"type": "string", "description": "This delivery and its attempts."},
+    )
+
+
+class CustomerLeadDeliverySchema(CustomerDeliverySchema):
+    """A lead's delivery to one of your destinations, with its attempts."""
+
+    history = fields.List(
+        fields.Nested(DeliveryAttemptSchema),
+        metadata={"description": "Every attempt, oldest first."},
+    )
+
+
+class CustomerDeliveryDetailSchema(CustomerLeadDeliverySchema):
+    payload = fields.Raw(metadata={"description": "What was sent (the body's data)."})
+
+
+class CustomerLeadDetailSchema(CustomerLeadSchema):
+    deliveries = fields.List(
+        fields.Nested(CustomerLeadDeliverySchema),
+        metadata={"description": "Its deliveries to your destinations, with their attempts."},
+    )
+
+
+class WalletEntrySchema(Schema):
+    """One movement of your wallet: a deposit (+), a charge for a lead (-), a credit (+)."""
+
+    kind = fields.String(metadata={"example": "charge"})
+    amount = _cents("amount_cents", metadata={"description": "Signed: a charge is negative."})
+    balance_after = _cents("balance_after_cents")
+    lead = fields.Function(
+        lambda e: e.lead.public_id if e.lead_id is not None else None,
+        metadata={"type": ["string", "null"], "description": "The lead charged or credited."},
+    )
+    note = fields.String()
+    created_at = UtcDateTime()
+
+
+class WalletSchema(Schema):
+    balance = fields.Function(
+        lambda w: as_number(w.customer.balance_cents), metadata={"type": "number"}
+    )
+    entries = fields.List(
+        fields.Nested(WalletEntrySchema), metadata={"description": "Newest first."}
+    )
+    total = fields.Integer(metadata={"description": "Entries in all, every page together."})

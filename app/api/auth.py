@@ -9,7 +9,7 @@ from flask import g, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.api.errors import Unauthorized
+from app.api.errors import Forbidden, Unauthorized
 from app.services.actor import Actor, user_actor
 from app.store.models import Source
 from app.store.sources import authenticate_basic, authenticate_bearer
@@ -70,17 +70,60 @@ def unauthorized(style: str) -> Unauthorized:
 
 
 def authenticate_admin() -> Actor:
-    """Return the actor of the tenant user authenticated by `Authorization: Bearer <token>`."""
+    """Return the actor of the tenant user authenticated by `Authorization: Bearer <token>`.
+
+    A customer's user is known but refused (403): its token opens the customer API only.
+    """
     auth = request.authorization
     user = None
     if auth is not None and auth.type == "bearer" and auth.token:
         user = authenticate_user(auth.token)
     if user is None:
         raise Unauthorized("Authenticate with Authorization: Bearer <user token>.", realm="admin")
+    if user.customer_id is not None:
+        raise Forbidden("A customer's token opens the customer API (/api/customer) only.")
     g.user = user
     g.tenant = user.tenant
     g.actor = user_actor(user)
     return g.actor
+
+
+def authenticate_customer() -> Actor:
+    """Return the actor of the customer's user authenticated by `Authorization: Bearer <token>`.
+
+    A tenant user's token is known but refused (403): it opens the admin API only.
+    """
+    auth = request.authorization
+    user = None
+    if auth is not None and auth.type == "bearer" and auth.token:
+        user = authenticate_user(auth.token)
+    if user is None:
+        raise Unauthorized(
+            "Authenticate with Authorization: Bearer <customer token>.", realm="customer"
+        )
+    if user.customer_id is None:
+        raise Forbidden(
+            "A tenant user's token opens the admin API (/api/admin) only; the customer API "
+            "takes a customer user's token (sct_...)."
+        )
+    g.user = user
+    g.tenant = user.tenant
+    g.actor = user_actor(user)
+    return g.actor
+
+
+def customer_access(view: Callable) -> Callable:
+    """Decorate a customer API view: authenticate the customer's user (`g.actor`)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        authenticate_customer()
+        return view(*args, **kwargs)
+
+    return Blueprint.doc(
+        security=[{"customerBearer": []}],
+        description="Takes a customer user's token; answers for that customer alone.",
+    )(wrapper)
 
 
 def require(permission: str) -> Callable:

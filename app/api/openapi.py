@@ -41,6 +41,11 @@ SECURITY_SCHEMES = {
         "scheme": "bearer",
         "description": "A tenant user's token, for /api/admin.",
     },
+    "customerBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A customer user's token (sct_...), for /api/customer.",
+    },
 }
 
 

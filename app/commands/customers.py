@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app.commands.common import emit, fail, json_option, operator, pairs, table, with_database
+from app.commands.customer_users import customer_user_group
 from app.commands.destinations import destination_group
 from app.domain.money import to_cents
 from app.schemas import CustomerSchema
@@ -17,6 +18,7 @@ def customer_group() -> None:
 
 
 customer_group.add_command(destination_group)
+customer_group.add_command(customer_user_group)
 
 
 def show(customer, as_json: bool) -> None:

@@ -28,7 +28,7 @@ class BodyError(ValueError):
 
 
 def lead_payload(
-    ruleset: RuleSet,
+    ruleset: RuleSet | None,
     category: str,
     data: Mapping[str, Any],
     *,
@@ -37,8 +37,13 @@ def lead_payload(
     price_cents: int,
     received_at: datetime,
 ) -> dict[str, Any]:
-    """Return a sold lead's delivery payload: its deliverable fields and public facts only."""
-    deliverable = [field.name for field in ruleset.fields(category) if field.deliverable]
+    """Return a sold lead's delivery payload: its deliverable fields and public facts only.
+
+    Without rules, or with rules that no longer define the category, no field is deliverable.
+    """
+    known = ruleset is not None and category in ruleset.categories
+    declared = ruleset.fields(category) if ruleset is not None and known else ()
+    deliverable = [field.name for field in declared if field.deliverable]
     fields = {name: data[name] for name in deliverable if data.get(name) is not None}
     return {
         "id": public_id,

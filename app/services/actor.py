@@ -57,8 +57,14 @@ class Actor:
 
 
 def user_actor(user: User) -> Actor:
-    """Return the actor of an authenticated tenant user."""
-    return Actor(name=user.email, role=user.role, tenant=user.tenant, user=user)
+    """Return the actor of an authenticated user: a tenant's, or a customer's own (whose
+    actor acts for that customer alone)."""
+    if user.customer_id is None:
+        return Actor(name=user.email, role=user.role, tenant=user.tenant, user=user)
+    # Whatever its row says, a customer's user holds the customer role and nothing more.
+    return Actor(
+        name=user.email, role=CUSTOMER_ROLE, tenant=user.tenant, user=user, customer=user.customer
+    )
 
 
 def operator_actor(tenant_ref: str | None = None) -> Actor:

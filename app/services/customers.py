@@ -7,8 +7,10 @@ from typing import Any
 from app.domain.errors import InvalidError
 from app.domain.returns import check_policy_values
 from app.services.actor import Actor
+from app.services.tenants import CreatedUser
 from app.store import customers as store
-from app.store.models import Customer
+from app.store import tenants as users
+from app.store.models import Customer, User
 
 
 def list_customers(actor: Actor) -> list[Customer]:
@@ -60,3 +62,22 @@ def update_customer(actor: Actor, ref: str, changes: dict[str, Any]) -> Customer
             "the return window needs a number of days", {"return_window_days": ["give days"]}
         )
     return store.update_customer(store.find_customer(actor.acting_tenant(), ref), dict(changes))
+
+
+def add_customer_user(actor: Actor, ref: str, email: str) -> CreatedUser:
+    """Give a customer a user of its own, for the customer API; its token is shown once."""
+    actor.require("users.write")
+    user, token = users.create_customer_user(store.find_customer(actor.acting_tenant(), ref), email)
+    return CreatedUser(user, token)
+
+
+def list_customer_users(actor: Actor, ref: str) -> list[User]:
+    """Return a customer's users, active or not."""
+    actor.require("users.write")
+    return users.list_customer_users(store.find_customer(actor.acting_tenant(), ref))
+
+
+def remove_customer_user(actor: Actor, ref: str, user: str) -> User:
+    """Deactivate a customer's user (by email or id): its token stops working."""
+    actor.require("users.write")
+    return users.deactivate_customer_user(store.find_customer(actor.acting_tenant(), ref), user)

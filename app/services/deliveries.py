@@ -33,13 +33,13 @@ def list_deliveries(
 ) -> list[Delivery]:
     """Return the tenant's deliveries matching the filters, newest first."""
     actor.require("deliveries.read")
-    return store.list_deliveries(actor.acting_tenant(), _checked(filters), limit, offset)
+    return store.list_deliveries(actor.acting_tenant(), checked_filter(filters), limit, offset)
 
 
 def count_deliveries(actor: Actor, filters: DeliveryFilter) -> int:
     """Return how many of the tenant's deliveries match the filters."""
     actor.require("deliveries.read")
-    return store.count_deliveries(actor.acting_tenant(), _checked(filters))
+    return store.count_deliveries(actor.acting_tenant(), checked_filter(filters))
 
 
 def show_delivery(actor: Actor, ref: str) -> Delivery:
@@ -98,7 +98,7 @@ def _check_replay(named: list[str], all_dead: bool, destination: str | None) -> 
         )
 
 
-def _checked(filters: DeliveryFilter) -> DeliveryFilter:
+def checked_filter(filters: DeliveryFilter) -> DeliveryFilter:
     """Refuse a status or an event that does not exist (a typo would find nothing), and a
     reference that cannot name anything."""
     for name, expected in FILTER_REFS.items():

@@ -36,6 +36,9 @@ TENANT_COLUMNS = (
     "deleted",  # true: its personal data was erased (the fields are empty)
 )
 DELIVERABLE_COLUMNS = ("id", "received_at", "category", "lead_type", "status", "price")
+#: A buyer's own export (the customer API): when each lead was sold to it, and whether it
+#: was deleted (its fields then empty).
+CUSTOMER_COLUMNS = (*DELIVERABLE_COLUMNS, "assigned_at", "deleted")
 #: Leads read per query: memory holds about this many at once, whatever the export's size.
 CHUNK = 500
 
@@ -74,31 +77,49 @@ def export_leads(
             f"fields is {' or '.join(EXPORT_FIELDS)}", {"fields": ["Must be all or deliverable."]}
         )
     tenant = actor.acting_tenant()
-    select: Callable[[LeadFilter], list[Lead]]
     if where is None:
+        return lead_export(tenant, filters, scope=fields, chunk=chunk)
+    actor.require("leads.explain")  # as the list's `where`
+    category, known = condition_fields(tenant, filters.category)
+    node, predicate = compile_expression(where, known)
+    filters = replace(filters, category=category)
 
-        def select(page: LeadFilter) -> list[Lead]:
-            return list_leads(tenant, page, chunk)
+    def select(page: LeadFilter) -> list[Lead]:
+        return select_leads(tenant.id, node, predicate, known, page, chunk)[0]
 
+    return lead_export(tenant, filters, scope=fields, chunk=chunk, select=select)
+
+
+def lead_export(
+    tenant: Tenant,
+    filters: LeadFilter,
+    *,
+    scope: str,
+    chunk: int = CHUNK,
+    select: Callable[[LeadFilter], list[Lead]] | None = None,
+    stem: str | None = None,
+) -> LeadExport:
+    """Return the export of the tenant's leads these filters select (with `select`, a
+    query of their own), in a scope: every field ("all"), the deliverable ones
+    ("deliverable"), or a buyer's own ("customer": deliverable, with when each was sold
+    to it and whether it was deleted). The caller checked the actor's rights."""
+
+    def page_of(page: LeadFilter) -> list[Lead]:
+        return select(page) if select is not None else list_leads(tenant, page, chunk)
+
+    names = field_names(tenant, filters.category, deliverable=scope != "all")
+    first = page_of(filters)
+    leads = chain(first, _later_pages(page_of, filters, first, chunk))
+    columns: tuple[str, ...]
+    if scope == "all":
+        columns, row = TENANT_COLUMNS, _tenant_row(customer_public_ids(tenant))
     else:
-        actor.require("leads.explain")  # as the list's `where`
-        category, known = condition_fields(tenant, filters.category)
-        node, predicate = compile_expression(where, known)
-        filters = replace(filters, category=category)
-
-        def select(page: LeadFilter) -> list[Lead]:
-            return select_leads(tenant.id, node, predicate, known, page, chunk)[0]
-
-    names = field_names(tenant, filters.category, deliverable=fields == "deliverable")
-    columns = DELIVERABLE_COLUMNS if fields == "deliverable" else TENANT_COLUMNS
-    first = select(filters)
-    leads = chain(first, _later_pages(select, filters, first, chunk))
-    row = _deliverable_row if fields == "deliverable" else _tenant_row(customer_public_ids(tenant))
+        columns, row = _SCOPES[scope]
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     return LeadExport(
         columns=(*columns, *names),
         rows=(row(lead) + [lead.data.get(name) for name in names] for lead in leads),
-        filename=f"{tenant.slug}-leads-{stamp}.csv",
+        filename=f"{stem or tenant.slug}-leads-{stamp}.csv",
     )
 
 
@@ -156,3 +177,13 @@ def _deliverable_row(lead: Lead) -> list[Any]:
         lead.status,
         str(from_cents(lead.price_cents)),
     ]
+
+
+def _customer_row(lead: Lead) -> list[Any]:
+    return [*_deliverable_row(lead), lead.assigned_at, lead.deleted_at is not None]
+
+
+_SCOPES: dict[str, tuple[tuple[str, ...], Callable[[Lead], list[Any]]]] = {
+    "deliverable": (DELIVERABLE_COLUMNS, _deliverable_row),
+    "customer": (CUSTOMER_COLUMNS, _customer_row),
+}

@@ -9,7 +9,7 @@ import peewee as pw
 
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.store.db import database, is_postgresql
-from app.store.models import Customer, Tenant, WalletEntry
+from app.store.models import Customer, Lead, Tenant, WalletEntry
 from app.store.secrets import public_id
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -86,6 +86,24 @@ def deposit(customer: Customer, amount_cents: int, note: str = "deposit") -> Cus
             note=note[:200],
         )
     return Customer.get_by_id(customer.id)
+
+
+def wallet_entries(customer: Customer, limit: int = 50, offset: int = 0) -> list[WalletEntry]:
+    """Return a customer's wallet entries, newest first, each with its lead's public id."""
+    return list(
+        WalletEntry.select(WalletEntry, Lead.id, Lead.public_id)
+        .join(Lead, pw.JOIN.LEFT_OUTER)
+        .where(WalletEntry.customer == customer.id)
+        .order_by(WalletEntry.created_at.desc(), WalletEntry.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def count_wallet_entries(customer: Customer) -> int:
+    """Return how many wallet entries a customer has."""
+    count: int = WalletEntry.select().where(WalletEntry.customer == customer.id).count()
+    return count
 
 
 def set_active(customer: Customer, active: bool) -> Customer:

@@ -49,6 +49,8 @@ class DeliveryFilter:
     customer: str | None = None  # public id (cus_...) or slug
     lead: str | None = None  # public id (lead_...)
     event: str | None = None  # e.g. lead.sold
+    #: Only the deliveries to this customer's destinations (row id): a customer's own view.
+    customer_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ def _filtered(tenant: Tenant, filters: DeliveryFilter) -> pw.ModelSelect:
         query = query.where(Lead.public_id == filters.lead)
     if filters.event:
         query = query.where(Delivery.event == filters.event)
+    if filters.customer_id is not None:
+        query = query.where(DeliveryDestination.customer == filters.customer_id)
     return query
 
 
@@ -105,28 +109,44 @@ def count_deliveries(tenant: Tenant, filters: DeliveryFilter) -> int:
     return count
 
 
-def lead_deliveries(lead: Lead) -> list[Delivery]:
-    """Return a lead's deliveries, oldest first (without their payloads)."""
+def lead_deliveries(lead: Lead, customer_id: int | None = None) -> list[Delivery]:
+    """Return a lead's deliveries (only those to this customer's destinations, given a
+    customer's row id), oldest first, without their payloads."""
     query = _with_related(Delivery.select(*_LISTED, *_RELATED)).where(Delivery.lead == lead.id)
+    if customer_id is not None:
+        query = query.where(DeliveryDestination.customer == customer_id)
     return list(query.order_by(Delivery.created_at, Delivery.id))
 
 
-def get_delivery(tenant: Tenant, ref: str) -> Delivery:
-    """Return the tenant's delivery with this public id, its payload, destination, customer
-    and lead, and its attempts oldest first (`delivery.history`)."""
-    delivery = (
-        _with_related(Delivery.select(Delivery, *_RELATED))
-        .where((Delivery.tenant == tenant.id) & (Delivery.public_id == ref))
-        .first()
+def with_attempts(deliveries: list[Delivery]) -> list[Delivery]:
+    """Set each delivery's attempts, oldest first (`delivery.history`), in one query."""
+    attempts: dict[int, list[DeliveryAttempt]] = {delivery.id: [] for delivery in deliveries}
+    if attempts:
+        query = (
+            DeliveryAttempt.select()
+            .where(DeliveryAttempt.delivery.in_(list(attempts)))
+            .order_by(DeliveryAttempt.number, DeliveryAttempt.id)
+        )
+        for attempt in query:
+            attempts[attempt.delivery_id].append(attempt)
+    for delivery in deliveries:
+        delivery.history = attempts[delivery.id]
+    return deliveries
+
+
+def get_delivery(tenant: Tenant, ref: str, customer_id: int | None = None) -> Delivery:
+    """Return the tenant's delivery with this public id (only one to this customer's
+    destinations, given a customer's row id), its payload, destination, customer and lead,
+    and its attempts oldest first (`delivery.history`)."""
+    query = _with_related(Delivery.select(Delivery, *_RELATED)).where(
+        (Delivery.tenant == tenant.id) & (Delivery.public_id == ref)
     )
+    if customer_id is not None:
+        query = query.where(DeliveryDestination.customer == customer_id)
+    delivery = query.first()
     if delivery is None:
         raise NotFoundError(f"no delivery {ref!r}")
-    delivery.history = list(
-        DeliveryAttempt.select()
-        .where(DeliveryAttempt.delivery == delivery.id)
-        .order_by(DeliveryAttempt.number, DeliveryAttempt.id)
-    )
-    return delivery
+    return with_attempts([delivery])[0]
 
 
 def find_destination(tenant: Tenant, ref: str) -> DeliveryDestination:

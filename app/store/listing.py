@@ -18,6 +18,9 @@ class LeadFilter:
     since: datetime | None = None  # received at or after (naive UTC)
     until: datetime | None = None  # received before
     test: bool | None = False  # False: hide test leads; True: only them; None: both
+    customer: int | None = None  # only the leads sold to this customer (row id)
+    assigned_since: datetime | None = None  # assigned at or after (naive UTC)
+    assigned_until: datetime | None = None  # assigned before
     # Keyset paging: only the leads after this (received_at, id) in newest-first order,
     # i.e. received earlier, or at the same moment with a smaller id.
     before: tuple[datetime, int] | None = None
@@ -40,6 +43,12 @@ def list_leads(tenant: Tenant, filters: LeadFilter, limit: int = 50, offset: int
         query = query.where(Lead.received_at < filters.until)
     if filters.test is not None:
         query = query.where(Lead.is_test == filters.test)
+    if filters.customer is not None:
+        query = query.where(Lead.customer == filters.customer)
+    if filters.assigned_since:
+        query = query.where(Lead.assigned_at >= filters.assigned_since)
+    if filters.assigned_until:
+        query = query.where(Lead.assigned_at < filters.assigned_until)
     if filters.before:
         at, lead_id = filters.before
         # The first bound alone is a range of the (tenant, received_at) index.

@@ -131,6 +131,18 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _customer_users() -> None:
+    # Issue 17: a customer's own users, for the customer API (app/store/tenants.py).
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import User
+
+    table = User._meta.table_name
+    field = User._meta.fields["customer"]
+    if field.column_name not in {column.name for column in database.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
+
+
 def _returns() -> None:
     # Issue 17: tenants' return reasons, customers' return policies (app/store/returns.py).
     # A column's DEFAULT fills the existing rows: every customer gets the default policy.
@@ -183,6 +195,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
     (42, "lead deletion", _lead_deletion),
     (43, "return reasons and policies", _returns),
+    (44, "customer users", _customer_users),
     (50, "source secret overlap", _secret_overlap),
 )
 

@@ -30,20 +30,6 @@ class Tenant(BaseModel):
     return_reasons = pw.JSONField(dumps=json_text, null=True)
 
 
-class User(BaseModel):
-    tenant_id: int
-    public_id = pw.CharField(max_length=40, unique=True)
-    tenant = pw.ForeignKeyField(Tenant, backref="users", on_delete="CASCADE")
-    email = pw.CharField(max_length=254)
-    role = pw.CharField(max_length=20)
-    token_hash = pw.CharField(max_length=64, unique=True)
-    active = pw.BooleanField(default=True)
-    created_at = pw.DateTimeField(default=utcnow)
-
-    class Meta:
-        indexes = ((("tenant", "email"), True),)
-
-
 class Customer(BaseModel):
     tenant_id: int
     public_id = pw.CharField(max_length=40, unique=True)
@@ -62,6 +48,23 @@ class Customer(BaseModel):
     class Meta:
         indexes = ((("tenant", "slug"), True),)
         constraints = [pw.Check("balance_cents >= 0")]
+
+
+class User(BaseModel):
+    tenant_id: int
+    customer_id: int | None
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="users", on_delete="CASCADE")
+    email = pw.CharField(max_length=254)
+    role = pw.CharField(max_length=20)
+    # A customer's own user (role `customer`, the customer API) acts for this customer alone.
+    customer = pw.ForeignKeyField(Customer, null=True, backref="users", on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "email"), True),)
 
 
 class RuleSetVersion(BaseModel):
@@ -378,8 +381,8 @@ class DeliveryAttempt(BaseModel):
 
 MODELS = (
     Tenant,
-    User,
     Customer,
+    User,
     RuleSetVersion,
     Source,
     SourceToken,

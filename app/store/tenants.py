@@ -8,7 +8,7 @@ import peewee as pw
 
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.store.db import database
-from app.store.models import Tenant, User
+from app.store.models import Customer, Tenant, User
 from app.store.secrets import (
     hash_secret,
     new_secret,
@@ -46,6 +46,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 #: service that grants them an action restricts it to that customer's leads and money.
 CUSTOMER_ROLE = "customer"
 CUSTOMER_PERMISSIONS = frozenset({"customer.read", "leads.return", "leads.claim"})
+#: Token prefixes: a tenant user's opens the admin API, a customer user's the customer API.
+USER_TOKEN = "sut"
+CUSTOMER_TOKEN = "sct"
 _CODE = re.compile(r"[A-Z0-9]{8}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -104,7 +107,7 @@ def create_user(tenant: Tenant, email: str, role: str):
         raise InvalidError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if User.select().where((User.tenant == tenant) & (User.email == email)).exists():
         raise ConflictError(f"user {email} exists already")
-    token = new_secret("sut")
+    token = new_secret(USER_TOKEN)
     user = User.create(
         public_id=public_id("usr"),
         tenant=tenant,
@@ -116,18 +119,86 @@ def create_user(tenant: Tenant, email: str, role: str):
 
 
 def list_users(tenant: Tenant) -> list[User]:
-    """Return the tenant's users, oldest first."""
-    return list(User.select().where(User.tenant == tenant).order_by(User.id))
+    """Return the tenant's users (its customers' too, with their customer), oldest first."""
+    return list(
+        User.select(User, Customer)
+        .join(Customer, pw.JOIN.LEFT_OUTER)
+        .where(User.tenant == tenant)
+        .order_by(User.id)
+    )
+
+
+def create_customer_user(customer: Customer, email: str) -> tuple[User, str]:
+    """Give a customer a user of its own (the customer API); return (user, plain token).
+
+    An email the tenant already uses is refused, but a deactivated user of this same
+    customer is activated again, with a new token.
+    """
+    email = email.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidError(f"{email!r} is not an email address", {"email": ["Not an email."]})
+    token = new_secret(CUSTOMER_TOKEN)
+    with database.atomic():
+        known = User.select().where((User.tenant == customer.tenant_id) & (User.email == email))
+        user = known.first()
+        if user is None:
+            try:
+                with database.atomic():
+                    user = User.create(
+                        public_id=public_id("usr"),
+                        tenant=customer.tenant_id,
+                        customer=customer.id,
+                        email=email,
+                        role=CUSTOMER_ROLE,
+                        token_hash=hash_secret(token),
+                    )
+            except pw.IntegrityError:
+                raise ConflictError(f"user {email} was created meanwhile") from None
+            return user, token
+        if user.customer_id != customer.id or user.active:
+            raise ConflictError(f"user {email} exists already")
+        # Only while inactive: of two adds at once, one activates, the other is refused.
+        activated = (
+            User.update(active=True, token_hash=hash_secret(token))
+            .where((User.id == user.id) & (User.active == False))  # noqa: E712
+            .execute()
+        )
+        if not activated:
+            raise ConflictError(f"user {email} exists already")
+    return User.get_by_id(user.id), token
+
+
+def list_customer_users(customer: Customer) -> list[User]:
+    """Return a customer's users, active or not, oldest first."""
+    return list(User.select().where(User.customer == customer.id).order_by(User.id))
+
+
+def deactivate_customer_user(customer: Customer, ref: str) -> User:
+    """Deactivate the customer's user with this email or id: its token stops working."""
+    ref = ref.strip()
+    user = (
+        User.select()
+        .where(
+            (User.customer == customer.id) & ((User.email == ref.lower()) | (User.public_id == ref))
+        )
+        .first()
+    )
+    if user is None:
+        raise NotFoundError(f"customer {customer.slug} has no user {ref[:254]!r}")
+    User.update(active=False).where(User.id == user.id).execute()
+    return User.get_by_id(user.id)
 
 
 def authenticate_user(token: str) -> User | None:
-    """Return the active user holding this token, or None."""
-    if not token.startswith("sut_"):
+    """Return the active user holding this token (a tenant's or a customer's), or None."""
+    if not token.startswith((f"{USER_TOKEN}_", f"{CUSTOMER_TOKEN}_")):
         return None
     digest = hash_secret(token)
     user = (
-        User.select(User, Tenant)
+        User.select(User, Tenant, Customer)
         .join(Tenant)
+        .switch(User)
+        .join(Customer, pw.JOIN.LEFT_OUTER)
         .where((User.token_hash == digest) & (User.active == True))  # noqa: E712
         .first()
     )
@@ -138,6 +209,6 @@ def authenticate_user(token: str) -> User | None:
 
 def rotate_user_token(user: User) -> str:
     """Give the user a new token (the old one stops working); return it."""
-    token = new_secret("sut")
+    token = new_secret(CUSTOMER_TOKEN if user.customer_id is not None else USER_TOKEN)
     User.update(token_hash=hash_secret(token)).where(User.id == user.id).execute()
     return token

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 ADMIN_PREFIX = "/api/admin"
+CUSTOMER_PREFIX = "/api/customer"
 _PERMISSION = re.compile(r"Requires the `([a-z_.]+)` permission")
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -50,10 +51,21 @@ class Endpoint:
 
 def admin_endpoints(app) -> list[Endpoint]:
     """Return every (method, rule) the app serves under /api/admin, with its permission."""
+    return api_endpoints(app, ADMIN_PREFIX)
+
+
+def customer_endpoints(app) -> list[Endpoint]:
+    """Return every (method, rule) the app serves under /api/customer (no permission: each
+    takes a customer user's token)."""
+    return api_endpoints(app, CUSTOMER_PREFIX)
+
+
+def api_endpoints(app, prefix: str) -> list[Endpoint]:
+    """Return every (method, rule) the app serves under a prefix, with its permission."""
     spec = app.test_client().get("/api/openapi.json").json
     endpoints = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(ADMIN_PREFIX):
+        if not rule.rule.startswith(prefix + "/"):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             path = _ARGUMENT.sub(r"{\1}", rule.rule)

@@ -16,7 +16,7 @@ from app.store.destinations import create_destination
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
 from app.store.sources import create_token, token_id
-from app.store.tenants import create_user
+from app.store.tenants import create_customer_user, create_user
 from tests.delivery_rows import attempt_row, delivery_row
 from tests.security.endpoints import admin_endpoints, tenant_snapshot
 
@@ -36,6 +36,7 @@ BODIES = {
     ("PATCH", "/api/admin/webhooks/<ref>"): {"name": "Renamed", "events": ["lead.sold"]},
     ("PATCH", "/api/admin/leads/<ref>"): {"city": "Elsewhere"},
     ("POST", "/api/admin/leads/<ref>/reclassify"): {"apply": True},
+    ("POST", "/api/admin/customers/<ref>/users"): {"email": "new-buyer@beaver.example"},
 }
 
 
@@ -51,6 +52,7 @@ def tenants(make_world, seed_lead, db, secret_key):
     assert first.post(unsold).status_code == 201
     token_row, token = create_token(first.source)
     analyst, _ = create_user(first.tenant, "analyst@aardvark.example", "analyst")
+    buyer, buyer_token = create_customer_user(only_a, "buyer@aardvark.example")
     solar = _solar_text()
     for number in (2, 3):  # versions B does not have
         push_rules(first.tenant, {"solar.rules": solar + f"\n# version {number}\n"}, by="t")
@@ -81,6 +83,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         "sources": [first.source.public_id, first.source.api_key],
         "rules": ["2", "3"],
         "tokens": [token_id(token_row)],
+        "users": [buyer.public_id, buyer.email],
         "webhooks": [webhook.public_id],
     }
     markers = {
@@ -91,6 +94,8 @@ def tenants(make_world, seed_lead, db, secret_key):
         first.source.public_id,
         first.source.api_key,
         analyst.public_id,
+        buyer.public_id,
+        buyer_token,
         *(c.public_id for c in Customer.select().where(Customer.tenant == first.tenant)),
         *(lead.public_id for lead in Lead.select().where(Lead.tenant == first.tenant)),
         *(str(lead.uuid) for lead in Lead.select().where(Lead.tenant == first.tenant)),

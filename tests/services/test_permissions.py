@@ -9,6 +9,7 @@ import pytest
 from app.domain.errors import ForbiddenError, InvalidError
 from app.services import (
     analysis,
+    customer_portal,
     customers,
     deletion,
     deliveries,
@@ -31,6 +32,7 @@ from tests.security.endpoints import database_snapshot
 
 SERVICE_MODULES = (
     analysis,
+    customer_portal,
     customers,
     deletion,
     deliveries,
@@ -56,6 +58,60 @@ WEBHOOK = {"url": "https://hooks.example/sluice", "events": ["lead.sold"]}
 WHK = "whk_00000000000000000000000000"
 MSG = "msg_00000000000000000000000000"
 CALLS = [
+    (
+        customers.add_customer_user,
+        "users.write",
+        lambda a: customers.add_customer_user(a, "sunco", "buyer@sunco.example"),
+    ),
+    (
+        customers.list_customer_users,
+        "users.write",
+        lambda a: customers.list_customer_users(a, "sunco"),
+    ),
+    (
+        customers.remove_customer_user,
+        "users.write",
+        lambda a: customers.remove_customer_user(a, "sunco", "buyer@sunco.example"),
+    ),
+    # The customer API's services: no tenant role holds customer.read (a customer's own).
+    (customer_portal.own_customer, "customer.read", customer_portal.own_customer),
+    (customer_portal.show_customer, "customer.read", customer_portal.show_customer),
+    (
+        customer_portal.list_leads,
+        "customer.read",
+        lambda a: customer_portal.list_leads(a, NO_FILTER),
+    ),
+    (
+        customer_portal.show_lead,
+        "customer.read",
+        lambda a: customer_portal.show_lead(a, "lead_00000000000000000000000000"),
+    ),
+    (
+        customer_portal.export_leads,
+        "customer.read",
+        lambda a: customer_portal.export_leads(a, NO_FILTER),
+    ),
+    (customer_portal.show_wallet, "customer.read", customer_portal.show_wallet),
+    (
+        customer_portal.buyer_views,
+        "customer.read",
+        lambda a: customer_portal.buyer_views(a, []),
+    ),
+    (
+        customer_portal.list_own_deliveries,
+        "customer.read",
+        lambda a: customer_portal.list_own_deliveries(a, DeliveryFilter()),
+    ),
+    (
+        customer_portal.count_own_deliveries,
+        "customer.read",
+        lambda a: customer_portal.count_own_deliveries(a, DeliveryFilter()),
+    ),
+    (
+        customer_portal.show_own_delivery,
+        "customer.read",
+        lambda a: customer_portal.show_own_delivery(a, MSG),
+    ),
     (webhooks.list_webhooks, "webhooks.read", lambda a: webhooks.list_webhooks(a)),
     (webhooks.show_webhook, "webhooks.read", lambda a: webhooks.show_webhook(a, WHK)),
     (webhooks.add_webhook, "webhooks.write", lambda a: webhooks.add_webhook(a, WEBHOOK)),

@@ -51,3 +51,26 @@ def test_returns_add_their_columns_with_the_default_policy(db):
     assert "return_reasons" in columns("tenant")
     customer = Customer.get(Customer.slug == "sunco")  # an existing customer: the defaults
     assert (customer.return_window_days, customer.return_limit_percent) == (7, 15)
+
+
+def test_customer_users_adds_its_column_to_an_older_schema(db):
+    import pytest
+
+    from app.store.db import database, is_postgresql
+    from app.store.migrations import _customer_users
+
+    def columns() -> set[str]:
+        return {column.name for column in database.get_columns("user")}
+
+    _customer_users()  # a schema built from the models has it already: nothing to do
+    assert "customer_id" in columns()
+    if not is_postgresql():
+        pytest.skip("SQLite cannot drop a column holding a foreign key to test the upgrade")
+    database.execute_sql('ALTER TABLE "user" DROP COLUMN customer_id')
+    assert "customer_id" not in columns()
+    _customer_users()
+    assert "customer_id" in columns()
+    keys = database.get_foreign_keys("user")
+    assert [(k.column, k.dest_table) for k in keys if k.column == "customer_id"] == [
+        ("customer_id", "customer")
+    ]

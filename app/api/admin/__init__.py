@@ -8,13 +8,16 @@ from app.api.errors import ValidationFailed
 from app.store.storable import unstorable
 
 PREFIX = "/api/admin/"
+#: The APIs whose query values and path parts are checked here: the admin's and the
+#: customer API (app/api/customer), which takes the same kinds of arguments.
+CHECKED = (PREFIX, "/api/customer/")
 
 
 def refuse_unstorable_arguments() -> None:
-    """Refuse an admin request whose query values or path parts hold what no database
-    column can (a NUL, an unpaired surrogate): 422 naming each, never a 500 from the
-    driver."""
-    if not request.path.startswith(PREFIX):
+    """Refuse an admin (or customer API) request whose query values or path parts hold
+    what no database column can (a NUL, an unpaired surrogate): 422 naming each, never a
+    500 from the driver."""
+    if not request.path.startswith(CHECKED):
         return
     given = [*request.args.items(multi=True), *(request.view_args or {}).items()]
     errors = {

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from app.api.auth import require
 from app.domain.money import to_cents
 from app.domain.returns import MAX_WINDOW_DAYS
-from app.schemas import CustomerSchema, ReturnReasonsSchema
+from app.schemas import CreatedUserSchema, CustomerSchema, ReturnReasonsSchema, UserSchema
 from app.services import customers, returns
 
 blp = Blueprint("admin_customers", __name__, url_prefix="/api/admin", description="Customers.")
@@ -22,6 +22,10 @@ class NewCustomerSchema(Schema):
     slug = fields.String(required=True, validate=validate.Length(min=1, max=64))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     balance = fields.Decimal(load_default=Decimal("0"), metadata={"example": "500.00"})
+
+
+class NewCustomerUserSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
 
 
 class DepositSchema(Schema):
@@ -116,3 +120,28 @@ def show_return_reasons():
 def set_return_reasons(body):
     """Replace the reasons a return may give (returns made already keep theirs)."""
     return {"reasons": returns.set_return_reasons(g.actor, body["reasons"])}
+
+
+@blp.route("/customers/<ref>/users", methods=["GET"])
+@require("users.write")
+@blp.response(200, UserSchema(many=True))
+def list_users(ref: str):
+    """List a customer's own users (the customer API), active or not."""
+    return customers.list_customer_users(g.actor, ref)
+
+
+@blp.route("/customers/<ref>/users", methods=["POST"])
+@require("users.write")
+@blp.arguments(NewCustomerUserSchema)
+@blp.response(201, CreatedUserSchema)
+def add_user(body, ref: str):
+    """Give a customer a user for the customer API; the response holds its token, shown once."""
+    return customers.add_customer_user(g.actor, ref, body["email"])
+
+
+@blp.route("/customers/<ref>/users/<user>", methods=["DELETE"])
+@require("users.write")
+@blp.response(200, UserSchema)
+def remove_user(ref: str, user: str):
+    """Deactivate a customer's user (by id or email): its token stops working."""
+    return customers.remove_customer_user(g.actor, ref, user)
