@@ -33,6 +33,7 @@ def blueprints() -> list:
         deliveries,
         destinations,
         dryrun,
+        jobs,
         leads,
         rules,
         sources,
@@ -50,4 +51,5 @@ def blueprints() -> list:
         leads.blp,
         deliveries.blp,
         dryrun.blp,
+        jobs.blp,
     ]
