@@ -167,9 +167,10 @@ def claim_job(worker_id: int, lease: timedelta) -> Job | None:
     return store.claim_job(worker_id, lease)
 
 
-def advance_job(job: Job, worker_id: int, lease: timedelta) -> bool:
-    """Reprocess the job's next lead and count it, in one transaction; False when nothing
-    is left for this worker. A lead no longer eligible at its turn is skipped, with why."""
+def advance_job(job: Job, worker_id: int, lease: timedelta) -> tuple[bool, bool]:
+    """Reprocess the job's next lead and count it, in one transaction; return (a lead was
+    handled, more are left for this worker). A lead no longer eligible at its turn is
+    skipped, with why."""
     start = job.params["from"]
     price = job.params["test_price_cents"]
     by = f"{job.created_by} (job {job.public_id})"

@@ -231,8 +231,8 @@ class Worker:
             log.info("worker %s: working on job %s", self.id, self._job.public_id)
         handled, ends = 0, now + settings.job_slice
         while handled < settings.job_batch:
-            more = jobs.advance_job(self._job, self.id, settings.job_lease)
-            handled += 1
+            one, more = jobs.advance_job(self._job, self.id, settings.job_lease)
+            handled += one
             if not more:
                 log.info("worker %s: job %s left or finished", self.id, self._job.public_id)
                 self._job = None

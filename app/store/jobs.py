@@ -97,10 +97,13 @@ def claim_job(worker_id: int, lease: timedelta) -> Job | None:
     return Job.get_by_id(row[0]) if row else None
 
 
-def advance(job: Job, worker_id: int, lease: timedelta, handle: Callable[[int], Handled]) -> bool:
+def advance(
+    job: Job, worker_id: int, lease: timedelta, handle: Callable[[int], Handled]
+) -> tuple[bool, bool]:
     """Handle the job's next lead with `handle` and count it, in one transaction under the
-    job's row lock; finish the job after its last lead. Return False when nothing is left
-    for this worker (the job is finished, or another worker claimed it meanwhile).
+    job's row lock; finish the job after its last lead. Return (a lead was handled, more
+    are left for this worker): none are when the job is finished or another worker claimed
+    it meanwhile.
 
     `handle` runs inside the transaction: what it writes commits with the count.
     """
@@ -112,11 +115,11 @@ def advance(job: Job, worker_id: int, lease: timedelta, handle: Callable[[int], 
             [job.id, worker_id],
         ).fetchone()
         if row is None:
-            return False
+            return False, False
         done, total = row
         if done >= total:
             _finish(job.id)
-            return False
+            return False, False
         handled = handle(job.lead_ids[done])
         counter = {SUCCEEDED: "succeeded", SKIPPED: "skipped", FAILED_LEAD: "failed"}
         column = counter[handled.outcome]
@@ -134,8 +137,8 @@ def advance(job: Job, worker_id: int, lease: timedelta, handle: Callable[[int], 
         execute(f"UPDATE job SET {sets} WHERE id = %s", [*params, job.id])
         if done + 1 >= total:
             _finish(job.id)
-            return False
-    return True
+            return True, False
+    return True, True
 
 
 def _finish(job_id: int) -> None:

@@ -1,0 +1,73 @@
+"""`sluice lead reprocess` (one lead, from a stage; many: breakdown, confirm, job) and
+`sluice job list|show`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli import main
+from app.services.worker import Worker
+from app.store.models import Customer, Job, Lead
+
+
+@pytest.fixture
+def unassigned(world, seed_lead, db):
+    """Return the public ids of three solar leads left unassigned (their buyers inactive)."""
+    Customer.update(active=False).execute()
+    refs = []
+    for n in range(3):
+        body = world.post({**seed_lead, "phone": f"555-301-000{n}", "email": f"k{n}@x.com"}).json
+        assert body["status"] == "marketplace", body
+        refs.append(body["lead_public_id"])
+    Lead.update(status="unassigned").execute()  # as if its plan had no marketplace
+    Customer.update(active=True).execute()
+    db.close()
+    return refs
+
+
+def test_one_lead_from_the_marketplace(sluice, world, unassigned):
+    code, output = sluice("lead", "reprocess", world.tenant.code, unassigned[0], "--from", "nope")
+    assert code == 2 and "'bidding', 'marketplace'" in output
+    tenant = world.tenant.code
+    done = sluice.json("lead", "reprocess", tenant, unassigned[0], "--from", "marketplace")
+    assert (done["status"], done["customer"]) == ("marketplace", None)
+
+
+def test_many_leads_show_the_breakdown_and_ask_before_queuing_a_job(sluice, world, unassigned):
+    tenant = world.tenant.code
+    declined = sluice.runner.invoke(
+        main,
+        ["leads", "reprocess", tenant, *unassigned],
+        input="n\n",
+    )
+    assert declined.exit_code == 1 and "Aborted" in declined.output
+    assert "3 eligible, 0 ineligible (from bidding)" in declined.output
+    assert Job.select().count() == 0
+    confirmed = sluice.runner.invoke(
+        main,
+        ["leads", "reprocess", tenant, *unassigned, "--from", "bidding"],
+        input="y\n",
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    job = Job.get()
+    assert f"Queued job {job.public_id}: 3 lead(s)" in confirmed.output
+    Worker().drain()
+    shown = sluice.json("job", "show", tenant, job.public_id)
+    assert (shown["status"], shown["done"], shown["succeeded"]) == ("done", 3, 3)
+    assert [j["id"] for j in sluice.json("jobs", "list", tenant)] == [job.public_id]
+    code, output = sluice("job", "show", tenant, job.public_id)
+    assert code == 0 and "succeeded" in output
+    assert {lead.status for lead in Lead.select()} == {"assigned"}
+
+
+def test_by_filters_with_yes_and_none_eligible(sluice, world, unassigned):
+    tenant = world.tenant.code
+    code, output = sluice("leads", "reprocess", tenant, "--status", "unassigned", "--yes", "--json")
+    assert code == 0, output
+    body = json.loads(output)
+    assert body["breakdown"]["eligible"] == 3 and body["job"]["total"] == 3
+    code, output = sluice("leads", "reprocess", tenant, "--status", "assigned", "--yes")
+    assert code == 1 and "none of these leads can be reprocessed" in output
+    assert Job.select().count() == 1
