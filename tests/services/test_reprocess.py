@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.domain.delivery import Attempt
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.domain.reprocess import eligibility
 from app.domain.review import APPROVED, REVIEW_KINDS
@@ -20,6 +21,7 @@ from app.store.customers import deposit
 from app.store.db import is_postgresql
 from app.store.models import Customer, Job, Lead, LeadEvent, WalletEntry
 from app.store.rules import push_rules
+from tests.delivery_rows import delivery_row, destination_row
 from tests.security.endpoints import database_snapshot
 
 BIDDING_ONLY = "stage bidding highest_price"
@@ -249,6 +251,26 @@ def test_a_job_runs_a_slice_at_a_time_until_done(operator, unsold):
     worker = Worker(WorkerSettings(job_batch=1))
     worker.drain()
     assert Job.get_by_id(job.id).status == "done" and worker.job_leads == 3
+
+
+def test_a_job_waits_for_the_due_deliveries_to_be_sent(broke, operator, unsold, secret_key, db):
+    refs = [unsold(n) for n in range(1, 3)]
+    fund()
+    webhook = destination_row(broke.tenant)
+    due = {delivery_row(webhook, status="pending").public_id for _ in range(2)}
+    job = reprocess.start_reprocess(operator, refs, test_price_cents=PRICE)
+    sent: list[tuple[str, int]] = []
+
+    def send(destination, message, client):
+        # What the job did by the time each delivery is sent: nothing yet.
+        sent.append((message.id, Job.get_by_id(job.id).done))
+        return Attempt("delivered", 1.0, 200)
+
+    Worker(WorkerSettings(concurrency=1, job_slice=60.0), send=send).drain()
+    assert {message for message, _ in sent[:2]} == due
+    # The deliveries due were sent before the job began; then its sales' lead.sold.
+    assert [done for _, done in sent] == [0, 0, 2, 2]
+    assert Job.get_by_id(job.id).status == "done"
 
 
 def _pg_only():
