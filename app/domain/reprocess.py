@@ -18,6 +18,9 @@ START_STAGES: dict[str, str | None] = {
 #: The choice when none is given.
 DEFAULT_START = "bidding"
 
+#: Why a lead whose category has no active rules cannot be reprocessed.
+NO_RULES = "its category has no active rules"
+
 #: Job states: waiting for a worker, being worked on, finished.
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 JOB_STATUSES = (QUEUED, RUNNING, DONE, FAILED)
@@ -74,7 +77,7 @@ def eligibility(
             " (and approved audits) can be reprocessed",
         )
     if stage_kinds is None:
-        return Eligibility(False, "its category has no active rules")
+        return Eligibility(False, NO_RULES)
     if start_index(stage_kinds, start) is None:
         return Eligibility(False, f"its plan has no {START_STAGES[start]} stage")
     return Eligibility(True, approved=approved)

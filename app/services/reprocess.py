@@ -18,6 +18,7 @@ from typing import Any
 from app.domain.errors import ConflictError, InvalidError, NotFoundError, UnavailableError
 from app.domain.reprocess import (
     DEFAULT_START,
+    NO_RULES,
     START_STAGES,
     Eligibility,
     eligibility,
@@ -92,7 +93,7 @@ def reprocess_lead(
     version, ruleset = active_ruleset(tenant)
     verdict = _eligibility(lead, _review(lead.id), ruleset, start)
     if not verdict.eligible:
-        if ruleset is None or lead.category not in ruleset.categories:
+        if verdict.reason == NO_RULES:
             raise UnavailableError(f"category {lead.category!r} has no active rules")
         raise ConflictError(f"lead {lead.public_id} cannot be reprocessed: {verdict.reason}")
     assert ruleset is not None  # eligible: its category has active rules
