@@ -76,7 +76,10 @@ def test_by_filters_with_yes_and_none_eligible(sluice, world, unassigned):
     assert code == 0, output
     body = json.loads(output)
     assert body["breakdown"]["eligible"] == 3 and body["job"]["total"] == 3
-    code, output = sluice("leads", "reprocess", tenant, "--status", "assigned", "--yes")
+    code, output = sluice("worker", "--once")
+    assert code == 0 and "0 attempt(s) made, 3 job lead(s) handled" in output
+    assert Job.get().status == "done"
+    code, output = sluice("leads", "reprocess", tenant, "--status", "unassigned", "--yes")
     assert code == 1 and "none of these leads can be reprocessed" in output
     assert Job.select().count() == 1
 
