@@ -9,6 +9,7 @@ from app.commands.customers import customer_group
 from app.commands.db import db_group
 from app.commands.deliveries import delivery_group
 from app.commands.examples import examples_group
+from app.commands.jobs import job_group
 from app.commands.leads import lead_group, post_group
 from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
@@ -40,6 +41,8 @@ main.add_command(explain_lead_command)
 main.add_command(post_group)
 main.add_command(delivery_group)
 main.add_command(delivery_group, name="deliveries")
+main.add_command(job_group)
+main.add_command(job_group, name="jobs")
 main.add_command(serve_command)
 main.add_command(worker_command)
 main.add_command(examples_group)

@@ -621,6 +621,56 @@ class DryRunResultSchema(Schema):
     elapsed_seconds = fields.Float()
 
 
+class LeadEligibilitySchema(Schema):
+    """Whether one lead of a bulk reprocess may be reprocessed, and why not."""
+
+    id = fields.String(metadata={"example": "lead_01j..."})
+    status = fields.String(allow_none=True)
+    eligible = fields.Boolean()
+    reason = fields.String(allow_none=True, metadata={"description": "Why it may not be."})
+
+
+class ReprocessBreakdownSchema(Schema):
+    """The leads a bulk reprocess would take and those it would not, nothing done yet."""
+
+    start = fields.String(data_key="from", metadata={"description": "The stage it starts at."})
+    eligible = fields.Integer()
+    ineligible = fields.Integer()
+    reasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "How many leads are ineligible, by reason."},
+    )
+    leads = fields.List(fields.Nested(LeadEligibilitySchema))
+
+
+class JobErrorSchema(Schema):
+    lead = fields.String(allow_none=True)
+    outcome = fields.String(metadata={"description": "skipped or failed"})
+    error = fields.String(allow_none=True)
+
+
+class JobSchema(Schema):
+    """A background job (a bulk reprocess) and its progress."""
+
+    id = fields.String(attribute="public_id", metadata={"example": "job_01j..."})
+    kind = fields.String(metadata={"example": "reprocess"})
+    status = fields.String(validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    created_by = fields.String()
+    params = fields.Dict(metadata={"description": "from (the start stage), filters, ..."})
+    total = fields.Integer()
+    done = fields.Integer(metadata={"description": "Leads handled so far."})
+    succeeded = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "No longer eligible at their turn."})
+    failed = fields.Integer()
+    errors = fields.List(
+        fields.Nested(JobErrorSchema), metadata={"description": "The first skipped or failed."}
+    )
+    created_at = UtcDateTime()
+    started_at = UtcDateTime()
+    finished_at = UtcDateTime()
+
+
 # The customer API (/api/customer): a buyer's own view, deliverable fields only.
 
 

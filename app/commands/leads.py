@@ -21,19 +21,22 @@ from app.commands.common import (
 )
 from app.domain.errors import InvalidError
 from app.domain.money import to_cents
+from app.domain.reprocess import START_STAGES
 from app.domain.review import APPROVED, REJECTED
 from app.domain.status import STATUS_FILTERS
 from app.schemas import (
     DeletedSchema,
     EditResultSchema,
+    JobSchema,
     LeadDetailSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
     ReclassificationSchema,
+    ReprocessBreakdownSchema,
     ReviewedSchema,
 )
-from app.services import deletion, editing, exports, leads, posts, returns, review
+from app.services import deletion, editing, exports, leads, posts, reprocess, returns, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -246,15 +249,75 @@ def show_command(tenant: str, lead: str, as_json: bool) -> None:
 
 @lead_group.command("reprocess")
 @click.argument("tenant")
-@click.argument("lead")
+@click.argument("refs", nargs=-1, metavar="[LEAD]...")
+@filter_options
+@click.option(
+    "--from",
+    "start",
+    type=click.Choice(list(START_STAGES)),
+    help="The stage to start at (default: bidding, the whole distribution).",
+)
+@click.option("--yes", is_flag=True, help="Queue a bulk reprocess without asking.")
 @json_option
 @with_database
-def reprocess_command(tenant: str, lead: str, as_json: bool) -> None:
-    """Route a pending, unassigned, uncategorized or errored lead again."""
+def reprocess_command(
+    tenant: str,
+    refs: tuple[str, ...],
+    status,
+    category,
+    lead_type,
+    source,
+    since,
+    until,
+    test,
+    start: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Route leads again with the active rules, from a stage.
+
+    One LEAD and no filter: it is reprocessed now and shown. Several LEADs, or the leads
+    the filters select (none named): the breakdown of eligible and ineligible leads is
+    printed, then, once confirmed (or with --yes), a background job reprocesses the
+    eligible ones; `sluice job show TENANT JOB` follows it.
+    """
     test_price_cents = to_cents(settings()["TEST_PRICE"])
-    done = leads.reprocess_lead(operator(tenant), lead, test_price_cents=test_price_cents)
-    data = LeadDetailSchema().dump(done)
-    emit(data, as_json, lambda: lead_text(data, tenant))
+    actor = operator(tenant)
+    filtered = any(v is not None for v in (status, category, lead_type, source, since, until))
+    if len(refs) == 1 and not filtered and test == "false":
+        done = leads.reprocess_lead(actor, refs[0], start=start, test_price_cents=test_price_cents)
+        data = LeadDetailSchema().dump(done)
+        emit(data, as_json, lambda: lead_text(data, tenant))
+        return
+    chosen: dict = {"start": start}
+    if refs:
+        chosen["refs"] = list(refs)
+    else:
+        chosen["filters"] = lead_filter(status, category, lead_type, source, since, until, test)
+    breakdown = ReprocessBreakdownSchema().dump(reprocess.plan_reprocess(actor, **chosen))
+    if not as_json:
+        click.echo(table(breakdown["leads"], ["id", "status", "eligible", "reason"]))
+        click.echo(
+            f"{breakdown['eligible']} eligible, {breakdown['ineligible']} ineligible"
+            f" (from {breakdown['from']})"
+        )
+    if not breakdown["eligible"]:
+        fail("none of these leads can be reprocessed", as_json, breakdown)
+    if not yes:
+        click.confirm(
+            f"Reprocess {breakdown['eligible']} lead(s) from {breakdown['from']}?",
+            abort=True,
+            err=True,
+        )
+    job = JobSchema().dump(
+        reprocess.start_reprocess(actor, **chosen, test_price_cents=test_price_cents)
+    )
+    emit(
+        {"breakdown": breakdown, "job": job},
+        as_json,
+        f"Queued job {job['id']}: {job['total']} lead(s); a worker runs it"
+        f" (sluice job show {tenant} {job['id']}).",
+    )
 
 
 def review_command(decision: str):

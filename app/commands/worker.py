@@ -1,4 +1,5 @@
-"""`sluice worker`: send due deliveries until stopped (docs/delivery.md, docs/operations.md)."""
+"""`sluice worker`: send due deliveries and run background jobs until stopped
+(docs/delivery.md, docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ def worker_settings(config: dict, concurrency: int | None = None) -> WorkerSetti
     default=None,
     help="Attempts in flight at once [default: SLUICE_WORKER_CONCURRENCY, 32].",
 )
-@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Send what is due now, run the queued jobs, then exit.")
 @with_database
 def worker_command(concurrency: int | None, once: bool) -> None:
-    """Send due deliveries to customers' destinations and tenants' webhooks until stopped.
+    """Send due deliveries to customers' destinations and tenants' webhooks until stopped;
+    run the background jobs (bulk reprocessing) when no delivery is due.
 
     Run one on SQLite; on PostgreSQL run as many as needed, on any machine. SIGTERM or
     Ctrl-C stops it after the attempts in flight.
@@ -46,7 +48,8 @@ def worker_command(concurrency: int | None, once: bool) -> None:
     )
     worker = Worker(worker_settings(config, concurrency))
     if once:
-        click.echo(f"{worker.drain()} attempt(s) made")
+        attempts = worker.drain()
+        click.echo(f"{attempts} attempt(s) made, {worker.job_leads} job lead(s) handled")
         return
     stop = threading.Event()
 

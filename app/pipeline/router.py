@@ -269,14 +269,16 @@ class CategoryRouter:
         mask: int,
         memo: Memo,
         fns: Functions,
+        start: int = 0,
     ) -> list[Candidate]:
         """Return the bids the lead's bidding stages may read for: those whose condition
         holds, that the stage takes and whose schedule is open at `at`, in the stages that
-        can run (up to the marketplace)."""
+        can run (from stage `start` up to the marketplace)."""
         type_router = self.by_type[lead_type.id]
         eligible, _ = self.eligible_bids(type_router, lead, mask, memo, fns)
         found: dict[str, Candidate] = {}
-        for kind, stage in type_router.stages:
+        stages = type_router.stages[start:] if start else type_router.stages
+        for kind, stage in stages:
             if kind == "marketplace":
                 break
             if stage is not None and eligible:
@@ -295,6 +297,7 @@ class CategoryRouter:
         trace: Trace | None = None,
         *,
         audit: bool = True,
+        start: int = 0,
     ) -> tuple[Any, ...]:
         """Decide a lead received at `at` (epoch seconds); return the decision tuple.
 
@@ -302,7 +305,9 @@ class CategoryRouter:
         ones evaluated so far for this lead (None: not yet), computed with `fns`. The
         ledger's counters, last wins and the dedupe history entries (in the memo) are
         updated as the lead is decided; `trace`, when given, hears every decision. Without
-        `audit` the audits are skipped (a lead whose review approved it).
+        `audit` the audits are skipped (a lead whose review approved it). The plan's stages
+        are tried from stage `start` (a reprocess from a stage; 0: all of them): the lead
+        is classified, audited and checked for duplicates all the same.
         """
         lead_type, flagged = self.classify(lead, mask, memo, fns, audit=audit)
         if trace is not None:
@@ -338,7 +343,8 @@ class CategoryRouter:
         by_mask = type_router.by_mask
         found = by_mask.get(mask) if by_mask is not None else None
         eligible, names = found or self.eligible_bids(type_router, lead, mask, memo, fns)
-        for kind, stage in type_router.stages:
+        stages = type_router.stages[start:] if start else type_router.stages
+        for kind, stage in stages:
             if stage is not None:
                 if trace is not None:
                     set_aside, considered, open_bids = sort_out(

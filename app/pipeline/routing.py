@@ -2,9 +2,9 @@
 
 `PreparedLead(lead, ruleset, category, now)` classifies the lead, runs its audits (unless
 `audit=False`: a lead its review approved), hashes its dedupe keys and sorts out the bids
-its plan's bidding stages may sell to (condition, stage list, schedule): all of it depends
-on the lead, the rule set and the moment only, so everything the decision needs (`Needs`)
-is known before anything is read.
+its plan's bidding stages (from stage `start`: a reprocess from a stage) may sell to
+(condition, stage list, schedule): all of it depends on the lead, the rule set and the
+moment only, so everything the decision needs (`Needs`) is known before anything is read.
 `PreparedLead.decide(facts)` then routes the lead with the category's router
 (app/pipeline/router.py, the one the dry-run replays with) on what the store read
 (`Facts`), and returns the `Decision` with its timeline. Deciding again on fresher facts (a
@@ -57,6 +57,7 @@ class PreparedLead:
         is_test: bool = False,
         test_price_cents: int = 4500,
         audit: bool = True,
+        start: int = 0,
     ) -> None:
         routers, conditions = routers_of(ruleset)
         self.router = router = routers[category]
@@ -67,6 +68,7 @@ class PreparedLead:
         self.is_test = is_test
         self.test_price_cents = test_price_cents
         self.audit = audit and not is_test  # False: a reviewed lead, its audits skipped
+        self.start = start  # the plan stage routing starts at (a reprocess from a stage)
         self.memo: list[Any] = [None] * len(self.functions)
         self.lead_type, flagged = router.classify(
             lead, 0, self.memo, self.functions, audit=self.audit
@@ -81,7 +83,7 @@ class PreparedLead:
             if check in hashes:
                 self.keys[slot] = hashes[check]
         self.open_bids = open_bids = router.open_bids(
-            self.lead_type, lead, self.at, 0, self.memo, self.functions
+            self.lead_type, lead, self.at, 0, self.memo, self.functions, start
         )
         counters = []
         for candidate in open_bids:
@@ -113,7 +115,15 @@ class PreparedLead:
             else:
                 memo[slot] = history_entry(digest, facts.keys.get(digest), self.lead_id)
         outcome = router.route(
-            self.lead, self.at, 0, memo, self.functions, ledger, timeline, audit=self.audit
+            self.lead,
+            self.at,
+            0,
+            memo,
+            self.functions,
+            ledger,
+            timeline,
+            audit=self.audit,
+            start=self.start,
         )
         status = outcome[STATUS]
         if status != Status.ASSIGNED:

@@ -13,17 +13,15 @@ from app.analysis.find import (
     find_leads,
     types_of,
 )
-from app.domain.errors import ConflictError, NotFoundError, UnavailableError
-from app.domain.status import REPROCESSABLE
+from app.domain.errors import NotFoundError
+from app.services import reprocess
 from app.services.actor import Actor
-from app.services.routing import reroute_lead
 from app.store.deliveries_admin import lead_deliveries
 from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter
 from app.store.listing import list_leads as select_leads
 from app.store.models import Lead, Tenant
 from app.store.review import is_review, review_of, reviews_of
-from app.store.rules import active_ruleset
 
 #: The `test` filter's choices: hide test leads, only them, or both.
 TEST_LEADS: dict[str, bool | None] = {"false": False, "true": True, "all": None}
@@ -110,20 +108,14 @@ def rule_sql(
     return {"sql": where.sql, "params": list(where.params), "exact": where.exact}
 
 
-def reprocess_lead(actor: Actor, ref: str, *, test_price_cents: int) -> Lead:
-    """Route a pending, unassigned, uncategorized or errored lead again with the active rules."""
-    actor.require("leads.reprocess")
-    tenant = actor.acting_tenant()
-    lead = _lead(tenant, ref)
-    if lead.deleted_at is not None:
-        raise ConflictError(f"lead {lead.public_id} was deleted: it cannot be reprocessed")
-    if lead.status not in REPROCESSABLE:
-        raise ConflictError(f"a lead that is {lead.status} cannot be reprocessed")
-    version, ruleset = active_ruleset(tenant)
-    if ruleset is None or lead.category not in ruleset.categories:
-        raise UnavailableError(f"category {lead.category!r} has no active rules")
-    reroute_lead(lead, version, ruleset, test_price_cents=test_price_cents)
-    return show_lead(actor, ref)
+def reprocess_lead(
+    actor: Actor, ref: str, *, start: str | None = None, test_price_cents: int
+) -> Lead:
+    """Route an unassigned, uncategorized, pending or errored lead (or an approved audit)
+    again with the active rules, from `start` (bidding: from the beginning); return it as
+    `show_lead` does."""
+    lead = reprocess.reprocess_lead(actor, ref, start=start, test_price_cents=test_price_cents)
+    return show_lead(actor, lead.public_id)
 
 
 def _with_reviews(found: list[Lead]) -> list[Lead]:

@@ -9,12 +9,13 @@ a sale lost its race. Neither knows the other: this module hands one to the othe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.delivery.payload import lead_event_data, lead_payload
 from app.domain.clock import naive
 from app.domain.delivery import OUTCOME_EVENTS, Outbox, event_body
-from app.domain.routing import Decision
+from app.domain.routing import Decision, Facts, Step
 from app.domain.status import REPROCESSABLE
 from app.dsl.ruleset import RuleSet
 from app.pipeline import PreparedLead, lead_from_row
@@ -61,21 +62,34 @@ def reroute_lead(
     test_price_cents: int = 4500,
     statuses: Sequence[str] = REPROCESSABLE,
     audit: bool = True,
+    start: int = 0,
+    note: Step | None = None,
 ) -> Decision:
     """Route a stored lead again and store its new outcome in one transaction.
 
     The lead must have one of `statuses` (checked under its row lock: ConflictError
-    otherwise); without `audit` its audits are skipped (a lead its review approved).
+    otherwise); without `audit` its audits are skipped (a lead its review approved); the
+    plan's stages before `start` are skipped (a reprocess from a stage); `note` goes on the
+    timeline before the decision's steps.
     Either everything commits (status, charge, counters, dedupe record, timeline) or
     nothing does and the exception propagates, leaving the lead as it was.
     """
     now = now or datetime.now(UTC)
-    prepared = _prepare(lead, ruleset, now, test_price_cents, lead_id=lead.id, audit=audit)
+    prepared = _prepare(
+        lead, ruleset, now, test_price_cents, lead_id=lead.id, audit=audit, start=start
+    )
+    decide = prepared.decide
+    if note is not None:
+
+        def decide(facts: Facts) -> Decision:
+            decision = prepared.decide(facts)
+            return replace(decision, steps=(note, *decision.steps))
+
     return route_stored_lead(
         lead,
         statuses,
         prepared.needs,
-        prepared.decide,
+        decide,
         version_id=version.id if version is not None else None,
         at=naive(now),
         announce=_announcer(lead, ruleset, now),
@@ -127,6 +141,7 @@ def _prepare(
     test_price_cents: int,
     lead_id: int | None = None,
     audit: bool = True,
+    start: int = 0,
 ) -> PreparedLead:
     """Return the lead ready for the pipeline (its source is on the row: no query)."""
     return PreparedLead(
@@ -138,4 +153,5 @@ def _prepare(
         is_test=lead.is_test,
         test_price_cents=test_price_cents,
         audit=audit,
+        start=start,
     )

@@ -1,4 +1,5 @@
-"""The delivery worker: claims due deliveries and sends them, many at once, until stopped.
+"""The delivery worker: claims due deliveries and sends them, many at once, until stopped;
+runs the background jobs (bulk reprocessing) in between.
 
 One loop does the worker's database work (app/store/deliveries.py): it claims as many due
 deliveries as it has free threads, hands each to a thread that sends it (app/delivery), and
@@ -7,7 +8,10 @@ nothing to do it waits: on PostgreSQL until a NOTIFY says a delivery became due 
 commit sends it), a thread ends an attempt, or the next retry is due; on SQLite it polls.
 Every `idle_wait` seconds it also makes due again what a gone worker left claimed. Run one
 worker on SQLite, as many as needed on PostgreSQL (on any machine): their claims never
-overlap.
+overlap. When no due delivery is left to claim, it works on a background job a slice at a
+time (app/services/reprocess.py): a job is claimed like a delivery, and each of its leads is
+handled and counted in one transaction, so a job a gone worker left is continued where it
+stopped.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from app.delivery import send as send_message
 from app.delivery.schedule import next_attempt_at
 from app.domain.clock import utcnow
 from app.domain.delivery import DEFAULT_SCHEDULE, DELIVERED, Attempt, Destination, Message
+from app.services import reprocess as jobs
 from app.store import deliveries as store
 from app.store.db import database
 from app.store.destinations import destination_of
+from app.store.models import Job
 
 log = logging.getLogger("sluice.worker")
 #: The longest wait between two rounds that failed (the database unreachable).
@@ -64,6 +70,11 @@ class WorkerSettings:
     # The least time between two rounds of settling and claiming: what arrives meanwhile
     # (ended attempts, sales) is settled or claimed together, in one statement.
     gather: float = 0.02
+    # Background jobs (bulk reprocessing) run when the due deliveries are all claimed, a
+    # slice at a time: at most job_batch leads and job_slice seconds, then deliveries again.
+    job_batch: int = 50
+    job_slice: float = 0.1
+    job_lease: timedelta = timedelta(seconds=60)  # a job's claim, renewed by each lead
 
 
 class Worker:
@@ -90,6 +101,10 @@ class Worker:
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()
+        self._job: Job | None = None  # the background job it works on
+        self._jobs_looked_at = float("-inf")  # when it last looked for a job
+        self._look_for_jobs = True  # woken by a NOTIFY: a job may have been queued
+        self.job_leads = 0  # background jobs' leads handled so far
 
     def run(self, stop: threading.Event) -> None:
         """Send due deliveries until `stop` is set; attempts in flight then end and are
@@ -106,6 +121,8 @@ class Worker:
                     self._step(pool)
                     stepped = time.monotonic()
                     waker.wait(self._wait_seconds(), bell)
+                    if waker.job_queued:
+                        waker.job_queued, self._look_for_jobs = False, True
                 except Exception:
                     # The database restarted or is unreachable: what the threads sent but
                     # could not settle stays claimed, and is sent again (at least once).
@@ -121,6 +138,7 @@ class Worker:
         finally:
             pool.shutdown(wait=True)
             try:
+                self._release_job()
                 self._settle_ended()
                 self._summarize(time.monotonic())
             finally:
@@ -156,6 +174,7 @@ class Worker:
                     if self._in_flight:
                         select.select([bell], [], [], self.settings.idle_wait)
         finally:
+            self._release_job()
             self._close_bell()
             self._close_clients()
             waker.close()
@@ -175,7 +194,9 @@ class Worker:
 
     def _step(self, pool: ThreadPoolExecutor) -> int:
         """Settle the attempts that ended, make abandoned claims due now and then, claim
-        due deliveries for the free threads and start them; return how many it claimed."""
+        due deliveries for the free threads and start them, and when none is left to claim
+        work on a background job for a slice; return how many deliveries it claimed and
+        job leads it handled."""
         assert self.id is not None
         self._settle_ended()
         now = time.monotonic()
@@ -198,7 +219,46 @@ class Worker:
         for delivery in claimed:
             self._in_flight += 1
             pool.submit(self._attempt, delivery)
-        return len(claimed)
+        if len(claimed) == free:
+            return len(claimed)  # more may be due: deliveries first
+        return len(claimed) + self._work_on_jobs(now)
+
+    def _work_on_jobs(self, now: float) -> int:
+        """Handle a slice of a background job's leads (claiming one if it has none and may
+        look); return how many it handled."""
+        assert self.id is not None
+        settings = self.settings
+        if self._job is None:
+            if not self._look_for_jobs and now - self._jobs_looked_at < settings.idle_wait:
+                return 0
+            self._look_for_jobs = False
+            self._jobs_looked_at = now
+            self._job = jobs.claim_job(self.id, settings.job_lease)
+            if self._job is None:
+                return 0
+            log.info("worker %s: working on job %s", self.id, self._job.public_id)
+        handled, ends = 0, now + settings.job_slice
+        while handled < settings.job_batch:
+            one, more = jobs.advance_job(self._job, self.id, settings.job_lease)
+            handled += one
+            if not more:
+                log.info("worker %s: job %s left or finished", self.id, self._job.public_id)
+                self._job = None
+                self._look_for_jobs = True  # another may be waiting
+                break
+            if time.monotonic() >= ends:
+                break
+        self.job_leads += handled
+        return handled
+
+    def _release_job(self) -> None:
+        """Give up the job it works on, for another worker to continue at once."""
+        if self._job is not None and self.id is not None:
+            try:
+                jobs.release_job(self._job, self.id)
+            except Exception:  # its claim then ends with its lease, or its session lock
+                log.exception("worker %s: job %s not released", self.id, self._job.public_id)
+            self._job = None
 
     def _summarize(self, now: float) -> None:
         """Log what became of the attempts settled since the last summary, if any."""
@@ -226,6 +286,8 @@ class Worker:
         has come due: a retry written meanwhile by another worker starts up to idle_wait
         late, a look less for every delivery when deliveries come one by one.
         """
+        if self._job is not None:
+            return 0.0  # a job's next slice
         if self._in_flight:
             return self.settings.idle_wait  # an ending attempt rings the bell
         now = time.monotonic()

@@ -48,6 +48,8 @@ from app.store.models import DeliveryDestination, DeliveryWorker
 
 #: The advisory lock class of workers' session locks (the second key is the worker's id).
 WORKER_LOCK = 0x51C6
+#: The NOTIFY payload, on the workers' channel, of a queued background job.
+JOB_QUEUED = "job"
 #: How often an idle worker on SQLite looks for due deliveries (PostgreSQL is woken).
 SQLITE_POLL_SECONDS = 0.1
 
@@ -530,6 +532,7 @@ class Waker:
 
     def __init__(self, worker_id: int) -> None:
         self.connection = None
+        self.job_queued = False  # a NOTIFY said a background job was queued
         self.lock_file: IO[bytes] | None = None
         if not is_postgresql():
             path = database_file()
@@ -582,6 +585,8 @@ class Waker:
             select.select([self.connection, *others], [], [], max(0.0, seconds))
             self.connection.poll()
         woken = bool(self.connection.notifies)
+        if any(notify.payload == JOB_QUEUED for notify in self.connection.notifies):
+            self.job_queued = True  # app/store/jobs.py `create_job`
         self.connection.notifies.clear()
         return woken
 

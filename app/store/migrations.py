@@ -131,6 +131,13 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _jobs() -> None:
+    # Issue 17: background jobs (bulk reprocessing), run by the delivery workers.
+    from app.store.models import Job
+
+    database.create_tables([Job], safe=True)
+
+
 def _customer_users() -> None:
     # Issue 17: a customer's own users, for the customer API (app/store/tenants.py).
     from playhouse.migrate import SchemaMigrator, migrate
@@ -196,6 +203,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (42, "lead deletion", _lead_deletion),
     (43, "return reasons and policies", _returns),
     (44, "customer users", _customer_users),
+    (47, "background jobs", _jobs),
     (50, "source secret overlap", _secret_overlap),
 )
 

@@ -379,6 +379,38 @@ class DeliveryAttempt(BaseModel):
         indexes = ((("delivery", "number"), False),)
 
 
+class Job(BaseModel):
+    """A background job of a tenant (kind `reprocess`), run by the delivery workers
+    (app/store/jobs.py): its leads are handled in order, `done` of them so far."""
+
+    tenant_id: int
+    claimed_by_id: int | None
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="jobs", on_delete="CASCADE")
+    kind = pw.CharField(max_length=32)
+    created_by = pw.CharField(max_length=200)
+    params = pw.JSONField(dumps=json_text)  # the start stage, filters, test price...
+    lead_ids = pw.JSONField(dumps=json_text)  # the leads eligible at the start, in order
+    total = pw.IntegerField()
+    done = pw.IntegerField(default=0)  # lead_ids[:done] were handled
+    succeeded = pw.IntegerField(default=0)
+    skipped = pw.IntegerField(default=0)  # no longer eligible at their turn
+    failed = pw.IntegerField(default=0)
+    errors = pw.JSONField(dumps=json_text, default=list)  # [{lead, error}], the first few
+    status = pw.CharField(max_length=16, default="queued")  # app.domain.reprocess
+    claimed_by = pw.ForeignKeyField(DeliveryWorker, null=True, on_delete="SET NULL", index=False)
+    claimed_until = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("status", "created_at"), False),
+            (("tenant", "created_at"), False),
+        )
+
+
 MODELS = (
     Tenant,
     Customer,
@@ -399,4 +431,5 @@ MODELS = (
     DeliveryWorker,
     Delivery,
     DeliveryAttempt,
+    Job,
 )

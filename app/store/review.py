@@ -107,3 +107,14 @@ def is_review(event: LeadEvent) -> bool:
 def lead_status(lead: Lead) -> str:
     """Return the lead's stored status (a routing does not update the row object)."""
     return Lead.select(Lead.status).where(Lead.id == lead.id).scalar()
+
+
+def unless_rejected(lead: Lead, then: Callable[[], object]) -> None:
+    """Lock the lead's row and run `then` in one transaction, unless a review rejected the
+    lead (ConflictError): a rejection that raced with `then` is seen after the lock."""
+    lock = " FOR UPDATE" if is_postgresql() else ""
+    with database.atomic():
+        execute(f"SELECT status FROM lead WHERE id = %s{lock}", [lead.id])
+        if rejected_leads([lead.id]):
+            raise ConflictError(f"lead {lead.public_id} was rejected: it is never distributed")
+        then()

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from app.api.logs import JsonFormatter
+from app.store.jobs import create_job
 from app.store.models import Delivery, DeliveryDestination, Lead, Post
 from app.store.secrets import hash_secret
 from tests.delivery_rows import attempt_row
@@ -154,6 +155,7 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
     delivery = Delivery.select().order_by(Delivery.id).first()  # as the sale wrote it
     assert delivery is not None
     attempt_row(delivery, 1, answer='{"ok": true}')
+    job = create_job(world.tenant, "reprocess", "t", {"from": "bidding"}, [lead.id])
     values = {
         "customers": "sunco",
         "deliveries": delivery.public_id,
@@ -161,6 +163,7 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
             DeliveryDestination.customer.is_null(False)
         ).public_id,
         "webhooks": DeliveryDestination.get(DeliveryDestination.customer.is_null()).public_id,
+        "jobs": job.public_id,
         "leads": lead.public_id,
         "posts": post.public_id,
         "sources": world.source.public_id,

@@ -13,6 +13,7 @@ import pytest
 
 from app.store.customers import create_customer, find_customer
 from app.store.destinations import create_destination
+from app.store.jobs import create_job
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
 from app.store.sources import create_token, token_id
@@ -69,8 +70,10 @@ def tenants(make_world, seed_lead, db, secret_key):
     posts = list(Post.select().where(Post.tenant == first.tenant))
     delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
     attempt_row(delivery, 1)
+    job = create_job(first.tenant, "reprocess", "t", {"from": "bidding"}, [lead.id])
     db.close()
     ids = {
+        "jobs": [job.public_id],
         "customers": [
             only_a.slug,
             only_a.public_id,
@@ -107,6 +110,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         destination.public_id,
         webhook.public_id,
         delivery.public_id,
+        job.public_id,
     }
     return first, second, ids, markers
 

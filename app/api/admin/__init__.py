@@ -36,6 +36,7 @@ def blueprints() -> list:
         deliveries,
         destinations,
         dryrun,
+        jobs,
         leads,
         rules,
         sources,
@@ -53,4 +54,5 @@ def blueprints() -> list:
         leads.blp,
         deliveries.blp,
         dryrun.blp,
+        jobs.blp,
     ]

@@ -1,5 +1,6 @@
-"""/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing,
-audit reviews, returns, edits and reclassifications, deletions."""
+"""/api/admin/leads and /api/admin/posts: lists, details, explanations, reprocessing (one
+lead now, many as a background job), audit reviews, returns, edits and reclassifications,
+deletions."""
 
 from __future__ import annotations
 
@@ -13,22 +14,25 @@ from app.api.auth import require
 from app.api.schemas import PageSchema
 from app.domain.clock import naive
 from app.domain.money import to_cents
+from app.domain.reprocess import START_STAGES
 from app.domain.returns import NOTE_CHARS as RETURN_NOTE_CHARS
 from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
 from app.domain.status import STATUS_FILTERS
 from app.schemas import (
     DeletedSchema,
     EditResultSchema,
+    JobSchema,
     LeadDetailSchema,
     LeadExplanationSchema,
     LeadSummarySchema,
     PostDetailSchema,
     PostSummarySchema,
     ReclassificationSchema,
+    ReprocessBreakdownSchema,
     ReturnedSchema,
     ReviewedSchema,
 )
-from app.services import deletion, editing, exports, leads, posts, returns, review
+from app.services import deletion, editing, exports, leads, posts, reprocess, returns, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -147,13 +151,93 @@ def explain(ref: str):
     return leads.explain_lead(g.actor, ref)
 
 
+_FROM = fields.String(
+    data_key="from",
+    validate=validate.OneOf(list(START_STAGES)),
+    metadata={
+        "description": "The stage to start at: bidding (the whole distribution, the default) "
+        "or marketplace (straight onto the plan's first marketplace stage)."
+    },
+)
+
+
+class ReprocessSchema(Schema):
+    start = _FROM
+
+
+class ReprocessFilterSchema(LeadFilterSchema):
+    class Meta:
+        exclude = ("where",)
+
+
+class BulkReprocessSchema(Schema):
+    """The leads of a bulk reprocess: named ones, or those a list with the filters shows."""
+
+    leads = fields.List(
+        fields.String(),
+        validate=validate.Length(min=1, max=reprocess.MAX_LEADS),
+        metadata={"description": "Ids of the leads (lead_... or UUIDs)."},
+    )
+    filters = fields.Nested(ReprocessFilterSchema)
+    start = _FROM
+
+    @validates_schema
+    def _leads_or_filters(self, data, **kwargs):
+        if ("leads" in data) == ("filters" in data):
+            raise ValidationError("give either leads or filters", "leads")
+
+
+class ConfirmedReprocessSchema(BulkReprocessSchema):
+    confirm = fields.Boolean(
+        required=True,
+        metadata={"description": "Must be true: the breakdown (preview) was seen."},
+    )
+
+    @validates_schema
+    def _confirmed(self, data, **kwargs):
+        if data.get("confirm") is not True:
+            raise ValidationError("must be true: preview the breakdown first", "confirm")
+
+
 @blp.route("/leads/<ref>/reprocess", methods=["POST"])
 @require("leads.reprocess")
+@blp.arguments(ReprocessSchema, required=False)
 @blp.response(200, LeadDetailSchema)
-def reprocess(ref: str):
-    """Route a pending, unassigned, uncategorized or errored lead again with the active rules."""
+def reprocess_one(args, ref: str):
+    """Route an unassigned, uncategorized, pending or errored lead (or an approved audit)
+    again with the active rules, from a stage (`from`: bidding, the default)."""
     return leads.reprocess_lead(
-        g.actor, ref, test_price_cents=to_cents(current_app.config["TEST_PRICE"])
+        g.actor,
+        ref,
+        start=(args or {}).get("start"),
+        test_price_cents=to_cents(current_app.config["TEST_PRICE"]),
+    )
+
+
+def _bulk(args: dict) -> dict:
+    """Return the service's arguments for the leads of a bulk reprocess."""
+    if "leads" in args:
+        return {"refs": args["leads"], "start": args.get("start")}
+    return {"filters": lead_filter(args["filters"]), "start": args.get("start")}
+
+
+@blp.route("/leads/reprocess/preview", methods=["POST"])
+@require("leads.reprocess")
+@blp.arguments(BulkReprocessSchema)
+@blp.response(200, ReprocessBreakdownSchema)
+def reprocess_preview(args):
+    """Show which leads a bulk reprocess would take and why the others not; nothing done."""
+    return reprocess.plan_reprocess(g.actor, **_bulk(args))
+
+
+@blp.route("/leads/reprocess", methods=["POST"])
+@require("leads.reprocess")
+@blp.arguments(ConfirmedReprocessSchema)
+@blp.response(202, JobSchema)
+def reprocess_many(args):
+    """Queue a background job reprocessing the eligible leads; follow it at /jobs/<id>."""
+    return reprocess.start_reprocess(
+        g.actor, **_bulk(args), test_price_cents=to_cents(current_app.config["TEST_PRICE"])
     )
 
 
