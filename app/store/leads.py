@@ -142,6 +142,7 @@ LEAD_COLUMNS = [
     "received_at",
     "updated_at",
     "assigned_at",
+    "offer_cents",
 ]
 
 

@@ -131,6 +131,20 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _marketplace() -> None:
+    # Issue 17: a marketplace lead's claim price; a customer's claims a day.
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Customer, Lead
+
+    migrator = SchemaMigrator.from_database(database)
+    for model, name in ((Lead, "offer_cents"), (Customer, "claims_per_day")):
+        table = model._meta.table_name
+        field = model._meta.fields[name]
+        if field.column_name not in {column.name for column in database.get_columns(table)}:
+            migrate(migrator.add_column(table, field.column_name, field))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -140,6 +154,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (40, "delivery destinations", _delivery_destinations),
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
     (42, "lead deletion", _lead_deletion),
+    (45, "marketplace claims: offer price, claims a day", _marketplace),
 )
 
 

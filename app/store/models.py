@@ -51,6 +51,7 @@ class Customer(BaseModel):
     balance_cents = pw.BigIntegerField(default=0)
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+    claims_per_day = pw.IntegerField(null=True)  # marketplace claims a day; NULL: no limit
 
     class Meta:
         indexes = ((("tenant", "slug"), True),)
@@ -153,6 +154,7 @@ class Lead(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
     assigned_at = pw.DateTimeField(null=True)
     deleted_at = pw.DateTimeField(null=True)  # its personal data erased; history kept
+    offer_cents = pw.BigIntegerField(null=True)  # on the marketplace: its claim price
 
     class Meta:
         indexes = (

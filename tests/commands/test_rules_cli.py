@@ -63,7 +63,7 @@ def test_check_warnings_do_not_fail(tmp_path):
 def test_no_ping_warning_in_a_category_without_ping_fields(tmp_path):
     (tmp_path / "w.rules").write_text(
         'category c "C" { field z zip field s us_state }\n'
-        'lead_type t "T" in c when z == "1" and s == "FL"\nplan c { stage marketplace }\n'
+        'lead_type t "T" in c when z == "1" and s == "FL"\nplan c { stage marketplace price 5 }\n'
     )
     result = run("check", str(tmp_path))
     assert result.exit_code == 0 and "0 error(s), 0 warning(s)" in result.output
