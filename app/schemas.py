@@ -58,6 +58,12 @@ class CustomerSchema(Schema):
     balance = _cents("balance_cents")
     active = fields.Boolean()
     created_at = UtcDateTime()
+    claims_per_day = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The most marketplace leads it may claim a UTC day; null: no limit."
+        },
+    )
 
 
 class SuccessTestSchema(Schema):
@@ -324,6 +330,19 @@ class LeadSummarySchema(Schema):
         metadata={
             "description": "The audit review that approved or rejected the lead; null if none."
         },
+    )
+
+
+class OfferSchema(Schema):
+    """A lead on the marketplace as buyers see it: its price and teaser, no personal data."""
+
+    id = fields.String()
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    received_at = UtcDateTime()
+    price = _cents("price_cents", metadata={"description": "What a claim charges."})
+    teaser = fields.Dict(
+        metadata={"description": "The deliverable fields the rules' marketplace stage shows."}
     )
 
 

@@ -1,4 +1,4 @@
-"""`sluice customer create|list|show|deposit|deactivate|activate`."""
+"""`sluice customer create|list|show|update|deposit|deactivate|activate`."""
 
 from __future__ import annotations
 
@@ -56,6 +56,35 @@ def list_command(tenant: str, as_json: bool) -> None:
 def show_command(tenant: str, customer: str, as_json: bool) -> None:
     """Show a customer and its wallet balance."""
     show(customers.show_customer(operator(tenant), customer), as_json)
+
+
+def _claims_limit(ctx, param, value: str | None) -> int | None | object:
+    """Parse --claims-per-day: a whole number, or `none` for no limit."""
+    if value is None:
+        return customers.KEEP
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter("a whole number, or 'none' for no limit") from None
+
+
+@customer_group.command("update")
+@click.argument("tenant")
+@click.argument("customer")
+@click.option(
+    "--claims-per-day",
+    callback=_claims_limit,
+    metavar="N|none",
+    help="The most marketplace leads it may claim a UTC day; 'none': no limit.",
+)
+@json_option
+@with_database
+def update_command(tenant: str, customer: str, claims_per_day, as_json: bool) -> None:
+    """Change a customer's settings; those not given are kept."""
+    done = customers.update_customer(operator(tenant), customer, claims_per_day=claims_per_day)
+    show(done, as_json)
 
 
 @customer_group.command("deposit")

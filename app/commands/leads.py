@@ -1,5 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess|approve|reject|delete` (also `sluice leads ...`),
-`sluice post list|show`."""
+"""`sluice lead list|show|find|export|reprocess|claim|approve|reject|delete` (also
+`sluice leads ...`), `sluice post list|show`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from app.schemas import (
     PostSummarySchema,
     ReviewedSchema,
 )
-from app.services import deletion, exports, leads, posts, review
+from app.services import deletion, exports, leads, marketplace, posts, review
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -250,6 +250,19 @@ def reprocess_command(tenant: str, lead: str, as_json: bool) -> None:
     """Route a pending, unassigned, uncategorized or errored lead again."""
     test_price_cents = to_cents(settings()["TEST_PRICE"])
     done = leads.reprocess_lead(operator(tenant), lead, test_price_cents=test_price_cents)
+    data = LeadDetailSchema().dump(done)
+    emit(data, as_json, lambda: lead_text(data, tenant))
+
+
+@lead_group.command("claim")
+@click.argument("tenant")
+@click.argument("lead")
+@click.argument("customer")
+@json_option
+@with_database
+def claim_command(tenant: str, lead: str, customer: str, as_json: bool) -> None:
+    """Claim a marketplace LEAD for CUSTOMER: charged its price, assigned, delivered."""
+    done = marketplace.claim_lead(operator(tenant), lead, customer_ref=customer)
     data = LeadDetailSchema().dump(done)
     emit(data, as_json, lambda: lead_text(data, tenant))
 

@@ -93,6 +93,13 @@ def set_active(customer: Customer, active: bool) -> Customer:
     return Customer.get_by_id(customer.id)
 
 
+def update_customer(customer: Customer, changes: dict[str, object]) -> Customer:
+    """Set these of the customer's settings (checked by the caller); return it as stored."""
+    if changes:
+        Customer.update(**changes).where(Customer.id == customer.id).execute()
+    return Customer.get_by_id(customer.id)
+
+
 def lock_customers(tenant: Tenant | int, slugs: set[str]) -> dict[str, Customer]:
     """Return the tenant's customers with these slugs, row-locked until the transaction ends.
 

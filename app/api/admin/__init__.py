@@ -34,6 +34,7 @@ def blueprints() -> list:
         destinations,
         dryrun,
         leads,
+        marketplace,
         rules,
         sources,
         users,
@@ -48,6 +49,7 @@ def blueprints() -> list:
         destinations.blp,
         webhooks.blp,
         leads.blp,
+        marketplace.blp,
         deliveries.blp,
         dryrun.blp,
     ]

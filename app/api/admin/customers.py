@@ -1,4 +1,4 @@
-"""/api/admin/customers: customers, wallet deposits, activation."""
+"""/api/admin/customers: customers, their settings, wallet deposits, activation."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ class DepositSchema(Schema):
     note = fields.String(load_default="deposit", validate=validate.Length(max=200))
 
 
+class CustomerUpdateSchema(Schema):
+    claims_per_day = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=0, max=customers.MAX_CLAIMS_PER_DAY),
+        metadata={"description": "The most marketplace leads it may claim a day; null: no limit."},
+    )
+
+
 @blp.route("/customers", methods=["GET"])
 @require("customers.read")
 @blp.response(200, CustomerSchema(many=True))
@@ -50,6 +58,15 @@ def create_customer(body):
 def show_customer(ref: str):
     """Show a customer."""
     return customers.show_customer(g.actor, ref)
+
+
+@blp.route("/customers/<ref>", methods=["PATCH"])
+@require("customers.write")
+@blp.arguments(CustomerUpdateSchema)
+@blp.response(200, CustomerSchema)
+def update_customer(body, ref: str):
+    """Change a customer's settings; those not given are kept."""
+    return customers.update_customer(g.actor, ref, **body)
 
 
 @blp.route("/customers/<ref>/deposits", methods=["POST"])
