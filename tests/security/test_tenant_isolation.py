@@ -32,6 +32,8 @@ BODIES = {
     },
     ("PATCH", "/api/admin/customers/<ref>/destinations/<dst>"): {"name": "Renamed"},
     ("PATCH", "/api/admin/webhooks/<ref>"): {"name": "Renamed", "events": ["lead.sold"]},
+    ("PATCH", "/api/admin/customers/<ref>"): {"claims_per_day": 3},
+    ("POST", "/api/admin/leads/<ref>/claim"): {"customer": "sunco"},  # B's own customer
 }
 
 
