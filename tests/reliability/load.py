@@ -56,13 +56,15 @@ bid eps_solar for customer epsilon on solar price 2.25 budget 90 per day
 
 plan home {
     stage bidding highest_price
-    stage marketplace
+    stage marketplace price 5.00
 }
 """
 # gamma's wallet runs out (12 leads); alpha's cap, beta's and epsilon's budgets bind.
 WALLETS = {"alpha": 30000, "beta": 100000, "gamma": 15000, "delta": 100000, "epsilon": 100000}
 CAPS = {"alpha_roof": (6, "day"), "delta_solar": (9, "hour")}
 BUDGETS = {"beta_roof": (17500, "day"), "eps_solar": (9000, "day")}
+# Marketplace claims a day (customer: limit): alpha's binds; gamma's wallet is nearly empty.
+CLAIM_LIMITS = {"alpha": 3, "delta": 40}
 PASSED_DEDUPE = ("assigned", "marketplace", "unassigned")
 FINAL = ("assigned", "marketplace", "unassigned", "duplicate", "audit", "uncategorized")
 SHARES = {  # request kind: share of the requests
@@ -357,15 +359,18 @@ def check_tables(
             assert events[lead.id] == ["received"] + ["note"] * (len(events[lead.id]) - 1)
             continue
         assert lead.status in FINAL, (lead.public_id, lead.status)
-        assert events[lead.id].count(lead.status) == 1, (lead.public_id, events[lead.id])
+        # A claimed lead was routed to the marketplace, then sold by its claim.
+        routed = "marketplace" if "claimed" in events[lead.id] else lead.status
+        assert events[lead.id].count(routed) == 1, (lead.public_id, events[lead.id])
         assert sum(events[lead.id].count(s) for s in FINAL) == 1, (lead.public_id, events[lead.id])
         if result is not None and result.status == 201:
-            assert result.body["status"] == lead.status, (post.request_id, lead.status)
+            assert result.body["status"] == routed, (post.request_id, lead.status)
             assert result.body["lead_public_id"] == lead.public_id
     assert pending <= pending_allowed, f"{pending} leads left pending"
     check_books(leads)
     check_limits()
     check_dedupe()
+    check_claims(leads, events)
     return {"posts": len(posts), "leads": len(leads), "pending": pending}
 
 
@@ -398,6 +403,48 @@ def check_limits() -> None:
             ).fetchall()
             for start, used in rows:
                 assert used <= limit, f"{bid_id} used {used} > {limit} in the {period} of {start}"
+
+
+def check_claims(leads: list[Lead], events: dict[int, list[str]]) -> None:
+    """A lead is claimed at most once, from the marketplace, with exactly one charge (checked
+    with every sale by check_books) under its claimer's claim id; no customer claimed more
+    than its limit in a UTC day."""
+    buyers = {customer.id: customer for customer in Customer.select()}
+    per_day: Counter = Counter()
+    for lead in leads:
+        claims = events[lead.id].count("claimed")
+        assert claims <= 1, (lead.public_id, events[lead.id])
+        by_claim = (lead.bid_id or "").startswith("claim:")
+        assert by_claim == (claims == 1), (lead.public_id, lead.bid_id, events[lead.id])
+        if claims:
+            assert lead.status == "assigned" and "marketplace" in events[lead.id]
+            buyer = buyers[lead.customer_id]
+            assert lead.bid_id == f"claim:{buyer.public_id}", lead.public_id
+            per_day[(buyer.slug, lead.assigned_at.date())] += 1
+    for (slug, day), count in per_day.items():
+        limit = CLAIM_LIMITS.get(slug)
+        assert limit is None or count <= limit, f"{slug} claimed {count} > {limit} on {day}"
+
+
+def claim_leads(url: str, admin: str, calls: list[tuple[str, str]], clients: int = 8) -> list[int]:
+    """POST each (lead, customer) claim from `clients` threads at once; return the statuses."""
+    parts = urlsplit(url)
+
+    def claim(call: tuple[str, str]) -> int:
+        lead, customer = call
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+        try:
+            body = json.dumps({"customer": customer})
+            headers = {"Content-Type": "application/json", "Authorization": admin}
+            connection.request("POST", f"/api/admin/leads/{lead}/claim", body, headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        return list(pool.map(claim, calls))
 
 
 def check_dedupe() -> None:
