@@ -290,7 +290,7 @@ def _marketplace_stage(stage: ast.StageDecl) -> Stage:
         if not isinstance(keyword, ast.Name):
             continue
         if keyword.value == "price" and isinstance(value, ast.Literal):
-            price = Decimal(str(value.value))
+            price = Decimal(str(value.value)).quantize(Decimal("0.01"))  # checked: whole cents
         elif keyword.value == "teaser" and isinstance(value, tuple):
             teaser = tuple(dict.fromkeys(name.value for name in value))
     return Stage("marketplace", price=price, teaser=teaser)

@@ -82,7 +82,7 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
     stages: list[dict[str, Any]] = []
     for stage in plan.stages if plan is not None else ():
         if stage.kind == "marketplace":
-            price = stage.price if stage.price is not None else 0
+            price = stage.price if stage.price is not None else "0.00"
             stages.append({"kind": stage.kind, "price": str(price), "teaser": list(stage.teaser)})
         else:
             bids_named = list(stage.bids) if stage.bids is not None else None

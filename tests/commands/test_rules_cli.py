@@ -93,6 +93,7 @@ def test_explain_text_and_json(tmp_path):
     assert "lead type: premium" in result.output
     assert "✓ monthly_bill >= 150   (monthly_bill = 200)" in result.output
     assert "brightside_all (brightside, 30.00): eligible" in result.output
+    assert "stage marketplace: price 15.00, teaser city, state, zip" in result.output
     result = run("explain", EXAMPLE, str(path), "--json")
     assert json.loads(result.output)["lead_type"]["id"] == "premium"
 
