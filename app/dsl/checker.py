@@ -542,7 +542,7 @@ class Checker:
             self.error(
                 value,
                 "invalid-stage-argument",
-                f"a marketplace price is an amount in cents below {MAX_AMOUNT:,}, not {amount}",
+                f"a marketplace price is in whole cents, below {MAX_AMOUNT:,}: not {amount}",
             )
 
     def _check_teaser(self, keyword: ast.Name, value: object, category: str) -> None:
