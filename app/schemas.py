@@ -349,6 +349,13 @@ class OfferSchema(Schema):
 class LeadDetailSchema(LeadSummarySchema):
     data = fields.Dict()
     bid_id = fields.String(allow_none=True)
+    offer = _cents(
+        "offer_cents",
+        metadata={
+            "description": "The marketplace price it was placed at, what a claim charges "
+            "(null: never placed on the marketplace)."
+        },
+    )
     post = fields.Function(lambda lead: lead.post.public_id if lead.post_id else None)
     rule_version = fields.Function(
         lambda lead: lead.rule_version.number if lead.rule_version_id else None

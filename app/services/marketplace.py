@@ -87,7 +87,7 @@ def claim_lead(actor: Actor, ref: str, *, customer_ref: str | None = None) -> Le
         price,
         actor.name,
         naive(now),
-        _outbox(lead, customer, price, ruleset, now),
+        lambda locked: _outbox(locked, customer, price, ruleset, now),
     )
     record_claim(lead, claim)
     if actor.customer is None and actor.can("leads.read"):

@@ -12,6 +12,7 @@ sees the first's charge and count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,7 +65,9 @@ class Claim:
     price_cents: int  # the lead's offer as the claimant saw it
     by: str  # who claimed: recorded on the timeline
     at: datetime  # naive UTC
-    outbox: Outbox  # the sold lead to the customer's destinations, `lead.sold` to webhooks
+    #: what the claim sends, from the lead as locked: the sold lead to the customer's
+    #: destinations, `lead.sold` to the tenant's webhooks
+    announce: Callable[[Lead], Outbox]
 
 
 def record_claim(lead: Lead, claim: Claim) -> None:
@@ -109,7 +112,8 @@ def record_claim(lead: Lead, claim: Claim) -> None:
             message=f"Claimed on the marketplace by {customer.slug} for {price:.2f} ({claim.by}).",
             details={"by": claim.by, "customer": customer.public_id, "price": price},
         )
-        deliveries = outbox_statement(lead.tenant_id, claim.outbox, "%s", [lead.id], claim.at)
+        outbox = claim.announce(Lead.get_by_id(lead.id))  # its data as locked, not as read
+        deliveries = outbox_statement(lead.tenant_id, outbox, "%s", [lead.id], claim.at)
         if deliveries is not None:
             execute(*deliveries)
 

@@ -33,10 +33,15 @@ def test_a_claim_answers_the_lead_assigned_and_a_second_gets_409(market, client)
     path = f"/api/admin/leads/{ref}/claim"
     missing = client.post(path, json={}, headers=market.admin)
     assert missing.status_code == 422 and "customer" in missing.json["errors"]
+    nul = client.post(path, json={"customer": "al\u0000pha"}, headers=market.admin)
+    assert nul.status_code == 422 and nul.json["errors"]["customer"] == [
+        "contains a NUL character (\\u0000)"
+    ]
     done = client.post(path, json={"customer": "alpha"}, headers=market.admin)
     assert done.status_code == 200, done.json
     body = done.json
     assert (body["status"], body["customer"], body["price"]) == ("assigned", "alpha", 25.0)
+    assert body["offer"] == 25.0 and body["bid_id"].startswith("claim:cus_")
     assert body["timeline"][-1]["kind"] == "claimed"
     again = client.post(path, json={"customer": "beta"}, headers=market.admin)
     assert again.status_code == 409 and "no longer on the marketplace" in again.json["message"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from flask import g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.api.auth import require
 from app.api.schemas import PageSchema
 from app.schemas import LeadDetailSchema, OfferSchema
 from app.services import marketplace
+from app.store.storable import unstorable
 
 blp = Blueprint(
     "admin_marketplace", __name__, url_prefix="/api/admin", description="The marketplace."
@@ -27,6 +28,12 @@ class ClaimSchema(Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "The customer who claims the lead: its slug or id."},
     )
+
+    @validates("customer")
+    def _storable(self, value: str, **kwargs) -> None:
+        problem = unstorable(value)
+        if problem:  # no customer is named so: a 422, not the database's error
+            raise ValidationError(f"contains {problem}")
 
 
 @blp.route("/marketplace", methods=["GET"])
