@@ -11,6 +11,7 @@ from app.commands.deliveries import delivery_group
 from app.commands.examples import examples_group
 from app.commands.jobs import job_group
 from app.commands.leads import lead_group, post_group
+from app.commands.marketplace import marketplace_group
 from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
 from app.commands.serve import serve_command
@@ -36,6 +37,7 @@ main.add_command(customer_group)
 main.add_command(webhook_group)
 main.add_command(lead_group)
 main.add_command(lead_group, name="leads")
+main.add_command(marketplace_group)
 main.add_command(dry_run_command)
 main.add_command(explain_lead_command)
 main.add_command(post_group)

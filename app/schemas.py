@@ -75,6 +75,12 @@ class CustomerSchema(Schema):
             "null: no limit."
         },
     )
+    claims_per_day = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The most marketplace leads it may claim a UTC day; null: no limit."
+        },
+    )
 
 
 class SuccessTestSchema(Schema):
@@ -373,9 +379,29 @@ class LeadSummarySchema(Schema):
     )
 
 
+class OfferSchema(Schema):
+    """A lead on the marketplace as buyers see it: its price and teaser, no personal data."""
+
+    id = fields.String()
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    received_at = UtcDateTime()
+    price = _cents("price_cents", metadata={"description": "What a claim charges."})
+    teaser = fields.Dict(
+        metadata={"description": "The deliverable fields the rules' marketplace stage shows."}
+    )
+
+
 class LeadDetailSchema(LeadSummarySchema):
     data = fields.Dict()
     bid_id = fields.String(allow_none=True)
+    offer = _cents(
+        "offer_cents",
+        metadata={
+            "description": "The marketplace price it was placed at, what a claim charges "
+            "(null: never placed on the marketplace)."
+        },
+    )
     post = fields.Function(lambda lead: lead.post.public_id if lead.post_id else None)
     rule_version = fields.Function(
         lambda lead: lead.rule_version.number if lead.rule_version_id else None

@@ -341,6 +341,8 @@ def _outcome(outcome: dict) -> str:
         text += f" ({outcome['duplicate_of_check']})"
     if outcome["bid"]:
         text += f" {outcome['bid']} {outcome['price']:.2f}"
+    elif outcome["status"] == "marketplace":
+        text += f" at {outcome['price']:.2f}"
     return text
 
 

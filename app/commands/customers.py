@@ -60,6 +60,21 @@ def show_command(tenant: str, customer: str, as_json: bool) -> None:
     show(customers.show_customer(operator(tenant), customer), as_json)
 
 
+_UNSET = object()
+
+
+def _claims_limit(ctx, param, value: str | None) -> int | None | object:
+    """Parse --claims-per-day: a whole number, or `none` for no limit (absent: unchanged)."""
+    if value is None:
+        return _UNSET
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter("a whole number, or 'none' for no limit") from None
+
+
 @customer_group.command("update")
 @click.argument("tenant")
 @click.argument("customer")
@@ -75,6 +90,12 @@ def show_command(tenant: str, customer: str, as_json: bool) -> None:
     help="At most this percent of a month's leads may be returned (default 15).",
 )
 @click.option("--no-return-limit", is_flag=True, help="Any share of a month's leads.")
+@click.option(
+    "--claims-per-day",
+    callback=_claims_limit,
+    metavar="N|none",
+    help="The most marketplace leads it may claim a UTC day; 'none': no limit.",
+)
 @json_option
 @with_database
 def update_command(
@@ -84,9 +105,10 @@ def update_command(
     return_window_days: int | None,
     return_limit_percent: int | None,
     no_return_limit: bool,
+    claims_per_day,
     as_json: bool,
 ) -> None:
-    """Change a customer's name or return policy (only the options given)."""
+    """Change a customer's name, return policy or claims a day (only the options given)."""
     if no_return_limit and return_limit_percent is not None:
         fail("give either --return-limit-percent or --no-return-limit", as_json)
     changes: dict = {}
@@ -96,8 +118,10 @@ def update_command(
         changes["return_window_days"] = return_window_days
     if return_limit_percent is not None or no_return_limit:
         changes["return_limit_percent"] = return_limit_percent
+    if claims_per_day is not _UNSET:
+        changes["claims_per_day"] = claims_per_day
     if not changes:
-        fail("nothing to change: give --name or a return policy option", as_json)
+        fail("nothing to change: give --name, a return policy option or --claims-per-day", as_json)
     show(customers.update_customer(operator(tenant), customer, changes), as_json)
 
 

@@ -1,5 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess|approve|reject|return|edit|reclassify|delete`
-(also `sluice leads ...`), `sluice post list|show`."""
+"""`sluice lead list|show|find|export|reprocess|claim|approve|reject|return|edit|reclassify|
+delete` (also `sluice leads ...`), `sluice post list|show`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,17 @@ from app.schemas import (
     ReprocessBreakdownSchema,
     ReviewedSchema,
 )
-from app.services import deletion, editing, exports, leads, posts, reprocess, returns, review
+from app.services import (
+    deletion,
+    editing,
+    exports,
+    leads,
+    marketplace,
+    posts,
+    reprocess,
+    returns,
+    review,
+)
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -318,6 +328,19 @@ def reprocess_command(
         f"Queued job {job['id']}: {job['total']} lead(s); a worker runs it"
         f" (sluice job show {tenant} {job['id']}).",
     )
+
+
+@lead_group.command("claim")
+@click.argument("tenant")
+@click.argument("lead")
+@click.argument("customer")
+@json_option
+@with_database
+def claim_command(tenant: str, lead: str, customer: str, as_json: bool) -> None:
+    """Claim a marketplace LEAD for CUSTOMER: charged its price, assigned, delivered."""
+    done = marketplace.claim_lead(operator(tenant), lead, customer_ref=customer)
+    data = LeadDetailSchema().dump(done)
+    emit(data, as_json, lambda: lead_text(data, tenant))
 
 
 def review_command(decision: str):

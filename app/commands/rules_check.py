@@ -138,4 +138,12 @@ def render_explanation(explanation: dict) -> str:
         verdict = "eligible" if entry["eligible"] else "not eligible: " + entry["reason"]
         lines.append(f"  {entry['id']} ({entry['customer']}, {entry['price']}): {verdict}")
         lines += _clauses(entry.get("condition"))
+    lines += ["", "plan:"]
+    for stage in explanation.get("stages", []):
+        if stage["kind"] == "marketplace":
+            teaser = ", ".join(stage["teaser"]) or "none"
+            lines.append(f"  stage marketplace: price {stage['price']}, teaser {teaser}")
+        else:
+            only = f" [{', '.join(stage['bids'])}]" if stage.get("bids") else ""
+            lines.append(f"  stage {stage['kind']} {stage.get('method') or ''}{only}".rstrip())
     return "\n".join(lines)

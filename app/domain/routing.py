@@ -103,3 +103,4 @@ class Decision:
     steps: tuple[Step, ...] = ()
     record_keys: tuple[str, ...] = ()  # dedupe key hashes to record the lead on
     sale: SaleTerms | None = None
+    offer_cents: int | None = None  # a lead placed on the marketplace: its claim price

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
+from decimal import Decimal
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
@@ -233,6 +234,9 @@ def assemble(
             names = [arg.value for arg in stage.args if isinstance(arg, ast.Name)]
             lists = [arg for arg in stage.args if isinstance(arg, tuple)]
             only = tuple(item.value for item in lists[0]) if lists else None
+            if stage.kind.value == "marketplace":
+                stages.append(_marketplace_stage(stage))
+                continue
             stages.append(Stage(stage.kind.value, names[0] if names else None, only))
         plans[name] = Plan(name, tuple(stages))
     index: dict[str, CategoryIndex] = {}
@@ -276,3 +280,17 @@ def read_rule_files(path: str | PathLike[str]) -> dict[str, str]:
     if root.is_dir():
         return {Path(name).relative_to(root).as_posix(): text for name, text in texts.items()}
     return {Path(name).name: text for name, text in texts.items()}
+
+
+def _marketplace_stage(stage: ast.StageDecl) -> Stage:
+    """Return a checked `stage marketplace [price NUMBER] [teaser [field, ...]]`."""
+    price: Decimal | None = None
+    teaser: tuple[str, ...] = ()
+    for keyword, value in zip(stage.args, stage.args[1:], strict=False):
+        if not isinstance(keyword, ast.Name):
+            continue
+        if keyword.value == "price" and isinstance(value, ast.Literal):
+            price = Decimal(str(value.value)).quantize(Decimal("0.01"))  # checked: whole cents
+        elif keyword.value == "teaser" and isinstance(value, tuple):
+            teaser = tuple(dict.fromkeys(name.value for name in value))
+    return Stage("marketplace", price=price, teaser=teaser)

@@ -8,6 +8,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from app.dsl import ast
@@ -30,6 +31,10 @@ DEDUPE_UNITS = {
 BUDGET_PERIODS = ("day", "week", "month")
 BIDDING_METHODS = ("highest_price", "round_robin")
 STAGE_KINDS = ("bidding", "marketplace")
+MARKETPLACE_ARGUMENTS = ("price", "teaser")
+MARKETPLACE_USAGE = "stage marketplace [price NUMBER] [teaser [field, ...]]"
+#: Money is stored in whole cents, below app.domain.money's MAX_AMOUNT (a sibling layer).
+CENT, MAX_AMOUNT = Decimal("0.01"), Decimal("1000000000000")
 _TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 
 
@@ -446,11 +451,7 @@ class Checker:
                 continue
             if kind == "marketplace":
                 terminal = "marketplace"
-                for arg in stage.args:
-                    where = arg[0] if isinstance(arg, tuple) else arg
-                    self.error(
-                        where, "invalid-stage-argument", "stage marketplace takes no arguments"
-                    )
+                self.check_marketplace_stage(stage, category)
             else:
                 self.check_bidding_stage(stage, category)
         self.result.plans[category] = plan
@@ -489,6 +490,84 @@ class Checker:
                     bid_name,
                     "invalid-stage-argument",
                     f"bid '{bid_name.value}' is not a bid on category '{category}'",
+                )
+
+    def check_marketplace_stage(self, stage: ast.StageDecl, category: str) -> None:
+        """Check `stage marketplace [price NUMBER] [teaser [field, ...]]`."""
+        args, given, index = stage.args, set(), 0
+        while index < len(args):
+            arg = args[index]
+            keyword = arg.value if isinstance(arg, ast.Name) else None
+            if keyword not in MARKETPLACE_ARGUMENTS:
+                where = arg[0] if isinstance(arg, tuple) else arg
+                self.error(
+                    where, "invalid-stage-argument", "unexpected stage argument", MARKETPLACE_USAGE
+                )
+                index += 1
+                if isinstance(arg, ast.Name) and index < len(args):
+                    index += not isinstance(args[index], ast.Name)  # and its value: no cascade
+                continue
+            assert isinstance(arg, ast.Name)
+            if keyword in given:
+                self.error(arg, "invalid-stage-argument", f"'{keyword}' is given twice")
+            given.add(keyword)
+            value = args[index + 1] if index + 1 < len(args) else None
+            if isinstance(value, ast.Name) and value.value in MARKETPLACE_ARGUMENTS:
+                value = None  # the next keyword: this one has no value
+            index += 1 if value is None else 2
+            if keyword == "price":
+                self._check_offer_price(arg, value)
+            else:
+                self._check_teaser(arg, value, category)
+        if "price" not in given:
+            self.warning(
+                stage.kind,
+                "marketplace-without-price",
+                "stage marketplace has no price: its leads can be claimed for free",
+                "give them a price: stage marketplace price 25",
+            )
+
+    def _check_offer_price(self, keyword: ast.Name, value: object) -> None:
+        if not (isinstance(value, ast.Literal) and value.type == "number"):
+            where = value if isinstance(value, ast.Literal | ast.Name) else keyword
+            self.error(
+                where,
+                "invalid-stage-argument",
+                "a marketplace price is a number",
+                "stage marketplace price 25",
+            )
+            return
+        amount = Decimal(str(value.value))
+        if amount != amount.quantize(CENT) or amount >= MAX_AMOUNT:
+            self.error(
+                value,
+                "invalid-stage-argument",
+                f"a marketplace price is in whole cents, below {MAX_AMOUNT:,}: not {amount}",
+            )
+
+    def _check_teaser(self, keyword: ast.Name, value: object, category: str) -> None:
+        if not isinstance(value, tuple):
+            where = value if isinstance(value, ast.Literal | ast.Name) else keyword
+            self.error(
+                where,
+                "invalid-stage-argument",
+                "a teaser is a list of fields",
+                "stage marketplace teaser [zip, state]",
+            )
+            return
+        fields = self.result.fields.get(category, FieldMap())
+        for name in value:
+            field_ = fields.get(name.value)
+            if field_ is None:
+                if name.value not in fields.broken:
+                    self._unknown(name, "field", fields)
+            elif not field_.deliverable:
+                self.error(
+                    name,
+                    "invalid-stage-argument",
+                    f"field '{name.value}' is not deliverable: a teaser shows deliverable "
+                    "fields only",
+                    f"declare it: field {name.value} {field_.type} deliverable",
                 )
 
     # -- whole-set checks

@@ -18,7 +18,8 @@ def _trace(condition: Condition | None, lead: Mapping[str, Any]) -> tuple[bool, 
 
 
 def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> dict[str, Any]:
-    """Return the lead type, audits, dedupe keys and bids the lead gets, and why."""
+    """Return the lead type, audits, dedupe keys and bids the lead gets, and why; and the
+    plan's stages (a marketplace stage with its claim price)."""
     chosen: LeadType | None = None
     lead_types = []
     for lead_type in ruleset.lead_types_of(category):
@@ -77,6 +78,16 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
                 entry["reason"] = "condition is false"
         bids.append(entry)
 
+    plan = ruleset.plans.get(category)
+    stages: list[dict[str, Any]] = []
+    for stage in plan.stages if plan is not None else ():
+        if stage.kind == "marketplace":
+            price = stage.price if stage.price is not None else "0.00"
+            stages.append({"kind": stage.kind, "price": str(price), "teaser": list(stage.teaser)})
+        else:
+            bids_named = list(stage.bids) if stage.bids is not None else None
+            stages.append({"kind": stage.kind, "method": stage.method, "bids": bids_named})
+
     return {
         "rule_set": ruleset.content_hash,
         "category": category,
@@ -86,4 +97,5 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
         "audits": audits,
         "dedupe": dedupes,
         "bids": bids,
+        "stages": stages,
     }

@@ -643,6 +643,9 @@ class _Builder(Transformer[Token, ast.Declaration]):
             self._declaration_pos(meta),
         )
 
+    def price_word(self, meta: Meta, token: Token) -> ast.Name:
+        return ast.Name(token.value, self._pos(meta))
+
     def name_list(self, meta: Meta, *names: ast.Name) -> tuple[ast.Name, ...]:
         return names
 

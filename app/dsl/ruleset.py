@@ -153,6 +153,8 @@ class Stage:
     kind: str  # "bidding", "marketplace", ...
     method: str | None = None  # "highest_price" | "round_robin" for bidding
     bids: tuple[str, ...] | None = None  # restrict a bidding stage to these bids
+    price: Decimal | None = None  # a marketplace stage's claim price; None: not given (0)
+    teaser: tuple[str, ...] = ()  # the deliverable fields a marketplace listing shows
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,12 @@ class RuleSet:
     def bids_of(self, category: str) -> tuple[Bid, ...]:
         """Return the bids on a category's lead types, in file order."""
         return self._by_category[category].bids
+
+    def marketplace_of(self, category: str) -> Stage | None:
+        """Return the marketplace stage of a category's plan (the first: it ends the plan)."""
+        plan = self.plans.get(category)
+        stages = plan.stages if plan is not None else ()
+        return next((stage for stage in stages if stage.kind == "marketplace"), None)
 
 
 @dataclass(frozen=True)

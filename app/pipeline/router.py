@@ -5,7 +5,8 @@ A lead goes through classification (the first lead type by priority whose condit
 else the fallback), the audits (any that holds: held for audit), the dedupe checks (a key
 recorded within its window: a duplicate; only a lead that passes extends its keys'
 windows), then the plan's stages in order: a bidding stage's auction (app/pipeline/
-bidding.py), the marketplace, or, when no stage took the lead, unassigned.
+bidding.py), the marketplace (its price: the claim price), or, when no stage took the lead,
+unassigned.
 
 Conditions come from a verdict table (app/pipeline/verdicts.py): the mask of the database's
 verdicts and a per-lead memo of the Python ones. What the mask alone decides (the lead
@@ -15,7 +16,8 @@ it, every bid's included; without one (the replay) auctions stop at the first bi
 take the lead.
 
 A decision is a tuple, cheap to make a million times: (status, lead type, audits flagged,
-dedupe check, bid, customer, price cents, eligible bids).
+dedupe check, bid, customer, price cents, eligible bids); a marketplace lead's price is the
+price it can be claimed for.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Trace(Protocol):
         ranked: list[Candidate],
         at: float,
     ) -> None: ...
-    def marketplace(self) -> None: ...
+    def marketplace(self, price_cents: int) -> None: ...
     def skipped(self, kind: str) -> None: ...
     def unassigned(self) -> None: ...
 
@@ -110,6 +112,9 @@ class CategoryRouter:
         #: (lead type, slot) pairs in order, slot -1 for one that holds (the rest dropped)
         self.by_mask: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self.by_type = self._compile_bids(ruleset, category, ref)
+        marketplace = ruleset.marketplace_of(category)
+        #: the claim price of the leads the plan places on the marketplace (none given: 0)
+        self.offer_cents = to_cents(marketplace.price or 0) if marketplace is not None else 0
 
     def _compile_bids(
         self, ruleset: RuleSet, category: str, ref: Callable[[Condition | None], tuple[int, int]]
@@ -362,8 +367,8 @@ class CategoryRouter:
                     return (ASSIGNED, type_id, (), None, bid.id, bid.customer, winner.price, names)
             elif kind == "marketplace":
                 if trace is not None:
-                    trace.marketplace()
-                return (MARKETPLACE, type_id, (), None, None, None, 0, names)
+                    trace.marketplace(self.offer_cents)
+                return (MARKETPLACE, type_id, (), None, None, None, self.offer_cents, names)
             elif trace is not None:
                 trace.skipped(kind)
         if trace is not None:

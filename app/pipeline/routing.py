@@ -23,7 +23,7 @@ from app.domain.status import Status
 from app.dsl.ruleset import RuleSet
 from app.pipeline.bidding import FactsLedger
 from app.pipeline.dedupe import history_entry, lead_key_hashes
-from app.pipeline.router import STATUS, CategoryRouter, compile_routers
+from app.pipeline.router import PRICE, STATUS, CategoryRouter, compile_routers
 from app.pipeline.testmode import decide_test_lead
 from app.pipeline.timeline import Timeline
 from app.pipeline.verdicts import Conditions
@@ -128,7 +128,14 @@ class PreparedLead:
         status = outcome[STATUS]
         if status != Status.ASSIGNED:
             steps = tuple(timeline.steps)
-            return Decision(status, outcome[1], steps=steps, record_keys=timeline.record_keys)
+            offer = outcome[PRICE] if status == Status.MARKETPLACE else None
+            return Decision(
+                status,
+                outcome[1],
+                steps=steps,
+                record_keys=timeline.record_keys,
+                offer_cents=offer,
+            )
         sale = timeline.sale
         assert sale is not None  # a bid won: the timeline has its terms
         return Decision(

@@ -171,9 +171,11 @@ class Timeline:
         message = f"Sold to {customer.slug} through bid {bid.id} for {price:.2f}."
         self.note("assigned", message, details)
 
-    def marketplace(self) -> None:
-        """Note the lead placed in the marketplace."""
-        self.note("marketplace", "No bid won the lead: placed in the marketplace.")
+    def marketplace(self, price_cents: int) -> None:
+        """Note the lead placed in the marketplace, claimable at this price."""
+        price = as_number(price_cents)
+        message = f"No bid won the lead: placed in the marketplace at {price:.2f}."
+        self.note("marketplace", message, {"price": price})
 
     def skipped(self, kind: str) -> None:
         """Note a stage of a kind not supported yet."""

@@ -44,12 +44,15 @@ def set_customer_active(actor: Actor, ref: str, active: bool) -> Customer:
 
 
 #: The customer's settings `update_customer` changes.
-UPDATABLE = ("name", "return_window_days", "return_limit_percent")
+UPDATABLE = ("name", "return_window_days", "return_limit_percent", "claims_per_day")
+#: The most marketplace claims a day a limit may allow.
+MAX_CLAIMS_PER_DAY = 1_000_000
 
 
 def update_customer(actor: Actor, ref: str, changes: dict[str, Any]) -> Customer:
-    """Change a customer's name or return policy: only the settings given in `changes`
-    (`return_limit_percent` None: no limit); return the customer."""
+    """Change a customer's name, return policy or limit of marketplace claims a day: only
+    the settings given in `changes` (`return_limit_percent`, `claims_per_day` None: no
+    limit; `claims_per_day` 0: no claims); return the customer."""
     actor.require("customers.write")
     unknown = sorted(set(changes) - set(UPDATABLE))
     if unknown:
@@ -60,6 +63,12 @@ def update_customer(actor: Actor, ref: str, changes: dict[str, Any]) -> Customer
     if "return_window_days" in changes and changes["return_window_days"] is None:
         raise InvalidError(
             "the return window needs a number of days", {"return_window_days": ["give days"]}
+        )
+    claims = changes.get("claims_per_day")
+    if claims is not None and not 0 <= claims <= MAX_CLAIMS_PER_DAY:
+        raise InvalidError(
+            "the limit of claims a day is out of range",
+            {"claims_per_day": [f"from 0 to {MAX_CLAIMS_PER_DAY}, or null for no limit"]},
         )
     return store.update_customer(store.find_customer(actor.acting_tenant(), ref), dict(changes))
 

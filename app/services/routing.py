@@ -96,6 +96,11 @@ def reroute_lead(
     )
 
 
+def decision_outbox(lead: Lead, ruleset: RuleSet, decision: Decision, now: datetime) -> Outbox:
+    """Return what a decision on a stored lead sends (a marketplace claim's sale, say)."""
+    return _announcer(lead, ruleset, now)(decision)
+
+
 def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decision], Outbox]:
     """Return what tells a decision: the sold lead to its buyer's destinations (deliverable
     fields only), the outcome's event to the tenant's webhooks."""

@@ -113,8 +113,9 @@ def set_active(customer: Customer, active: bool) -> Customer:
 
 
 def update_customer(customer: Customer, changes: dict[str, Any]) -> Customer:
-    """Change a customer's name or return policy (`return_window_days`,
-    `return_limit_percent`: None for no limit); return it as stored."""
+    """Change a customer's name, return policy (`return_window_days`, `return_limit_percent`:
+    None for no limit) or claims a day (`claims_per_day`: None for no limit), as checked by
+    the caller; return it as stored."""
     if "name" in changes:
         changes["name"] = (changes["name"] or "").strip()
         if not changes["name"]:

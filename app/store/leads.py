@@ -143,6 +143,7 @@ LEAD_COLUMNS = [
     "received_at",
     "updated_at",
     "assigned_at",
+    "offer_cents",
 ]
 
 

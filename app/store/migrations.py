@@ -131,6 +131,20 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _marketplace() -> None:
+    # Issue 17: a marketplace lead's claim price; a customer's claims a day.
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Customer, Lead
+
+    migrator = SchemaMigrator.from_database(database)
+    for model, name in ((Lead, "offer_cents"), (Customer, "claims_per_day")):
+        table = model._meta.table_name
+        field = model._meta.fields[name]
+        if field.column_name not in {column.name for column in database.get_columns(table)}:
+            migrate(migrator.add_column(table, field.column_name, field))
+
+
 def _jobs() -> None:
     # Issue 17: background jobs (bulk reprocessing), run by the delivery workers.
     from app.store.models import Job
@@ -203,6 +217,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (42, "lead deletion", _lead_deletion),
     (43, "return reasons and policies", _returns),
     (44, "customer users", _customer_users),
+    (45, "marketplace claims: offer price, claims a day", _marketplace),
     (47, "background jobs", _jobs),
     (50, "source secret overlap", _secret_overlap),
 )

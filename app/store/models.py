@@ -44,6 +44,7 @@ class Customer(BaseModel):
     return_limit_percent = pw.IntegerField(
         null=True, default=15, constraints=[pw.SQL("DEFAULT 15")]
     )
+    claims_per_day = pw.IntegerField(null=True)  # marketplace claims a day; NULL: no limit
 
     class Meta:
         indexes = ((("tenant", "slug"), True),)
@@ -166,6 +167,7 @@ class Lead(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
     assigned_at = pw.DateTimeField(null=True)
     deleted_at = pw.DateTimeField(null=True)  # its personal data erased; history kept
+    offer_cents = pw.BigIntegerField(null=True)  # on the marketplace: its claim price
 
     class Meta:
         indexes = (

@@ -52,6 +52,7 @@ _ROUTED = [
     "bid_id",
     "updated_at",
     "assigned_at",
+    "offer_cents",
 ]
 _ROUTED_SET = ", ".join(f"{Lead._meta.fields[name].column_name} = %s" for name in _ROUTED)
 
@@ -90,6 +91,7 @@ class Routed:
             decision.bid_id,
             self.at,
             assigned_at,
+            decision.offer_cents,
         ]
 
     def sale(self, lead: Lead) -> Sale | None:

@@ -63,7 +63,7 @@ def test_check_warnings_do_not_fail(tmp_path):
 def test_no_ping_warning_in_a_category_without_ping_fields(tmp_path):
     (tmp_path / "w.rules").write_text(
         'category c "C" { field z zip field s us_state }\n'
-        'lead_type t "T" in c when z == "1" and s == "FL"\nplan c { stage marketplace }\n'
+        'lead_type t "T" in c when z == "1" and s == "FL"\nplan c { stage marketplace price 5 }\n'
     )
     result = run("check", str(tmp_path))
     assert result.exit_code == 0 and "0 error(s), 0 warning(s)" in result.output
@@ -93,6 +93,7 @@ def test_explain_text_and_json(tmp_path):
     assert "lead type: premium" in result.output
     assert "✓ monthly_bill >= 150   (monthly_bill = 200)" in result.output
     assert "brightside_all (brightside, 30.00): eligible" in result.output
+    assert "stage marketplace: price 15.00, teaser city, state, zip" in result.output
     result = run("explain", EXAMPLE, str(path), "--json")
     assert json.loads(result.output)["lead_type"]["id"] == "premium"
 

@@ -287,3 +287,34 @@ def test_explain_agrees_with_evaluation_when_a_later_clause_has_a_bad_value():
     assert rules.classify(lead).id == explanation["lead_type"]["id"] == "t"
     skipped = explanation["lead_types"][0]["condition"]["clauses"][1]
     assert skipped["evaluated"] is False and "error" in skipped
+
+
+MARKETPLACE = """
+category home "Home" {
+    field zip zip deliverable
+    field phone phone
+    field city text deliverable
+}
+lead_type any "Any" in home fallback
+bid b for customer c on any price 9
+plan home {
+    stage bidding highest_price [b]
+    stage marketplace price 12.50 teaser [zip, city, zip]
+}
+"""
+
+
+def test_a_marketplace_stage_has_its_price_and_teaser_and_explain_shows_them():
+    rules = compile_rules({"m.rules": MARKETPLACE})
+    stage = rules.marketplace_of("home")
+    assert (stage.price, stage.teaser) == (Decimal("12.50"), ("zip", "city"))
+    explanation = rules.explain({"zip": "33139"}, "home")
+    assert explanation["stages"] == [
+        {"kind": "bidding", "method": "highest_price", "bids": ["b"]},
+        {"kind": "marketplace", "price": "12.50", "teaser": ["zip", "city"]},
+    ]
+    free = compile_rules(
+        {"m.rules": MARKETPLACE.replace("price 12.50 teaser [zip, city, zip]", "")}
+    )
+    assert (free.marketplace_of("home").price, free.marketplace_of("home").teaser) == (None, ())
+    assert free.explain({}, "home")["stages"][1]["price"] == "0.00"

@@ -40,7 +40,7 @@ def rule_text(offers, method: str, marketplace: bool) -> str:
         'lead_type any "Any" in home fallback',
         'dedupe "Phone" in home on phone within 2 hours',
         f"plan home {{\n    stage bidding {method}"
-        + ("\n    stage marketplace" if marketplace else "")
+        + ("\n    stage marketplace price 3.50" if marketplace else "")
         + "\n}",
     ]
     for index, (price, when, cap, budget, _, schedule) in enumerate(offers):
@@ -103,7 +103,9 @@ def test_live_routing_and_the_replay_decide_alike(offers, method, marketplace, s
         live = store.route(ruleset, lead, now, number)
         memo = [None] * len(conditions.functions)
         replayed = side.route(lead, "home", now.timestamp(), 0, memo, conditions.functions)
-        assert (live.status, live.bid_id, live.price_cents) == (
+        # A marketplace lead's price is its claim price (the lead's offer_cents).
+        price = live.offer_cents if live.status == "marketplace" else live.price_cents
+        assert (live.status, live.bid_id, price) == (
             replayed[0],
             replayed[4],
             replayed[6],

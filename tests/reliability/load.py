@@ -57,13 +57,15 @@ bid eps_solar for customer epsilon on solar price 2.25 budget 90 per day
 
 plan home {
     stage bidding highest_price
-    stage marketplace
+    stage marketplace price 5.00
 }
 """
 # gamma's wallet runs out (12 leads); alpha's cap, beta's and epsilon's budgets bind.
 WALLETS = {"alpha": 30000, "beta": 100000, "gamma": 15000, "delta": 100000, "epsilon": 100000}
 CAPS = {"alpha_roof": (6, "day"), "delta_solar": (9, "hour")}
 BUDGETS = {"beta_roof": (17500, "day"), "eps_solar": (9000, "day")}
+# Marketplace claims a day (customer: limit): alpha's binds; gamma's wallet is nearly empty.
+CLAIM_LIMITS = {"alpha": 3, "delta": 40}
 PASSED_DEDUPE = ("assigned", "marketplace", "unassigned", "returned")
 FINAL = ("assigned", "marketplace", "unassigned", "duplicate", "audit", "uncategorized")
 #: A sold lead's statuses: assigned, or returned afterwards (still sold).
@@ -427,19 +429,23 @@ def check_tables(
             assert result is None or result.status != 201, f"answered 201 but pending: {lead}"
             assert events[lead.id] == ["received"] + ["note"] * (len(events[lead.id]) - 1)
             continue
-        outcome = "assigned" if lead.status == "returned" else lead.status
-        assert outcome in FINAL, (lead.public_id, lead.status)
-        assert events[lead.id].count(outcome) == 1, (lead.public_id, events[lead.id])
+        # A returned lead was sold (by its routing or its claim) before its return; a
+        # claimed lead was routed to the marketplace, then sold by its claim.
+        sold_as = "assigned" if lead.status == "returned" else lead.status
+        assert sold_as in FINAL, (lead.public_id, lead.status)
+        routed = "marketplace" if "claimed" in events[lead.id] else sold_as
+        assert events[lead.id].count(routed) == 1, (lead.public_id, events[lead.id])
         assert sum(events[lead.id].count(s) for s in FINAL) == 1, (lead.public_id, events[lead.id])
         returns = events[lead.id].count("returned")
         assert returns == (lead.status == "returned"), (lead.public_id, events[lead.id])
         if result is not None and result.status == 201:
-            assert result.body["status"] == outcome, (post.request_id, lead.status)
+            assert result.body["status"] == routed, (post.request_id, lead.status)
             assert result.body["lead_public_id"] == lead.public_id
     assert pending <= pending_allowed, f"{pending} leads left pending"
     check_books(leads)
     check_limits()
     check_dedupe()
+    check_claims(leads, events)
     return {"posts": len(posts), "leads": len(leads), "pending": pending}
 
 
@@ -500,6 +506,48 @@ def check_limits() -> None:
     ).fetchall()
     for bid_id, period, start, leads, spent, held, held_cents in counters:
         assert (leads, spent) == (held, held_cents), (bid_id, period, start, leads, spent, held)
+
+
+def check_claims(leads: list[Lead], events: dict[int, list[str]]) -> None:
+    """A lead is claimed at most once, from the marketplace, with exactly one charge (checked
+    with every sale by check_books) under its claimer's claim id; no customer claimed more
+    than its limit in a UTC day."""
+    buyers = {customer.id: customer for customer in Customer.select()}
+    per_day: Counter = Counter()
+    for lead in leads:
+        claims = events[lead.id].count("claimed")
+        assert claims <= 1, (lead.public_id, events[lead.id])
+        by_claim = (lead.bid_id or "").startswith("claim:")
+        assert by_claim == (claims == 1), (lead.public_id, lead.bid_id, events[lead.id])
+        if claims:
+            assert lead.status == "assigned" and "marketplace" in events[lead.id]
+            buyer = buyers[lead.customer_id]
+            assert lead.bid_id == f"claim:{buyer.public_id}", lead.public_id
+            per_day[(buyer.slug, lead.assigned_at.date())] += 1
+    for (slug, day), count in per_day.items():
+        limit = CLAIM_LIMITS.get(slug)
+        assert limit is None or count <= limit, f"{slug} claimed {count} > {limit} on {day}"
+
+
+def claim_leads(url: str, admin: str, calls: list[tuple[str, str]], clients: int = 8) -> list[int]:
+    """POST each (lead, customer) claim from `clients` threads at once; return the statuses."""
+    parts = urlsplit(url)
+
+    def claim(call: tuple[str, str]) -> int:
+        lead, customer = call
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+        try:
+            body = json.dumps({"customer": customer})
+            headers = {"Content-Type": "application/json", "Authorization": admin}
+            connection.request("POST", f"/api/admin/leads/{lead}/claim", body, headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        return list(pool.map(claim, calls))
 
 
 def check_dedupe() -> None:

@@ -5,25 +5,31 @@ one return wins).
 Afterwards, over the tables: every request got its documented status and no 5xx; one post
 per authenticated request; one final status per accepted lead; wallets = deposits -
 charges + credits, never negative; no cap or budget overrun, returned leads freeing their
-units; counters = leads sold and not returned; no dedupe key passed twice.
+units; counters = leads sold and not returned; no dedupe key passed twice. Then the
+marketplace's leads are claimed by several customers at once: a lead claimed at most once,
+with one charge; no claims limit overrun; the books still balance.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 
+from app.store.db import database
 from app.store.models import Customer, Lead
 from tests.reliability.conftest import scaled, set_up_tenant
 from tests.reliability.load import (
     BUDGETS,
     CAPS,
+    CLAIM_LIMITS,
     RULES,
     WALLETS,
     Returner,
     check_answers,
     check_duplicate_groups,
     check_tables,
+    claim_leads,
     plan_workload,
     run_load,
     summarize,
@@ -53,6 +59,17 @@ def test_invariants_hold_under_concurrent_load(app, database_url, gunicorn_facto
     assert not [status for status in report.statuses if status >= 500], report.statuses
     check_answers(results)
     check_duplicate_groups(results)
+    # Then the marketplace's leads, each claimed by three customers at once.
+    for slug, limit in CLAIM_LIMITS.items():
+        Customer.update(claims_per_day=limit).where(Customer.slug == slug).execute()
+    offered = [lead.public_id for lead in Lead.select().where(Lead.status == "marketplace")]
+    database.close()
+    rng = random.Random(45)
+    calls = [(ref, slug) for ref in offered for slug in rng.sample(sorted(WALLETS), 3)]
+    rng.shuffle(calls)
+    claims = claim_leads(server.url, credentials.admin, calls, clients=CLIENTS)
+    assert set(claims) <= {200, 409}, Counter(claims)
+    assert claims.count(200) == Lead.select().where(Lead.bid_id.startswith("claim:")).count()
     counts = check_tables(results)
     unauthorized = sum(1 for item in planned if item.kind == "unauthorized")
     assert counts["posts"] == len(planned) - unauthorized
@@ -67,5 +84,6 @@ def test_invariants_hold_under_concurrent_load(app, database_url, gunicorn_facto
     prices = {"beta_roof": 3500, "eps_solar": 225}
     for bid_id, (budget, _) in BUDGETS.items():
         assert sold[bid_id] >= budget // prices[bid_id], (bid_id, sold)
+    assert claims.count(200) >= CLAIM_LIMITS["alpha"], Counter(claims)  # claims were sold
     gamma = Customer.get(Customer.slug == "gamma")
     assert gamma.balance_cents < 1250  # its wallet ran out

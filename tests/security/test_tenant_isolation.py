@@ -26,7 +26,7 @@ from tests.security.endpoints import admin_endpoints, tenant_snapshot
 BODIES = {
     ("PATCH", "/api/admin/sources/<source_id>"): {"test_mode": True, "active": False},
     ("POST", "/api/admin/customers/<ref>/deposits"): {"amount": "10.00"},
-    ("PATCH", "/api/admin/customers/<ref>"): {"return_window_days": 3},
+    ("PATCH", "/api/admin/customers/<ref>"): {"return_window_days": 3, "claims_per_day": 3},
     ("POST", "/api/admin/leads/<ref>/return"): {"reason": "Other", "override": True},
     ("POST", "/api/admin/customers/<ref>/destinations"): {
         "name": "Theirs",
@@ -38,6 +38,7 @@ BODIES = {
     ("PATCH", "/api/admin/leads/<ref>"): {"city": "Elsewhere"},
     ("POST", "/api/admin/leads/<ref>/reclassify"): {"apply": True},
     ("POST", "/api/admin/customers/<ref>/users"): {"email": "new-buyer@beaver.example"},
+    ("POST", "/api/admin/leads/<ref>/claim"): {"customer": "sunco"},  # B's own customer
 }
 
 

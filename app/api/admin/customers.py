@@ -1,5 +1,5 @@
-"""/api/admin/customers: customers, wallet deposits, activation, return policies; the
-tenant's return reasons."""
+"""/api/admin/customers: customers, their settings (return policy, claims a day), wallet
+deposits, activation; the tenant's return reasons."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ class CustomerChangesSchema(Schema):
         validate=validate.Range(0, 100),
         metadata={"description": "At most this percent of a month's leads; null: no limit."},
     )
+    claims_per_day = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=0, max=customers.MAX_CLAIMS_PER_DAY),
+        metadata={"description": "The most marketplace leads it may claim a day; null: no limit."},
+    )
 
 
 @blp.route("/customers", methods=["GET"])
@@ -76,7 +81,7 @@ def show_customer(ref: str):
 @blp.arguments(CustomerChangesSchema)
 @blp.response(200, CustomerSchema)
 def update_customer(body, ref: str):
-    """Change a customer's name or return policy (only the settings given)."""
+    """Change a customer's name, return policy or claims a day (only the settings given)."""
     return customers.update_customer(g.actor, ref, body)
 
 
