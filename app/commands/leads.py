@@ -1,4 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess|approve|reject|delete` (also `sluice leads ...`),
+"""`sluice lead list|show|find|export|reprocess|release-withheld|approve|reject|delete` (also
+`sluice leads ...`),
 `sluice post list|show`."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from app.schemas import (
     PostSummarySchema,
     ReviewedSchema,
 )
-from app.services import deletion, exports, leads, posts, review
+from app.services import deletion, exports, leads, posts, review, withheld
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
 from app.services.posts import POST_STATUSES
@@ -252,6 +253,19 @@ def reprocess_command(tenant: str, lead: str, as_json: bool) -> None:
     done = leads.reprocess_lead(operator(tenant), lead, test_price_cents=test_price_cents)
     data = LeadDetailSchema().dump(done)
     emit(data, as_json, lambda: lead_text(data, tenant))
+
+
+@lead_group.command("release-withheld")
+@click.argument("tenant")
+@json_option
+@with_database
+def release_withheld_command(tenant: str, as_json: bool) -> None:
+    """Route the tenant's withheld leads that fit its threshold now, oldest first."""
+    actor = operator(tenant)
+    released = withheld.release_withheld(actor)
+    usage = withheld.month_usage(actor)
+    data = {"released": released, "withheld": usage.withheld}
+    emit(data, as_json, pairs({"released": released, "still withheld": usage.withheld}))
 
 
 def review_command(decision: str):

@@ -1,0 +1,187 @@
+"""Withheld leads: a tenant's monthly threshold, the leads over it, and their release."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.domain.errors import ForbiddenError, InvalidError
+from app.domain.threshold import month_of
+from app.services import withheld
+from app.services.actor import operator_actor, user_actor
+from app.services.worker import Worker
+from app.store.models import Lead, LeadEvent, LeadUsage, User, WalletEntry
+from app.store.sources import create_source
+from tests.conftest import basic_auth
+
+
+def operator(world):
+    return operator_actor(world.tenant.code)
+
+
+def post_leads(world, home_lead, numbers) -> list[dict]:
+    answers = []
+    for n in numbers:
+        response = world.post(home_lead(n))
+        assert response.status_code == 201, response.get_json()
+        answers.append(response.get_json())
+    return answers
+
+
+def statuses(db) -> list[str]:
+    """Return every lead's status, in arrival order."""
+    return [lead.status for lead in Lead.select().order_by(Lead.received_at, Lead.id)]
+
+
+def timeline(public_id: str) -> list[tuple[str, str]]:
+    lead = Lead.get(Lead.public_id == public_id)
+    events = LeadEvent.select().where(LeadEvent.lead == lead).order_by(LeadEvent.id)
+    return [(event.kind, event.message) for event in events]
+
+
+def next_month(now: datetime) -> datetime:
+    return (now.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=5)
+
+
+def test_the_lead_over_the_threshold_is_withheld_kept_and_not_routed(home, home_lead, db):
+    withheld.set_threshold(operator(home), 2)
+    answers = post_leads(home, home_lead, [1, 2, 3])
+    assert [a["status"] for a in answers[:2]] == ["assigned", "assigned"]
+    third = answers[2]
+    assert third["status"] == "withheld"
+    assert third["price"] == 0
+    lead = Lead.get(Lead.public_id == third["lead_public_id"])
+    assert (lead.customer_id, lead.lead_type, lead.price_cents) == (None, None, 0)
+    assert lead.data["phone"] == "+15552010003"  # the submission is kept whole
+    kinds = [kind for kind, _ in timeline(third["lead_public_id"])]
+    assert kinds == ["received", "withheld"]  # not classified, audited or routed
+    assert WalletEntry.select().where(WalletEntry.lead == lead).count() == 0
+    usage = withheld.month_usage(operator(home))
+    assert (usage.counted, usage.threshold, usage.withheld) == (2, 2, 1)
+
+
+def test_without_a_threshold_nothing_is_counted_or_withheld(home, home_lead, db):
+    post_leads(home, home_lead, [1, 2, 3])
+    assert "withheld" not in statuses(db)
+    assert LeadUsage.select().count() == 0  # the intake never touched a counter
+    usage = withheld.month_usage(operator(home))
+    assert (usage.counted, usage.threshold, usage.withheld) == (3, None, 0)
+
+
+def test_a_threshold_of_zero_withholds_every_lead(home, home_lead, db):
+    withheld.set_threshold(operator(home), 0)
+    answers = post_leads(home, home_lead, [1, 2])
+    assert [a["status"] for a in answers] == ["withheld", "withheld"]
+
+
+def test_test_leads_and_duplicates_do_not_count(home, home_lead, db):
+    withheld.set_threshold(operator(home), 1)
+    post_leads(home, home_lead, [1])
+    duplicate = home.post(home_lead(1)).get_json()  # the same phone
+    source, secret = create_source(home.tenant, "Sandbox", "home", True)  # test mode
+    auth = basic_auth(source.api_key, secret)
+    test_lead = home.client.post("/api/leads", json=home_lead(2), headers=auth).get_json()
+    assert duplicate["status"] == "duplicate"
+    assert test_lead["status"] != "withheld"
+    assert home.post(home_lead(3)).get_json()["status"] == "withheld"
+    assert withheld.month_usage(operator(home)).counted == 1
+
+
+def test_setting_a_threshold_counts_the_month_already_received(home, home_lead, db):
+    post_leads(home, home_lead, [1, 2])
+    withheld.set_threshold(operator(home), 3)
+    assert withheld.month_usage(operator(home)).counted == 2
+    answers = post_leads(home, home_lead, [3, 4])
+    assert [a["status"] for a in answers] == ["assigned", "withheld"]
+
+
+def test_raising_the_threshold_releases_the_oldest_withheld_leads(home, home_lead, db):
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    answers = post_leads(home, home_lead, [1, 2, 3, 4])
+    held = [a["lead_public_id"] for a in answers[1:]]
+    received = {lead.public_id: lead.received_at for lead in Lead.select()}
+    withheld.set_threshold(actor, 3)
+    assert withheld.release_withheld(actor) == 2
+    leads = {lead.public_id: lead for lead in Lead.select()}
+    assert [leads[ref].status for ref in held] == ["assigned", "assigned", "withheld"]
+    assert all(leads[ref].received_at == received[ref] for ref in held)  # kept
+    kinds = [kind for kind, _ in timeline(held[0])]
+    assert kinds[:3] == ["received", "withheld", "released"]
+    assert "assigned" in kinds
+    released = dict(timeline(held[0]))["released"]
+    assert released == "Released from withheld: the monthly threshold was raised to 3."
+    usage = withheld.month_usage(actor)
+    assert (usage.counted, usage.withheld) == (3, 1)
+    assert withheld.release_withheld(actor) == 0  # full again: the last one waits
+
+
+def test_a_new_lead_waits_behind_withheld_ones_for_arrival_order(home, home_lead, db):
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    first = post_leads(home, home_lead, [1, 2])[1]
+    withheld.set_threshold(actor, 10)  # capacity, not yet released
+    later = post_leads(home, home_lead, [3])[0]
+    assert later["status"] == "withheld"  # the older withheld lead goes first
+    assert withheld.release_withheld(actor) == 2
+    order = (
+        Lead.select()
+        .where(Lead.public_id.in_([first["lead_public_id"], later["lead_public_id"]]))
+        .order_by(Lead.assigned_at)
+    )
+    assert [lead.public_id for lead in order] == [
+        first["lead_public_id"],
+        later["lead_public_id"],
+    ]
+    assert post_leads(home, home_lead, [4])[0]["status"] == "assigned"
+
+
+def test_a_new_month_releases_withheld_leads_into_its_count(home, home_lead, db):
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    held = [a["lead_public_id"] for a in post_leads(home, home_lead, [1, 2, 3])[1:]]
+    now = datetime.now(UTC)
+    assert withheld.release_withheld(actor, now=now) == 0  # this month is full
+    later = next_month(now)
+    assert withheld.release_withheld(actor, now=later) == 1
+    assert [lead.status for lead in Lead.select().where(Lead.public_id.in_(held))].count(
+        "withheld"
+    ) == 1
+    released = dict(timeline(held[0]))["released"]
+    assert released == f"Released from withheld: a new month began ({later:%Y-%m})."
+    counts = {row.month: row.leads for row in LeadUsage.select()}
+    assert counts == {month_of(now): 1, month_of(later): 1}
+    usage = withheld.month_usage(actor, now=later)
+    assert (usage.counted, usage.withheld) == (1, 1)
+
+
+def test_removing_the_threshold_releases_every_withheld_lead(home, home_lead, db):
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    post_leads(home, home_lead, [1, 2, 3])
+    withheld.set_threshold(actor, None)
+    assert withheld.release_withheld(actor) == 2
+    assert "withheld" not in statuses(db)
+    assert post_leads(home, home_lead, [4])[0]["status"] != "withheld"
+
+
+def test_the_worker_releases_the_leads_that_fit(home, home_lead, db):
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    post_leads(home, home_lead, [1, 2, 3])
+    Worker().drain()
+    assert statuses(db).count("withheld") == 2  # nothing fits yet
+    withheld.set_threshold(actor, 2)
+    Worker().drain()
+    assert statuses(db) == ["assigned", "assigned", "withheld"]
+
+
+def test_only_the_operator_sets_the_threshold_and_admins_see_the_usage(home, db):
+    admin = user_actor(User.get(User.tenant == home.tenant.id))
+    with pytest.raises(ForbiddenError):
+        withheld.set_threshold(admin, 10)
+    assert withheld.month_usage(admin).threshold is None
+    with pytest.raises(InvalidError) as refused:
+        withheld.set_threshold(operator(home), -1)
+    assert "monthly_threshold" in refused.value.details
