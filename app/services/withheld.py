@@ -74,6 +74,14 @@ def release_due(*, now: datetime | None = None, limit: int | None = None) -> int
 
 def _release(tenant: Tenant, now: datetime, limit: int | None = None) -> int:
     """Route the tenant's withheld leads in arrival order until its month is full."""
+    with store.releasing(tenant.id):
+        released = _release_in_order(tenant, now, limit)
+    if released:
+        log.info("released %d withheld lead(s) of tenant %s", released, tenant.code)
+    return released
+
+
+def _release_in_order(tenant: Tenant, now: datetime, limit: int | None) -> int:
     version, ruleset = active_ruleset(tenant)
     threshold = tenant.monthly_lead_threshold
     quota = None
@@ -105,6 +113,4 @@ def _release(tenant: Tenant, now: datetime, limit: int | None = None) -> int:
         except ConflictError:
             continue  # another release routed it, or it was deleted, meanwhile
         released += 1
-    if released:
-        log.info("released %d withheld lead(s) of tenant %s", released, tenant.code)
     return released

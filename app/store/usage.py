@@ -12,6 +12,8 @@ Tenants without a threshold never touch the counter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,10 +21,11 @@ from peewee import DatabaseError, fn
 
 from app.domain.status import Status
 from app.domain.threshold import Quota, month_of
-from app.store.db import database, execute, sqlstate
+from app.store.db import database, execute, is_postgresql, sqlstate
 from app.store.models import Lead, LeadUsage, Tenant
 
 OVER_THRESHOLD = "SL429"  # SQLSTATE of sluice_over_threshold() (migration 48)
+RELEASE_LOCK = 0x51C6  # pg_advisory_lock class: one release of a tenant's leads at a time
 
 
 class OverThreshold(Exception):
@@ -155,6 +158,21 @@ def oldest_withheld(tenant_id: int, after: tuple[datetime, int] | None = None) -
             (Lead.received_at > at) | ((Lead.received_at == at) & (Lead.id > lead_id))
         )
     return query.order_by(Lead.received_at, Lead.id).first()
+
+
+@contextmanager
+def releasing(tenant_id: int) -> Iterator[None]:
+    """Hold the tenant's release lock (PostgreSQL): releases of its withheld leads run one
+    after the other, each taking the oldest first, so they are routed in arrival order.
+    (SQLite runs one worker.)"""
+    if not is_postgresql():
+        yield
+        return
+    execute("SELECT pg_advisory_lock(%s, %s)", [RELEASE_LOCK, tenant_id])
+    try:
+        yield
+    finally:
+        execute("SELECT pg_advisory_unlock(%s, %s)", [RELEASE_LOCK, tenant_id])
 
 
 def tenants_with_capacity(now: datetime) -> list[Tenant]:
