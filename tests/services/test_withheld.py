@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
+from app.cli import main
 from app.domain.errors import ForbiddenError, InvalidError
 from app.domain.threshold import month_of
 from app.services import withheld
@@ -185,3 +188,55 @@ def test_only_the_operator_sets_the_threshold_and_admins_see_the_usage(home, db)
     with pytest.raises(InvalidError) as refused:
         withheld.set_threshold(operator(home), -1)
     assert "monthly_threshold" in refused.value.details
+
+
+def test_the_operator_sets_the_threshold_and_releases_from_the_cli(
+    home, home_lead, database_url, monkeypatch, db
+):
+    monkeypatch.setenv("SLUICE_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def sluice(*args: str) -> tuple[int, str]:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.output
+
+    code = home.tenant.code
+    done = sluice("tenant", "update", code, "--monthly-threshold", "1", "--json")
+    assert done[0] == 0, done[1]
+    assert json.loads(done[1])["monthly_lead_threshold"] == 1
+    post_leads(home, home_lead, [1, 2, 3])
+    exit_code, output = sluice("tenant", "usage", code, "--json")
+    usage = json.loads(output)
+    assert usage == {
+        "month": f"{datetime.now(UTC):%Y-%m}",
+        "counted": 1,
+        "threshold": 1,
+        "remaining": 0,
+        "withheld": 2,
+    }
+    assert sluice("tenant", "update", code, "--monthly-threshold", "none")[0] == 0
+    exit_code, output = sluice("leads", "release-withheld", code)
+    assert exit_code == 0
+    assert output.split() == ["released", "2", "still", "withheld", "0"]
+    assert "remaining  unlimited" in sluice("tenant", "usage", code)[1]
+    refused = sluice("tenant", "update", code, "--monthly-threshold", "many")
+    assert refused[0] == 2 and "'many' is not a number of leads or 'none'" in refused[1]
+    refused = sluice("tenant", "update", code, "--monthly-threshold", "-3")
+    assert refused[0] != 0 and "between 0 and" in refused[1]
+    assert sluice("tenant", "update", code)[0] == 2  # nothing to change
+
+
+def test_admins_read_the_usage_and_the_threshold_from_the_api(home, home_lead, db):
+    withheld.set_threshold(operator(home), 2)
+    post_leads(home, home_lead, [1, 2, 3])
+    usage = home.client.get("/api/admin/usage", headers=home.admin)
+    assert usage.status_code == 200
+    assert usage.get_json() == {
+        "month": f"{datetime.now(UTC):%Y-%m}",
+        "counted": 2,
+        "threshold": 2,
+        "remaining": 0,
+        "withheld": 1,
+    }
+    me = home.client.get("/api/admin/me", headers=home.admin).get_json()
+    assert me["tenant"]["monthly_lead_threshold"] == 2
