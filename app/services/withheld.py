@@ -87,14 +87,14 @@ def _release_in_order(tenant: Tenant, now: datetime, limit: int | None) -> int:
     quota = None
     if threshold is not None:
         quota = Quota(tenant.id, month_of(now), threshold, behind_withheld=False)
-    released, after = 0, None
+    released, after, unruled = 0, None, set()
     while limit is None or released < limit:
         lead = store.oldest_withheld(tenant.id, after)
         if lead is None:
             break
         after = (lead.received_at, lead.id)
         if ruleset is None or lead.category not in ruleset.categories:
-            log.warning("withheld lead %s waits: no active rules for its category", lead.public_id)
+            unruled.add(lead.category)
             continue  # it waits for its category's rules; the next ones need not
         reason = release_reason(threshold, lead.received_at, naive(now))
         step = Step("released", f"Released from withheld: {reason}.", {"threshold": threshold})
@@ -113,4 +113,7 @@ def _release_in_order(tenant: Tenant, now: datetime, limit: int | None) -> int:
         except ConflictError:
             continue  # another release routed it, or it was deleted, meanwhile
         released += 1
+    if unruled:
+        names = ", ".join(sorted(unruled))
+        log.warning("tenant %s: withheld leads wait for active rules of %s", tenant.code, names)
     return released

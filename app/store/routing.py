@@ -12,7 +12,9 @@ races the last attempt locks the candidates' customers before reading, and canno
 On PostgreSQL the writes go in one round trip with the COMMIT (the sale last): the winning
 customer's row is locked from the sale's statement to the end of that COMMIT, with no round
 trip to this process in between. A new lead is inserted there with its post, already
-routed: one statement writes it all.
+routed: one statement writes it all. When the tenant has a monthly threshold, that
+statement also takes the lead's unit of the month (app/store/usage.py), checked before the
+sale; with none left it fails whole (SL429) and the lead is stored `withheld` instead.
 """
 
 from __future__ import annotations

@@ -188,4 +188,9 @@ def tenants_with_capacity(now: datetime) -> list[Tenant]:
         LeadUsage.leads >= Tenant.monthly_lead_threshold,
     )
     # One probe of the lead's (tenant, status) index per tenant: tenants are few, leads many.
-    return list(Tenant.select().where(fn.EXISTS(waiting), ~fn.EXISTS(full)).order_by(Tenant.id))
+    threshold = Tenant.monthly_lead_threshold
+    return list(
+        Tenant.select()
+        .where(threshold.is_null() | (threshold > 0), fn.EXISTS(waiting), ~fn.EXISTS(full))
+        .order_by(Tenant.id)
+    )

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from app.cli import main
 from app.domain.errors import ForbiddenError, InvalidError
 from app.domain.threshold import month_of
-from app.services import withheld
+from app.services import webhooks, withheld
 from app.services.actor import operator_actor, user_actor
 from app.services.worker import Worker
-from app.store.models import Lead, LeadEvent, LeadUsage, User, WalletEntry
+from app.store.models import Delivery, Lead, LeadEvent, LeadUsage, User, WalletEntry
 from app.store.sources import create_source
 from tests.conftest import basic_auth
 
@@ -240,3 +240,23 @@ def test_admins_read_the_usage_and_the_threshold_from_the_api(home, home_lead, d
     }
     me = home.client.get("/api/admin/me", headers=home.admin).get_json()
     assert me["tenant"]["monthly_lead_threshold"] == 2
+
+
+def test_tenant_webhooks_hear_lead_withheld_then_its_outcome(home, home_lead, db, secret_key):
+    actor = operator(home)
+    hook = {"url": "https://hooks.acme.example/sluice", "events": ["lead.withheld", "lead.sold"]}
+    webhooks.add_webhook(actor, hook)
+    withheld.set_threshold(actor, 1)
+    held = post_leads(home, home_lead, [1, 2])[1]["lead_public_id"]
+    lead = Lead.get(Lead.public_id == held)
+
+    def events() -> list[str]:
+        rows = Delivery.select().where(Delivery.lead == lead).order_by(Delivery.id)
+        return [row.event for row in rows]
+
+    assert events() == ["lead.withheld"]
+    body = Delivery.get(Delivery.lead == lead).payload
+    assert body["data"]["lead"]["status"] == "withheld"
+    withheld.set_threshold(actor, 2)
+    withheld.release_withheld(actor)
+    assert events() == ["lead.withheld", "lead.sold"]
