@@ -51,17 +51,18 @@ _WAITING = (
 def quota_statement(quota: Quota) -> tuple[str, list]:
     """Return the guarded upsert taking one unit of the quota's month; it answers a row
     when it took it, none when the month is full (or older leads wait, for a new lead)."""
-    waiting, waiting_params = "", []
+    # Older leads waiting stop the row being proposed at all, so its update need not ask.
+    waiting, params = "", [quota.tenant_id, quota.month, quota.threshold]
     if quota.behind_withheld:
-        waiting, waiting_params = f" AND {_WAITING}", [quota.tenant_id]
+        waiting = f" AND {_WAITING}"
+        params.append(quota.tenant_id)
     query = (
         "INSERT INTO lead_usage AS u (tenant_id, month, leads) SELECT %s, %s, 1"
         f" WHERE %s > 0{waiting}"
         " ON CONFLICT (tenant_id, month) DO UPDATE SET leads = u.leads + 1"
-        f" WHERE u.leads < %s{waiting} RETURNING 1"
+        " WHERE u.leads < %s RETURNING 1"
     )
-    params = [quota.tenant_id, quota.month, quota.threshold, *waiting_params]
-    return query, params + [quota.threshold, *waiting_params]
+    return query, [*params, quota.threshold]
 
 
 def quota_ctes(quota: Quota, answer: str, answer_params: list) -> tuple[list[str], list, str, list]:
