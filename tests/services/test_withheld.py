@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from app.cli import main
 from app.domain.errors import ForbiddenError, InvalidError
 from app.domain.threshold import month_of
-from app.services import webhooks, withheld
+from app.services import deletion, webhooks, withheld
 from app.services.actor import operator_actor, user_actor
 from app.services.worker import Worker
 from app.store.models import Delivery, Lead, LeadEvent, LeadUsage, User, WalletEntry
@@ -260,3 +260,16 @@ def test_tenant_webhooks_hear_lead_withheld_then_its_outcome(home, home_lead, db
     withheld.set_threshold(actor, 2)
     withheld.release_withheld(actor)
     assert events() == ["lead.withheld", "lead.sold"]
+
+
+def test_a_deleted_withheld_lead_leaves_the_queue(home, home_lead, db):
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    held = [a["lead_public_id"] for a in post_leads(home, home_lead, [1, 2, 3])[1:]]
+    deletion.delete_leads(actor, [held[0]])
+    assert withheld.month_usage(actor).withheld == 1
+    withheld.set_threshold(actor, 5)
+    assert withheld.release_withheld(actor) == 1
+    status = {lead.public_id: lead.status for lead in Lead.select()}
+    assert (status[held[0]], status[held[1]]) == ("withheld", "assigned")  # erased, kept
+    assert post_leads(home, home_lead, [4])[0]["status"] == "assigned"  # nothing waits
