@@ -273,3 +273,37 @@ def test_a_deleted_withheld_lead_leaves_the_queue(home, home_lead, db):
     status = {lead.public_id: lead.status for lead in Lead.select()}
     assert (status[held[0]], status[held[1]]) == ("withheld", "assigned")  # erased, kept
     assert post_leads(home, home_lead, [4])[0]["status"] == "assigned"  # nothing waits
+
+
+def test_the_intake_pays_for_a_threshold_only_when_the_tenant_has_one(
+    home, home_lead, db, monkeypatch
+):
+    import peewee
+
+    from app.store import usage
+    from app.store.db import is_postgresql
+
+    trips, quotas = [], []
+    send, quota_statement = peewee.Database.execute_sql, usage.quota_statement
+
+    def count_trip(self, sql, params=None, *args, **kwargs):
+        trips.append(sql)
+        return send(self, sql, params, *args, **kwargs)
+
+    def count_quota(quota):
+        quotas.append(quota)
+        return quota_statement(quota)
+
+    monkeypatch.setattr(peewee.Database, "execute_sql", count_trip)
+    monkeypatch.setattr(usage, "quota_statement", count_quota)
+    post_leads(home, home_lead, [1])  # warm: the rules compiled, statements prepared
+    trips.clear()
+    post_leads(home, home_lead, [2])
+    without = len(trips)
+    assert quotas == []  # no counter touched, no statement changed
+    withheld.set_threshold(operator(home), 10)
+    trips.clear()
+    post_leads(home, home_lead, [3])
+    assert len(quotas) == 1
+    # PostgreSQL: the unit is taken in the intake's one statement, no round trip more.
+    assert len(trips) == without + (0 if is_postgresql() else 1)
