@@ -29,6 +29,8 @@ from app.store.usage import MonthUsage, OverThreshold
 log = logging.getLogger("sluice.withheld")
 #: The highest threshold accepted (a counter is a 32-bit integer).
 MAX_THRESHOLD = 2_000_000_000
+#: Leads a release may fail to route before it gives up until the next look.
+MAX_FAILURES = 3
 
 
 def set_threshold(actor: Actor, threshold: int | None, *, now: datetime | None = None) -> Tenant:
@@ -87,7 +89,7 @@ def _release_in_order(tenant: Tenant, now: datetime, limit: int | None) -> int:
     quota = None
     if threshold is not None:
         quota = Quota(tenant.id, month_of(now), threshold, behind_withheld=False)
-    released, after, unruled = 0, None, set()
+    released, failed, after, unruled = 0, 0, None, set()
     while limit is None or released < limit:
         lead = store.oldest_withheld(tenant.id, after)
         if lead is None:
@@ -112,6 +114,15 @@ def _release_in_order(tenant: Tenant, now: datetime, limit: int | None) -> int:
             break  # the month is full again: the rest wait, still in order
         except ConflictError:
             continue  # another release routed it, or it was deleted, meanwhile
+        except Exception:
+            # Nothing was written: it stays withheld and is tried again at the next look,
+            # without holding up the leads after it, unless routing fails again and again
+            # (the database, not the lead): then the look ends.
+            failed += 1
+            if failed >= MAX_FAILURES:
+                raise
+            log.exception("withheld lead %s could not be routed; it waits", lead.public_id)
+            continue
         released += 1
     if unruled:
         names = ", ".join(sorted(unruled))

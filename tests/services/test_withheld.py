@@ -307,3 +307,26 @@ def test_the_intake_pays_for_a_threshold_only_when_the_tenant_has_one(
     assert len(quotas) == 1
     # PostgreSQL: the unit is taken in the intake's one statement, no round trip more.
     assert len(trips) == without + (0 if is_postgresql() else 1)
+
+
+def test_a_lead_that_fails_to_route_waits_without_holding_up_the_next(
+    home, home_lead, db, monkeypatch
+):
+    from app.services import routing
+
+    actor = operator(home)
+    withheld.set_threshold(actor, 1)
+    held = [a["lead_public_id"] for a in post_leads(home, home_lead, [1, 2, 3])[1:]]
+    reroute = routing.reroute_lead
+
+    def failing_first(lead, *args, **kwargs):
+        if lead.public_id == held[0]:
+            raise RuntimeError("a bug routing this lead")
+        return reroute(lead, *args, **kwargs)
+
+    monkeypatch.setattr(withheld, "reroute_lead", failing_first)
+    withheld.set_threshold(actor, 5)
+    assert withheld.release_withheld(actor) == 1
+    status = {lead.public_id: lead.status for lead in Lead.select()}
+    assert (status[held[0]], status[held[1]]) == ("withheld", "assigned")
+    assert withheld.month_usage(actor).counted == 2  # the failed one took no unit
