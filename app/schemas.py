@@ -55,9 +55,9 @@ class UsageSchema(Schema):
     )
     counted = fields.Integer(metadata={"description": "Leads counted this month (UTC)."})
     threshold = fields.Integer(allow_none=True, metadata={"description": "null: no threshold."})
-    remaining = fields.Function(
-        lambda usage: None if usage.threshold is None else max(0, usage.threshold - usage.counted),
-        metadata={"type": "integer", "description": "Leads that may still be routed this month."},
+    remaining = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Leads that may still be routed this month; null: no limit."},
     )
     withheld = fields.Integer(metadata={"description": "Leads withheld, waiting (any month)."})
 

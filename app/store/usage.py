@@ -41,6 +41,11 @@ class MonthUsage:
     threshold: int | None
     withheld: int  # leads waiting, withheld (any month)
 
+    @property
+    def remaining(self) -> int | None:
+        """Return the leads that may still be routed this month (None: no limit)."""
+        return None if self.threshold is None else max(0, self.threshold - self.counted)
+
 
 _WAITING = (
     "NOT EXISTS (SELECT 1 FROM lead w WHERE w.tenant_id = %s AND w.status = 'withheld'"
