@@ -41,6 +41,25 @@ class TenantSchema(Schema):
     slug = fields.String()
     name = fields.String()
     created_at = UtcDateTime()
+    monthly_lead_threshold = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The most leads routed in a calendar month (UTC); null: none."},
+    )
+
+
+class UsageSchema(Schema):
+    """A tenant's month against its monthly lead threshold (docs/leads.md)."""
+
+    month = fields.Function(
+        lambda usage: f"{usage.month:%Y-%m}", metadata={"type": "string", "example": "2026-12"}
+    )
+    counted = fields.Integer(metadata={"description": "Leads counted this month (UTC)."})
+    threshold = fields.Integer(allow_none=True, metadata={"description": "null: no threshold."})
+    remaining = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Leads that may still be routed this month; null: no limit."},
+    )
+    withheld = fields.Integer(metadata={"description": "Leads withheld, waiting (any month)."})
 
 
 class UserSchema(Schema):

@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import delivery, dryrun, intake, levers, predicate, ruleset
+from bench import delivery, dryrun, intake, levers, predicate, ruleset, threshold
 
 BENCHMARKS = {
     "predicate": predicate.run,
@@ -25,12 +25,14 @@ BENCHMARKS = {
     "dryrun": dryrun.run,
     "intake": intake.run,
     "delivery": delivery.run,
+    "threshold": threshold.run,
 }
 # These need PostgreSQL and minutes: run by name, each in its own RESULTS.md section.
 SEPARATE = {
     "dryrun": "## Benchmark 3: dry-run",
     "intake": "## Benchmark 4: intake",
     "delivery": "## Benchmark 5: delivery",
+    "threshold": "## Benchmark 6: intake with a monthly lead threshold",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (

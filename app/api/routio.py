@@ -138,7 +138,7 @@ class RoutioLeadSchema(Schema):
     outcome = fields.String(
         metadata={
             "description": "Sluice's status: assigned, unassigned, marketplace, "
-            "duplicate, audit or uncategorized."
+            "duplicate, audit, uncategorized or withheld."
         }
     )
     test = fields.Boolean(metadata={"description": "Present (true) for test-mode leads."})

@@ -178,6 +178,7 @@ _LEAD_CHANGES: dict[str, dict[str, Any]] = {
     "lead.audit": {"status": "audit", **_UNSOLD},
     "lead.marketplace": {"status": "marketplace", "lead_type": "other", **_UNSOLD},
     "lead.uncategorized": {"status": "uncategorized", "lead_type": None, **_UNSOLD},
+    "lead.withheld": {"status": "withheld", "lead_type": None, **_UNSOLD},
     "lead.returned": {"status": "returned"},
 }
 #: A full body of each event, as sent.

@@ -1,5 +1,5 @@
-"""`sluice lead list|show|find|export|reprocess|claim|approve|reject|return|edit|reclassify|
-delete` (also `sluice leads ...`), `sluice post list|show`."""
+"""`sluice lead list|show|find|export|reprocess|release-withheld|claim|approve|reject|return|
+edit|reclassify|delete` (also `sluice leads ...`), `sluice post list|show`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ from app.services import (
     reprocess,
     returns,
     review,
+    withheld,
 )
 from app.services.exports import EXPORT_FIELDS
 from app.services.leads import TEST_LEADS, LeadFilter
@@ -341,6 +342,19 @@ def claim_command(tenant: str, lead: str, customer: str, as_json: bool) -> None:
     done = marketplace.claim_lead(operator(tenant), lead, customer_ref=customer)
     data = LeadDetailSchema().dump(done)
     emit(data, as_json, lambda: lead_text(data, tenant))
+
+
+@lead_group.command("release-withheld")
+@click.argument("tenant")
+@json_option
+@with_database
+def release_withheld_command(tenant: str, as_json: bool) -> None:
+    """Route the tenant's withheld leads that fit its threshold now, oldest first."""
+    actor = operator(tenant)
+    released = withheld.release_withheld(actor)
+    usage = withheld.month_usage(actor)
+    data = {"released": released, "withheld": usage.withheld}
+    emit(data, as_json, pairs({"released": released, "still withheld": usage.withheld}))
 
 
 def review_command(decision: str):

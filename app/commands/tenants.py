@@ -1,12 +1,18 @@
-"""`sluice tenant ...` and `sluice user ...`."""
+"""`sluice tenant create|list|update|usage` and `sluice user ...`."""
 
 from __future__ import annotations
 
 import click
 
 from app.commands.common import emit, fail, json_option, operator, pairs, table, with_database
-from app.schemas import CreatedTenantSchema, CreatedUserSchema, TenantSchema, UserSchema
-from app.services import returns, tenants
+from app.schemas import (
+    CreatedTenantSchema,
+    CreatedUserSchema,
+    TenantSchema,
+    UsageSchema,
+    UserSchema,
+)
+from app.services import returns, tenants, withheld
 from app.store.tenants import ROLES
 
 
@@ -40,7 +46,57 @@ def create_command(name: str, code: str | None, admin_email: str | None, as_json
 def list_command(as_json: bool) -> None:
     """List tenants."""
     rows = TenantSchema(many=True).dump(tenants.list_tenants(operator()))
-    emit(rows, as_json, lambda: table(rows, ["code", "slug", "name", "created_at"]))
+    columns = ["code", "slug", "name", "monthly_lead_threshold", "created_at"]
+    emit(rows, as_json, lambda: table(rows, columns))
+
+
+def _threshold(ctx, param, value: str | None) -> int | str | None:
+    """Read `--monthly-threshold`: a whole number of leads, or `none`."""
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return "none"
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of leads or 'none'") from None
+
+
+@tenant_group.command("update")
+@click.argument("tenant")
+@click.option(
+    "--monthly-threshold",
+    callback=_threshold,
+    metavar="N|none",
+    help="The most leads routed per calendar month (UTC); over it leads are withheld. "
+    "'none' removes it.",
+)
+@json_option
+@with_database
+def update_command(tenant: str, monthly_threshold: int | str | None, as_json: bool) -> None:
+    """Change a tenant's settings (operator only).
+
+    Raising or removing the threshold frees capacity: the worker routes the withheld leads
+    that fit within seconds (`sluice leads release-withheld` does it now).
+    """
+    if monthly_threshold is None:
+        raise click.UsageError("nothing to change: give --monthly-threshold N|none")
+    threshold = None if monthly_threshold == "none" else int(monthly_threshold)
+    data = TenantSchema().dump(withheld.set_threshold(operator(tenant), threshold))
+    limit = data["monthly_lead_threshold"]
+    text = {"tenant": data["code"], "monthly threshold": "none" if limit is None else limit}
+    emit(data, as_json, pairs(text))
+
+
+@tenant_group.command("usage")
+@click.argument("tenant")
+@json_option
+@with_database
+def usage_command(tenant: str, as_json: bool) -> None:
+    """Show a tenant's leads counted this month, its threshold and its withheld leads."""
+    data = UsageSchema().dump(withheld.month_usage(operator(tenant)))
+    none = {"threshold": "none", "remaining": "unlimited"}
+    emit(data, as_json, pairs({k: none.get(k) if v is None else v for k, v in data.items()}))
 
 
 @tenant_group.command("return-reasons")

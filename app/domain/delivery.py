@@ -47,6 +47,7 @@ EVENTS: dict[str, str] = {
     "lead.audit": "a lead was held for audit review",
     "lead.marketplace": "a lead was put on the marketplace",
     "lead.uncategorized": "a lead matched no category's lead type",
+    "lead.withheld": "a lead was withheld: its tenant's monthly threshold is reached",
     "lead.returned": "a sold lead was returned by its customer or for it (status returned)",
     "delivery.failed": "a delivery to a customer failed for good (dead-lettered)",
     "destination.paused": "a destination was paused after failing again and again",
@@ -59,6 +60,7 @@ OUTCOME_EVENTS: dict[str, str] = {
     "audit": "lead.audit",
     "marketplace": "lead.marketplace",
     "uncategorized": "lead.uncategorized",
+    "withheld": "lead.withheld",
 }
 
 

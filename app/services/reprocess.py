@@ -229,7 +229,7 @@ def _reroute(
             statuses=statuses,
             audit=not verdict.approved,
             start=index,
-            note=note,
+            first_steps=(note,),
         )
 
     if verdict.approved and lead.status == Status.AUDIT:

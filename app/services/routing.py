@@ -17,6 +17,7 @@ from app.domain.clock import naive
 from app.domain.delivery import OUTCOME_EVENTS, Outbox, event_body
 from app.domain.routing import Decision, Facts, Step
 from app.domain.status import REPROCESSABLE
+from app.domain.threshold import Quota, month_of, withheld_decision
 from app.dsl.ruleset import RuleSet
 from app.pipeline import PreparedLead, lead_from_row
 from app.store.models import Lead, Post, RuleSetVersion
@@ -37,10 +38,17 @@ def take_new_lead(
     in one transaction; return the decision.
 
     Everything commits together or nothing is written and the exception propagates (the
-    intake then keeps the submission as `distribution_error`).
+    intake then keeps the submission as `distribution_error`). When the tenant has a
+    monthly threshold and the lead counts but finds no capacity left, the lead is stored
+    `withheld` instead, not routed (app/domain/threshold.py).
     """
     now = now or datetime.now(UTC)
     prepared = _prepare(lead, ruleset, now, test_price_cents)
+    threshold = post.source.tenant.monthly_lead_threshold  # read with the source: no query
+    quota = withheld = None
+    if threshold is not None and not lead.is_test:
+        quota = Quota(lead.tenant_id, month_of(now), threshold)
+        withheld = withheld_decision(threshold)
     return route_new_lead(
         post,
         lead,
@@ -50,6 +58,8 @@ def take_new_lead(
         version_id=version.id if version is not None else None,
         at=naive(now),
         announce=_announcer(lead, ruleset, now),
+        quota=quota,
+        withheld=withheld,
     )
 
 
@@ -63,27 +73,30 @@ def reroute_lead(
     statuses: Sequence[str] = REPROCESSABLE,
     audit: bool = True,
     start: int = 0,
-    note: Step | None = None,
+    quota: Quota | None = None,
+    first_steps: Sequence[Step] = (),
 ) -> Decision:
     """Route a stored lead again and store its new outcome in one transaction.
 
     The lead must have one of `statuses` (checked under its row lock: ConflictError
     otherwise); without `audit` its audits are skipped (a lead its review approved); the
-    plan's stages before `start` are skipped (a reprocess from a stage); `note` goes on the
-    timeline before the decision's steps.
+    plan's stages before `start` are skipped (a reprocess from a stage).
     Either everything commits (status, charge, counters, dedupe record, timeline) or
-    nothing does and the exception propagates, leaving the lead as it was.
+    nothing does and the exception propagates, leaving the lead as it was. With a `quota`
+    (releasing a withheld lead) a decision that counts takes a unit of the month, or
+    nothing is written and `OverThreshold` is raised; `first_steps` go on the timeline
+    before the decision's.
     """
     now = now or datetime.now(UTC)
     prepared = _prepare(
         lead, ruleset, now, test_price_cents, lead_id=lead.id, audit=audit, start=start
     )
     decide = prepared.decide
-    if note is not None:
+    if first_steps:
 
         def decide(facts: Facts) -> Decision:
             decision = prepared.decide(facts)
-            return replace(decision, steps=(note, *decision.steps))
+            return replace(decision, steps=(*first_steps, *decision.steps))
 
     return route_stored_lead(
         lead,
@@ -93,6 +106,7 @@ def reroute_lead(
         version_id=version.id if version is not None else None,
         at=naive(now),
         announce=_announcer(lead, ruleset, now),
+        quota=quota,
     )
 
 

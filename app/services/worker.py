@@ -6,7 +6,9 @@ deliveries as it has free threads, hands each to a thread that sends it (app/del
 settles the attempts that have ended, as many as there are, in one transaction. When it has
 nothing to do it waits: on PostgreSQL until a NOTIFY says a delivery became due (a sale's
 commit sends it), a thread ends an attempt, or the next retry is due; on SQLite it polls.
-Every `idle_wait` seconds it also makes due again what a gone worker left claimed. Run one
+Every `idle_wait` seconds it also makes due again what a gone worker left claimed, and
+every `withheld_every` seconds it routes the withheld leads that fit their tenants'
+monthly thresholds again (app/services/withheld.py), oldest first. Run one
 worker on SQLite, as many as needed on PostgreSQL (on any machine): their claims never
 overlap. When no due delivery is left to claim, it works on a background job a slice at a
 time (app/services/reprocess.py): a job is claimed like a delivery, and each of its leads is
@@ -37,6 +39,7 @@ from app.delivery.schedule import next_attempt_at
 from app.domain.clock import utcnow
 from app.domain.delivery import DEFAULT_SCHEDULE, DELIVERED, Attempt, Destination, Message
 from app.services import reprocess as jobs
+from app.services.withheld import release_due
 from app.store import deliveries as store
 from app.store.db import database
 from app.store.destinations import destination_of
@@ -75,6 +78,8 @@ class WorkerSettings:
     job_batch: int = 50
     job_slice: float = 0.1
     job_lease: timedelta = timedelta(seconds=60)  # a job's claim, renewed by each lead
+    withheld_every: float = 5.0  # seconds between looks for withheld leads that fit now
+    withheld_batch: int = 100  # the most withheld leads routed in one look
 
 
 class Worker:
@@ -93,6 +98,7 @@ class Worker:
         self._in_flight = 0  # claimed and not yet settled (the loop's own count)
         self._released_at = float("-inf")  # when it last looked for abandoned claims
         self._swept_at = float("-inf")  # when it last canceled removed destinations' deliveries
+        self._withheld_at = float("-inf")  # when it last looked for withheld leads to route
         self._due: tuple[float, datetime | None] | None = None  # (looked at, next due)
         self.settled = 0  # attempts ended so far
         self._tally: Counter[str] = Counter()  # settled since the last summary, by status
@@ -165,7 +171,7 @@ class Worker:
         many attempts ended; for `sluice worker --once` and tests."""
         self.id = self.id or store.register_worker(socket.gethostname(), os.getpid())
         waker = store.Waker(self.id)  # holds the worker's lock: its claims are not abandoned
-        self._released_at = self._swept_at = float("-inf")
+        self._released_at = self._swept_at = self._withheld_at = float("-inf")
         before = self.settled
         bell = self._open_bell()
         try:
@@ -212,6 +218,9 @@ class Worker:
             orphaned = store.cancel_orphaned()
             if orphaned:
                 log.info("%d deliveries to removed destinations canceled", orphaned)
+        if now - self._withheld_at >= self.settings.withheld_every:
+            self._withheld_at = now
+            self._release_withheld()
         free = self.settings.concurrency - self._in_flight
         if free <= 0:
             return 0
@@ -259,6 +268,18 @@ class Worker:
             except Exception:  # its claim then ends with its lease, or its session lock
                 log.exception("worker %s: job %s not released", self.id, self._job.public_id)
             self._job = None
+
+    def _release_withheld(self) -> None:
+        """Route the withheld leads that fit now, a batch at a time; a failure is logged and
+        left for the next look (deliveries go on)."""
+        batch = self.settings.withheld_batch
+        try:
+            released = release_due(limit=batch)
+        except Exception:
+            log.exception("routing withheld leads failed; the worker tries again later")
+            return
+        if released >= batch:
+            self._withheld_at = float("-inf")  # more may fit: look again next round
 
     def _summarize(self, now: float) -> None:
         """Log what became of the attempts settled since the last summary, if any."""

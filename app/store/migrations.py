@@ -131,6 +131,26 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _withheld_leads() -> None:
+    # Issue 17: a tenant's monthly lead threshold and its per-month counter
+    # (app/store/usage.py), and the signal of a lead over it (SQLSTATE SL429).
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import LeadUsage, Tenant
+
+    table = Tenant._meta.table_name
+    field = Tenant._meta.fields["monthly_lead_threshold"]
+    if field.column_name not in {column.name for column in database.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
+    database.create_tables([LeadUsage], safe=True)
+    if is_postgresql():
+        database.execute_sql(
+            "CREATE OR REPLACE FUNCTION sluice_over_threshold(reason text) RETURNS bigint"
+            " LANGUAGE plpgsql AS $body$ BEGIN RAISE EXCEPTION USING"
+            " MESSAGE = 'over the monthly threshold: ' || reason, ERRCODE = 'SL429'; END $body$"
+        )
+
+
 def _marketplace() -> None:
     # Issue 17: a marketplace lead's claim price; a customer's claims a day.
     from playhouse.migrate import SchemaMigrator, migrate
@@ -219,6 +239,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (44, "customer users", _customer_users),
     (45, "marketplace claims: offer price, claims a day", _marketplace),
     (47, "background jobs", _jobs),
+    (48, "withheld leads: monthly threshold and usage", _withheld_leads),
     (50, "source secret overlap", _secret_overlap),
 )
 

@@ -28,6 +28,9 @@ class Tenant(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     # The reasons a return may give (app/domain/returns.py); NULL: DEFAULT_REASONS.
     return_reasons = pw.JSONField(dumps=json_text, null=True)
+    # The most leads routed in a calendar month (UTC), set by the operator; None: no limit.
+    # Leads over it are withheld (docs/leads-withheld.md).
+    monthly_lead_threshold = pw.IntegerField(null=True)
 
 
 class Customer(BaseModel):
@@ -231,6 +234,19 @@ class BidCounter(BaseModel):
         indexes = ((("tenant", "bid_id", "period", "period_start"), True),)
 
 
+class LeadUsage(BaseModel):
+    """Leads counted against a tenant's monthly threshold in one calendar month (UTC)."""
+
+    tenant_id: int
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
+    month = pw.DateField()  # the month's first day
+    leads = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "lead_usage"
+        indexes = ((("tenant", "month"), True),)
+
+
 class BidState(BaseModel):
     """When a bid last won, for least-recently-won ties and round robin."""
 
@@ -426,6 +442,7 @@ MODELS = (
     WalletEntry,
     DedupeKey,
     BidCounter,
+    LeadUsage,
     BidState,
     IdempotencyKey,
     LeadProjection,

@@ -12,7 +12,9 @@ races the last attempt locks the candidates' customers before reading, and canno
 On PostgreSQL the writes go in one round trip with the COMMIT (the sale last): the winning
 customer's row is locked from the sale's statement to the end of that COMMIT, with no round
 trip to this process in between. A new lead is inserted there with its post, already
-routed: one statement writes it all.
+routed: one statement writes it all. When the tenant has a monthly threshold, that
+statement also takes the lead's unit of the month (app/store/usage.py), checked before the
+sale; with none left it fails whole (SL429) and the lead is stored `withheld` instead.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from app.domain.clock import utcnow
 from app.domain.delivery import Outbox
 from app.domain.routing import Decision, Facts, Needs, SaleTerms, Step
 from app.domain.status import Status
+from app.domain.threshold import Quota, counts
 from app.store.db import database, execute, execute_together, is_postgresql, json_param, repeat
 from app.store.deliveries import outbox_statement
 from app.store.facts import fetch_facts
 from app.store.leads import insert_submission, lock_lead, received_events, refusal
 from app.store.models import Lead, Post
 from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statement
+from app.store.usage import OverThreshold, over_threshold, quota_ctes, take_unit
 
 OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
 Decide = Callable[[Facts], Decision]
@@ -70,6 +74,11 @@ class Routed:
     version_id: int | None
     at: datetime  # naive UTC: when the lead was routed
     outbox: Outbox | None = None  # the deliveries the decision sends
+    quota: Quota | None = None  # the tenant's threshold, when it has one
+
+    def counted(self) -> Quota | None:
+        """Return the quota this decision takes a unit of, if it counts."""
+        return self.quota if self.quota is not None and counts(self.decision.status) else None
 
     def deliveries(self, lead_ref: str, lead_params: list) -> tuple[str, list] | None:
         """Return the INSERT of the decision's deliveries (see `outbox_statement`), if any."""
@@ -125,6 +134,8 @@ def route_new_lead(
     version_id: int | None,
     at: datetime,
     announce: Announce | None = None,
+    quota: Quota | None = None,
+    withheld: Decision | None = None,
 ) -> Decision:
     """Decide a new lead and insert it with its post, routed, in one transaction.
 
@@ -132,13 +143,28 @@ def route_new_lead(
     timeline, dedupe record and sale: everything commits together or nothing is written and
     the exception propagates. No other routing can see the lead before it commits, so it
     needs no lock.
+
+    With a `quota` (the tenant's threshold) a decision that counts also takes a unit of the
+    month; when none is left, the lead is inserted with the `withheld` decision instead
+    (not routed: no sale, no dedupe record), in a transaction of its own.
     """
     events = received_events(post, notes)
+    outermost = not database.in_transaction()
 
     def save(routed: Routed, commit: bool) -> bool:
         return _save_new_lead(post, lead, events, routed, commit=commit)
 
-    return _decide_and_save(lead.tenant_id, needs, decide, announce, save, version_id, at)
+    try:
+        return _decide_and_save(
+            lead.tenant_id, needs, decide, announce, save, version_id, at, quota=quota
+        )
+    except OverThreshold:
+        if withheld is None:
+            raise
+    outbox = announce(withheld) if announce is not None else None
+    with database.atomic():
+        save(Routed(lead.tenant_id, withheld, None, at, outbox), outermost)
+    return withheld
 
 
 def route_stored_lead(
@@ -150,13 +176,15 @@ def route_stored_lead(
     version_id: int | None,
     at: datetime,
     announce: Announce | None = None,
+    quota: Quota | None = None,
 ) -> Decision:
     """Decide a stored lead again and store its new outcome, charge and timeline in one
     transaction.
 
     The lead must have one of `statuses`, checked under its row lock (else ConflictError).
     Either everything commits or nothing does and the exception propagates, leaving the
-    lead as it was.
+    lead as it was. With a `quota`, a decision that counts takes a unit of the month or
+    nothing is written and OverThreshold is raised.
     """
 
     def save(routed: Routed, commit: bool) -> bool:
@@ -172,6 +200,7 @@ def route_stored_lead(
             version_id,
             at,
             lock=lambda: lock_lead(lead, tuple(statuses)),
+            quota=quota,
         )
     except DatabaseError as error:
         refused = refusal(lead, error)  # the lead's lock found it routed already
@@ -189,8 +218,10 @@ def _decide_and_save(
     version_id: int | None,
     at: datetime,
     lock: Callable[[], None] | None = None,
+    quota: Quota | None = None,
 ) -> Decision:
-    """Read, decide and save in one transaction, deciding again when the sale lost its race."""
+    """Read, decide and save in one transaction, deciding again when the sale lost its race;
+    OverThreshold (nothing written) when the decision counts and the quota is used up."""
     outermost = not database.in_transaction()  # then the last statement may COMMIT
     for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
         try:
@@ -200,7 +231,8 @@ def _decide_and_save(
                 facts = fetch_facts(tenant_id, needs, lock_buyers=attempt == OPTIMISTIC_ATTEMPTS)
                 decision = decide(facts)
                 outbox = announce(decision) if announce is not None else None
-                if not save(Routed(tenant_id, decision, version_id, at, outbox), outermost):
+                routed = Routed(tenant_id, decision, version_id, at, outbox, quota)
+                if not save(routed, outermost):
                     raise _LostRace
         except _LostRace:
             continue
@@ -225,10 +257,16 @@ def _save_routing(lead: Lead, routed: Routed, *, commit: bool = False) -> bool:
     deliveries = routed.deliveries("%s", [lead.id])
     if deliveries is not None:
         statements.append(deliveries)
+    quota = routed.counted()
     if not is_postgresql():
         for query, params in statements:
             execute(query, params)
+        if quota is not None:
+            take_unit(quota)
         return sale is None or record_sale(sale) is not None
+    if quota is not None:
+        ctes, params, answer, answer_params = quota_ctes(quota, "NULL", [])
+        statements.append((f"WITH {', '.join(ctes)} SELECT {answer}", params + answer_params))
     if sale is not None:
         statements.append(sale_statement(sale))
     # With its COMMIT when asked: a sale that held commits without a round trip back here,
@@ -257,12 +295,15 @@ def _record_on_keys(routed: Routed, lead_ref: str, lead_params: list) -> tuple[s
 
 
 def _write_unless_sale_lost(sale: Sale | None, write: Callable[[], object]) -> bool:
-    """Run the PostgreSQL write; False if the sale in it lost its race (SL409)."""
+    """Run the PostgreSQL write; False if the sale in it lost its race (SL409),
+    OverThreshold if its quota had no unit left (SL429)."""
     try:
         write()
     except DatabaseError as error:
         if sale is not None and lost_race(error):
             return False
+        if over_threshold(error):
+            raise OverThreshold from None
         raise
     return True
 
@@ -280,7 +321,10 @@ def _save_new_lead(
         setattr(lead, name, value)
     events = events + [(step.kind, step.message, step.details) for step in decision.steps]
     sale = routed.sale(lead)
+    quota = routed.counted()
     if not is_postgresql():
+        if quota is not None:
+            take_unit(quota)
         insert_submission(post, lead, events)
         if decision.record_keys:
             execute(*_record_on_keys(routed, "%s", [lead.id]))
@@ -304,6 +348,12 @@ def _save_new_lead(
             sold, sold_params, answer, answer_params = sale_ctes(sale, lead_ref)
             ctes += sold
             params += sold_params
+        if quota is not None:  # checked first: over the threshold, nothing else matters
+            quota_cte, quota_params, answer, answer_params = quota_ctes(
+                quota, answer, answer_params
+            )
+            ctes += quota_cte
+            params += quota_params
         return ctes, params, answer, answer_params
 
     def write() -> None:

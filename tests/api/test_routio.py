@@ -77,6 +77,21 @@ def test_not_sold_is_pending_with_our_outcome(make_routio, routio_body):
     }
 
 
+def test_over_the_monthly_threshold_is_pending_withheld(routio, routio_body):
+    from app.services.actor import operator_actor
+    from app.services.withheld import set_threshold
+
+    set_threshold(operator_actor(routio.tenant.code), 0)
+    response = routio.post(routio_body)
+    assert response.status_code == 200
+    assert response.json == {
+        "success": True,
+        "lead_id": response.json["lead_id"],
+        "status": "pending",
+        "outcome": "withheld",
+    }
+
+
 @pytest.mark.parametrize(
     ("change", "outcome"),
     [({"firstName": "Test"}, "audit"), ({}, "duplicate")],

@@ -1,4 +1,4 @@
-"""/api/admin/me and /api/admin/users."""
+"""/api/admin/me, /api/admin/usage and /api/admin/users."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.auth import require
-from app.schemas import CreatedUserSchema, MeSchema, UserSchema
-from app.services import tenants
+from app.schemas import CreatedUserSchema, MeSchema, UsageSchema, UserSchema
+from app.services import tenants, withheld
 from app.store.tenants import ROLES
 
 blp = Blueprint("admin_users", __name__, url_prefix="/api/admin", description="Tenant users.")
@@ -25,6 +25,14 @@ class NewUserSchema(Schema):
 def me():
     """Show who the token belongs to."""
     return tenants.describe_actor(g.actor)
+
+
+@blp.route("/usage", methods=["GET"])
+@require("leads.read")
+@blp.response(200, UsageSchema)
+def usage():
+    """Show this month's leads against the monthly threshold, and the leads withheld."""
+    return withheld.month_usage(g.actor)
 
 
 @blp.route("/users", methods=["GET"])
