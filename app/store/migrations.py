@@ -131,6 +131,13 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _reverse_auctions() -> None:
+    # Issue 17: CSV imports and the reverse auctions they create (app/store/auctions.py).
+    from app.store.models import Auction, LeadImport
+
+    database.create_tables([LeadImport, Auction], safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -140,6 +147,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (40, "delivery destinations", _delivery_destinations),
     (41, "tenant webhooks, deliveries and their attempts", _deliveries),
     (42, "lead deletion", _lead_deletion),
+    (49, "lead imports and reverse auctions", _reverse_auctions),
 )
 
 

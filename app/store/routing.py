@@ -123,20 +123,25 @@ def route_new_lead(
     version_id: int | None,
     at: datetime,
     announce: Announce | None = None,
+    lock: Callable[[], None] | None = None,
+    claim: Callable[[Decision], None] | None = None,
 ) -> Decision:
     """Decide a new lead and insert it with its post, routed, in one transaction.
 
     The post and the lead (from `new_submission`, not yet stored) are inserted with their
     timeline, dedupe record and sale: everything commits together or nothing is written and
     the exception propagates. No other routing can see the lead before it commits, so it
-    needs no lock.
+    needs no lock; `lock` (first in the transaction) and `claim(decision)` (before the
+    writes) let a reverse auction's fill lock and count its auction in the same transaction.
     """
     events = received_events(post, notes)
 
     def save(routed: Routed, commit: bool) -> bool:
+        if claim is not None:
+            claim(routed.decision)
         return _save_new_lead(post, lead, events, routed, commit=commit)
 
-    return _decide_and_save(lead.tenant_id, needs, decide, announce, save, version_id, at)
+    return _decide_and_save(lead.tenant_id, needs, decide, announce, save, version_id, at, lock)
 
 
 def route_stored_lead(

@@ -33,6 +33,7 @@ def blueprints() -> list:
         deliveries,
         destinations,
         dryrun,
+        imports,
         leads,
         rules,
         sources,
@@ -50,4 +51,5 @@ def blueprints() -> list:
         leads.blp,
         deliveries.blp,
         dryrun.blp,
+        imports.blp,
     ]
