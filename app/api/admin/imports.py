@@ -80,7 +80,10 @@ def create_import():
     if errors:
         raise ValidationFailed(errors)
     assert upload is not None
-    data = upload.read(MAX_BYTES + 1)
+    try:
+        data = upload.read(MAX_BYTES + 1)
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge(f"An import takes a file of at most {MAX_BYTES:,} bytes.")
     match = form.get("match")
