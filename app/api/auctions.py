@@ -134,7 +134,7 @@ def _take_fill(
     try:
         auction = auction_for(source, ref)
     except NotFoundError:
-        missing = NotFound(f"No auction {ref!r} in your category.")
+        missing = NotFound(f"No auction {ref[:60]!r} in your category.")
         raise reject(missing, submission.payload) from None
     partner = request.headers.get("X-Partner-Id", "").strip() or None
     try:

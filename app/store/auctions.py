@@ -3,6 +3,7 @@ fill's lock and count, which run inside the routing transaction of the filling l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,10 @@ from app.domain.wants import CANCELED, EXPIRED, FILLED, OPEN
 from app.store.db import database, execute, is_postgresql
 from app.store.models import Auction, Customer, LeadImport, Tenant
 from app.store.secrets import public_id
+
+
+#: An auction's public id: `auc_` and a lower-case ULID (app/store/secrets.py).
+AUCTION_ID = re.compile(r"auc_[0-9a-z]{26}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,8 @@ def open_auctions(
 
 def find_auction(tenant_id: int, ref: str, category: str | None = None) -> Auction:
     """Return the tenant's auction with this public id (of this category, if given)."""
+    if not AUCTION_ID.fullmatch(ref):  # never a query with what a column cannot hold
+        raise NotFoundError(f"no auction {ref[:60]!r}")
     query = (
         Auction.select(Auction, Customer)
         .join(Customer)
