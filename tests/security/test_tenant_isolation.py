@@ -12,6 +12,8 @@ import json
 import pytest
 
 from app.store.customers import create_customer, find_customer
+from app.services.actor import operator_actor
+from app.services.imports import import_leads
 from app.store.destinations import create_destination
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
@@ -63,8 +65,17 @@ def tenants(make_world, seed_lead, db, secret_key):
     posts = list(Post.select().where(Post.tenant == first.tenant))
     delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
     attempt_row(delivery, 1)
+    wanted = import_leads(
+        operator_actor(first.tenant.code),
+        "sunco",
+        first.source.category,
+        b"first_name,last_name,phone,state,zip\nAl,Bo,555-301-0009,FL,33139\n",
+        price="20",
+        match=["zip"],
+    ).auctions[0]
     db.close()
     ids = {
+        "auctions": [wanted.public_id],
         "customers": [
             only_a.slug,
             only_a.public_id,
@@ -98,6 +109,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         destination.public_id,
         webhook.public_id,
         delivery.public_id,
+        wanted.public_id,
     }
     return first, second, ids, markers
 
