@@ -18,7 +18,6 @@ from app.store.db import database, execute, is_postgresql
 from app.store.models import Auction, Customer, LeadImport, Tenant
 from app.store.secrets import public_id
 
-
 #: An auction's public id: `auc_` and a lower-case ULID (app/store/secrets.py).
 AUCTION_ID = re.compile(r"auc_[0-9a-z]{26}")
 

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from app.store.customers import create_customer, find_customer
 from app.services.actor import operator_actor
 from app.services.imports import import_leads
+from app.store.customers import create_customer, find_customer
 from app.store.destinations import create_destination
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
 from app.store.rules import push_rules
