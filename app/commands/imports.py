@@ -85,6 +85,7 @@ def import_command(
         if not as_json:
             click.echo(f"ambiguous: {note}", err=True)
     if asking and plan.mapping.unmapped:
+        click.echo(f"Fields of {category}: {', '.join(plan.fields)}")
         mapping = dict(mapping or {})
         choices = {name_key(name): name for name in plan.fields}
         for column in plan.mapping.unmapped:
