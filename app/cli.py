@@ -9,7 +9,7 @@ from app.commands.customers import customer_group
 from app.commands.db import db_group
 from app.commands.deliveries import delivery_group
 from app.commands.examples import examples_group
-from app.commands.imports import auction_group, import_command
+from app.commands.imports import auction_group, import_command, imports_command
 from app.commands.leads import lead_group, post_group
 from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
@@ -35,6 +35,7 @@ main.add_command(source_group)
 main.add_command(customer_group)
 main.add_command(webhook_group)
 lead_group.add_command(import_command)
+lead_group.add_command(imports_command)
 main.add_command(lead_group)
 main.add_command(lead_group, name="leads")
 main.add_command(dry_run_command)

@@ -570,3 +570,19 @@ class ImportReportSchema(Schema):
     imported = fields.Integer()
     auctions = fields.List(fields.Nested(AuctionSchema))
     errors = fields.List(fields.Nested(RowErrorSchema))
+
+
+class LeadImportSchema(Schema):
+    """An import's record: who imported which file for whom, and what came of its rows."""
+
+    id = fields.String(attribute="public_id")
+    customer = fields.Function(lambda batch: batch.customer.public_id)
+    category = fields.String()
+    file_name = fields.String()
+    mapping = fields.Dict(keys=fields.String(), values=fields.String())
+    criteria = fields.List(fields.String())
+    rows = fields.Integer()
+    imported = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorSchema))
+    created_by = fields.String()
+    created_at = UtcDateTime()

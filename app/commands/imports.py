@@ -15,7 +15,7 @@ import click
 from app.commands.common import emit, fail, json_option, operator, pairs, table, with_database
 from app.domain.wants import AUCTION_STATUSES
 from app.pipeline.csvimport import MAX_BYTES, name_key
-from app.schemas import AuctionSchema, ImportReportSchema
+from app.schemas import AuctionSchema, ImportReportSchema, LeadImportSchema
 from app.services import imports
 
 ERROR_COLUMNS = ["line", "field", "message"]
@@ -200,3 +200,15 @@ def auction_cancel_command(tenant: str, auction: str, as_json: bool) -> None:
     """Cancel a reverse auction and erase its row's data; idempotent."""
     data = AuctionSchema().dump(imports.cancel_auction(operator(tenant), auction))
     emit(data, as_json, lambda: pairs({k: data[k] for k in ("id", "status", "erased_at")}))
+
+
+@click.command("imports")
+@click.argument("tenant")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@json_option
+@with_database
+def imports_command(tenant: str, limit: int, as_json: bool) -> None:
+    """List the CSV imports, newest first: who, when, which file, counts."""
+    data = LeadImportSchema(many=True).dump(imports.list_imports(operator(tenant), limit=limit))
+    columns = ["id", "file_name", "customer", "category", "rows", "imported", "created_by"]
+    emit(data, as_json, lambda: table(data, [*columns, "created_at"]))

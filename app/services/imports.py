@@ -24,7 +24,7 @@ from app.pipeline.leadfields import check_lead
 from app.services.actor import Actor
 from app.store import auctions as store
 from app.store.customers import find_customer
-from app.store.models import Auction
+from app.store.models import Auction, LeadImport
 from app.store.rules import active_ruleset
 
 MAX_FILLS = 1000
@@ -185,6 +185,18 @@ def list_auctions(
         limit=limit,
         offset=offset,
     )
+
+
+def list_imports(actor: Actor, *, limit: int = 50, offset: int = 0) -> list[LeadImport]:
+    """Return the tenant's imports, newest first: who, when, which file, counts, errors."""
+    actor.require("leads.read")
+    return store.list_imports(actor.acting_tenant(), limit, offset)
+
+
+def show_import(actor: Actor, ref: str) -> LeadImport:
+    """Return one import with its row errors."""
+    actor.require("leads.read")
+    return store.find_import(actor.acting_tenant(), ref)
 
 
 def cancel_auction(actor: Actor, ref: str) -> Auction:

@@ -95,6 +95,31 @@ def record_import(
     return batch, auctions
 
 
+def list_imports(tenant: Tenant, limit: int = 50, offset: int = 0) -> list[LeadImport]:
+    """Return the tenant's imports, newest first."""
+    return list(
+        LeadImport.select(LeadImport, Customer)
+        .join(Customer)
+        .where(LeadImport.tenant == tenant)
+        .order_by(LeadImport.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def find_import(tenant: Tenant, ref: str) -> LeadImport:
+    """Return the tenant's import with this public id."""
+    found = (
+        LeadImport.select(LeadImport, Customer)
+        .join(Customer)
+        .where((LeadImport.tenant == tenant) & (LeadImport.public_id == ref))
+        .first()
+    )
+    if found is None:
+        raise NotFoundError(f"no import {ref[:60]!r}")
+    return found
+
+
 def expire_due(tenant_id: int, now: datetime) -> int:
     """Mark the tenant's open auctions past their expiry expired; return how many."""
     return (

@@ -59,6 +59,12 @@ def test_an_import_answers_its_report(home):
     assert auction["id"].startswith("auc_") and auction["import"] == body["id"]
     assert (auction["status"], auction["price"], auction["fills_left"]) == ("open", 30, 1)
     assert auction["data"]["phone"] == "+15552010001"
+    listed = home.client.get("/api/admin/imports", headers=home.admin).json
+    assert [(i["id"], i["file_name"], i["rows"], i["imported"]) for i in listed] == [
+        (body["id"], "wants.csv", 2, 1)
+    ]
+    shown = home.client.get(f"/api/admin/imports/{body['id']}", headers=home.admin).json
+    assert shown["errors"] == body["errors"] and shown["created_by"] == "admin@acme.invalid"
 
 
 def test_a_dry_run_answers_200_and_writes_nothing(home):
@@ -273,6 +279,18 @@ def test_a_canceled_auction_takes_no_lead_and_is_listed_so(home, home_lead):
     assert [a["id"] for a in listed] == [auction]
     wrong = home.client.get("/api/admin/auctions?status=closed", headers=home.admin)
     assert wrong.status_code == 422
+
+
+def test_fills_count_against_the_sources_rate_limit(home, home_lead):
+    from app.store.models import Source
+
+    auction = want(home, fills="5")
+    Source.update(rate_limit=1).where(Source.id == home.source.id).execute()
+    assert fill(home, auction, home_lead(19, kind="Solar")).status_code == 201
+    limited = fill(home, auction, home_lead(20, kind="Solar"))
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
+    assert limited.headers["X-RateLimit-Limit"] == "1"
+    assert Auction.get(Auction.public_id == auction).fills == 1
 
 
 # Concurrency: several sources fill at once; only PostgreSQL runs them truly in parallel.

@@ -121,3 +121,5 @@ def test_auction_list_and_cancel(sluice, home, wants, db):
     assert (canceled["status"], canceled["data"]) == ("canceled", {})
     code, output = sluice("auctions", "list", home.tenant.code)
     assert code == 0 and "canceled" in output
+    code, output = sluice("leads", "imports", home.tenant.code)
+    assert code == 0 and "wants.csv" in output

@@ -15,6 +15,7 @@ from tests.security.endpoints import admin_endpoints, database_snapshot
 PATH_VALUES = {
     "auctions": "auc_00000000000000000000000000",
     "customers": "sunco",
+    "imports": "imp_00000000000000000000000000",
     "deliveries": "msg_00000000000000000000000000",
     "destinations": "dst_00000000000000000000000000",
     "leads": "lead_00000000000000000000000000",

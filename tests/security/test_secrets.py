@@ -10,6 +10,8 @@ import logging
 import pytest
 
 from app.api.logs import JsonFormatter
+from app.services.actor import operator_actor
+from app.services.imports import import_leads
 from app.store.models import Delivery, DeliveryDestination, Lead, Post
 from app.store.secrets import hash_secret
 from tests.delivery_rows import attempt_row
@@ -154,7 +156,15 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
     delivery = Delivery.select().order_by(Delivery.id).first()  # as the sale wrote it
     assert delivery is not None
     attempt_row(delivery, 1, answer='{"ok": true}')
+    imported = import_leads(
+        operator_actor(world.tenant.code),
+        "sunco",
+        world.source.category,
+        b"first_name,last_name,phone,state,zip\nAl,Bo,555-301-0009,FL,33139\n",
+        price="20",
+    )
     values = {
+        "imports": imported.id,
         "customers": "sunco",
         "deliveries": delivery.public_id,
         "destinations": DeliveryDestination.get(

@@ -65,17 +65,19 @@ def tenants(make_world, seed_lead, db, secret_key):
     posts = list(Post.select().where(Post.tenant == first.tenant))
     delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
     attempt_row(delivery, 1)
-    wanted = import_leads(
+    imported = import_leads(
         operator_actor(first.tenant.code),
         "sunco",
         first.source.category,
         b"first_name,last_name,phone,state,zip\nAl,Bo,555-301-0009,FL,33139\n",
         price="20",
         match=["zip"],
-    ).auctions[0]
+    )
+    wanted = imported.auctions[0]
     db.close()
     ids = {
         "auctions": [wanted.public_id],
+        "imports": [imported.id],
         "customers": [
             only_a.slug,
             only_a.public_id,
@@ -110,6 +112,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         webhook.public_id,
         delivery.public_id,
         wanted.public_id,
+        imported.id,
     }
     return first, second, ids, markers
 

@@ -15,7 +15,7 @@ from app.api.errors import PayloadTooLarge, ValidationFailed
 from app.api.schemas import PageSchema
 from app.domain.wants import AUCTION_STATUSES
 from app.pipeline.csvimport import MAX_BYTES, MAX_ROWS
-from app.schemas import AuctionSchema, ImportReportSchema
+from app.schemas import AuctionSchema, ImportReportSchema, LeadImportSchema
 from app.services import imports
 
 blp = Blueprint(
@@ -158,3 +158,20 @@ def list_auctions(args):
 def cancel_auction(ref: str):
     """Cancel a reverse auction (if open) and erase its row's data; idempotent."""
     return imports.cancel_auction(g.actor, ref)
+
+
+@blp.route("/imports", methods=["GET"])
+@require("leads.read")
+@blp.arguments(PageSchema, location="query")
+@blp.response(200, LeadImportSchema(many=True))
+def list_imports(args):
+    """List the imports, newest first: who, when, which file, counts and errors."""
+    return imports.list_imports(g.actor, **args)
+
+
+@blp.route("/imports/<ref>", methods=["GET"])
+@require("leads.read")
+@blp.response(200, LeadImportSchema)
+def show_import(ref: str):
+    """Show an import's record, with its rows' errors."""
+    return imports.show_import(g.actor, ref)
