@@ -117,16 +117,16 @@ class _Taker:
 
     def __init__(self, fill: Fill, post: Post, lead: Lead, now: datetime) -> None:
         self.fill, self.post, self.lead, self.now = fill, post, lead, now
-        self.attempts = 0
+        self.offered = False  # an attempt decided the auction's sale
         self.state: FillState | None = None
 
     def lock(self) -> None:
-        """Lock the auction's row; a second attempt means the customer could not pay."""
-        self.attempts += 1
+        """Lock the auction's row; once the auction's sale lost, the customer could not pay."""
         fill = self.fill
         fill.filled, fill.refusal, fill.reason = False, None, None
         fill.fills_left, fill.details = None, {}
-        if self.attempts > 1:  # the auction's sale lost: the charge found no money
+        self.state = None
+        if self.offered:  # the auction's sale lost its race: the charge found no money
             fill.refusal = UNPAID
             fill.reason = (
                 "The auction's customer cannot pay for the lead now (balance too low or"
@@ -160,6 +160,7 @@ class _Taker:
         )
         step = Step("auction_filled", message, {"auction": auction.public_id, "price": price})
         self.post.status_code = 201
+        self.offered = True
         return Decision(
             Status.ASSIGNED,
             planned.lead_type,
