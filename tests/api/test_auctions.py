@@ -281,6 +281,20 @@ def test_a_canceled_auction_takes_no_lead_and_is_listed_so(home, home_lead):
     assert wrong.status_code == 422
 
 
+def test_a_routio_style_source_is_refused(home, home_lead, db):
+    from app.store.sources import create_source
+
+    _, key = create_source(home.tenant, "Partner", "home", api_style="routio")
+    auction = want(home)
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert home.client.get("/api/auctions", headers=bearer).status_code == 403
+    response = home.client.post(
+        f"/api/auctions/{auction}/leads", json=home_lead(21, kind="Solar"), headers=bearer
+    )
+    assert response.status_code == 403 and response.json["success"] is False
+    assert Lead.select().count() == 0
+
+
 def test_fills_count_against_the_sources_rate_limit(home, home_lead):
     from app.store.models import Source
 
