@@ -26,6 +26,7 @@ from app.store import auctions as store
 from app.store.customers import find_customer
 from app.store.models import Auction, LeadImport
 from app.store.rules import active_ruleset
+from app.store.storable import storable
 
 MAX_FILLS = 1000
 MAX_EXPIRY_DAYS = 365
@@ -111,7 +112,8 @@ def import_leads(
         errors["fills"] = [f"between 1 and {MAX_FILLS}"]
     if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
         errors["expires_in"] = [f"between 1 and {MAX_EXPIRY_DAYS} days"]
-    file_name = (file_name or "import.csv").strip()[:FILE_NAME_CHARS] or "import.csv"
+    # A record of what was sent: repaired (a NUL, a lone surrogate), never refused.
+    file_name = storable((file_name or "").strip()[:FILE_NAME_CHARS]) or "import.csv"
     customer = find_customer(tenant, customer_ref)
     if not customer.active:
         errors["customer"] = [f"customer {customer.slug} is inactive: it cannot buy leads"]

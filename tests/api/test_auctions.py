@@ -103,6 +103,41 @@ def test_an_unreadable_file_is_a_clean_422(home):
     assert "not UTF-8" in response.json["errors"]["file"][0]
 
 
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"zip,kind\n33139,\x00Solar\n", "NUL"),
+        (b"zip,kind\n33139," + b"x" * 200_000 + b"\n", "not valid CSV"),
+        (b'zip,kind\n33139,"Solar\n', "not valid CSV"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8"),
+        (b"", "empty"),
+        (b"zip,zip\n1,2\n", "both named 'zip'"),
+    ],
+    ids=["nul", "huge-cell", "unclosed-quote", "binary", "empty", "duplicate-header"],
+)
+def test_a_hostile_file_is_a_clean_422_and_writes_nothing(home, data, expected):
+    form = {"customer": "gamma", "category": "home", "price": "30"}
+    form["file"] = (io.BytesIO(data), "hostile.csv")
+    response = home.client.post(
+        "/api/admin/imports", data=form, headers=home.admin, content_type="multipart/form-data"
+    )
+    assert response.status_code == 422, response.json
+    assert expected in response.json["message"]
+    assert Auction.select().count() == 0
+
+
+def test_a_hostile_file_name_is_kept_repaired(home):
+    form = {"customer": "gamma", "category": "home", "price": "30"}
+    data = (HEADER + "Katy,555-201-0001,FL,33139,Solar\n").encode()
+    form["file"] = (io.BytesIO(data), "a\x00b" + "c" * 400 + ".csv")
+    response = home.client.post(
+        "/api/admin/imports", data=form, headers=home.admin, content_type="multipart/form-data"
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["file_name"].startswith("a\ufffdbccc")
+    assert len(response.json["file_name"]) == 255
+
+
 def test_a_file_over_the_limit_is_a_clean_413(home, monkeypatch):
     from app.api.admin import imports
 
