@@ -83,6 +83,8 @@ def test_a_dry_run_answers_200_and_writes_nothing(home):
         ({"mapping": '["zip"]'}, "mapping"),
         ({"dry_run": "maybe"}, "dry_run"),
         ({"customer": "nobody"}, None),
+        ({"customer": "gam\x00ma"}, "customer"),
+        ({"match": "state,\x00"}, "match"),
     ],
 )
 def test_a_wrong_import_form_is_refused_and_writes_nothing(home, form, field):

@@ -17,6 +17,7 @@ from app.domain.wants import AUCTION_STATUSES
 from app.pipeline.csvimport import MAX_BYTES, MAX_ROWS
 from app.schemas import AuctionSchema, ImportReportSchema, LeadImportSchema
 from app.services import imports
+from app.store.storable import unstorable
 
 blp = Blueprint(
     "admin_imports",
@@ -73,6 +74,10 @@ def create_import():
     for name in ("customer", "category", "price"):
         if not form.get(name, "").strip():
             errors[name] = ["This field is required."]
+    for name, value in form.items():
+        problem = unstorable(value)
+        if problem is not None:
+            errors[name] = [f"contains {problem}"]
     mapping = _mapping(form.get("mapping"), errors)
     fills = _integer(form, "fills", 1, errors)
     expires_in = _integer(form, "expires_in", imports.DEFAULT_EXPIRY_DAYS, errors)
