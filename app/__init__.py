@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.api import errors, health, home, logs, openapi
     from app.api.admin import blueprints as admin_blueprints
     from app.api.admin import refuse_unstorable_arguments
+    from app.api.auctions import blp as auctions_blp
     from app.api.customer import blueprints as customer_blueprints
     from app.api.intake import blp as intake_blp
     from app.config import load_config
@@ -34,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.blp)
     api = openapi.init_app(app)
     api.register_blueprint(intake_blp)
+    api.register_blueprint(auctions_blp)
     for blueprint in admin_blueprints():
         api.register_blueprint(blueprint)
     for blueprint in customer_blueprints():

@@ -9,6 +9,7 @@ from app.commands.customers import customer_group
 from app.commands.db import db_group
 from app.commands.deliveries import delivery_group
 from app.commands.examples import examples_group
+from app.commands.imports import auction_group, import_command, imports_command
 from app.commands.jobs import job_group
 from app.commands.leads import lead_group, post_group
 from app.commands.marketplace import marketplace_group
@@ -35,6 +36,8 @@ main.add_command(rules_group)
 main.add_command(source_group)
 main.add_command(customer_group)
 main.add_command(webhook_group)
+lead_group.add_command(import_command)
+lead_group.add_command(imports_command)
 main.add_command(lead_group)
 main.add_command(lead_group, name="leads")
 main.add_command(marketplace_group)
@@ -48,3 +51,5 @@ main.add_command(job_group, name="jobs")
 main.add_command(serve_command)
 main.add_command(worker_command)
 main.add_command(examples_group)
+main.add_command(auction_group)
+main.add_command(auction_group, name="auctions")

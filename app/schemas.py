@@ -826,3 +826,76 @@ class WalletSchema(Schema):
         fields.Nested(WalletEntrySchema), metadata={"description": "Newest first."}
     )
     total = fields.Integer(metadata={"description": "Entries in all, every page together."})
+
+
+class SourceAuctionSchema(Schema):
+    """A reverse auction as sources see it: its criteria, never the want's other fields."""
+
+    id = fields.String(attribute="public_id")
+    category = fields.String()
+    criteria = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "Fields a filling lead must equal, after normalization."},
+    )
+    price = _cents("price_cents", metadata={"description": "Paid per lead that fills it."})
+    fills_wanted = fields.Integer()
+    fills_left = fields.Method("_fills_left")
+    expires_at = UtcDateTime()
+
+    def _fills_left(self, auction) -> int:
+        return max(auction.fills_wanted - auction.fills, 0)
+
+
+class AuctionSchema(SourceAuctionSchema):
+    """A reverse auction as its tenant sees it: the want's row, buyer, state and history."""
+
+    customer = fields.Function(lambda auction: auction.customer.public_id)
+    status = fields.String()
+    fills = fields.Integer()
+    data = fields.Dict(metadata={"description": "The imported row, normalized; {} once erased."})
+    lead_import = fields.Function(
+        lambda auction: auction.lead_import.public_id if auction.lead_import_id else None,
+        data_key="import",
+    )
+    line = fields.Integer(allow_none=True)
+    created_by = fields.String()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    erased_at = UtcDateTime()
+
+
+class RowErrorSchema(Schema):
+    line = fields.Integer(metadata={"description": "The file's line the row starts on."})
+    field = fields.String(metadata={"description": "The category's field; empty: the row."})
+    message = fields.String()
+
+
+class ImportReportSchema(Schema):
+    id = fields.String(allow_none=True, metadata={"description": "None for a dry run."})
+    dry_run = fields.Boolean()
+    file_name = fields.String()
+    category = fields.String()
+    customer = fields.String()
+    mapping = fields.Dict(keys=fields.String(), values=fields.String())
+    unmapped = fields.List(fields.String())
+    criteria = fields.List(fields.String())
+    rows = fields.Integer()
+    imported = fields.Integer()
+    auctions = fields.List(fields.Nested(AuctionSchema))
+    errors = fields.List(fields.Nested(RowErrorSchema))
+
+
+class LeadImportSchema(Schema):
+    """An import's record: who imported which file for whom, and what came of its rows."""
+
+    id = fields.String(attribute="public_id")
+    customer = fields.Function(lambda batch: batch.customer.public_id)
+    category = fields.String()
+    file_name = fields.String()
+    mapping = fields.Dict(keys=fields.String(), values=fields.String())
+    criteria = fields.List(fields.String())
+    rows = fields.Integer()
+    imported = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorSchema))
+    created_by = fields.String()
+    created_at = UtcDateTime()

@@ -49,6 +49,7 @@ log = logging.getLogger("sluice.intake")
 blp = Blueprint("intake", __name__, url_prefix="/api", description="Lead intake for sources.")
 MAX_PARTNER_ID = 100
 Reject = Callable[[ApiError, Any], ApiError]
+TakePost = Callable[[Source, dict[str, str], datetime, Reject], Response]
 
 
 @blp.record_once
@@ -118,6 +119,12 @@ def _rate_limit_headers(response: Response) -> Response:
 )
 def submit_lead():
     """Submit a lead."""
+    return _answer_post(calling_source())
+
+
+def calling_source() -> Source:
+    """Return the authenticated source; count a failure against the caller's address (401,
+    or 429 past the limit)."""
     g.api_style = guess_api_style()
     source = find_calling_source()
     if source is None:
@@ -130,11 +137,12 @@ def submit_lead():
         raise unauthorized(g.api_style)
     g.source = source
     g.api_style = source.api_style
-    return _answer_post(source)
+    return source
 
 
-def _answer_post(source: Source) -> Response:
-    """Answer an authenticated source's post: rate limit, Idempotency-Key, then its style."""
+def _answer_post(source: Source, take: TakePost | None = None) -> Response:
+    """Answer an authenticated source's post: rate limit, Idempotency-Key, then its style
+    (or `take`: a reverse auction's fill, app/api/auctions.py)."""
     received_at = datetime.now(UTC)
     headers = safe_headers(request)
 
@@ -150,7 +158,7 @@ def _answer_post(source: Source) -> Response:
     g.rate_limit = ratelimit.hit_source(source)
     if g.rate_limit is not None and not g.rate_limit.allowed:
         raise reject(TooManyRequests(g.rate_limit.retry_after(time.time())))
-    take_post = _take_routio_post if source.api_style == "routio" else _take_native_post
+    take_post = take or (_take_routio_post if source.api_style == "routio" else _take_native_post)
     try:
         key = idempotency_key(request)
         claim = claim_key(source, key, fingerprint(request), g.request_id) if key else None

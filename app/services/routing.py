@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from app.delivery.payload import lead_event_data, lead_payload
 from app.domain.clock import naive
@@ -24,6 +25,18 @@ from app.store.models import Lead, Post, RuleSetVersion
 from app.store.routing import route_new_lead, route_stored_lead
 
 
+class Override(Protocol):
+    """What may take a new lead's routing over, inside its transaction (a reverse auction's
+    fill, app/services/auctions.py): lock first, then decide on the plan's decision, then
+    claim what the decision took just before the writes."""
+
+    def lock(self) -> None: ...
+
+    def decide(self, planned: Decision) -> Decision: ...
+
+    def claim(self, decision: Decision) -> None: ...
+
+
 def take_new_lead(
     post: Post,
     lead: Lead,
@@ -33,17 +46,26 @@ def take_new_lead(
     notes: Sequence[str] = (),
     now: datetime | None = None,
     test_price_cents: int = 4500,
+    override: Override | None = None,
 ) -> Decision:
     """Route a new lead (from `new_submission`, not yet stored) and store it with its post,
     in one transaction; return the decision.
 
     Everything commits together or nothing is written and the exception propagates (the
-    intake then keeps the submission as `distribution_error`). When the tenant has a
-    monthly threshold and the lead counts but finds no capacity left, the lead is stored
-    `withheld` instead, not routed (app/domain/threshold.py).
+    intake then keeps the submission as `distribution_error`). With `override`, its decision
+    replaces the plan's; when its sale loses its race, the transaction is decided again.
+    When the tenant has a monthly threshold and the lead counts but finds no capacity left,
+    the lead is stored `withheld` instead, not routed (app/domain/threshold.py).
     """
     now = now or datetime.now(UTC)
     prepared = _prepare(lead, ruleset, now, test_price_cents)
+    decide = prepared.decide
+    if override is not None:
+        plan = prepared.decide
+
+        def decide(facts: Facts) -> Decision:
+            return override.decide(plan(facts))
+
     threshold = post.source.tenant.monthly_lead_threshold  # read with the source: no query
     quota = withheld = None
     if threshold is not None and not lead.is_test:
@@ -54,12 +76,14 @@ def take_new_lead(
         lead,
         notes,
         prepared.needs,
-        prepared.decide,
+        decide,
         version_id=version.id if version is not None else None,
         at=naive(now),
         announce=_announcer(lead, ruleset, now),
         quota=quota,
         withheld=withheld,
+        lock=override.lock if override is not None else None,
+        claim=override.claim if override is not None else None,
     )
 
 

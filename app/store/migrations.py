@@ -131,6 +131,13 @@ def _lead_deletion() -> None:
         migrate(SchemaMigrator.from_database(database).add_column(table, field.column_name, field))
 
 
+def _reverse_auctions() -> None:
+    # Issue 17: CSV imports and the reverse auctions they create (app/store/auctions.py).
+    from app.store.models import Auction, LeadImport
+
+    database.create_tables([LeadImport, Auction], safe=True)
+
+
 def _withheld_leads() -> None:
     # Issue 17: a tenant's monthly lead threshold and its per-month counter
     # (app/store/usage.py), and the signal of a lead over it (SQLSTATE SL429).
@@ -240,6 +247,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (45, "marketplace claims: offer price, claims a day", _marketplace),
     (47, "background jobs", _jobs),
     (48, "withheld leads: monthly threshold and usage", _withheld_leads),
+    (49, "lead imports and reverse auctions", _reverse_auctions),
     (50, "source secret overlap", _secret_overlap),
 )
 

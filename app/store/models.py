@@ -429,6 +429,63 @@ class Job(BaseModel):
         )
 
 
+class LeadImport(BaseModel):
+    """One CSV import on behalf of a customer: who, when, what file, what came of its rows."""
+
+    tenant_id: int
+    customer_id: int
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
+    customer = pw.ForeignKeyField(Customer, on_delete="CASCADE")
+    category = pw.CharField(max_length=64)
+    file_name = pw.CharField(max_length=255)
+    mapping = pw.JSONField(dumps=json_text)  # {column: field}
+    criteria = pw.JSONField(dumps=json_text)  # [field, ...]
+    rows = pw.IntegerField()  # data rows in the file
+    imported = pw.IntegerField()  # auctions created
+    errors = pw.JSONField(dumps=json_text)  # [{line, field, message}, ...]
+    created_by = pw.CharField(max_length=254)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "created_at"), False),)
+
+
+class Auction(BaseModel):
+    """A reverse auction: a customer's want ("a lead like this one") that sources fill, each
+    fill a lead sold to the customer at the auction's price (app/store/auctions.py)."""
+
+    tenant_id: int
+    customer_id: int
+    lead_import_id: int | None
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, on_delete="CASCADE")
+    customer = pw.ForeignKeyField(Customer, backref="auctions", on_delete="CASCADE")
+    lead_import = pw.ForeignKeyField(
+        LeadImport, null=True, backref="auctions", on_delete="SET NULL"
+    )
+    category = pw.CharField(max_length=64)
+    line = pw.IntegerField(null=True)  # the row's line in the imported file
+    data = pw.JSONField(dumps=json_text)  # the row, normalized as the intake would; {} erased
+    criteria = pw.JSONField(dumps=json_text)  # {field: normalized value} a fill must equal
+    price_cents = pw.BigIntegerField()  # paid per fill
+    fills_wanted = pw.IntegerField(default=1)
+    fills = pw.IntegerField(default=0)
+    status = pw.CharField(max_length=16, default="open")  # app.domain.wants.AUCTION_STATUSES
+    expires_at = pw.DateTimeField()
+    created_by = pw.CharField(max_length=254)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    erased_at = pw.DateTimeField(null=True)  # deleted: its data erased, its history kept
+
+    class Meta:
+        indexes = (
+            (("tenant", "category", "status", "expires_at"), False),
+            (("tenant", "created_at"), False),
+        )
+        constraints = [pw.Check("fills >= 0 AND fills <= fills_wanted")]
+
+
 MODELS = (
     Tenant,
     Customer,
@@ -450,5 +507,7 @@ MODELS = (
     DeliveryWorker,
     Delivery,
     DeliveryAttempt,
+    LeadImport,
+    Auction,
     Job,
 )

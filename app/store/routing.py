@@ -136,34 +136,41 @@ def route_new_lead(
     announce: Announce | None = None,
     quota: Quota | None = None,
     withheld: Decision | None = None,
+    lock: Callable[[], None] | None = None,
+    claim: Callable[[Decision], None] | None = None,
 ) -> Decision:
     """Decide a new lead and insert it with its post, routed, in one transaction.
 
     The post and the lead (from `new_submission`, not yet stored) are inserted with their
     timeline, dedupe record and sale: everything commits together or nothing is written and
     the exception propagates. No other routing can see the lead before it commits, so it
-    needs no lock.
+    needs no lock; `lock` (first in the transaction) and `claim(decision)` (before the
+    writes) let a reverse auction's fill lock and count its auction in the same transaction.
 
     With a `quota` (the tenant's threshold) a decision that counts also takes a unit of the
     month; when none is left, the lead is inserted with the `withheld` decision instead
-    (not routed: no sale, no dedupe record), in a transaction of its own.
+    (not routed: no sale, no dedupe record, no auction fill), in a transaction of its own.
     """
     events = received_events(post, notes)
     outermost = not database.in_transaction()
 
     def save(routed: Routed, commit: bool) -> bool:
+        if claim is not None:
+            claim(routed.decision)
         return _save_new_lead(post, lead, events, routed, commit=commit)
 
     try:
         return _decide_and_save(
-            lead.tenant_id, needs, decide, announce, save, version_id, at, quota=quota
+            lead.tenant_id, needs, decide, announce, save, version_id, at, lock, quota=quota
         )
     except OverThreshold:
         if withheld is None:
             raise
     outbox = announce(withheld) if announce is not None else None
-    with database.atomic():
-        save(Routed(lead.tenant_id, withheld, None, at, outbox), outermost)
+    with database.atomic():  # not `save`: a withheld lead fills no auction
+        _save_new_lead(
+            post, lead, events, Routed(lead.tenant_id, withheld, None, at, outbox), commit=outermost
+        )
     return withheld
 
 

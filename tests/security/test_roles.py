@@ -13,7 +13,9 @@ from tests.security.endpoints import admin_endpoints, database_snapshot
 
 # Any value will do for path arguments here: the role check runs before any look-up.
 PATH_VALUES = {
+    "auctions": "auc_00000000000000000000000000",
     "customers": "sunco",
+    "imports": "imp_00000000000000000000000000",
     "deliveries": "msg_00000000000000000000000000",
     "destinations": "dst_00000000000000000000000000",
     "jobs": "job_00000000000000000000000000",

@@ -10,6 +10,8 @@ import logging
 import pytest
 
 from app.api.logs import JsonFormatter
+from app.services.actor import operator_actor
+from app.services.imports import import_leads
 from app.store.jobs import create_job
 from app.store.models import Delivery, DeliveryDestination, Lead, Post
 from app.store.secrets import hash_secret
@@ -156,7 +158,15 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
     assert delivery is not None
     attempt_row(delivery, 1, answer='{"ok": true}')
     job = create_job(world.tenant, "reprocess", "t", {"from": "bidding"}, [lead.id])
+    imported = import_leads(
+        operator_actor(world.tenant.code),
+        "sunco",
+        world.source.category,
+        b"first_name,last_name,phone,state,zip\nAl,Bo,555-301-0009,FL,33139\n",
+        price="20",
+    )
     values = {
+        "imports": imported.id,
         "customers": "sunco",
         "deliveries": delivery.public_id,
         "destinations": DeliveryDestination.get(

@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+from app.services.actor import operator_actor
+from app.services.imports import import_leads
 from app.store.customers import create_customer, find_customer
 from app.store.destinations import create_destination
 from app.store.jobs import create_job
@@ -71,9 +73,20 @@ def tenants(make_world, seed_lead, db, secret_key):
     posts = list(Post.select().where(Post.tenant == first.tenant))
     delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
     attempt_row(delivery, 1)
+    imported = import_leads(
+        operator_actor(first.tenant.code),
+        "sunco",
+        first.source.category,
+        b"first_name,last_name,phone,state,zip\nAl,Bo,555-301-0009,FL,33139\n",
+        price="20",
+        match=["zip"],
+    )
+    wanted = imported.auctions[0]
     job = create_job(first.tenant, "reprocess", "t", {"from": "bidding"}, [lead.id])
     db.close()
     ids = {
+        "auctions": [wanted.public_id],
+        "imports": [imported.id],
         "jobs": [job.public_id],
         "customers": [
             only_a.slug,
@@ -112,6 +125,8 @@ def tenants(make_world, seed_lead, db, secret_key):
         webhook.public_id,
         delivery.public_id,
         job.public_id,
+        wanted.public_id,
+        imported.id,
     }
     return first, second, ids, markers
 

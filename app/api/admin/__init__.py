@@ -36,6 +36,7 @@ def blueprints() -> list:
         deliveries,
         destinations,
         dryrun,
+        imports,
         jobs,
         leads,
         marketplace,
@@ -56,5 +57,6 @@ def blueprints() -> list:
         marketplace.blp,
         deliveries.blp,
         dryrun.blp,
+        imports.blp,
         jobs.blp,
     ]
