@@ -124,6 +124,10 @@ def test_a_tenant_sets_its_reasons_and_customers_policies(shop, client):
         "/api/admin/return-reasons", json={"reasons": ["Bad", "bad"]}, headers=shop.admin
     )
     assert put.status_code == 422 and list(put.json["errors"]) == ["reasons"]
+    for unstorable in ("Bad\x00", "Bad \ud800"):  # no column holds them: named, never a 500
+        body = {"reasons": ["Fine", unstorable]}
+        put = client.put("/api/admin/return-reasons", json=body, headers=shop.admin)
+        assert put.status_code == 422 and list(put.json["errors"]) == ["reasons"]
     put = client.put(
         "/api/admin/return-reasons", json={"reasons": ["Bad", "Never asked"]}, headers=shop.admin
     )

@@ -14,9 +14,9 @@ CHECKED = (PREFIX, "/api/customer/")
 
 
 def refuse_unstorable_arguments() -> None:
-    """Refuse an admin (or customer API) request whose query values or path parts hold
-    what no database column can (a NUL, an unpaired surrogate): 422 naming each, never a
-    500 from the driver."""
+    """Refuse an admin (or customer API) request whose query values, path parts or JSON
+    body hold what no database column can (a NUL, an unpaired surrogate, NaN): 422 naming
+    each (a body's top-level keys), never a 500 from the driver."""
     if not request.path.startswith(CHECKED):
         return
     given = [*request.args.items(multi=True), *(request.view_args or {}).items()]
@@ -25,6 +25,14 @@ def refuse_unstorable_arguments() -> None:
         for name, value in given
         if isinstance(value, str) and (problem := unstorable(value))
     }
+    try:
+        body = request.get_json(silent=True) if request.is_json else None
+    except RecursionError:  # nested too deep: the body's parser answers it (400)
+        body = None
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if problem := unstorable(key) or unstorable(value):
+                errors[str(key)] = [f"contains {problem}"]
     if errors:
         raise ValidationFailed(errors)
 
