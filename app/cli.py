@@ -10,6 +10,7 @@ from app.commands.db import db_group
 from app.commands.deliveries import delivery_group
 from app.commands.examples import examples_group
 from app.commands.leads import lead_group, post_group
+from app.commands.partners import partner_group
 from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
 from app.commands.serve import serve_command
@@ -33,6 +34,7 @@ main.add_command(rules_group)
 main.add_command(source_group)
 main.add_command(customer_group)
 main.add_command(webhook_group)
+main.add_command(partner_group)
 main.add_command(lead_group)
 main.add_command(lead_group, name="leads")
 main.add_command(dry_run_command)
