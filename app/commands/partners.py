@@ -34,9 +34,11 @@ def settings_options(command: Callable) -> Callable:
         click.option(
             "--constant", "constants", multiple=True, help="THEIRS=VALUE: send a constant."
         ),
+        click.option("--no-map", is_flag=True, help="Remove the field map (update)."),
         click.option(
             "--template-file", type=click.File("r"), help="A file holding a Jinja2 body template."
         ),
+        click.option("--no-template", is_flag=True, help="Remove the template (update)."),
         click.option(
             "--header", "headers", multiple=True, help="'Name: value' (repeat; kept encrypted)."
         ),
@@ -73,8 +75,12 @@ def settings_of(options: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 field_map[theirs] = {"value": value}
         settings["field_map"] = field_map
+    elif options.get("no_map"):
+        settings["field_map"] = None
     if options.get("template_file") is not None:
         settings["template"] = options["template_file"].read()
+    elif options.get("no_template"):
+        settings["template"] = None
     if options.get("headers"):
         settings["headers"] = dict(_header(text) for text in options["headers"])
     elif options.get("no_headers"):

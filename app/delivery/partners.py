@@ -319,7 +319,9 @@ def _path(path: str) -> Any:
 @functools.lru_cache(maxsize=512)
 def _pattern(pattern: str) -> Any:
     # RE2: linear time whatever the pattern, so a tenant's pattern cannot stall a stage.
-    return re2.compile(pattern)
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is reported to the tenant, not to stderr
+    return re2.compile(pattern, options=options)
 
 
 def _template(text: str) -> Any:

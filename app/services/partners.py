@@ -158,14 +158,16 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
                 refuse(f"{part}_pattern", problem)
     _check_enrichment(values, out, refuse)
     if errors:
-        first = next(iter(errors.items()))
-        raise InvalidError(f"{first[0]}: {first[1][0]}", errors)
+        summary = "; ".join(f"{name}: {messages[0]}" for name, messages in errors.items())
+        raise InvalidError(summary, errors)
     return out
 
 
 def _check_shape(values: dict[str, Any], out: dict[str, Any], refuse: Any) -> None:
     """Check the request's shape: a field map or a template (or neither: every field)."""
-    field_map, template = values.get("field_map") or None, values.get("template") or None
+    field_map, template = values.get("field_map"), values.get("template") or None
+    if field_map == {}:  # what clears a map
+        field_map = None
     out["field_map"], out["template"] = field_map, template
     if field_map is not None and template is not None:
         refuse("template", "a request is shaped by a field map or a template, not both")

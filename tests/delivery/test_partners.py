@@ -280,17 +280,21 @@ def test_a_fan_out_returns_by_its_deadline_whatever_the_partners_do(partner_api)
     warm_up()  # as the gunicorn master does before forking
     threads = _client_threads()
     for _ in range(5):
-        started = time.monotonic()
+        started, wall = time.monotonic(), time.time()
         records = call_all(partners, "ping", PING_FIELDS, started + 0.3)
         elapsed = (time.monotonic() - started) * 1000
         assert elapsed < 300 + 60, elapsed
         assert elapsed >= 250  # it waited for the slowest answer, not less
         by = {record.partner: record for record in records}
-        assert all(by[f"p{ms}"].accepted for ms in delays), [r for r in records if not r.accepted]
-        assert by["p250"].answer.price_cents == 2500
+        # Those answering well before the deadline are in (a loaded machine may push the
+        # slowest past it: then they are recorded as timed out, like the hanging one).
+        assert all(by[f"p{ms}"].accepted for ms in delays if ms <= 200), records
+        assert all(by[f"p{ms}"].accepted or by[f"p{ms}"].timed_out for ms in delays)
+        assert by["p190"].answer.price_cents == 1900
         hung = by["hangs"]
         assert hung.timed_out and hung.answer is None and hung.error == "no answer by the deadline"
-        assert 290 <= hung.duration_ms < 360
+        ended = hung.started_at.timestamp() + hung.duration_ms / 1000
+        assert wall + 0.3 <= ended + 0.002 < wall + 0.36  # ended at the deadline
         assert timeline_entry(hung)["status"] == "timeout"
     assert _client_threads() == threads  # nothing of the calls outlives them
 

@@ -14,6 +14,7 @@ import pytest
 from app.store.customers import create_customer, find_customer
 from app.store.destinations import create_destination
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
+from app.store.partners import create_partner
 from app.store.rules import push_rules
 from app.store.sources import create_token, token_id
 from app.store.tenants import create_user
@@ -34,6 +35,7 @@ BODIES = {
     },
     ("PATCH", "/api/admin/customers/<ref>/destinations/<dst>"): {"name": "Renamed"},
     ("PATCH", "/api/admin/webhooks/<ref>"): {"name": "Renamed", "events": ["lead.sold"]},
+    ("PATCH", "/api/admin/partners/<ref>"): {"timeout_ms": 500},
 }
 
 
@@ -61,6 +63,15 @@ def tenants(make_world, seed_lead, db, secret_key):
         first.tenant,
         {"name": "Hooks", "kind": "http", "url": "https://a.example/", "events": ["lead.sold"]},
     )
+    partner = create_partner(
+        first.tenant,
+        {
+            "name": "aardvark_partner",
+            "kind": "partner",
+            "post_url": "https://partner.aardvark.example/post",
+            "headers": {"X-Api-Key": "sk_live_aardvark_partner"},
+        },
+    )
     lead = Lead.select().where(Lead.tenant == first.tenant).order_by(Lead.id).first()
     posts = list(Post.select().where(Post.tenant == first.tenant))
     delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
@@ -75,6 +86,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         "destinations": [destination.public_id],
         "deliveries": [delivery.public_id],
         "leads": [lead.public_id, str(lead.uuid)],
+        "partners": [partner.public_id, partner.name],
         "posts": [post.public_id for post in posts],
         "sources": [first.source.public_id, first.source.api_key],
         "rules": ["2", "3"],
@@ -100,6 +112,8 @@ def tenants(make_world, seed_lead, db, secret_key):
         destination.public_id,
         webhook.public_id,
         delivery.public_id,
+        partner.public_id,
+        "sk_live_aardvark_partner",
     }
     return first, second, ids, markers
 

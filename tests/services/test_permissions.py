@@ -15,6 +15,7 @@ from app.services import (
     destinations,
     exports,
     leads,
+    partners,
     posts,
     returns,
     review,
@@ -37,6 +38,7 @@ SERVICE_MODULES = (
     destinations,
     exports,
     leads,
+    partners,
     posts,
     returns,
     review,
@@ -55,6 +57,8 @@ DST = "dst_00000000000000000000000000"
 WEBHOOK = {"url": "https://hooks.example/sluice", "events": ["lead.sold"]}
 WHK = "whk_00000000000000000000000000"
 MSG = "msg_00000000000000000000000000"
+PARTNER = {"name": "leadco", "post_url": "https://leadco.example/post"}
+PRT = "prt_00000000000000000000000000"
 CALLS = [
     (webhooks.list_webhooks, "webhooks.read", lambda a: webhooks.list_webhooks(a)),
     (webhooks.show_webhook, "webhooks.read", lambda a: webhooks.show_webhook(a, WHK)),
@@ -217,6 +221,15 @@ CALLS = [
         "deliveries.retry",
         lambda a: deliveries.retry_deliveries(a, [MSG]),
     ),
+    (partners.list_partners, "partners.read", lambda a: partners.list_partners(a)),
+    (partners.show_partner, "partners.read", lambda a: partners.show_partner(a, PRT)),
+    (partners.add_partner, "partners.write", lambda a: partners.add_partner(a, PARTNER)),
+    (
+        partners.update_partner,
+        "partners.write",
+        lambda a: partners.update_partner(a, PRT, {"timeout_ms": 100}),
+    ),
+    (partners.remove_partner, "partners.write", lambda a: partners.remove_partner(a, PRT)),
 ]
 
 
