@@ -112,6 +112,8 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     name = values.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name.strip()):
         refuse("name", "a rules identifier: a letter or _, then letters, digits or _ (≤ 64)")
+    elif name.strip().startswith("prt_"):  # a partner is found by its name or its id
+        refuse("name", "prt_ starts the partners' ids, not their names")
     else:
         out["name"] = name.strip()
     kind = values.get("kind")

@@ -100,6 +100,7 @@ def test_a_name_is_unique_in_its_tenant_until_removed(admin, world):
     [
         ({"name": "lead-co"}, "name", "a rules identifier"),
         ({"name": "9lives"}, "name", "a rules identifier"),
+        ({"name": "prt_01jf"}, "name", "not their names"),
         ({"kind": "buyer"}, "kind", "one of partner, enrichment"),
         ({"post_url": "ftp://leadco.example"}, "post_url", "http:// or https://"),
         ({"post_url": None}, "post_url", "required"),
