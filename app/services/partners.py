@@ -18,6 +18,7 @@ from app.domain.partners import ANSWER_PARTS, DEFAULT_ADDRESS_FIELDS, KINDS, REF
 from app.services.actor import Actor
 from app.store import partners as store
 from app.store.models import Partner
+from app.store.storable import unstorable
 
 METHODS = ("POST", "PUT", "GET")
 BODY_FORMATS = ("json", "form")
@@ -109,6 +110,12 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     def refuse(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
+    for setting, value in values.items():
+        problem = unstorable(value)
+        if problem:
+            refuse(setting, f"contains {problem}")
+    if errors:  # the checks below would quote what cannot be stored
+        raise InvalidError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
     name = values.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name.strip()):
         refuse("name", "a rules identifier: a letter or _, then letters, digits or _ (≤ 64)")
@@ -237,6 +244,8 @@ def _checked_headers(headers: Any, refuse: Any) -> dict[str, str]:
             refuse("headers", f"{header}: a text value of at most 4000 characters")
         elif any(c in value for c in "\r\n\0"):
             refuse("headers", f"{header}: a value may not hold a line break")
+        elif not value.isascii() or not value.isprintable():
+            refuse("headers", f"{header}: a value is printable ASCII text")
     return dict(headers)
 
 

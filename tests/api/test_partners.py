@@ -108,6 +108,23 @@ def test_wrong_settings_answer_422_keyed_by_field(client, admin):
     )
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"template": "a\x00b", "field_map": None}, "template"),
+        ({"reason_path": "message\x00"}, "reason_path"),
+        ({"field_map": {"zip\x00": "zip"}}, "field_map"),
+        ({"field_map": {"vendor": {"value": "x\x00"}}}, "field_map"),
+        ({"headers": {"X-Key": "\ud800"}}, "headers"),
+        ({"headers": {"X-Key": "clé"}}, "headers"),
+    ],
+)
+def test_what_cannot_be_stored_or_sent_answers_422(client, admin, changes, field):
+    answer = client.post(BASE, json={**LEADCO, **changes}, headers=admin)
+    assert answer.status_code == 422, answer.json
+    assert list(answer.json["errors"]) == [field]
+
+
 def test_a_taken_name_answers_409(client, admin):
     assert client.post(BASE, json=LEADCO, headers=admin).status_code == 201
     taken = client.post(BASE, json=LEADCO, headers=admin)
