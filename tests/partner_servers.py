@@ -82,6 +82,9 @@ def _handler(api: PartnerAPI) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             parts = urlsplit(self.path)
             api.calls.append(Call(self.command, self.path, dict(self.headers.items()), body))
+            if parts.path == "/trickle":  # an answer sent a byte every 50 ms
+                self._trickle()
+                return
             status, headers, answer = api.answer(parts.path, parse_qs(parts.query))
             try:
                 self.send_response(status)
@@ -93,6 +96,19 @@ def _handler(api: PartnerAPI) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the caller gave up at its deadline
+
+        def _trickle(self) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                for _ in range(100):
+                    if api.release.wait(0.05):
+                        return
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         do_POST = do_PUT = do_GET = handle_one
 

@@ -299,6 +299,16 @@ def test_a_fan_out_returns_by_its_deadline_whatever_the_partners_do(partner_api)
     assert _client_threads() == threads  # nothing of the calls outlives them
 
 
+def test_an_answer_trickling_in_is_cut_at_the_deadline(partner_api):
+    # Each byte comes well within any per-read timeout: only a deadline on the whole call
+    # stops it.
+    trickling = partner(ping_url=f"{partner_api.url}/trickle")
+    started = time.monotonic()
+    (record,) = call_all([trickling], "ping", PING_FIELDS, started + 0.3)
+    assert record.timed_out and record.error == "no answer by the deadline"
+    assert time.monotonic() - started < 0.36
+
+
 def test_a_partners_own_timeout_ends_its_call_before_the_deadline(partner_api):
     quick = partner(ping_url=f"{partner_api.url}/slow/200/1.00", timeout_ms=60)
     started = time.monotonic()
