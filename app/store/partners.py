@@ -119,8 +119,8 @@ def update_partner(row: PartnerRow, values: dict[str, Any]) -> PartnerRow:
                     .where(PartnerRow.id == row.id)
                     .execute()
                 )
-        except pw.IntegrityError:
-            raise _taken(values["name"]) from None
+        except pw.IntegrityError:  # the same name, saved at the same moment
+            raise _taken(values.get("name", row.name)) from None
     return PartnerRow.get_by_id(row.id)
 
 
