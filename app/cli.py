@@ -13,6 +13,7 @@ from app.commands.imports import auction_group, import_command, imports_command
 from app.commands.jobs import job_group
 from app.commands.leads import lead_group, post_group
 from app.commands.marketplace import marketplace_group
+from app.commands.partners import partner_group
 from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
 from app.commands.serve import serve_command
@@ -38,6 +39,7 @@ main.add_command(customer_group)
 main.add_command(webhook_group)
 lead_group.add_command(import_command)
 lead_group.add_command(imports_command)
+main.add_command(partner_group)
 main.add_command(lead_group)
 main.add_command(lead_group, name="leads")
 main.add_command(marketplace_group)

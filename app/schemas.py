@@ -11,6 +11,7 @@ from app.domain.review import APPROVED, REJECTED
 from app.domain.status import STATUSES
 from app.dsl.fieldtypes import format_datetime
 from app.store.destinations import masked, masked_headers, signing_secrets
+from app.store.partners import header_names as partner_header_names
 from app.store.sources import API_STYLES, token_id
 from app.store.tenants import CUSTOMER_ROLE, ROLES
 
@@ -664,6 +665,43 @@ class DryRunResultSchema(Schema):
     sample = fields.List(fields.Dict())
     counts_only = fields.Boolean()
     elapsed_seconds = fields.Float()
+
+
+class PartnerSchema(Schema):
+    """A partner or enrichment provider; its headers (credentials) shown by name only."""
+
+    id = fields.String(attribute="public_id")
+    name = fields.String(metadata={"description": "What rules name it by."})
+    kind = fields.String(validate=validate.OneOf(("partner", "enrichment")))
+    ping_url = fields.String(allow_none=True)
+    post_url = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    method = fields.String()
+    body_format = fields.String()
+    field_map = fields.Dict(allow_none=True)
+    template = fields.String(allow_none=True)
+    headers = fields.Method(
+        "dump_headers",
+        metadata={"type": "array", "description": "The headers' names; values never shown."},
+    )
+    timeout_ms = fields.Integer()
+    accepted_path = fields.String(allow_none=True)
+    accepted_pattern = fields.String(allow_none=True)
+    price_path = fields.String(allow_none=True)
+    price_pattern = fields.String(allow_none=True)
+    reason_path = fields.String(allow_none=True)
+    reason_pattern = fields.String(allow_none=True)
+    redirect_path = fields.String(allow_none=True)
+    redirect_pattern = fields.String(allow_none=True)
+    reference_path = fields.String(allow_none=True)
+    reference_pattern = fields.String(allow_none=True)
+    data_path = fields.String(allow_none=True)
+    required_fields = fields.List(fields.String(), allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+    def dump_headers(self, row) -> list[str]:
+        return partner_header_names(row)
 
 
 class LeadEligibilitySchema(Schema):

@@ -17,7 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
-pytest_plugins = ["tests.buyers"]  # the `buyer` fixture: a buyer's endpoint on loopback
+# `buyer`: a buyer's endpoint on loopback; `partner_api`: partners' and providers' APIs
+pytest_plugins = ["tests.buyers", "tests.partner_servers"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PG_URL = os.environ.get("SLUICE_TEST_DATABASE_URL")

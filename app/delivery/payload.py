@@ -130,6 +130,11 @@ def flatten_payload(payload: Mapping[str, Any], prefix: str = "") -> list[tuple[
     return pairs
 
 
+def compile_template(text: str) -> Any:
+    """Return a body template compiled in the sandbox (cached); BodyError if it does not."""
+    return _compile(text)
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(text: str) -> Any:
     try:

@@ -233,6 +233,13 @@ def _secret_overlap() -> None:
         migrate(*operations)
 
 
+def _partners() -> None:
+    # Issue 18: tenants' partners and enrichment providers (app/store/partners.py).
+    from app.store.models import Partner
+
+    database.create_tables([Partner], safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -249,6 +256,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (48, "withheld leads: monthly threshold and usage", _withheld_leads),
     (49, "lead imports and reverse auctions", _reverse_auctions),
     (50, "source secret overlap", _secret_overlap),
+    (51, "partners and enrichment providers", _partners),
 )
 
 

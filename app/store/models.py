@@ -486,6 +486,49 @@ class Auction(BaseModel):
         constraints = [pw.Check("fills >= 0 AND fills <= fills_wanted")]
 
 
+class Partner(BaseModel):
+    """A tenant's partner (another platform or buyer pinged and posted to) or enrichment
+    provider, named in rules by `name`; its headers (credentials) encrypted
+    (app/store/crypto.py)."""
+
+    tenant_id: int
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="partners", on_delete="CASCADE")
+    name = pw.CharField(max_length=64)  # a rules identifier, unique among the kept ones
+    kind = pw.CharField(max_length=12)  # partner | enrichment
+    ping_url = pw.TextField(null=True)  # a partner without one takes direct posts only
+    post_url = pw.TextField(null=True)  # a partner's
+    url = pw.TextField(null=True)  # a provider's
+    method = pw.CharField(max_length=8, default="POST")
+    body_format = pw.CharField(max_length=8, default="json")
+    field_map = pw.JSONField(dumps=json_text, null=True)  # {their name: our field | {value}}
+    template = pw.TextField(null=True)
+    headers_encrypted = pw.TextField(null=True)  # Fernet of a JSON object {name: value}
+    timeout_ms = pw.IntegerField(default=2000)
+    # How to read an answer: a JMESPath or a regular expression for each (app/delivery/partners.py).
+    accepted_path = pw.TextField(null=True)
+    accepted_pattern = pw.TextField(null=True)
+    price_path = pw.TextField(null=True)
+    price_pattern = pw.TextField(null=True)
+    reason_path = pw.TextField(null=True)
+    reason_pattern = pw.TextField(null=True)
+    redirect_path = pw.TextField(null=True)
+    redirect_pattern = pw.TextField(null=True)
+    reference_path = pw.TextField(null=True)
+    reference_pattern = pw.TextField(null=True)
+    data_path = pw.TextField(null=True)  # a provider's: the object to take (NULL: the answer)
+    required_fields = pw.JSONField(dumps=json_text, null=True)  # a provider's
+    removed_at = pw.DateTimeField(null=True)  # removed: kept for the timelines naming it
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+# A name is unique in its tenant among the partners not removed: rules name them by it.
+Partner.add_index(
+    Partner.index(Partner.tenant, Partner.name, unique=True, where=Partner.removed_at.is_null())
+)
+
+
 MODELS = (
     Tenant,
     Customer,
@@ -510,4 +553,5 @@ MODELS = (
     LeadImport,
     Auction,
     Job,
+    Partner,
 )

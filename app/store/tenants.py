@@ -27,6 +27,7 @@ _READ = {
     "rules.read",
     "webhooks.read",
     "deliveries.read",
+    "partners.read",
 }
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset(_READ),
@@ -39,7 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         | {"leads.review", "leads.delete", "leads.edit", "leads.import"}
         | {"leads.return", "leads.return_override", "leads.claim"}
         | {"sources.write", "customers.write", "wallets.deposit", "users.write"}
-        | {"webhooks.write", "deliveries.retry"}
+        | {"webhooks.write", "deliveries.retry", "partners.write"}
     ),
 }
 #: A customer's own users (the customer API): each acts for its customer alone, and every

@@ -64,6 +64,16 @@ def secrets_in_use(world, client, seed_lead, captured_logs, secret_key):
         headers=admin,
     )
     assert webhook.status_code == 201
+    partner = client.post(
+        "/api/admin/partners",
+        json={
+            "name": "leadco",
+            "post_url": "https://leadco.example/post",
+            "headers": {"Authorization": "Bearer sk_live_partner_header"},
+        },
+        headers=admin,
+    )
+    assert partner.status_code == 201
     user = client.post(
         "/api/admin/users", json={"email": "ana@acme.example", "role": "analyst"}, headers=admin
     )
@@ -82,6 +92,7 @@ def secrets_in_use(world, client, seed_lead, captured_logs, secret_key):
         "signing secret": destination.json["signing_secret"],
         "signing secret key": destination.json["signing_secret"][6:],
         "webhook header": "sk_live_webhook_header",
+        "partner header": "sk_live_partner_header",
         "webhook signing secret": webhook.json["signing_secret"],
         "webhook signing secret key": webhook.json["signing_secret"][6:],
     }
@@ -178,6 +189,7 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
         "posts": post.public_id,
         "sources": world.source.public_id,
         "rules": "1",
+        "partners": "leadco",
     }
     seen = 0
     for endpoint in admin_endpoints(app):

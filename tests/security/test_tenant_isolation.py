@@ -17,6 +17,7 @@ from app.store.customers import create_customer, find_customer
 from app.store.destinations import create_destination
 from app.store.jobs import create_job
 from app.store.models import Customer, Lead, Post, Source, WalletEntry
+from app.store.partners import create_partner
 from app.store.rules import push_rules
 from app.store.sources import create_token, token_id
 from app.store.tenants import create_customer_user, create_user
@@ -41,6 +42,7 @@ BODIES = {
     ("POST", "/api/admin/leads/<ref>/reclassify"): {"apply": True},
     ("POST", "/api/admin/customers/<ref>/users"): {"email": "new-buyer@beaver.example"},
     ("POST", "/api/admin/leads/<ref>/claim"): {"customer": "sunco"},  # B's own customer
+    ("PATCH", "/api/admin/partners/<ref>"): {"timeout_ms": 500},
 }
 
 
@@ -69,6 +71,15 @@ def tenants(make_world, seed_lead, db, secret_key):
         first.tenant,
         {"name": "Hooks", "kind": "http", "url": "https://a.example/", "events": ["lead.sold"]},
     )
+    partner = create_partner(
+        first.tenant,
+        {
+            "name": "aardvark_partner",
+            "kind": "partner",
+            "post_url": "https://partner.aardvark.example/post",
+            "headers": {"X-Api-Key": "sk_live_aardvark_partner"},
+        },
+    )
     lead = Lead.select().where(Lead.tenant == first.tenant).order_by(Lead.id).first()
     posts = list(Post.select().where(Post.tenant == first.tenant))
     delivery = delivery_row(destination, lead=lead, attempts=2)  # dead: B could replay it
@@ -96,6 +107,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         "destinations": [destination.public_id],
         "deliveries": [delivery.public_id],
         "leads": [lead.public_id, str(lead.uuid)],
+        "partners": [partner.public_id, partner.name],
         "posts": [post.public_id for post in posts],
         "sources": [first.source.public_id, first.source.api_key],
         "rules": ["2", "3"],
@@ -127,6 +139,8 @@ def tenants(make_world, seed_lead, db, secret_key):
         job.public_id,
         wanted.public_id,
         imported.id,
+        partner.public_id,
+        "sk_live_aardvark_partner",
     }
     return first, second, ids, markers
 

@@ -17,6 +17,7 @@ from app.services import (
     exports,
     leads,
     marketplace,
+    partners,
     posts,
     reprocess,
     returns,
@@ -42,6 +43,7 @@ SERVICE_MODULES = (
     exports,
     leads,
     marketplace,
+    partners,
     posts,
     reprocess,
     returns,
@@ -61,6 +63,8 @@ DST = "dst_00000000000000000000000000"
 WEBHOOK = {"url": "https://hooks.example/sluice", "events": ["lead.sold"]}
 WHK = "whk_00000000000000000000000000"
 MSG = "msg_00000000000000000000000000"
+PARTNER = {"name": "leadco", "post_url": "https://leadco.example/post"}
+PRT = "prt_00000000000000000000000000"
 CALLS = [
     (
         customers.add_customer_user,
@@ -305,6 +309,15 @@ CALLS = [
         "deliveries.retry",
         lambda a: deliveries.retry_deliveries(a, [MSG]),
     ),
+    (partners.list_partners, "partners.read", lambda a: partners.list_partners(a)),
+    (partners.show_partner, "partners.read", lambda a: partners.show_partner(a, PRT)),
+    (partners.add_partner, "partners.write", lambda a: partners.add_partner(a, PARTNER)),
+    (
+        partners.update_partner,
+        "partners.write",
+        lambda a: partners.update_partner(a, PRT, {"timeout_ms": 100}),
+    ),
+    (partners.remove_partner, "partners.write", lambda a: partners.remove_partner(a, PRT)),
 ]
 
 
