@@ -772,6 +772,19 @@ class CustomerMeSchema(Schema):
     active = fields.Boolean(
         metadata={"description": "False: the tenant paused your buying; you still see this."}
     )
+    return_window_days = fields.Integer(
+        metadata={"description": "Days after a sale you may return its lead."}
+    )
+    return_limit_percent = fields.Integer(
+        allow_none=True,
+        metadata={"description": "At most this percent of a month's leads; null: no limit."},
+    )
+    claims_per_day = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The most marketplace leads you may claim a UTC day; null: no limit."
+        },
+    )
     created_at = UtcDateTime()
 
 

@@ -1,7 +1,8 @@
 """A customer's own view (the customer API): its leads with their deliverable fields only,
-its wallet, its deliveries. Every function takes a customer's actor and answers for
-`actor.customer` alone: another customer's lead or delivery is not found, never refused,
-so that its existence does not leak.
+its wallet, its deliveries, its returns and the marketplace's leads it may claim. Every
+function takes a customer's actor and answers for `actor.customer` alone: another
+customer's lead or delivery is not found, never refused, so that its existence does not
+leak.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from app.delivery.payload import lead_payload
 from app.domain.errors import ForbiddenError, InvalidError, NotFoundError
 from app.domain.status import STATUSES
 from app.dsl.ruleset import RuleSet
+from app.services import marketplace, returns
 from app.services.actor import Actor
 from app.services.deliveries import REF, checked_filter
 from app.services.exports import LeadExport, lead_export
@@ -147,6 +149,36 @@ def buyer_views(actor: Actor, leads: list[Lead]) -> list[CustomerLead]:
     customer = own_customer(actor)
     ruleset = _ruleset(customer)
     return [_customer_lead(ruleset, lead) for lead in leads]
+
+
+def return_own_lead(actor: Actor, ref: str, *, reason: str, note: str | None) -> CustomerLead:
+    """Return a lead sold to the actor's customer, within its return policy (a customer never
+    overrides it); answer the lead as the buyer sees it, now `returned`."""
+    own_customer(actor)
+    returned = returns.return_lead(actor, ref, reason=reason, note=note)
+    return buyer_views(actor, [returned])[0]
+
+
+def own_return_reasons(actor: Actor) -> list[str]:
+    """Return the reasons a return of the actor's customer may give."""
+    own_customer(actor)
+    return returns.return_reasons(actor)
+
+
+def list_offers(
+    actor: Actor, *, category: str | None = None, limit: int = 50, offset: int = 0
+) -> list[marketplace.Offer]:
+    """Return the marketplace's leads the actor's customer may claim: price and teaser."""
+    own_customer(actor)
+    return marketplace.list_marketplace(actor, category=category, limit=limit, offset=offset)
+
+
+def claim_offer(actor: Actor, ref: str) -> CustomerLead:
+    """Claim a marketplace lead for the actor's customer (first claim wins); answer it as
+    the buyer sees it, now sold to it."""
+    own_customer(actor)
+    claimed = marketplace.claim_lead(actor, ref)
+    return buyer_views(actor, [claimed])[0]
 
 
 def _scoped(filters: LeadFilter, customer: Customer) -> LeadFilter:

@@ -74,8 +74,9 @@ def claim_lead(actor: Actor, ref: str, *, customer_ref: str | None = None) -> Le
     tenant = actor.acting_tenant()
     customer = _claimant(actor, customer_ref)
     lead = get_lead(tenant, ref)
-    if lead is None:
-        raise NotFoundError(f"no lead {ref!r}")
+    if lead is None or (actor.customer is not None and not _ever_offered(lead)):
+        # A customer knows the leads the marketplace showed it: any other is not found.
+        raise NotFoundError(f"no lead {ref!r} on the marketplace")
     _, ruleset = active_ruleset(tenant)
     if ruleset is None or lead.category not in ruleset.categories:
         # Its delivery sends the fields the active rules make deliverable.
@@ -93,6 +94,12 @@ def claim_lead(actor: Actor, ref: str, *, customer_ref: str | None = None) -> Le
     if actor.customer is None and actor.can("leads.read"):
         return show_lead(actor, lead.public_id)
     return Lead.get_by_id(lead.id)
+
+
+def _ever_offered(lead: Lead) -> bool:
+    """Tell whether the lead is, or was, on the marketplace (claimed since: a 409)."""
+    offered = lead.status == Status.MARKETPLACE or lead.offer_cents is not None
+    return offered and not lead.is_test and lead.deleted_at is None
 
 
 def _claimant(actor: Actor, customer_ref: str | None) -> Customer:

@@ -31,8 +31,10 @@ class Returned:
 
 
 def return_reasons(actor: Actor) -> list[str]:
-    """Return the reasons a return may give in the actor's tenant."""
-    actor.require("customers.read")
+    """Return the reasons a return may give in the actor's tenant (to a tenant's reader, or
+    to whoever may return a lead: a customer's own user too)."""
+    if not actor.can("leads.return"):
+        actor.require("customers.read")
     return store.return_reasons(actor.acting_tenant())
 
 

@@ -30,6 +30,9 @@ def test_me_shows_the_customer_and_its_balance(client, market):
         "name": "Sunco",
         "balance": 75.0,
         "active": True,
+        "return_window_days": 7,
+        "return_limit_percent": 15,
+        "claims_per_day": None,
         "created_at": response.json["created_at"],
     }
 

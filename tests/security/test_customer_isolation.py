@@ -7,8 +7,8 @@ names anything of theirs. Tokens are not interchangeable: a customer's opens no 
 endpoint, a tenant user's no customer endpoint. No answer of the customer API shows a
 field the rules do not mark deliverable.
 
-(When the marketplace's claim is added, it is the one endpoint where an unsold lead of
-the tenant is the customer's to act on: give it a value of its own below.)
+The marketplace's claim is the one endpoint where an unsold lead of the tenant is the
+customer's to act on: its values are B's and Beaver's sold leads, never on the marketplace.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def others(acme, beaver) -> tuple[dict[str, list[str]], set[str]]:
             acme.webhook_delivery.public_id,
             beaver_a.delivery.public_id,
         ],
+        "marketplace": [b.leads[0].public_id, beaver_a.leads[-1].public_id],
     }
     markers = {
         *(ref for refs in ids.values() for ref in refs),
@@ -73,8 +74,14 @@ def others(acme, beaver) -> tuple[dict[str, list[str]], set[str]]:
     return ids, markers
 
 
-def own_ids(buyer) -> dict[str, str]:
-    return {"leads": buyer.leads[-1].public_id, "deliveries": buyer.delivery.public_id}
+def own_ids(buyer, market=None) -> dict[str, str]:
+    ids = {"leads": buyer.leads[-1].public_id, "deliveries": buyer.delivery.public_id}
+    ids["marketplace"] = market.unsold.public_id if market is not None else "lead_none"
+    return ids
+
+
+#: A valid body of each endpoint that takes one: the request reaches the lead's look-up.
+BODIES = {("POST", "/api/customer/leads/<ref>/return"): {"reason": "Other"}}
 
 
 def assert_no_marker(response, markers, what):
@@ -94,7 +101,8 @@ def test_every_customer_endpoint_refuses_anothers_resources_as_not_found(app, cl
         count = max(len(refs) for refs in ids.values())
         for n in range(count):
             url = endpoint.url({segment: refs[n % len(refs)] for segment, refs in ids.items()})
-            response = client.open(url, method=endpoint.method, json={}, headers=acme.a.auth)
+            body = BODIES.get((endpoint.method, endpoint.rule), {})
+            response = client.open(url, method=endpoint.method, json=body, headers=acme.a.auth)
             assert response.status_code == 404, (url, endpoint.method, response.json)
             assert response.json["error"] == "not_found"
             # The message may echo what A sent, nothing more.
@@ -122,7 +130,10 @@ def test_lists_show_nothing_of_another_customer_or_tenant(app, client, markets):
             continue
         response = client.get(endpoint.rule, headers=acme.a.auth)
         assert response.status_code == 200, str(endpoint)
-        assert_no_marker(response, markers, str(endpoint))
+        shown = markers
+        if endpoint.rule == "/api/customer/marketplace":  # its offers are every buyer's
+            shown = markers - {acme.unsold.public_id}
+        assert_no_marker(response, shown, str(endpoint))
         listed += 1
     assert listed >= 5
     # Filters naming B's things find nothing.

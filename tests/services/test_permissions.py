@@ -63,6 +63,7 @@ DST = "dst_00000000000000000000000000"
 WEBHOOK = {"url": "https://hooks.example/sluice", "events": ["lead.sold"]}
 WHK = "whk_00000000000000000000000000"
 MSG = "msg_00000000000000000000000000"
+LEAD = "lead_00000000000000000000000000"
 PARTNER = {"name": "leadco", "post_url": "https://leadco.example/post"}
 PRT = "prt_00000000000000000000000000"
 CALLS = [
@@ -119,6 +120,18 @@ CALLS = [
         customer_portal.show_own_delivery,
         "customer.read",
         lambda a: customer_portal.show_own_delivery(a, MSG),
+    ),
+    (
+        customer_portal.return_own_lead,
+        "customer.read",
+        lambda a: customer_portal.return_own_lead(a, LEAD, reason="Other", note=None),
+    ),
+    (customer_portal.own_return_reasons, "customer.read", customer_portal.own_return_reasons),
+    (customer_portal.list_offers, "customer.read", customer_portal.list_offers),
+    (
+        customer_portal.claim_offer,
+        "customer.read",
+        lambda a: customer_portal.claim_offer(a, LEAD),
     ),
     (webhooks.list_webhooks, "webhooks.read", lambda a: webhooks.list_webhooks(a)),
     (webhooks.show_webhook, "webhooks.read", lambda a: webhooks.show_webhook(a, WHK)),

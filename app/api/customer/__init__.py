@@ -2,14 +2,14 @@
 
 Every view is `@customer_access` (app/api/auth.py: a customer user's token, `g.actor`
 acting for its customer) over one service function taking that actor. Adding an endpoint
-is a route on one of these blueprints (or a new module listed in `blueprints`):
+is a route on one of these blueprints (or a new module listed in `blueprints`), e.g.:
 
     @blp.route("/leads/<ref>/return", methods=["POST"])
     @customer_access
-    @blp.arguments(ReturnSchema)
+    @blp.arguments(CustomerReturnSchema)
     @blp.response(200, CustomerLeadSchema)
     def return_lead(args, ref: str):
-        return returns.return_lead(g.actor, ref, reason=args["reason"], note=args.get("note"))
+        return customer_portal.return_own_lead(g.actor, ref, reason=..., note=...)
 
 A lead answered to a customer is rendered with CustomerLeadSchema from a CustomerLead
 (deliverable fields only): a service answering Lead rows gets them from
@@ -23,6 +23,6 @@ from __future__ import annotations
 
 def blueprints() -> list:
     """Return the customer API's blueprints, to register through the OpenAPI-aware Api."""
-    from app.api.customer import account, deliveries, leads
+    from app.api.customer import account, deliveries, leads, marketplace
 
-    return [account.blp, leads.blp, deliveries.blp]
+    return [account.blp, leads.blp, marketplace.blp, deliveries.blp]

@@ -1,4 +1,4 @@
-"""/api/customer/leads: the leads sold to you, with their deliverable fields only."""
+"""/api/customer/leads: the leads sold to you, with their deliverable fields only; returns."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from marshmallow import Schema, fields, validate
 from app.api.auth import customer_access
 from app.api.schemas import PageSchema
 from app.domain.clock import naive
+from app.domain.returns import NOTE_CHARS
 from app.domain.status import STATUSES
-from app.schemas import CustomerLeadDetailSchema, CustomerLeadSchema
+from app.schemas import CustomerLeadDetailSchema, CustomerLeadSchema, ReturnReasonsSchema
 from app.services import customer_portal
 from app.services.leads import LeadFilter
 
@@ -96,3 +97,40 @@ def export_leads(args):
 def show_lead(ref: str):
     """Show a lead sold to you, with its deliveries to your destinations and their attempts."""
     return customer_portal.show_lead(g.actor, ref)
+
+
+class CustomerReturnSchema(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "One of the seller's return reasons, by its text (any case): "
+            "GET /api/customer/return-reasons lists them.",
+            "example": "Invalid phone",
+        },
+    )
+    note = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=NOTE_CHARS),
+        metadata={"description": "Free text kept with the return."},
+    )
+
+
+@blp.route("/return-reasons", methods=["GET"])
+@customer_access
+@blp.response(200, ReturnReasonsSchema)
+def return_reasons():
+    """List the reasons a return may give, in order."""
+    return {"reasons": customer_portal.own_return_reasons(g.actor)}
+
+
+@blp.route("/leads/<ref>/return", methods=["POST"])
+@customer_access
+@blp.arguments(CustomerReturnSchema)
+@blp.response(200, CustomerLeadSchema)
+def return_lead(args, ref: str):
+    """Return a lead sold to you, within your return policy: its price is credited to your
+    wallet and it becomes `returned` (you keep its data)."""
+    return customer_portal.return_own_lead(
+        g.actor, ref, reason=args["reason"], note=args.get("note")
+    )
