@@ -1,6 +1,6 @@
 """A tenant's monthly lead threshold: which leads count, in which month, and the withheld.
 
-What counts (docs/leads-withheld.md): an accepted lead that is not a test lead, when it is
+What counts (docs/leads.md, "Withheld leads"): an accepted lead that is not a test lead, when it is
 routed (at intake, or when released from `withheld`), whatever its outcome except
 `duplicate`; it counts once, in the calendar month (UTC) it was routed in. A lead over the
 threshold is stored `withheld`, counts nothing, and is routed when capacity frees.

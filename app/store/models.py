@@ -29,7 +29,7 @@ class Tenant(BaseModel):
     # The reasons a return may give (app/domain/returns.py); NULL: DEFAULT_REASONS.
     return_reasons = pw.JSONField(dumps=json_text, null=True)
     # The most leads routed in a calendar month (UTC), set by the operator; None: no limit.
-    # Leads over it are withheld (docs/leads-withheld.md).
+    # Leads over it are withheld (docs/leads.md, "Withheld leads").
     monthly_lead_threshold = pw.IntegerField(null=True)
 
 
