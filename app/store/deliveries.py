@@ -591,8 +591,20 @@ class Waker:
         return woken
 
     def close(self) -> None:
-        """Close the connection, releasing the worker's session lock (or the lock file)."""
+        """Close the connection, releasing the worker's session lock (or the lock file).
+
+        The lock is released explicitly first: a closed connection's server process lets
+        go of its locks only as it exits, a moment later, and until then another worker
+        would still see this one alive.
+        """
         if self.connection is not None:
+            try:
+                with self.connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", (WORKER_LOCK, self.worker_id)
+                    )
+            except psycopg2.Error:  # the connection is gone already: so is its lock
+                pass
             self.connection.close()
             self.connection = None
         if self.lock_file is not None:
