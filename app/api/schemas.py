@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from app.domain.returns import NOTE_CHARS as RETURN_NOTE_CHARS
 from app.domain.status import STATUSES
 
 
@@ -42,3 +43,22 @@ class LeadCreatedSchema(Schema):
     )
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     price = fields.Float(required=True, metadata={"example": 45.0})
+
+
+class ReturnRequestSchema(Schema):
+    """A return's reason and note, as a tenant or a buyer gives them."""
+
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "One of the tenant's return reasons, by its text (any case): "
+            "GET /api/admin/return-reasons (a buyer: /api/customer/return-reasons) lists them.",
+            "example": "Invalid phone",
+        },
+    )
+    note = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=RETURN_NOTE_CHARS),
+        metadata={"description": "Free text kept with the return."},
+    )

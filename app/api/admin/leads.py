@@ -11,11 +11,10 @@ from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.auth import require
-from app.api.schemas import PageSchema
+from app.api.schemas import PageSchema, ReturnRequestSchema
 from app.domain.clock import naive
 from app.domain.money import to_cents
 from app.domain.reprocess import START_STAGES
-from app.domain.returns import NOTE_CHARS as RETURN_NOTE_CHARS
 from app.domain.review import APPROVED, NOTE_CHARS, REJECTED
 from app.domain.status import STATUS_FILTERS
 from app.schemas import (
@@ -296,21 +295,7 @@ def review_many(args):
     return review.review_leads(g.actor, decision, refs, note=args.get("note"))
 
 
-class ReturnSchema(Schema):
-    reason = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200),
-        metadata={
-            "description": "One of the tenant's return reasons, by its text (any case): "
-            "GET /api/admin/return-reasons lists them.",
-            "example": "Invalid phone",
-        },
-    )
-    note = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=RETURN_NOTE_CHARS),
-        metadata={"description": "Free text kept with the return."},
-    )
+class ReturnSchema(ReturnRequestSchema):
     override = fields.Boolean(
         load_default=False,
         metadata={

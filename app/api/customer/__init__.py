@@ -6,7 +6,7 @@ is a route on one of these blueprints (or a new module listed in `blueprints`), 
 
     @blp.route("/leads/<ref>/return", methods=["POST"])
     @customer_access
-    @blp.arguments(CustomerReturnSchema)
+    @blp.arguments(ReturnRequestSchema)
     @blp.response(200, CustomerLeadSchema)
     def return_lead(args, ref: str):
         return customer_portal.return_own_lead(g.actor, ref, reason=..., note=...)

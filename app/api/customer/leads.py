@@ -9,9 +9,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.auth import customer_access
-from app.api.schemas import PageSchema
+from app.api.schemas import PageSchema, ReturnRequestSchema
 from app.domain.clock import naive
-from app.domain.returns import NOTE_CHARS
 from app.domain.status import STATUSES
 from app.schemas import CustomerLeadDetailSchema, CustomerLeadSchema, ReturnReasonsSchema
 from app.services import customer_portal
@@ -99,23 +98,6 @@ def show_lead(ref: str):
     return customer_portal.show_lead(g.actor, ref)
 
 
-class CustomerReturnSchema(Schema):
-    reason = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200),
-        metadata={
-            "description": "One of the seller's return reasons, by its text (any case): "
-            "GET /api/customer/return-reasons lists them.",
-            "example": "Invalid phone",
-        },
-    )
-    note = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=NOTE_CHARS),
-        metadata={"description": "Free text kept with the return."},
-    )
-
-
 @blp.route("/return-reasons", methods=["GET"])
 @customer_access
 @blp.response(200, ReturnReasonsSchema)
@@ -126,7 +108,7 @@ def return_reasons():
 
 @blp.route("/leads/<ref>/return", methods=["POST"])
 @customer_access
-@blp.arguments(CustomerReturnSchema)
+@blp.arguments(ReturnRequestSchema)
 @blp.response(200, CustomerLeadSchema)
 def return_lead(args, ref: str):
     """Return a lead sold to you, within your return policy: its price is credited to your
