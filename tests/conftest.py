@@ -290,3 +290,19 @@ def secret_key(monkeypatch):
     crypto.use_keys(key)
     yield key
     crypto.use_keys(None)
+
+
+@pytest.fixture
+def threads_server(app):
+    """Serve the app from a threaded WSGI server on a loopback port (a thread a request), for
+    the tests whose requests must really run at the same time (tests/http.py)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)

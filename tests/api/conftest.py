@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import urllib.error
-import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.http import send_together
 from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,43 +191,16 @@ def auto_rules():
 
 
 def _fire(url: str, requests: list[tuple[dict, bytes]]) -> list[tuple[int, dict, bytes]]:
-    """POST every (headers, body) at the same moment; return (status, headers, body) each."""
-    barrier = threading.Barrier(len(requests))
-
-    def send(item: tuple[dict, bytes]) -> tuple[int, dict, bytes]:
-        headers, body = item
-        request = urllib.request.Request(
-            url + "/api/leads", data=body, headers=headers, method="POST"
-        )
-        barrier.wait(timeout=30)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, dict(error.headers), error.read()
-
-    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        return list(pool.map(send, requests))
+    """POST every (headers, body) to the intake at the same moment; return (status, headers,
+    body) each."""
+    calls = [("POST", "/api/leads", headers, body) for headers, body in requests]
+    return [(a.status, a.headers, a.body) for a in send_together(url, calls)]
 
 
 @pytest.fixture
 def fire():
     """Return fire(url, [(headers, body), ...]): POSTs released together by a barrier."""
     return _fire
-
-
-@pytest.fixture
-def threads_server(app):
-    """Serve the app from a threaded WSGI server on a loopback port."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

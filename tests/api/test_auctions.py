@@ -4,11 +4,6 @@ fill them; a fill is sold once, at the auction's price, or kept and routed by th
 from __future__ import annotations
 
 import io
-import json
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -17,6 +12,7 @@ from app.domain.clock import utcnow
 from app.store.models import Auction, Customer, Delivery, Lead, Post, WalletEntry
 from tests.conftest import basic_auth
 from tests.delivery_rows import destination_row
+from tests.http import send_together
 
 HEADER = "first_name,phone,state,zip,kind\n"
 
@@ -347,40 +343,10 @@ def test_fills_count_against_the_sources_rate_limit(home, home_lead):
 # Concurrency: several sources fill at once; only PostgreSQL runs them truly in parallel.
 
 
-@pytest.fixture
-def server(app):
-    """Serve the app from a threaded WSGI server on a loopback port."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def fire(url: str, calls: list[tuple[dict, dict]]) -> list[int]:
-    """POST every (headers, body) at the same moment from its own thread; return statuses."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(call):
-        headers, body = call
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(body).encode(),
-            headers={**headers, "Content-Type": "application/json"},
-            method="POST",
-        )
-        barrier.wait(timeout=30)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(send, calls))
+    """POST every (headers, body) to the URL at the same moment; return the statuses."""
+    answers = send_together(url, [("POST", "", headers, body) for headers, body in calls])
+    return [answer.status for answer in answers]
 
 
 def sources(world, count: int) -> list[dict]:
@@ -393,7 +359,7 @@ def sources(world, count: int) -> list[dict]:
 
 @pytest.mark.parametrize("wanted, fillers", [(1, 6), (3, 10)])
 def test_concurrent_fillers_fill_exactly_the_fills_wanted(
-    home, home_lead, server, database_url, db, wanted, fillers
+    home, home_lead, threads_server, database_url, db, wanted, fillers
 ):
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite serializes every writer: the race needs PostgreSQL")
@@ -401,7 +367,7 @@ def test_concurrent_fillers_fill_exactly_the_fills_wanted(
     credentials = sources(home, fillers)
     db.close()
     calls = [(auth, home_lead(100 + n, kind="Solar")) for n, auth in enumerate(credentials)]
-    statuses = fire(f"{server}/api/auctions/{auction}/leads", calls)
+    statuses = fire(f"{threads_server}/api/auctions/{auction}/leads", calls)
     assert sorted(statuses) == [201] * wanted + [409] * (fillers - wanted)
     stored = Auction.get(Auction.public_id == auction)
     assert (stored.fills, stored.status) == (wanted, "filled")

@@ -3,12 +3,7 @@ an edit racing the sale of the same lead."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -20,6 +15,7 @@ from app.store.models import Customer, Delivery, Lead, LeadEvent, WalletEntry
 from app.store.tenants import create_user
 from tests.conftest import EXAMPLES
 from tests.delivery_rows import destination_row
+from tests.http import send_together
 
 BROKE = {"sunco": "0", "brightside": "0", "bargain": "0"}  # no bid can pay: the marketplace
 DISPOSABLE = "katy.berry@mailinator.com"  # the example rules' "Disposable email" audit
@@ -191,41 +187,10 @@ def test_malformed_edit_bodies_are_a_clean_4xx(broke, seed_lead, body):
     assert Lead.get(Lead.public_id == ref).data["city"] == "Paradise Bay"
 
 
-@pytest.fixture
-def server(app):
-    """Serve the app from a threaded WSGI server on a loopback port (a connection a request)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def fire(url: str, headers: dict[str, str], calls: list[tuple[str, str, dict]]) -> list[int]:
-    """Send every (method, path, body) at the same moment from its own thread; return the
-    statuses."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(call: tuple[str, str, dict]) -> int:
-        method, path, body = call
-        request = urllib.request.Request(
-            url + path,
-            data=json.dumps(body).encode(),
-            headers={**headers, "Content-Type": "application/json"},
-            method=method,
-        )
-        barrier.wait(timeout=30)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(send, calls))
+    """Send every (method, path, body) at the same moment; return the statuses."""
+    answers = send_together(url, [(m, path, headers, body) for m, path, body in calls])
+    return [answer.status for answer in answers]
 
 
 def assert_consistent(lead: Lead, statuses: list[int], city: str) -> None:
@@ -249,7 +214,7 @@ def assert_consistent(lead: Lead, statuses: list[int], city: str) -> None:
     assert WalletEntry.select().where(WalletEntry.lead == lead.id).count() == 1
 
 
-def test_an_edit_racing_an_approval_never_edits_a_sold_lead(world, server, seed_lead, db):
+def test_an_edit_racing_an_approval_never_edits_a_sold_lead(world, threads_server, seed_lead, db):
     if not is_postgresql():
         pytest.skip("SQLite runs one writer at a time: an edit cannot overlap an approval")
     for customer in Customer.select():
@@ -259,7 +224,7 @@ def test_an_edit_racing_an_approval_never_edits_a_sold_lead(world, server, seed_
         lead = {**seed_lead, "email": DISPOSABLE, "phone": f"555-125-{n:04d}", "zip": f"331{n:02d}"}
         ref = post(world, lead, "audit")
         statuses = fire(
-            server,
+            threads_server,
             world.admin,
             [
                 ("POST", f"/api/admin/leads/{ref}/approve", {}),
@@ -271,7 +236,9 @@ def test_an_edit_racing_an_approval_never_edits_a_sold_lead(world, server, seed_
     print("approval, edit:", sorted(seen))
 
 
-def test_an_edit_racing_a_reprocess_never_edits_a_sold_lead(make_world, server, seed_lead, db):
+def test_an_edit_racing_a_reprocess_never_edits_a_sold_lead(
+    make_world, threads_server, seed_lead, db
+):
     if not is_postgresql():
         pytest.skip("SQLite runs one writer at a time: an edit cannot overlap a reprocess")
     files = read_rule_files(str(EXAMPLES / "solar"))
@@ -289,7 +256,7 @@ def test_an_edit_racing_a_reprocess_never_edits_a_sold_lead(make_world, server, 
     seen = set()
     for n, ref in enumerate(refs):
         statuses = fire(
-            server,
+            threads_server,
             world.admin,
             [
                 ("POST", f"/api/admin/leads/{ref}/reprocess", {}),

@@ -3,16 +3,11 @@ simultaneous returns, and a return racing a sale for a bid's last cap unit."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from app.store.models import BidCounter, Customer, Lead, LeadEvent, WalletEntry
 from app.store.tenants import create_user
+from tests.http import send_together
 from tests.services.test_returns import RULES
 
 
@@ -165,50 +160,19 @@ def test_a_bulk_return_answers_each_lead(shop, client):
     ]
 
 
-@pytest.fixture
-def server(app):
-    """Serve the app from a threaded WSGI server on a loopback port (a connection a request)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def fire(url: str, calls: list[tuple[str, dict, dict]]) -> list[tuple[int, dict]]:
-    """POST every (path, headers, body) at the same moment from its own thread; return the
-    statuses and bodies."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(call: tuple[str, dict, dict]) -> tuple[int, dict]:
-        path, headers, body = call
-        request = urllib.request.Request(
-            url + path,
-            data=json.dumps(body).encode(),
-            headers={**headers, "Content-Type": "application/json"},
-            method="POST",
-        )
-        barrier.wait(timeout=30)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(send, calls))
+    """POST every (path, headers, body) at the same moment; return (status, json) each."""
+    answers = send_together(url, [("POST", path, h, body) for path, h, body in calls])
+    return [(answer.status, answer.json) for answer in answers]
 
 
-def test_simultaneous_returns_of_a_lead_credit_it_once(shop, server, db, database_url):
+def test_simultaneous_returns_of_a_lead_credit_it_once(shop, threads_server, db, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("a race needs PostgreSQL's row locks (SQLite runs one writer at a time)")
     for n in range(3):
         ref = sell(shop, 10 + n, "Roof")["lead_public_id"]
         path = f"/api/admin/leads/{ref}/return"
-        answers = fire(server, [(path, shop.admin, {"reason": "Other"})] * 4)
+        answers = fire(threads_server, [(path, shop.admin, {"reason": "Other"})] * 4)
         assert sorted(status for status, _ in answers) == [200, 409, 409, 409], answers
         lead = Lead.get(Lead.public_id == ref)
         assert lead.status == "returned"
@@ -223,7 +187,7 @@ def test_simultaneous_returns_of_a_lead_credit_it_once(shop, server, db, databas
 
 
 def test_a_return_racing_a_sale_for_the_last_cap_unit_never_overruns(
-    shop, server, db, database_url
+    shop, threads_server, db, database_url
 ):
     if not database_url.startswith("postgresql"):
         pytest.skip("a race needs PostgreSQL's row locks (SQLite runs one writer at a time)")
@@ -237,7 +201,7 @@ def test_a_return_racing_a_sale_for_the_last_cap_unit_never_overruns(
         (held,) = sold
         body = {"first_name": "Katy", "phone": f"555-402-{n:04d}", "state": "FL", "zip": "33139"}
         answers = fire(
-            server,
+            threads_server,
             [
                 (f"/api/admin/leads/{held.public_id}/return", shop.admin, {"reason": "Other"}),
                 ("/api/leads", shop.auth, {**body, "kind": "Solar"}),
@@ -250,14 +214,14 @@ def test_a_return_racing_a_sale_for_the_last_cap_unit_never_overruns(
         assert counted.spent_cents == 2500 * taken
 
 
-def test_simultaneous_returns_keep_the_monthly_limit(shop, server, db, database_url):
+def test_simultaneous_returns_keep_the_monthly_limit(shop, threads_server, db, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("a race needs PostgreSQL's row locks (SQLite runs one writer at a time)")
     Customer.update(return_limit_percent=10).where(Customer.slug == "gamma").execute()
     refs = [sell(shop, 200 + n, "Roof")["lead_public_id"] for n in range(10)]  # 10% of 10: 1
     for pair in (refs[:2], refs[2:4]):
         answers = fire(
-            server,
+            threads_server,
             [(f"/api/admin/leads/{ref}/return", shop.admin, {"reason": "Other"}) for ref in pair],
         )
         statuses = sorted(status for status, _ in answers)

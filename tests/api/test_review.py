@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from app.store.models import Customer, Delivery, Lead, LeadEvent, WalletEntry
 from tests.delivery_rows import destination_row
+from tests.http import send_together
 
 DISPOSABLE = "katy.berry@mailinator.com"  # the example rules' "Disposable email" audit
 
@@ -89,49 +84,19 @@ def test_bulk_review_refuses_all_or_reviews_each(world, client, held, seed_lead)
     assert done.json == [{"id": first, "status": "duplicate", "error": None}]
 
 
-@pytest.fixture
-def server(app):
-    """Serve the app from a threaded WSGI server on a loopback port (a connection a request)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def fire(url: str, headers: dict[str, str], calls: list[tuple[str, dict]]) -> list[int]:
-    """POST every (path, body) at the same moment from its own thread; return the statuses."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(call: tuple[str, dict]) -> int:
-        path, body = call
-        request = urllib.request.Request(
-            url + path,
-            data=json.dumps(body).encode(),
-            headers={**headers, "Content-Type": "application/json"},
-            method="POST",
-        )
-        barrier.wait(timeout=30)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(send, calls))
+    """POST every (path, body) at the same moment; return the statuses."""
+    answers = send_together(url, [("POST", path, headers, body) for path, body in calls])
+    return [answer.status for answer in answers]
 
 
-def test_simultaneous_approvals_sell_the_lead_once(world, server, held, db):
+def test_simultaneous_approvals_sell_the_lead_once(world, threads_server, held, db):
     for customer in Customer.select():
         destination_row(world.tenant, customer)
     refs = [held(phone=f"555-123-{n:04d}", zip=f"331{n:02d}") for n in range(3)]
     for ref in refs:
         path = f"/api/admin/leads/{ref}/approve"
-        statuses = fire(server, world.admin, [(path, {})] * 4)
+        statuses = fire(threads_server, world.admin, [(path, {})] * 4)
         assert sorted(statuses) == [200, 409, 409, 409]
         lead = Lead.get(Lead.public_id == ref)
         assert lead.status == "assigned"
@@ -143,11 +108,11 @@ def test_simultaneous_approvals_sell_the_lead_once(world, server, held, db):
         assert approvals.count() == 1
 
 
-def test_an_approval_and_a_rejection_at_once_do_one_or_the_other(world, server, held, db):
+def test_an_approval_and_a_rejection_at_once_do_one_or_the_other(world, threads_server, held, db):
     for n in range(3):
         ref = held(phone=f"555-124-{n:04d}", zip=f"331{n:02d}")
         statuses = fire(
-            server,
+            threads_server,
             world.admin,
             [
                 (f"/api/admin/leads/{ref}/approve", {}),

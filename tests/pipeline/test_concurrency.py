@@ -8,12 +8,7 @@ SQLite, the BEGIN IMMEDIATE write lock.
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +16,7 @@ import pytest
 
 from app.domain.clock import utcnow
 from app.store.models import BidCounter, Customer, DedupeKey, Lead, WalletEntry
+from tests.http import send_together
 from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,38 +24,9 @@ REQUESTS = 12
 
 
 def fire(url: str, headers: dict[str, str], bodies: list[dict]) -> list[tuple[int, dict]]:
-    """POST every body at the same moment from its own thread; return (status, json) each."""
-    barrier = threading.Barrier(len(bodies))
-
-    def send(body: dict) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            url + "/api/leads",
-            data=json.dumps(body).encode(),
-            headers={**headers, "Content-Type": "application/json"},
-            method="POST",
-        )
-        barrier.wait(timeout=30)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(send, bodies))
-
-
-@pytest.fixture
-def threads_server(app):
-    """Serve the app from a threaded WSGI server on a loopback port."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    """POST every lead at the same moment; return (status, json) each."""
+    answers = send_together(url, [("POST", "/api/leads", headers, body) for body in bodies])
+    return [(answer.status, answer.json) for answer in answers]
 
 
 @pytest.fixture
