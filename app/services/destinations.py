@@ -20,6 +20,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.domain.errors import InvalidError
+from app.domain.headers import checked_headers
 from app.services.actor import Actor
 from app.store import customers
 from app.store import destinations as store
@@ -33,7 +34,6 @@ RESERVED_HEADERS = frozenset(
     {"host", "content-length", "content-type", "transfer-encoding", "connection"}
     | {"webhook-id", "webhook-timestamp", "webhook-signature", "sluice-event"}
 )
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 #: The settings a caller may give (`active` and `paused_reason` only when changing).
 SETTINGS = (
     "name",
@@ -202,20 +202,7 @@ def _check_http(values: dict[str, Any], out: dict[str, Any], refuse: Any) -> Non
     out["method"] = method
     if values.get("body_format") not in BODY_FORMATS:
         refuse("body_format", f"one of {', '.join(BODY_FORMATS)}")
-    headers = values.get("headers") or {}
-    if not isinstance(headers, dict) or len(headers) > 50:
-        refuse("headers", "at most 50 headers, name: value")
-        headers = {}
-    for header, value in headers.items():
-        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
-            refuse("headers", f"{str(header)[:40]!r} is not a header name")
-        elif header.lower() in RESERVED_HEADERS:
-            refuse("headers", f"{header} is set by Sluice itself")
-        elif not isinstance(value, str) or len(value) > 4000:
-            refuse("headers", f"{header}: a text value of at most 4000 characters")
-        elif any(c in value for c in "\r\n\0"):
-            refuse("headers", f"{header}: a value may not hold a line break")
-    out["headers"] = dict(headers)
+    out["headers"] = checked_headers(values.get("headers"), RESERVED_HEADERS, refuse)
     template = values.get("template")
     if template is not None and template != "":
         problem = check_template(template) if isinstance(template, str) else "text expected"

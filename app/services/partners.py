@@ -12,8 +12,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.delivery.partners import path_problem, pattern_problem, template_problem
+from app.delivery.partners import (
+    RESERVED_HEADERS,
+    path_problem,
+    pattern_problem,
+    template_problem,
+)
 from app.domain.errors import InvalidError
+from app.domain.headers import checked_headers
 from app.domain.partners import ANSWER_PARTS, DEFAULT_ADDRESS_FIELDS, KINDS, REFERENCE_SOURCE
 from app.services.actor import Actor
 from app.store import partners as store
@@ -24,10 +30,6 @@ METHODS = ("POST", "PUT", "GET")
 BODY_FORMATS = ("json", "form")
 #: The rules language's identifiers (grammar/sluice.lark NAME), at most 64 characters.
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
-_RESERVED_HEADERS = frozenset(
-    {"host", "content-length", "content-type", "transfer-encoding", "connection"}
-)
 RULE_SETTINGS = tuple(f"{part}_{how}" for part in ANSWER_PARTS for how in ("path", "pattern"))
 #: The settings a caller may give.
 SETTINGS = (
@@ -147,7 +149,7 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     out["method"] = method
     if values.get("body_format") not in BODY_FORMATS:
         refuse("body_format", _one_of(BODY_FORMATS))
-    out["headers"] = _checked_headers(values.get("headers"), refuse)
+    out["headers"] = checked_headers(values.get("headers"), RESERVED_HEADERS, refuse)
     _check_shape(values, out, refuse)
     timeout = values.get("timeout_ms")
     if type(timeout) is not int or not 50 <= timeout <= 30000:
@@ -228,25 +230,6 @@ def _check_enrichment(values: dict[str, Any], out: dict[str, Any], refuse: Any) 
         refuse("required_fields", "a list of at most 50 field names")
     else:
         out["required_fields"] = list(required)
-
-
-def _checked_headers(headers: Any, refuse: Any) -> dict[str, str]:
-    headers = headers or {}
-    if not isinstance(headers, dict) or len(headers) > 50:
-        refuse("headers", "at most 50 headers, name: value")
-        return {}
-    for header, value in headers.items():
-        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
-            refuse("headers", f"{str(header)[:40]!r} is not a header name")
-        elif header.lower() in _RESERVED_HEADERS:
-            refuse("headers", f"{header} is set by Sluice itself")
-        elif not isinstance(value, str) or len(value) > 4000:
-            refuse("headers", f"{header}: a text value of at most 4000 characters")
-        elif any(c in value for c in "\r\n\0"):
-            refuse("headers", f"{header}: a value may not hold a line break")
-        elif not value.isascii() or not value.isprintable():
-            refuse("headers", f"{header}: a value is printable ASCII text")
-    return dict(headers)
 
 
 def _url_problem(url: Any) -> str | None:

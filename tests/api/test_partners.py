@@ -8,11 +8,9 @@ import pytest
 
 from app.store.models import Partner
 from app.store.tenants import create_user
-from tests.api import test_returns
-from tests.api.test_returns import fire
+from tests.http import send_together
 
 BASE = "/api/admin/partners"
-server = test_returns.server  # the app on a threaded server on loopback (a fixture)
 KEY = "sk_live_partner_0123456789"
 LEADCO = {
     "name": "leadco",
@@ -139,11 +137,12 @@ def test_a_viewer_reads_but_does_not_write(client, world, admin):
     assert client.delete(f"{BASE}/leadco", headers=bearer(token)).status_code == 403
 
 
-def test_simultaneous_adds_of_one_name_make_one_partner(admin, server, db, database_url):
+def test_simultaneous_adds_of_one_name_make_one_partner(admin, threads_server, db, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("a race needs PostgreSQL's concurrent writers (SQLite runs one at a time)")
     for n in range(3):
         body = {**LEADCO, "name": f"leadco_{n}"}
-        answers = fire(server, [(BASE, admin, body)] * 4)
+        sent = send_together(threads_server, [("POST", BASE, admin, body)] * 4)
+        answers = [(answer.status, answer.json) for answer in sent]
         assert sorted(status for status, _ in answers) == [201, 409, 409, 409], answers
         assert Partner.select().where(Partner.name == f"leadco_{n}").count() == 1

@@ -62,7 +62,11 @@ def test_every_wrong_setting_is_refused_by_field(admin):
                 "url": "ftp://files.example/x",
                 "method": "GET",
                 "body_format": "xml",
-                "headers": {"Host": "evil.example", "X-Ok": "a\r\nInjected: 1"},
+                "headers": {
+                    "Host": "evil.example",
+                    "X-Ok": "a\r\nInjected: 1",
+                    "X-Key": "caf\u00e9",  # no HTTP client sends it as it is: refused
+                },
                 "template": '{"a": 1,\n "b": {{ lead.zip }\n}',
                 "success_pattern": "(unclosed",
                 "retry_schedule": [5, 0, -1],
@@ -80,7 +84,7 @@ def test_every_wrong_setting_is_refused_by_field(admin):
     }
     assert errors["template"][0].startswith("line 2: ")
     assert "missing )" in errors["success_pattern"][0]
-    assert len(errors["headers"]) == 2
+    assert len(errors["headers"]) == 3
 
 
 def test_a_template_error_names_its_line(admin):
