@@ -21,17 +21,16 @@ from app.domain.editing import (
     edit_refusal,
     reclassify_message,
 )
-from app.domain.errors import ConflictError, InvalidError, NotFoundError, UnavailableError
+from app.domain.errors import ConflictError, InvalidError, UnavailableError
 from app.dsl.fieldtypes import is_blank
 from app.dsl.ruleset import RuleSet
 from app.pipeline.lead import build_lead
 from app.pipeline.routing import classify_lead
 from app.pipeline.validation import INVALID, lead_fields, validate_lead
 from app.services.actor import Actor
-from app.services.leads import show_lead
+from app.services.leads import find_lead, show_lead
 from app.services.routio import ROUTIO_REQUIRED
 from app.store.editing import Entry, LeadChange, Locked, change_lead
-from app.store.leads import get_lead
 from app.store.models import Lead, Tenant
 from app.store.rules import active_ruleset
 from app.store.storable import unstorable
@@ -62,7 +61,7 @@ def edit_lead(actor: Actor, ref: str, changes: Mapping[str, object]) -> EditResu
     """
     actor.require("leads.edit")
     tenant = actor.acting_tenant()
-    lead = _lead(tenant, ref)
+    lead = find_lead(tenant, ref)
     refusal = edit_refusal(lead.public_id, lead.status, lead.deleted_at is not None)
     if refusal is not None:
         raise refusal
@@ -106,7 +105,7 @@ def reclassify_lead(actor: Actor, ref: str, *, apply: bool) -> Reclassification:
     """
     actor.require("leads.edit" if apply else "leads.explain")
     tenant = actor.acting_tenant()
-    lead = _lead(tenant, ref)
+    lead = find_lead(tenant, ref)
     if lead.deleted_at is not None:
         raise ConflictError(f"lead {lead.public_id} was deleted: it has no data to classify")
     if apply:
@@ -218,10 +217,3 @@ def _rules(tenant: Tenant, lead: Lead) -> RuleSet:
         raise UnavailableError(f"category {lead.category!r} has no active rules")
     found: RuleSet = ruleset
     return found
-
-
-def _lead(tenant: Tenant, ref: str) -> Lead:
-    lead = get_lead(tenant, ref)
-    if lead is None:
-        raise NotFoundError(f"no lead {ref!r}")
-    return lead

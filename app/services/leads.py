@@ -46,7 +46,7 @@ def show_lead(actor: Actor, ref: str) -> Lead:
     """Return a lead with its timeline (`lead.timeline`), its audit review (`lead.review`)
     and, to a role that may read them, its deliveries (`lead.delivery_list`)."""
     actor.require("leads.read")
-    lead = _lead(actor.acting_tenant(), ref)
+    lead = find_lead(actor.acting_tenant(), ref)
     lead.timeline = lead_events(lead)
     reviews = [review_of(event) for event in lead.timeline if is_review(event)]
     lead.review = reviews[-1] if reviews else None
@@ -57,7 +57,7 @@ def show_lead(actor: Actor, ref: str) -> Lead:
 def explain_lead(actor: Actor, ref: str) -> dict[str, Any]:
     """Return why a stored lead went where it went: rules, clauses, dedupe, every bid."""
     actor.require("leads.explain")
-    return explain_stored_lead(_lead(actor.acting_tenant(), ref))
+    return explain_stored_lead(find_lead(actor.acting_tenant(), ref))
 
 
 def find_leads_by_rule(
@@ -126,7 +126,8 @@ def _with_reviews(found: list[Lead]) -> list[Lead]:
     return found
 
 
-def _lead(tenant: Tenant, ref: str) -> Lead:
+def find_lead(tenant: Tenant, ref: str) -> Lead:
+    """Return the tenant's lead with this public id or UUID (NotFoundError otherwise)."""
     lead = get_lead(tenant, ref)
     if lead is None:
         raise NotFoundError(f"no lead {ref!r}")
