@@ -148,8 +148,9 @@ def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decisio
         if event is None:
             return Outbox(None, None)
         customer = decision.customer
+        values = decision.altered if decision.altered is not None else lead.data
         data = lead_event_data(
-            lead.data,
+            values,
             public_id=lead.public_id,
             status=decision.status,
             category=lead.category,
@@ -166,7 +167,7 @@ def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decisio
         sold = lead_payload(
             ruleset,
             lead.category,
-            lead.data,
+            values,
             public_id=lead.public_id,
             lead_type=decision.lead_type,
             price_cents=decision.price_cents,

@@ -198,7 +198,7 @@ def route_stored_lead(
         return _save_routing(lead, routed, commit=commit)
 
     try:
-        return _decide_and_save(
+        decision = _decide_and_save(
             lead.tenant_id,
             needs,
             decide,
@@ -214,6 +214,9 @@ def route_stored_lead(
         if refused is None:
             raise
         raise refused from None
+    if decision.altered is not None:
+        lead.data = decision.altered  # as stored
+    return decision
 
 
 def _decide_and_save(
@@ -256,7 +259,15 @@ def _save_routing(lead: Lead, routed: Routed, *, commit: bool = False) -> bool:
     commits.
     """
     decision, sale = routed.decision, routed.sale(lead)
-    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead.id])]
+    if decision.altered is None:
+        update = (f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead.id])
+    else:  # an alter stage changed the data: stored with the outcome, in the same statement
+        placeholder, data = json_param(decision.altered)
+        update = (
+            f"UPDATE lead SET {_ROUTED_SET}, data = {placeholder} WHERE id = %s",
+            [*routed.values(), data, lead.id],
+        )
+    statements = [update]
     if decision.steps:
         statements.append(_timeline_statement(lead.id, decision.steps))
     if decision.record_keys:
@@ -321,8 +332,27 @@ def _save_new_lead(
     """Insert a post and its lead, routed, with its timeline (`events`, then the decision's
     steps), dedupe record and sale; end the caller's transaction as `_save_routing` does.
 
-    False if the sale lost its race: the caller must roll back (nothing was written).
+    The lead is inserted with the data its decision's alter stages left (`altered`), in the
+    same statement; its data is put back when nothing was written (a decision taken again
+    starts from the data received). False if the sale lost its race: the caller must roll
+    back (nothing was written).
     """
+    received = lead.data
+    if routed.decision.altered is not None:
+        lead.data = routed.decision.altered
+    saved = False
+    try:
+        saved = _insert_new_lead(post, lead, events, routed, commit=commit)
+    finally:
+        if not saved:
+            lead.data = received
+    return saved
+
+
+def _insert_new_lead(
+    post: Post, lead: Lead, events: list[tuple], routed: Routed, *, commit: bool = False
+) -> bool:
+    """Insert a post and its lead as `_save_new_lead` says; False if the sale lost its race."""
     decision = routed.decision
     for name, value in zip(_ROUTED, routed.values(), strict=True):
         setattr(lead, name, value)
