@@ -27,8 +27,8 @@ def erase_leads(
     In one transaction, the leads' rows locked (in id order) first: each lead's data and
     partner id, its post's payload and headers and its deliveries' payloads are emptied;
     its deliveries that could still go out (pending, or dead and so replayable) are
-    canceled; its dedupe keys forget it; its edits' timeline entries lose the values they
-    kept; a `deleted` entry saying who goes on its timeline;
+    canceled; its dedupe keys forget it; its edits' and alter stages' timeline entries lose
+    the values they kept; a `deleted` entry saying who goes on its timeline;
     then `then(erased ids)` runs (the analysis projection's rows). A lead deleted already
     is left as it is, so deleting again changes nothing.
     """
