@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from app.analysis.projection import reproject
 from app.delivery.payload import lead_event_data, lead_payload
 from app.domain.clock import naive
 from app.domain.delivery import OUTCOME_EVENTS, Outbox, event_body
@@ -131,6 +132,7 @@ def reroute_lead(
         at=naive(now),
         announce=_announcer(lead, ruleset, now),
         quota=quota,
+        altered=lambda: reproject(lead.tenant_id, [lead.id]),
     )
 
 

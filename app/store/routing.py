@@ -184,6 +184,7 @@ def route_stored_lead(
     at: datetime,
     announce: Announce | None = None,
     quota: Quota | None = None,
+    altered: Callable[[], None] | None = None,
 ) -> Decision:
     """Decide a stored lead again and store its new outcome, charge and timeline in one
     transaction.
@@ -191,11 +192,18 @@ def route_stored_lead(
     The lead must have one of `statuses`, checked under its row lock (else ConflictError).
     Either everything commits or nothing does and the exception propagates, leaving the
     lead as it was. With a `quota`, a decision that counts takes a unit of the month or
-    nothing is written and OverThreshold is raised.
+    nothing is written and OverThreshold is raised. When the decision altered the lead's
+    data, `altered()` runs after the writes, in the same transaction (the analysis
+    projection's row).
     """
 
     def save(routed: Routed, commit: bool) -> bool:
-        return _save_routing(lead, routed, commit=commit)
+        if routed.decision.altered is None or altered is None:
+            return _save_routing(lead, routed, commit=commit)
+        saved = _save_routing(lead, routed, commit=False)  # the caller's block commits
+        if saved:
+            altered()
+        return saved
 
     try:
         decision = _decide_and_save(

@@ -66,7 +66,8 @@ def test_a_missing_value_changes_nothing(make_world):
     # The state is altered; the score is missing, so `score + 40` is missing: left as is.
     assert decision.altered == {"phone": "+15553010002", "state": "TX"}
     assert decision.status == "unassigned"  # `score >= 50` is false on a missing score
-    event = LeadEvent.get(LeadEvent.lead == lead.id, LeadEvent.kind == "altered")
+    stored = Lead.get(Lead.public_id == lead.public_id)  # PostgreSQL: no id read back
+    event = LeadEvent.get(LeadEvent.lead == stored.id, LeadEvent.kind == "altered")
     assert [line["result"] for line in event.details["lines"]] == ["applied", "missing"]
 
 
@@ -107,6 +108,27 @@ def test_deleting_a_lead_erases_the_values_its_alter_stage_kept(make_world):
     version, ruleset = active_ruleset(world.tenant)
     post, lead = submission(world, "req-5", {"phone": "+15553010005", "state": "OK", "score": 20})
     take_new_lead(post, lead, version, ruleset, now=NOW)
-    erase_leads([lead.id], "admin@example.test", NOW.replace(tzinfo=None))
-    event = LeadEvent.get(LeadEvent.lead == lead.id, LeadEvent.kind == "altered")
+    stored = Lead.get(Lead.public_id == lead.public_id)
+    erase_leads([stored.id], "admin@example.test", NOW.replace(tzinfo=None))
+    event = LeadEvent.get(LeadEvent.lead == stored.id, LeadEvent.kind == "altered")
     assert event.details is None and event.message == "Altered state, score."
+
+
+def test_counts_through_the_projection_see_a_stored_lead_altered(make_world):
+    from app.analysis import leadsql
+    from app.dsl import parse_condition
+    from app.store.listing import LeadFilter
+
+    world = make_world(RULES, {"acme": "1000"})
+    version, ruleset = active_ruleset(world.tenant)
+    post, lead = submission(world, "req-6", {"phone": "+15553010006", "state": "OK", "score": 20})
+    keep_failed_submission(post, lead, [], "RuntimeError: down", "req-6")
+    fields = {"state": "us_state", "score": "integer"}
+    condition = leadsql.where_sql(
+        parse_condition('state == "TX"', fields), fields, leadsql.dialect()
+    )
+    window = leadsql.Window(world.tenant.id, LeadFilter())
+    assert window.count([("home", condition)], projection=True) == (1, [0])  # PostgreSQL: projected
+    reroute_lead(lead, version, ruleset, now=NOW)
+    database.connect(reuse_if_open=True)
+    assert window.count([("home", condition)], projection=True) == (1, [1])
