@@ -1,6 +1,7 @@
 """POST /api/leads with a plan whose `stage alter` changes the lead before bidding."""
 
 from app.analysis.explain import explain_stored_lead
+from app.commands.analysis import render_lead_explanation
 from app.store.models import Customer, Delivery, Lead, LeadEvent
 from tests.delivery_rows import destination_row
 
@@ -90,3 +91,6 @@ def test_explain_lead_explains_on_the_data_routing_read(make_world):
     assert [line["result"] for line in lines] == ["applied", "applied", "applied"]
     (stage,) = explanation["bidding"]
     assert stage["winner"] == "texas"
+    text = render_lead_explanation(explanation)
+    assert "alter stage 1 (as recorded):" in text
+    assert '✓ line 14: set state: "FL" -> "TX"' in text
