@@ -505,6 +505,22 @@ class Checker:
         if line.condition is not None:
             checker.check_condition(line.condition)
         self.diagnostics.extend(checker.diagnostics)
+        if checker.diagnostics:
+            return
+        if line.value == ast.FieldRef(line.target.value):
+            self.warning(
+                line.target,
+                "set-never-applies",
+                f"`set {line.target.value} = {line.target.value}` never changes the lead",
+                "remove the line",
+            )
+        elif line.condition is not None and _never_true(line.condition):
+            self.warning(
+                line.condition,
+                "set-never-applies",
+                f"the `set {line.target.value}` line never applies: its condition is always false",
+                "remove the line, or correct its condition",
+            )
 
     def check_bidding_stage(self, stage: ast.StageDecl, category: str) -> None:
         names = [arg for arg in stage.args if isinstance(arg, ast.Name)]
@@ -690,6 +706,12 @@ def _minutes(text: str) -> int | None:
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
         return None
     return hours * 60 + minutes
+
+
+def _never_true(node: ast.Node) -> bool:
+    """Tell whether a condition is false whatever the lead (it reads no field)."""
+    refs = (ast.FieldRef, ast.MetaRef)
+    return not any(isinstance(n, refs) for n in ast.walk(node)) and not evaluate(node, {})
 
 
 def _always_true(node: ast.Node | None) -> bool:
