@@ -2,7 +2,9 @@
 
 Lead types, audits and dedupe keys are evaluated again, on the stored data, with the rule
 set version that routed the lead (the rules are pure: the same data gives the same
-verdicts). What depended on the moment (the dedupe history, schedules, caps, budgets,
+verdicts). The stored data is what the plan's alter stages left: the values they replaced
+are on the timeline, so the data the routing read is the stored data with them put back.
+What depended on the moment (the dedupe history, schedules, caps, budgets,
 wallets, the other bids) is read from the lead's timeline, where routing recorded it.
 """
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from app.domain.clock import aware
 from app.domain.review import APPROVED, REVIEW_KINDS
+from app.domain.routing import ALTERED
 from app.domain.status import Status
 from app.dsl.fieldtypes import format_datetime
 from app.pipeline.lead import lead_from_row
@@ -54,6 +57,10 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
         result["note"] = f"Rule set version {version.number} has no category {lead.category!r}."
         return result
     data = lead_from_row(lead, source.name)
+    alters = _last_routing_alters(events)
+    if alters:
+        data = {**_as_read(lead.data, alters), **{k: v for k, v in data.items() if k[:1] == "@"}}
+        result["alter"] = [event.details.get("lines", []) for event in alters]
     trace = ruleset.explain(data, lead.category)
     result["lead_types"] = trace["lead_types"]
     result["audits"] = trace["audits"]
@@ -72,6 +79,28 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
     if lead.is_test:
         result["note"] = "A test lead: its outcome comes from its zip, no bid was run."
     return result
+
+
+def _last_routing_alters(events: list[LeadEvent]) -> list[LeadEvent]:
+    """Return the alter stages' timeline entries of the lead's last routing (with details:
+    a deleted lead's were erased)."""
+    start = max((n for n, e in enumerate(events) if e.kind == "classified"), default=0)
+    return [e for e in events[start:] if e.kind == ALTERED and e.details]
+
+
+def _as_read(data: dict[str, Any], alters: list[LeadEvent]) -> dict[str, Any]:
+    """Return the data as the routing read it: the stored data, the values its alter stages
+    replaced put back (last change first)."""
+    values = dict(data)
+    for event in reversed(alters):
+        for line in reversed(event.details.get("lines", [])):
+            if line.get("result") != "applied":
+                continue
+            if line.get("from") is None:
+                values.pop(line["field"], None)
+            else:
+                values[line["field"]] = line["from"]
+    return values
 
 
 def _review(events: list[LeadEvent]) -> dict[str, Any] | None:

@@ -227,19 +227,38 @@ def outcome_json(outcome: tuple) -> dict[str, Any]:
 
 
 def python_needs(conditions: Conditions, rulesets) -> tuple[set[str], set[str]]:
-    """Return (fields, metadata names) the Python-evaluated conditions and dedupe keys read."""
-    fields, meta = set(), set()
+    """Return (fields, metadata names) the Python-evaluated conditions and dedupe keys read,
+    and, in a plan with an alter stage, its lines and its category's bids' conditions (the
+    bids after it are evaluated in Python, on the values it changed)."""
+    fields: set[str] = set()
+    meta: set[str] = set()
     for _, node in conditions.python_nodes:
-        if node is None:
-            continue
-        for part in ast.walk(node):
-            if isinstance(part, ast.FieldRef):
-                fields.add(part.name)
-            elif isinstance(part, ast.MetaRef):
-                meta.add(part.name)
-            elif isinstance(part, ast.Call) and part.name in ("age", "days_since"):
-                meta.add("received_at")
+        if node is not None:
+            _reads(node, fields, meta)
     for rules in rulesets:
         for check in rules.dedupes:
             fields.update(check.fields)
+        for category, plan in rules.plans.items():
+            lines = [line for stage in plan.stages if stage.kind == "alter" for line in stage.sets]
+            if not lines:
+                continue
+            for line in lines:
+                fields.add(line.field)
+                _reads(line.node, fields, meta)
+                if line.condition is not None:
+                    _reads(line.condition.node, fields, meta)
+            for bid in rules.bids_of(category):
+                if bid.condition is not None:
+                    _reads(bid.condition.node, fields, meta)
     return fields, meta
+
+
+def _reads(node: ast.Node, fields: set[str], meta: set[str]) -> None:
+    """Add the fields and metadata names an expression reads."""
+    for part in ast.walk(node):
+        if isinstance(part, ast.FieldRef):
+            fields.add(part.name)
+        elif isinstance(part, ast.MetaRef):
+            meta.add(part.name)
+        elif isinstance(part, ast.Call) and part.name in ("age", "days_since"):
+            meta.add("received_at")

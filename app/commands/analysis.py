@@ -8,7 +8,7 @@ import sys
 import click
 
 from app.commands.common import operator, parse_moment, with_database
-from app.commands.rules_check import render_rule_traces
+from app.commands.rules_check import render_alter_lines, render_rule_traces
 from app.domain.status import STATUS_FILTERS
 from app.dsl import check_texts, read_rule_files, read_sources
 from app.dsl.diagnostics import format_json, format_report
@@ -384,6 +384,9 @@ def render_lead_explanation(data: dict) -> str:
         if entry.get("original"):
             result += f" of {entry['original']}"
         lines.append(f"  {entry['label']}: {key}  -> {result}")
+    for number, stage in enumerate(data.get("alter", ()), 1):
+        lines += ["", f"alter stage {number} (as recorded):"]
+        lines += render_alter_lines(stage)
     lines += ["", "bids:"]
     if not data["bidding"]:
         lines.append("  (no bidding stage ran)")

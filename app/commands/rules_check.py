@@ -143,7 +143,28 @@ def render_explanation(explanation: dict) -> str:
         if stage["kind"] == "marketplace":
             teaser = ", ".join(stage["teaser"]) or "none"
             lines.append(f"  stage marketplace: price {stage['price']}, teaser {teaser}")
+        elif stage["kind"] == "alter":
+            lines.append("  stage alter:")
+            lines += render_alter_lines(stage["lines"])
         else:
             only = f" [{', '.join(stage['bids'])}]" if stage.get("bids") else ""
             lines.append(f"  stage {stage['kind']} {stage.get('method') or ''}{only}".rstrip())
     return "\n".join(lines)
+
+
+def render_alter_lines(entries: list[dict]) -> list[str]:
+    """Render an alter stage's `set` lines: applied (old -> new) or not, and why."""
+    out = []
+    for entry in entries:
+        field = entry["field"]
+        if entry["result"] == "applied":
+            before = json.dumps(entry.get("before", entry.get("from")), default=str)
+            after = json.dumps(entry.get("after", entry.get("to")), default=str)
+            out.append(f"    ✓ line {entry['line']}: set {field}: {before} -> {after}")
+        else:
+            out.append(
+                f"    ✗ line {entry['line']}: set {field}: {entry['result']}: "
+                f"{entry.get('reason', '')}"
+            )
+        out += _clauses(entry.get("condition"), 3)
+    return out

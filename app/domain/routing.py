@@ -16,6 +16,9 @@ from typing import Any
 
 from app.domain.status import Status
 
+#: The timeline kind of an alter stage's step: its details hold the values it replaced.
+ALTERED = "altered"
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -104,3 +107,4 @@ class Decision:
     record_keys: tuple[str, ...] = ()  # dedupe key hashes to record the lead on
     sale: SaleTerms | None = None
     offer_cents: int | None = None  # a lead placed on the marketplace: its claim price
+    altered: dict[str, Any] | None = None  # the lead's data as alter stages left it; None: as is

@@ -301,10 +301,23 @@ class BidDecl:
 
 
 @dataclass(frozen=True)
+class SetDecl:
+    """`set FIELD = EXPR [when CONDITION]`: one line of a `stage alter` block."""
+
+    target: Name  # the field set
+    value: Node
+    source: str  # the expression's text
+    condition: Node | None
+    condition_source: str | None
+    pos: Pos = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class StageDecl:
     kind: Name
     args: tuple[Name | Literal[Scalar] | tuple[Name, ...], ...]
     pos: Pos = field(compare=False, repr=False)
+    block: tuple[SetDecl, ...] | None = None  # its `{ ... }` lines; None: written without
 
 
 @dataclass(frozen=True)

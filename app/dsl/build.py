@@ -14,11 +14,12 @@ from types import MappingProxyType
 
 from app.dsl import ast
 from app.dsl.checker import DEDUPE_UNITS, CheckedRules, Checker
-from app.dsl.compiler import compile_node
+from app.dsl.compiler import compile_node, compile_value
 from app.dsl.diagnostics import ERROR, Diagnostic, RulesError
 from app.dsl.parser import parse_file
 from app.dsl.ruleset import (
     DAY_NAMES,
+    Assignment,
     Audit,
     Bid,
     Budget,
@@ -27,6 +28,7 @@ from app.dsl.ruleset import (
     CategoryIndex,
     Condition,
     DedupeCheck,
+    Field,
     LeadType,
     Plan,
     RuleSet,
@@ -237,6 +239,11 @@ def assemble(
             if stage.kind.value == "marketplace":
                 stages.append(_marketplace_stage(stage))
                 continue
+            if stage.kind.value == "alter":
+                fields = categories[name].field_map
+                sets = tuple(_assignment(line, fields) for line in stage.block or ())
+                stages.append(Stage("alter", sets=sets))
+                continue
             stages.append(Stage(stage.kind.value, names[0] if names else None, only))
         plans[name] = Plan(name, tuple(stages))
     index: dict[str, CategoryIndex] = {}
@@ -294,3 +301,19 @@ def _marketplace_stage(stage: ast.StageDecl) -> Stage:
         elif keyword.value == "teaser" and isinstance(value, tuple):
             teaser = tuple(dict.fromkeys(name.value for name in value))
     return Stage("marketplace", price=price, teaser=teaser)
+
+
+def _assignment(line: ast.SetDecl, fields: Mapping[str, Field]) -> Assignment:
+    """Return a checked `set` line, its expression and condition compiled."""
+    target = fields[line.target.value]
+    value, _ = compile_value(line.value)
+    return Assignment(
+        field=target.name,
+        type=target.type,
+        choices=target.choices,
+        source=line.source,
+        node=line.value,
+        value=value,
+        condition=_optional_condition(line.condition, line.condition_source),
+        line=line.pos.line,
+    )

@@ -16,7 +16,7 @@ from app.dsl.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
 from app.dsl.fieldtypes import FIELD_TYPE_NAMES, normalize_value
 from app.dsl.interpreter import evaluate
 from app.dsl.ruleset import DAY_NAMES, PERIODS, Field
-from app.dsl.types import TypeChecker
+from app.dsl.types import TypeChecker, describe
 
 DEDUPE_UNITS = {
     "minute": 60,
@@ -30,11 +30,14 @@ DEDUPE_UNITS = {
 }
 BUDGET_PERIODS = ("day", "week", "month")
 BIDDING_METHODS = ("highest_price", "round_robin")
-STAGE_KINDS = ("bidding", "marketplace")
+STAGE_KINDS = ("bidding", "marketplace", "alter")
 MARKETPLACE_ARGUMENTS = ("price", "teaser")
 MARKETPLACE_USAGE = "stage marketplace [price NUMBER] [teaser [field, ...]]"
+ALTER_USAGE = "stage alter { set FIELD = EXPRESSION [when CONDITION] ... }"
 #: Money is stored in whole cents, below app.domain.money's MAX_AMOUNT (a sibling layer).
 CENT, MAX_AMOUNT = Decimal("0.01"), Decimal("1000000000000")
+_WORDS = {"string": "text", "number": "numbers", "bool": "true/false", "date": "dates"}
+_WORDS["datetime"] = "dates and times"
 _TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 
 
@@ -449,12 +452,75 @@ class Checker:
                     did_you_mean(kind, STAGE_KINDS) or "stages: " + ", ".join(STAGE_KINDS),
                 )
                 continue
+            if kind == "alter":
+                self.check_alter_stage(stage, category)
+                continue
+            if stage.block is not None:
+                self.error(
+                    stage.kind,
+                    "invalid-stage-argument",
+                    f"stage {kind} takes no block of lines",
+                    "only `stage alter { set ... }` has one",
+                )
             if kind == "marketplace":
                 terminal = "marketplace"
                 self.check_marketplace_stage(stage, category)
             else:
                 self.check_bidding_stage(stage, category)
         self.result.plans[category] = plan
+
+    def check_alter_stage(self, stage: ast.StageDecl, category: str) -> None:
+        """Check `stage alter { set FIELD = EXPRESSION [when CONDITION] ... }`."""
+        for arg in stage.args:
+            where = arg[0] if isinstance(arg, tuple) else arg
+            self.error(where, "invalid-stage-argument", "unexpected stage argument", ALTER_USAGE)
+        if not stage.block:
+            self.error(
+                stage.kind, "invalid-stage-argument", "stage alter has no `set` lines", ALTER_USAGE
+            )
+            return
+        fields = self.result.fields.get(category, FieldMap())
+        for line in stage.block:
+            self.check_set_line(line, fields)
+
+    def check_set_line(self, line: ast.SetDecl, fields: FieldMap) -> None:
+        """Check one `set` line: a declared field, a value of its type, a true/false `when`."""
+        path = line.pos.path
+        target = fields.get(line.target.value)
+        if target is None and line.target.value not in fields.broken:
+            self._unknown(line.target, "field", fields)
+        checker = TypeChecker(fields, path)
+        found = checker.type_of(line.value)
+        if target is not None and found is not None:
+            wanted = target.expression_type
+            if found != wanted:
+                checker._error(
+                    line.value,
+                    "type-mismatch",
+                    f"field '{target.name}' holds {_WORDS.get(wanted, wanted)}: it cannot be "
+                    f"set to {describe(line.value, found)}",
+                )
+            else:
+                checker._check_allowed(ast.FieldRef(target.name, line.target.pos), line.value)
+        if line.condition is not None:
+            checker.check_condition(line.condition)
+        self.diagnostics.extend(checker.diagnostics)
+        if checker.diagnostics:
+            return
+        if line.value == ast.FieldRef(line.target.value):
+            self.warning(
+                line.target,
+                "set-never-applies",
+                f"`set {line.target.value} = {line.target.value}` never changes the lead",
+                "remove the line",
+            )
+        elif line.condition is not None and _never_true(line.condition):
+            self.warning(
+                line.condition,
+                "set-never-applies",
+                f"the `set {line.target.value}` line never applies: its condition is always false",
+                "remove the line, or correct its condition",
+            )
 
     def check_bidding_stage(self, stage: ast.StageDecl, category: str) -> None:
         names = [arg for arg in stage.args if isinstance(arg, ast.Name)]
@@ -640,6 +706,12 @@ def _minutes(text: str) -> int | None:
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
         return None
     return hours * 60 + minutes
+
+
+def _never_true(node: ast.Node) -> bool:
+    """Tell whether a condition is false whatever the lead (it reads no field)."""
+    refs = (ast.FieldRef, ast.MetaRef)
+    return not any(isinstance(n, refs) for n in ast.walk(node)) and not evaluate(node, {})
 
 
 def _always_true(node: ast.Node | None) -> bool:

@@ -170,3 +170,28 @@ def compile_node(node: ast.Node) -> tuple[Callable[[Mapping[str, Any]], bool], s
     predicate = namespace["predicate"]
     predicate.__doc__ = ast.unparse(node)
     return predicate, source
+
+
+def compile_value(node: ast.Node) -> tuple[Callable[[Mapping[str, Any]], Any], str]:
+    """Compile a checked expression to a function of the lead returning its value, None
+    when missing (a missing operand, a division by zero, a value of the wrong type)."""
+    generator = _CodeGen()
+    guards, expr = generator.value(node)
+    body = f"{expr} if {_all(guards)} else None" if guards else expr
+    source = (
+        "def value(d):\n"
+        "    try:\n"
+        f"        return {body}\n"
+        f"    except {_EXCEPTIONS}:\n"
+        "        return None\n"
+    )
+    namespace: dict[str, Any] = {
+        "__builtins__": _SAFE_BUILTINS,
+        "_age": interpreter.age,
+        "_days_since": interpreter.days_since,
+        **generator.constants,
+    }
+    exec(compile(source, "<sluice rule>", "exec"), namespace)  # noqa: S102 - source built from the AST
+    function = namespace["value"]
+    function.__doc__ = ast.unparse(node)
+    return function, source

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from app.dsl.interpreter import Trace, evaluate_traced
+from app.dsl.interpreter import Trace, evaluate_traced, evaluate_value
 
 if TYPE_CHECKING:  # app.dsl.ruleset imports this module when a lead is explained
-    from app.dsl.ruleset import Condition, LeadType, RuleSet
+    from app.dsl.ruleset import Assignment, Condition, LeadType, RuleSet
+
+
+_ALTER_REASONS = {
+    "condition_false": "its condition is false",
+    "missing": "its value is missing (it reads a missing field): the field is left as is",
+    "unchanged": "the field already has this value",
+}
 
 
 def _trace(condition: Condition | None, lead: Mapping[str, Any]) -> tuple[bool, Trace | None]:
@@ -59,6 +66,25 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
             entry["skipped"] = "missing " + ", ".join(missing)
         dedupes.append(entry)
 
+    # The plan's stages first: an alter stage changes what the bidding stages after it read.
+    plan = ruleset.plans.get(category)
+    stages: list[dict[str, Any]] = []
+    values: Mapping[str, Any] = lead  # as the stages so far left them
+    at_bidding: Mapping[str, Any] | None = None  # as the first bidding stage reads them
+    for stage in plan.stages if plan is not None else ():
+        if stage.kind == "marketplace":
+            price = stage.price if stage.price is not None else "0.00"
+            stages.append({"kind": stage.kind, "price": str(price), "teaser": list(stage.teaser)})
+        elif stage.kind == "alter":
+            lines, values = _explain_alter(stage.sets, values)
+            stages.append({"kind": stage.kind, "lines": lines})
+        else:
+            if at_bidding is None:
+                at_bidding = values
+            bids_named = list(stage.bids) if stage.bids is not None else None
+            stages.append({"kind": stage.kind, "method": stage.method, "bids": bids_named})
+    bid_values = at_bidding if at_bidding is not None else values
+
     bids = []
     for bid in ruleset.bids_of(category):
         entry = {"id": bid.id, "customer": bid.customer, "price": str(bid.price)}
@@ -70,23 +96,13 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
                 + (" is not one of " + ", ".join(bid.lead_types))
             )
         else:
-            matched, trace = _trace(bid.condition, lead)
+            matched, trace = _trace(bid.condition, bid_values)
             entry["eligible"] = matched
             if trace is not None:
                 entry["condition"] = trace
             if not matched:
                 entry["reason"] = "condition is false"
         bids.append(entry)
-
-    plan = ruleset.plans.get(category)
-    stages: list[dict[str, Any]] = []
-    for stage in plan.stages if plan is not None else ():
-        if stage.kind == "marketplace":
-            price = stage.price if stage.price is not None else "0.00"
-            stages.append({"kind": stage.kind, "price": str(price), "teaser": list(stage.teaser)})
-        else:
-            bids_named = list(stage.bids) if stage.bids is not None else None
-            stages.append({"kind": stage.kind, "method": stage.method, "bids": bids_named})
 
     return {
         "rule_set": ruleset.content_hash,
@@ -98,4 +114,39 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
         "dedupe": dedupes,
         "bids": bids,
         "stages": stages,
+        "altered": (
+            {name: value for name, value in values.items() if name[:1] != "@"}
+            if values is not lead
+            else None
+        ),
     }
+
+
+def _explain_alter(
+    lines: tuple[Assignment, ...], lead: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], Mapping[str, Any]]:
+    """Return what each `set` line does (applied or not, and why), evaluated with the
+    interpreter in order, and the values the stage leaves (the lead itself: unchanged)."""
+    out = []
+    values = lead
+    for line in lines:
+        entry: dict[str, Any] = {
+            "line": line.line,
+            "field": line.field,
+            "value": line.source,
+            "before": values.get(line.field),
+        }
+        result, value = "condition_false", None
+        matched, trace = _trace(line.condition, values)
+        if trace is not None:
+            entry["condition"] = trace
+        if matched:
+            result, value = line.settle(evaluate_value(line.node, values), values)
+        entry["result"] = result
+        if result == "applied":
+            entry["after"] = value
+            values = {**values, line.field: value}
+        else:
+            entry["reason"] = _ALTER_REASONS.get(result) or f"not valid for the field: {value}"
+        out.append(entry)
+    return out, values

@@ -128,6 +128,14 @@ def evaluate_traced(node: ast.Node, lead: Mapping[str, Any]) -> tuple[bool, Trac
     return result, trace[-1]
 
 
+def evaluate_value(node: ast.Node, lead: Mapping[str, Any]) -> Any:
+    """Evaluate an expression for a lead: its value, None when missing or of a wrong type."""
+    try:
+        return value_of(node, lead)
+    except _ERRORS:
+        return None
+
+
 def value_of(node: ast.Node, lead: Mapping[str, Any]) -> Any:
     """Return an operand's value, None when missing."""
     match node:

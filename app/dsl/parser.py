@@ -164,11 +164,16 @@ def syntax_diagnostic(
         if token is None or token.type == "$END":
             found = ending
             line, column = _end_position(text)
+        elif token.value == "=":  # a terminal of `set` lines only: elsewhere a typo for ==
+            found = "character '='"
+            hint = "compare with '==' (a single '=' is not an operator)"
         else:
             found = f"'{token.value}'"
             if token.value == "/" or token.type == "REGEX":
                 hint = "a /regex/ can only follow 'matches'"
         expected = _describe_expected(getattr(error, "expected", None) or set())
+        if found == "character '='":
+            expected = ""
     message = f"unexpected {found}"
     if expected:
         message += f"; expected {expected}"
@@ -651,6 +656,31 @@ class _Builder(Transformer[Token, ast.Declaration]):
 
     def stage(self, meta: Meta, kind: ast.Name, *args: _StageArgument) -> ast.StageDecl:
         return ast.StageDecl(kind, args, self._declaration_pos(meta))
+
+    def block_stage(
+        self, meta: Meta, kind: ast.Name, *parts: _StageArgument | ast.SetDecl
+    ) -> ast.StageDecl:
+        args = tuple(part for part in parts if not isinstance(part, ast.SetDecl))
+        lines = tuple(part for part in parts if isinstance(part, ast.SetDecl))
+        return ast.StageDecl(kind, args, self._declaration_pos(meta), lines)
+
+    def set_line(
+        self,
+        meta: Meta,
+        name: ast.Name,
+        value: ast.Node,
+        when: Token | None = None,
+        condition: ast.Node | None = None,
+    ) -> ast.SetDecl:
+        condition_source = self._condition_source(when, meta) if when is not None else None
+        return ast.SetDecl(
+            name,
+            value,
+            ast.unparse(value),
+            condition,
+            condition_source,
+            self._declaration_pos(meta),
+        )
 
     def plan(self, meta: Meta, category: ast.Name, *stages: ast.StageDecl) -> ast.PlanDecl:
         return ast.PlanDecl(category, stages, self._declaration_pos(meta))

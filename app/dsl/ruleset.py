@@ -12,7 +12,12 @@ from zoneinfo import ZoneInfo
 
 from app.dsl import ast
 from app.dsl.diagnostics import Diagnostic
-from app.dsl.fieldtypes import EXPRESSION_TYPES, FieldValue, normalize_dedupe_value
+from app.dsl.fieldtypes import (
+    EXPRESSION_TYPES,
+    FieldValue,
+    normalize_dedupe_value,
+    normalize_value,
+)
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PERIODS = ("hour", "day", "week", "month")
@@ -148,13 +153,57 @@ class Bid:
         return naive.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
 
 
+#: What a `set` line did to a lead (`Assignment.outcome`).
+APPLIED, UNCHANGED, CONDITION_FALSE, MISSING, INVALID = (
+    "applied",
+    "unchanged",
+    "condition_false",
+    "missing",
+    "invalid",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Assignment:
+    """A compiled `set FIELD = EXPRESSION [when CONDITION]` line of a `stage alter`."""
+
+    field: str
+    type: str  # the field's type name (its value is normalized as the intake's are)
+    choices: tuple[str, ...]
+    source: str  # the expression's text
+    node: ast.Node
+    value: Callable[[Mapping[str, Any]], Any]  # the expression's value, None when missing
+    condition: Condition | None
+    line: int
+
+    def outcome(self, lead: Mapping[str, Any]) -> tuple[str, Any]:
+        """Return what the line does to the lead: (APPLIED, new value), (UNCHANGED, value),
+        (CONDITION_FALSE, None), (MISSING, None) or (INVALID, why)."""
+        if self.condition is not None and not self.condition.predicate(lead):
+            return CONDITION_FALSE, None
+        return self.settle(self.value(lead), lead)
+
+    def settle(self, value: Any, lead: Mapping[str, Any]) -> tuple[str, Any]:
+        """Return what setting the field to an expression's value does (see `outcome`)."""
+        if value is None:
+            return MISSING, None
+        try:
+            value = normalize_value(self.type, value, self.choices)
+        except ValueError as problem:
+            return INVALID, str(problem)
+        if lead.get(self.field) == value and type(lead.get(self.field)) is type(value):
+            return UNCHANGED, value
+        return APPLIED, value
+
+
 @dataclass(frozen=True)
 class Stage:
-    kind: str  # "bidding", "marketplace", ...
+    kind: str  # "bidding", "marketplace", "alter", ...
     method: str | None = None  # "highest_price" | "round_robin" for bidding
     bids: tuple[str, ...] | None = None  # restrict a bidding stage to these bids
     price: Decimal | None = None  # a marketplace stage's claim price; None: not given (0)
     teaser: tuple[str, ...] = ()  # the deliverable fields a marketplace listing shows
+    sets: tuple[Assignment, ...] = ()  # an alter stage's lines, in order
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ A lead goes through classification (the first lead type by priority whose condit
 else the fallback), the audits (any that holds: held for audit), the dedupe checks (a key
 recorded within its window: a duplicate; only a lead that passes extends its keys'
 windows), then the plan's stages in order: a bidding stage's auction (app/pipeline/
-bidding.py), the marketplace (its price: the claim price), or, when no stage took the lead,
-unassigned.
+bidding.py), the marketplace (its price: the claim price), an alter stage (its `set` lines
+change the lead's values for the stages after it: the bids' conditions are then evaluated
+on the changed values, in Python), or, when no stage took the lead, unassigned.
 
 Conditions come from a verdict table (app/pipeline/verdicts.py): the mask of the database's
 verdicts and a per-lead memo of the Python ones. What the mask alone decides (the lead
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 
 from app.domain.money import to_cents
 from app.domain.status import Status
-from app.dsl.ruleset import Bid, Condition, DedupeCheck, LeadType, RuleSet
+from app.dsl.ruleset import APPLIED, Assignment, Bid, Condition, DedupeCheck, LeadType, RuleSet
 from app.pipeline.bidding import (
     Candidate,
     Ledger,
@@ -50,6 +51,9 @@ AUDIT, UNCATEGORIZED = Status.AUDIT, Status.UNCATEGORIZED
 MARKETPLACE, UNASSIGNED = Status.MARKETPLACE, Status.UNASSIGNED
 
 Memo = list[Any]
+#: what one `set` line did: (the line, its result, the field's value before, the value set
+#: or, for an invalid one, why)
+Alteration = tuple[Assignment, str, Any, Any]
 Functions = list[Callable[[Mapping[str, Any]], Any]]
 
 
@@ -70,6 +74,7 @@ class Trace(Protocol):
         at: float,
     ) -> None: ...
     def marketplace(self, price_cents: int) -> None: ...
+    def altered(self, lines: list[Alteration], data: Mapping[str, Any]) -> None: ...
     def skipped(self, kind: str) -> None: ...
     def unassigned(self) -> None: ...
 
@@ -83,8 +88,8 @@ class TypeRouter:
     #: database bit or none: mask -> (eligible flags, ids), filled as masks come
     names: dict[int, tuple[str, ...]]
     by_mask: dict[int, tuple[int, tuple[str, ...]]] | None
-    #: (kind, its auction when a bidding stage) in the plan's order
-    stages: tuple[tuple[str, StageRouter | None], ...]
+    #: (kind, its auction for a bidding stage, its lines for an alter stage) in plan order
+    stages: tuple[tuple[str, StageRouter | tuple[Assignment, ...] | None], ...]
 
 
 class CategoryRouter:
@@ -155,8 +160,11 @@ class CategoryRouter:
         by_type = {}
         for lead_type in ruleset.lead_types_of(category):
             candidates = bids.get(lead_type.id, [])
-            stages: list[tuple[str, StageRouter | None]] = []
+            stages: list[tuple[str, StageRouter | tuple[Assignment, ...] | None]] = []
             for stage in plan_stages:
+                if stage.kind == "alter":
+                    stages.append(("alter", stage.sets))
+                    continue
                 if stage.kind != "bidding":
                     stages.append((stage.kind, None))
                     continue
@@ -286,10 +294,32 @@ class CategoryRouter:
         for kind, stage in stages:
             if kind == "marketplace":
                 break
-            if stage is not None and eligible:
+            if isinstance(stage, tuple):  # an alter stage: the bids after it read its values
+                changed = alter(lead, stage, None)
+                if changed is not None:
+                    lead = changed
+                    eligible, _ = self.eligible_on(type_router, lead)
+            elif stage is not None and eligible:
                 for candidate in sort_out(type_router.bids, stage, eligible, at)[2]:
                     found.setdefault(candidate.bid.id, candidate)
         return list(found.values())
+
+    def eligible_on(
+        self, type_router: TypeRouter, lead: Mapping[str, Any]
+    ) -> tuple[int, tuple[str, ...]]:
+        """Return (flags, ids) of the lead type's bids whose condition holds for values an
+        alter stage changed: evaluated in Python (the mask and memo hold the stored values')."""
+        eligible = 0
+        for candidate in type_router.bids:
+            condition = candidate.bid.condition
+            if condition is None or condition.predicate(lead):
+                eligible |= candidate.flag
+        names = type_router.names.get(eligible)
+        if names is None:
+            names = type_router.names[eligible] = tuple(
+                [c.bid.id for c in type_router.bids if c.flag & eligible]
+            )
+        return eligible, names
 
     def route(
         self,
@@ -350,7 +380,7 @@ class CategoryRouter:
         eligible, names = found or self.eligible_bids(type_router, lead, mask, memo, fns)
         stages = type_router.stages[start:] if start else type_router.stages
         for kind, stage in stages:
-            if stage is not None:
+            if isinstance(stage, StageRouter):
                 if trace is not None:
                     set_aside, considered, open_bids = sort_out(
                         type_router.bids, stage, eligible, at
@@ -369,11 +399,38 @@ class CategoryRouter:
                 if trace is not None:
                     trace.marketplace(self.offer_cents)
                 return (MARKETPLACE, type_id, (), None, None, None, self.offer_cents, names)
+            elif stage is not None:  # an alter stage's lines
+                lines: list[Alteration] | None = [] if trace is not None else None
+                changed = alter(lead, stage, lines)
+                if changed is not None:
+                    lead = changed
+                    eligible, names = self.eligible_on(type_router, lead)
+                if trace is not None and lines is not None:
+                    trace.altered(lines, lead)
             elif trace is not None:
                 trace.skipped(kind)
         if trace is not None:
             trace.unassigned()
         return (UNASSIGNED, type_id, (), None, None, None, 0, names)
+
+
+def alter(
+    lead: Mapping[str, Any], lines: tuple[Assignment, ...], results: list[Alteration] | None
+) -> dict[str, Any] | None:
+    """Apply an alter stage's `set` lines in order (each reads what the ones before it set);
+    return the changed lead, a copy, or None when no line changed it. With `results`, what
+    each line did is appended to it."""
+    changed: dict[str, Any] | None = None
+    for line in lines:
+        current = lead if changed is None else changed
+        result, value = line.outcome(current)
+        if results is not None:
+            results.append((line, result, current.get(line.field), value))
+        if result is APPLIED:
+            if changed is None:
+                changed = dict(lead)
+            changed[line.field] = value
+    return changed
 
 
 def compile_routers(ruleset: RuleSet, conditions: Conditions) -> dict[str, CategoryRouter]:

@@ -135,6 +135,7 @@ class PreparedLead:
                 steps=steps,
                 record_keys=timeline.record_keys,
                 offer_cents=offer,
+                altered=timeline.altered_data,
             )
         sale = timeline.sale
         assert sale is not None  # a bid won: the timeline has its terms
@@ -147,6 +148,7 @@ class PreparedLead:
             tuple(timeline.steps),
             timeline.record_keys,
             sale,
+            altered=timeline.altered_data,
         )
 
 

@@ -8,11 +8,12 @@ say what happened then rather than what today's counters say.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.domain.money import as_number, to_cents
-from app.domain.routing import SaleTerms, Step
-from app.dsl.ruleset import DedupeCheck, LeadType
+from app.domain.routing import ALTERED, SaleTerms, Step
+from app.dsl.ruleset import APPLIED, INVALID, MISSING, DedupeCheck, LeadType
 from app.pipeline.bidding import (
     BUDGET_EXHAUSTED,
     CAP_EXHAUSTED,
@@ -28,6 +29,7 @@ from app.pipeline.bidding import (
     StageRouter,
     rank_used_last_win,
 )
+from app.pipeline.router import Alteration
 
 
 def _reason(candidate: Candidate, result: str) -> str:
@@ -90,6 +92,7 @@ class Timeline:
         self.steps: list[Step] = []
         self.record_keys: tuple[str, ...] = ()
         self.sale: SaleTerms | None = None
+        self.altered_data: dict[str, Any] | None = None  # the lead's data once altered
 
     def note(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
         """Add a timeline entry."""
@@ -177,6 +180,26 @@ class Timeline:
         message = f"No bid won the lead: placed in the marketplace at {price:.2f}."
         self.note("marketplace", message, {"price": price})
 
+    def altered(self, lines: list[Alteration], lead: Mapping[str, Any]) -> None:
+        """Note an alter stage: what changed (field: old -> new) and why each other line
+        changed nothing; remember the lead's data as it now is."""
+        entries, changed = [], []
+        for line, result, before, value in lines:
+            entry: dict[str, Any] = {"line": line.line, "field": line.field, "result": result}
+            if result == APPLIED:
+                entry.update({"from": before, "to": value})
+                changed.append(line.field)
+            else:
+                entry["reason"] = _alter_reason(line.condition, result, value)
+            entries.append(entry)
+        # The values (personal data) go in the details only, which a deletion erases.
+        if changed:
+            self.altered_data = {name: value for name, value in lead.items() if name[:1] != "@"}
+            message = "Altered " + ", ".join(dict.fromkeys(changed)) + "."
+        else:
+            message = "Stage alter changed nothing."
+        self.note(ALTERED, message, {"lines": entries})
+
     def skipped(self, kind: str) -> None:
         """Note a stage of a kind not supported yet."""
         self.note("skipped", f"Stage {kind} is not supported yet: skipped.")
@@ -184,3 +207,14 @@ class Timeline:
     def unassigned(self) -> None:
         """Note that no stage took the lead."""
         self.note("unassigned", "No buyer was available.")
+
+
+def _alter_reason(condition: Any, result: str, value: Any) -> str:
+    """Say why a `set` line changed nothing."""
+    if result == CONDITION_FALSE:
+        return f"its condition is false: {condition.source}"
+    if result == MISSING:
+        return "its value is missing (it reads a missing field)"
+    if result == INVALID:
+        return f"its value is not valid for the field: {value}"
+    return "the field already has this value"

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from app.analysis.projection import reproject
 from app.delivery.payload import lead_event_data, lead_payload
 from app.domain.clock import naive
 from app.domain.delivery import OUTCOME_EVENTS, Outbox, event_body
@@ -131,6 +132,7 @@ def reroute_lead(
         at=naive(now),
         announce=_announcer(lead, ruleset, now),
         quota=quota,
+        altered=lambda: reproject(lead.tenant_id, [lead.id]),
     )
 
 
@@ -148,8 +150,9 @@ def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decisio
         if event is None:
             return Outbox(None, None)
         customer = decision.customer
+        values = decision.altered if decision.altered is not None else lead.data
         data = lead_event_data(
-            lead.data,
+            values,
             public_id=lead.public_id,
             status=decision.status,
             category=lead.category,
@@ -166,7 +169,7 @@ def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decisio
         sold = lead_payload(
             ruleset,
             lead.category,
-            lead.data,
+            values,
             public_id=lead.public_id,
             lead_type=decision.lead_type,
             price_cents=decision.price_cents,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from app.domain.delivery import CANCELED, DEAD, PENDING
 from app.domain.editing import EDITED
+from app.domain.routing import ALTERED
 from app.store.db import database, execute, is_postgresql, repeat
 from app.store.models import DedupeKey, Delivery, Lead, LeadEvent, Post
 
@@ -26,8 +27,8 @@ def erase_leads(
     In one transaction, the leads' rows locked (in id order) first: each lead's data and
     partner id, its post's payload and headers and its deliveries' payloads are emptied;
     its deliveries that could still go out (pending, or dead and so replayable) are
-    canceled; its dedupe keys forget it; its edits' timeline entries lose the values they
-    kept; a `deleted` entry saying who goes on its timeline;
+    canceled; its dedupe keys forget it; its edits' and alter stages' timeline entries lose
+    the values they kept; a `deleted` entry saying who goes on its timeline;
     then `then(erased ids)` runs (the analysis projection's rows). A lead deleted already
     is left as it is, so deleting again changes nothing.
     """
@@ -57,11 +58,12 @@ def erase_leads(
         )
         Delivery.update(payload={}).where(Delivery.lead.in_(erased)).execute()
         (DedupeKey.update(lead=None, last_seen_at=None).where(DedupeKey.lead.in_(erased)).execute())
-        # An edit's entry keeps the values it replaced: personal data too. Who edited which
-        # fields stays in its message.
+        # An edit's entry keeps the values it replaced, an alter stage's those it replaced
+        # and set: personal data too. Who edited (or which stage altered) which fields
+        # stays in its message.
         (
             LeadEvent.update(details=None)
-            .where(LeadEvent.lead.in_(erased), LeadEvent.kind == EDITED)
+            .where(LeadEvent.lead.in_(erased), LeadEvent.kind.in_([EDITED, ALTERED]))
             .execute()
         )
         LeadEvent.insert_many(

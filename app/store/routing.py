@@ -184,6 +184,7 @@ def route_stored_lead(
     at: datetime,
     announce: Announce | None = None,
     quota: Quota | None = None,
+    altered: Callable[[], None] | None = None,
 ) -> Decision:
     """Decide a stored lead again and store its new outcome, charge and timeline in one
     transaction.
@@ -191,14 +192,21 @@ def route_stored_lead(
     The lead must have one of `statuses`, checked under its row lock (else ConflictError).
     Either everything commits or nothing does and the exception propagates, leaving the
     lead as it was. With a `quota`, a decision that counts takes a unit of the month or
-    nothing is written and OverThreshold is raised.
+    nothing is written and OverThreshold is raised. When the decision altered the lead's
+    data, `altered()` runs after the writes, in the same transaction (the analysis
+    projection's row).
     """
 
     def save(routed: Routed, commit: bool) -> bool:
-        return _save_routing(lead, routed, commit=commit)
+        if routed.decision.altered is None or altered is None:
+            return _save_routing(lead, routed, commit=commit)
+        saved = _save_routing(lead, routed, commit=False)  # the caller's block commits
+        if saved:
+            altered()
+        return saved
 
     try:
-        return _decide_and_save(
+        decision = _decide_and_save(
             lead.tenant_id,
             needs,
             decide,
@@ -214,6 +222,9 @@ def route_stored_lead(
         if refused is None:
             raise
         raise refused from None
+    if decision.altered is not None:
+        lead.data = decision.altered  # as stored
+    return decision
 
 
 def _decide_and_save(
@@ -256,7 +267,15 @@ def _save_routing(lead: Lead, routed: Routed, *, commit: bool = False) -> bool:
     commits.
     """
     decision, sale = routed.decision, routed.sale(lead)
-    statements = [(f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead.id])]
+    if decision.altered is None:
+        update = (f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead.id])
+    else:  # an alter stage changed the data: stored with the outcome, in the same statement
+        placeholder, data = json_param(decision.altered)
+        update = (
+            f"UPDATE lead SET {_ROUTED_SET}, data = {placeholder} WHERE id = %s",
+            [*routed.values(), data, lead.id],
+        )
+    statements = [update]
     if decision.steps:
         statements.append(_timeline_statement(lead.id, decision.steps))
     if decision.record_keys:
@@ -321,8 +340,27 @@ def _save_new_lead(
     """Insert a post and its lead, routed, with its timeline (`events`, then the decision's
     steps), dedupe record and sale; end the caller's transaction as `_save_routing` does.
 
-    False if the sale lost its race: the caller must roll back (nothing was written).
+    The lead is inserted with the data its decision's alter stages left (`altered`), in the
+    same statement; its data is put back when nothing was written (a decision taken again
+    starts from the data received). False if the sale lost its race: the caller must roll
+    back (nothing was written).
     """
+    received = lead.data
+    if routed.decision.altered is not None:
+        lead.data = routed.decision.altered
+    saved = False
+    try:
+        saved = _insert_new_lead(post, lead, events, routed, commit=commit)
+    finally:
+        if not saved:
+            lead.data = received
+    return saved
+
+
+def _insert_new_lead(
+    post: Post, lead: Lead, events: list[tuple], routed: Routed, *, commit: bool = False
+) -> bool:
+    """Insert a post and its lead as `_save_new_lead` says; False if the sale lost its race."""
     decision = routed.decision
     for name, value in zip(_ROUTED, routed.values(), strict=True):
         setattr(lead, name, value)

@@ -384,3 +384,27 @@ def test_counts_only_in_the_api_and_the_cli(sluice, routed, home_rules, tmp_path
         assert code != 0 and "no exact SQL translation" in err  # counts need exact SQL
     else:  # SQLite runs the very Python functions: exact
         assert code == 0, err
+
+
+def test_dry_run_replays_alter_stages(make_world, home_rules, home_lead):
+    """The bids after an alter stage read its values, not the stored ones the database's
+    verdicts were computed on: gamma_roof (`when state == "TX"`) takes a Florida lead
+    whose zip the stage turns into a Texas one."""
+    plan = (
+        'stage alter {\n        set state = "TX" when zip starts_with "75"\n    }\n'
+        "    stage bidding highest_price [gamma_roof]\n    stage marketplace"
+    )
+    world = make_world(home_rules(plan=plan), RICH)
+    statuses = [
+        world.post(home_lead(n, zip=z)).json["status"] for n, z in ((1, "75001"), (2, "33139"))
+    ]
+    assert statuses == ["assigned", "marketplace"]
+    version, baseline = active_ruleset(world.tenant)
+    proposed = compile_rules({"home.rules": home_rules(plan=plan.replace('"75"', '"33"'))})
+    request = DryRunRequest(world.tenant.id, baseline, proposed, version.number, sample_size=20)
+    report = run_dry_run(request)
+    # The active rules, alter stage included, replay to what routing stored.
+    assert report["baseline_replay"] == {"agree_with_stored_status": 2, "differ": 0}
+    assert report["statuses"]["changes"] == [{"from": "marketplace", "to": "assigned", "leads": 1}]
+    gamma = next(bid for bid in report["bids"] if bid["id"] == "gamma_roof")
+    assert (gamma["won_before"], gamma["won_after"]) == (1, 2)

@@ -380,3 +380,20 @@ def test_concurrent_fillers_fill_exactly_the_fills_wanted(
     sold = Lead.select().where(Lead.bid_id == f"auction:{auction}")
     assert sold.count() == wanted
     assert Lead.select().count() == fillers  # every lead kept
+
+
+def test_a_lead_an_auction_fills_keeps_its_data_as_posted(make_world, home_rules, home_lead):
+    """The auction sells the lead, not the plan: the plan's alter stage changes nothing."""
+    plan = (
+        "stage alter {\n        set first_name = upper(first_name)\n    }\n"
+        "    stage bidding highest_price"
+    )
+    world = make_world(home_rules(plan=plan), {"alpha": "100", "beta": "100", "gamma": "100"})
+    auction = want(world)
+    response = fill(world, auction, home_lead(7, kind="Solar"))
+    assert response.json["auction"]["filled"] is True
+    lead = Lead.get(Lead.public_id == response.json["lead_public_id"])
+    assert lead.data["first_name"] == "Katy"
+    # The plan alone (no auction to fill) would have stored it altered.
+    response = world.post(home_lead(8, kind="Solar"))
+    assert Lead.get(Lead.public_id == response.json["lead_public_id"]).data["first_name"] == "KATY"

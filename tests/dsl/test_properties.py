@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.dsl import ast, compile_condition, parse_condition
-from app.dsl.interpreter import evaluate
+from app.dsl.compiler import compile_value
+from app.dsl.interpreter import evaluate, evaluate_value
 from app.dsl.regex import compile_regex
-from tests.dsl.strategies import FIELDS, condition, leads
+from tests.dsl.strategies import FIELDS, condition, leads, value_of
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -20,6 +21,25 @@ def test_compiled_predicate_matches_interpreter(node, sample):
     parsed = parse_condition(text, FIELDS)
     for lead in sample:
         assert predicate(lead) == evaluate(parsed, lead), (text, lead)
+
+
+# A `set` line's value (stage alter) is an expression of any type, compiled the same way.
+set_values = st.one_of(
+    *(value_of(kind, 3) for kind in ("string", "number", "bool", "date", "datetime")),
+    condition(1),
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(set_values, st.lists(leads(), min_size=1, max_size=8))
+def test_compiled_value_matches_interpreter(node, sample):
+    function, _ = compile_value(node)
+    for lead in sample:
+        compiled, interpreted = function(lead), evaluate_value(node, lead)
+        assert compiled == interpreted and type(compiled) is type(interpreted), (
+            ast.unparse(node),
+            lead,
+        )
 
 
 @settings(max_examples=400, deadline=None)

@@ -34,12 +34,18 @@ leads = st.lists(
 )
 
 
-def rule_text(offers, method: str, marketplace: bool) -> str:
+# Sets the flag the bids' `when` reads: a lead's bids change with the alter stage.
+ALTER = '    stage alter {\n        set flag = not flag when phone == "+15550000002"\n    }\n'
+
+
+def rule_text(offers, method: str, marketplace: bool, alter: bool = False) -> str:
     lines = [
         'category home "Home" {\n    field flag bool\n    field phone phone\n}',
         'lead_type any "Any" in home fallback',
         'dedupe "Phone" in home on phone within 2 hours',
-        f"plan home {{\n    stage bidding {method}"
+        "plan home {\n"
+        + (ALTER if alter else "")
+        + f"    stage bidding {method}"
         + ("\n    stage marketplace price 3.50" if marketplace else "")
         + "\n}",
     ]
@@ -89,9 +95,10 @@ class Store:
     st.sampled_from(["highest_price", "round_robin"]),
     st.booleans(),
     leads,
+    st.booleans(),
 )
-def test_live_routing_and_the_replay_decide_alike(offers, method, marketplace, steps):
-    ruleset = compile_rules({"r.rules": rule_text(offers, method, marketplace)})
+def test_live_routing_and_the_replay_decide_alike(offers, method, marketplace, steps, alter):
+    ruleset = compile_rules({"r.rules": rule_text(offers, method, marketplace, alter)})
     customers = {f"c{index}": offer[4] for index, offer in enumerate(offers)}
     store = Store(customers)
     conditions = Conditions()
