@@ -199,6 +199,15 @@ class SourceSchema(Schema):
     )
     test_mode = fields.Boolean()
     active = fields.Boolean()
+    ping_bids_shown = fields.Integer(
+        metadata={"description": "How many bids a ping's answer shows, best first."}
+    )
+    ping_ttl_seconds = fields.Integer(
+        metadata={"description": "How long after a ping a post may name it."}
+    )
+    internal = fields.Boolean(
+        metadata={"description": "The tenant's own source: may post a bid_id without a ping."}
+    )
     previous_secret_expires_at = UtcDateTime(
         metadata={
             "description": "After a rotation with an overlap: until when the old secret"
@@ -423,6 +432,10 @@ class LeadDetailSchema(LeadSummarySchema):
         },
     )
     post = fields.Function(lambda lead: lead.post.public_id if lead.post_id else None)
+    ping = fields.Function(
+        lambda lead: lead.ping.public_id if lead.ping_id else None,
+        metadata={"description": "The ping the lead was posted against (null: none)."},
+    )
     rule_version = fields.Function(
         lambda lead: lead.rule_version.number if lead.rule_version_id else None
     )
@@ -489,6 +502,38 @@ class PostDetailSchema(PostSummarySchema):
     request_id = fields.String()
     payload = fields.Raw()
     headers = fields.Dict()
+    errors = fields.Raw(allow_none=True)
+
+
+class PingBidOfferSchema(Schema):
+    bid_id = fields.String()
+    price = _cents("price_cents")
+
+
+class PingSummarySchema(Schema):
+    id = fields.String(attribute="public_id")
+    date = UtcDateTime(attribute="received_at")
+    source = fields.Function(lambda ping: ping.source.name)
+    source_id = fields.Function(lambda ping: ping.source.public_id)
+    status = fields.String(validate=validate.OneOf(("accepted", "rejected")))
+    status_code = fields.Integer()
+    reason = fields.String(allow_none=True)
+    bids = fields.List(fields.Nested(PingBidOfferSchema), metadata={"description": "Best first."})
+    expires_at = UtcDateTime()
+    used_at = UtcDateTime(allow_none=True)
+    lead_public_id = fields.String(
+        attribute="used_by",
+        allow_none=True,
+        metadata={"description": "The lead posted against the ping (null: not posted)."},
+    )
+
+
+class PingDetailSchema(PingSummarySchema):
+    request_id = fields.String()
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    payload = fields.Raw(metadata={"description": "As received, identity fields left out."})
+    data = fields.Raw(allow_none=True, metadata={"description": "The normalized values."})
     errors = fields.Raw(allow_none=True)
 
 
