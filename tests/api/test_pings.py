@@ -343,3 +343,14 @@ def test_wallet_entries_are_untouched_by_pings(pw):
     before = WalletEntry.select().count()
     ping(pw, PING)
     assert WalletEntry.select().count() == before
+
+
+def test_a_test_source_pings_and_posts_by_the_test_zips(make_world):
+    world = make_world(RULES, {"alpha": "100", "beta": "1", "gamma": "1"}, test_mode=True)
+    answer = ping(world, {**PING, "zip": "00001"}).json
+    assert (answer["status"], answer["bids"][0]["bid_id"]) == ("accepted", "test")
+    body = world.post({**full(zip="00001"), "ping_id": answer["ping_id"]}).json
+    assert (body["status"], body["ping"]["bid_lost"]) == ("assigned", False)
+    assert Lead.get().is_test and balance("alpha") == 10000
+    rejected = ping(world, {**PING, "zip": "00005"}).json
+    assert (rejected["status"], rejected["bids"]) == ("rejected", [])
