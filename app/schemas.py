@@ -378,6 +378,13 @@ class DeletedSchema(Schema):
     )
 
 
+def _ping_of(lead) -> str | None:
+    """Return the public id of the lead's ping: as a list set it, else read (one query)."""
+    if "ping_ref" in vars(lead):
+        return lead.ping_ref
+    return lead.ping.public_id if lead.ping_id else None
+
+
 class LeadSummarySchema(Schema):
     uuid = fields.UUID()
     id = fields.String(attribute="public_id")
@@ -398,6 +405,13 @@ class LeadSummarySchema(Schema):
         },
     )
     deleted_at = UtcDateTime(allow_none=True)
+    ping = fields.Function(
+        lambda lead: _ping_of(lead),
+        metadata={
+            "type": ["string", "null"],
+            "description": "The ping the lead was posted against (null: none).",
+        },
+    )
     review = fields.Nested(
         ReviewSchema,
         allow_none=True,
@@ -432,10 +446,6 @@ class LeadDetailSchema(LeadSummarySchema):
         },
     )
     post = fields.Function(lambda lead: lead.post.public_id if lead.post_id else None)
-    ping = fields.Function(
-        lambda lead: lead.ping.public_id if lead.ping_id else None,
-        metadata={"description": "The ping the lead was posted against (null: none)."},
-    )
     rule_version = fields.Function(
         lambda lead: lead.rule_version.number if lead.rule_version_id else None
     )

@@ -182,9 +182,11 @@ class Lead(BaseModel):
     post_id: int | None
     rule_version_id: int | None
     customer_id: int | None
+    ping_id: int | None
     timeline: list[LeadEvent]  # set by the services that show a lead
     delivery_list: list[Delivery]  # set by the services that show a lead
     review: Review | None  # set by the services that show or list leads
+    ping_ref: str | None  # its ping's public id, set by the services that list leads
     uuid = pw.UUIDField(unique=True, default=uuid.uuid4)
     public_id = pw.CharField(max_length=31, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="leads", on_delete="CASCADE")

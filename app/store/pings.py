@@ -8,6 +8,7 @@ the second waits on the row and then finds it used, so one lead only is taken fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +76,14 @@ def claim_ping(ping: Ping, lead_public_id: str, now: datetime) -> None:
             "The ping cannot be posted.",
             {"ping_id": [f"Ping {ping.public_id} was used by another post or has expired."]},
         )
+
+
+def ping_refs(ping_ids: Iterable[int]) -> dict[int, str]:
+    """Return the public ids of these pings (row id -> png_...), in one query."""
+    wanted = sorted(set(ping_ids))
+    if not wanted:
+        return {}
+    return dict(Ping.select(Ping.id, Ping.public_id).where(Ping.id.in_(wanted)).tuples())
 
 
 def list_pings(

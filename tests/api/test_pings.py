@@ -176,6 +176,9 @@ def test_a_post_against_a_ping_is_sold_at_the_pings_price_and_linked(pw):
     assert balance("alpha") == 6000
     shown = pw.client.get(f"/api/admin/leads/{lead.public_id}", headers=pw.admin).json
     assert shown["ping"] == answer["ping_id"] and shown["post"].startswith("post_")
+    pw.post(full(9, kind="Solar"))  # a lead without a ping, listed first
+    listed = pw.client.get("/api/admin/leads", headers=pw.admin).json
+    assert [row["ping"] for row in listed] == [None, answer["ping_id"]]
     assert any(step["kind"] == "ping_bid" for step in shown["timeline"])
     logged = pw.client.get(f"/api/admin/pings/{answer['ping_id']}", headers=pw.admin).json
     assert logged["lead_public_id"] == lead.public_id and logged["used_at"] is not None
