@@ -18,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.api.auctions import blp as auctions_blp
     from app.api.customer import blueprints as customer_blueprints
     from app.api.intake import blp as intake_blp
+    from app.api.pings import blp as pings_blp
     from app.config import load_config
     from app.store import crypto, db
 
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = openapi.init_app(app)
     api.register_blueprint(intake_blp)
     api.register_blueprint(auctions_blp)
+    api.register_blueprint(pings_blp)
     for blueprint in admin_blueprints():
         api.register_blueprint(blueprint)
     for blueprint in customer_blueprints():

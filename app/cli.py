@@ -14,6 +14,7 @@ from app.commands.jobs import job_group
 from app.commands.leads import lead_group, post_group
 from app.commands.marketplace import marketplace_group
 from app.commands.partners import partner_group
+from app.commands.pings import ping_group
 from app.commands.rules import rules_group
 from app.commands.rules_check import check_command, explain_command
 from app.commands.serve import serve_command
@@ -46,6 +47,7 @@ main.add_command(marketplace_group)
 main.add_command(dry_run_command)
 main.add_command(explain_lead_command)
 main.add_command(post_group)
+main.add_command(ping_group)
 main.add_command(delivery_group)
 main.add_command(delivery_group, name="deliveries")
 main.add_command(job_group)

@@ -199,6 +199,15 @@ class SourceSchema(Schema):
     )
     test_mode = fields.Boolean()
     active = fields.Boolean()
+    ping_bids_shown = fields.Integer(
+        metadata={"description": "How many bids a ping's answer shows, best first."}
+    )
+    ping_ttl_seconds = fields.Integer(
+        metadata={"description": "How long after a ping a post may name it."}
+    )
+    internal = fields.Boolean(
+        metadata={"description": "The tenant's own source: may post a bid_id without a ping."}
+    )
     previous_secret_expires_at = UtcDateTime(
         metadata={
             "description": "After a rotation with an overlap: until when the old secret"
@@ -369,6 +378,13 @@ class DeletedSchema(Schema):
     )
 
 
+def _ping_of(lead) -> str | None:
+    """Return the public id of the lead's ping: as a list set it, else read (one query)."""
+    if "ping_ref" in vars(lead):
+        return lead.ping_ref
+    return lead.ping.public_id if lead.ping_id else None
+
+
 class LeadSummarySchema(Schema):
     uuid = fields.UUID()
     id = fields.String(attribute="public_id")
@@ -389,6 +405,13 @@ class LeadSummarySchema(Schema):
         },
     )
     deleted_at = UtcDateTime(allow_none=True)
+    ping = fields.Function(
+        lambda lead: _ping_of(lead),
+        metadata={
+            "type": ["string", "null"],
+            "description": "The ping the lead was posted against (null: none).",
+        },
+    )
     review = fields.Nested(
         ReviewSchema,
         allow_none=True,
@@ -489,6 +512,38 @@ class PostDetailSchema(PostSummarySchema):
     request_id = fields.String()
     payload = fields.Raw()
     headers = fields.Dict()
+    errors = fields.Raw(allow_none=True)
+
+
+class PingBidOfferSchema(Schema):
+    bid_id = fields.String()
+    price = _cents("price_cents")
+
+
+class PingSummarySchema(Schema):
+    id = fields.String(attribute="public_id")
+    date = UtcDateTime(attribute="received_at")
+    source = fields.Function(lambda ping: ping.source.name)
+    source_id = fields.Function(lambda ping: ping.source.public_id)
+    status = fields.String(validate=validate.OneOf(("accepted", "rejected")))
+    status_code = fields.Integer()
+    reason = fields.String(allow_none=True)
+    bids = fields.List(fields.Nested(PingBidOfferSchema), metadata={"description": "Best first."})
+    expires_at = UtcDateTime()
+    used_at = UtcDateTime(allow_none=True)
+    lead_public_id = fields.String(
+        attribute="used_by",
+        allow_none=True,
+        metadata={"description": "The lead posted against the ping (null: not posted)."},
+    )
+
+
+class PingDetailSchema(PingSummarySchema):
+    request_id = fields.String()
+    category = fields.String()
+    lead_type = fields.String(allow_none=True)
+    payload = fields.Raw(metadata={"description": "As received, identity fields left out."})
+    data = fields.Raw(allow_none=True, metadata={"description": "The normalized values."})
     errors = fields.Raw(allow_none=True)
 
 

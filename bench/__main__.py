@@ -1,5 +1,5 @@
-"""Run the benchmarks (`python -m bench [predicate|ruleset|dryrun|intake|delivery]`); results
-go to RESULTS.md.
+"""Run the benchmarks (`python -m bench [predicate|ruleset|dryrun|intake|delivery|threshold|
+pings]`); results go to RESULTS.md.
 
 A full run (`python -m bench`) runs the benchmarks that need no database and rewrites
 RESULTS.md, keeping the sections of the others; `python -m bench dryrun`,
@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import delivery, dryrun, intake, levers, predicate, ruleset, threshold
+from bench import delivery, dryrun, intake, levers, pings, predicate, ruleset, threshold
 
 BENCHMARKS = {
     "predicate": predicate.run,
@@ -26,6 +26,7 @@ BENCHMARKS = {
     "intake": intake.run,
     "delivery": delivery.run,
     "threshold": threshold.run,
+    "pings": pings.run,
 }
 # These need PostgreSQL and minutes: run by name, each in its own RESULTS.md section.
 SEPARATE = {
@@ -33,6 +34,7 @@ SEPARATE = {
     "intake": "## Benchmark 4: intake",
     "delivery": "## Benchmark 5: delivery",
     "threshold": "## Benchmark 6: intake with a monthly lead threshold",
+    "pings": "## Benchmark 7: pings",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (

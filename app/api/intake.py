@@ -38,6 +38,7 @@ from app.domain.errors import InvalidError
 from app.domain.money import as_number, to_cents
 from app.dsl.fieldtypes import is_blank
 from app.pipeline.validation import validate_lead
+from app.services.pings import PingPost, check_ping_post, take_pinged_lead
 from app.services.routing import take_new_lead
 from app.services.routio import ROUTIO_REQUIRED
 from app.store.idempotency import claim_key, release_key, store_answer
@@ -50,6 +51,8 @@ blp = Blueprint("intake", __name__, url_prefix="/api", description="Lead intake 
 MAX_PARTNER_ID = 100
 Reject = Callable[[ApiError, Any], ApiError]
 TakePost = Callable[[Source, dict[str, str], datetime, Reject], Response]
+#: Records a refused request: (source, request id, payload, headers, status code, errors).
+Record = Callable[[Source, str, Any, dict[str, str], int, Any], object]
 
 
 @blp.record_once
@@ -140,9 +143,12 @@ def calling_source() -> Source:
     return source
 
 
-def _answer_post(source: Source, take: TakePost | None = None) -> Response:
+def _answer_post(
+    source: Source, take: TakePost | None = None, record: Record = record_rejected_post
+) -> Response:
     """Answer an authenticated source's post: rate limit, Idempotency-Key, then its style
-    (or `take`: a reverse auction's fill, app/api/auctions.py)."""
+    (or `take`: a reverse auction's fill, app/api/auctions.py; a ping, app/api/pings.py,
+    whose refusals `record` keeps in the ping log)."""
     received_at = datetime.now(UTC)
     headers = safe_headers(request)
 
@@ -152,7 +158,7 @@ def _answer_post(source: Source, take: TakePost | None = None) -> Response:
         errors = getattr(error, "errors", None) or error.extra.get("errors")
         errors = errors or {"_request": [error.message]}
         status = error.status_for(source.api_style)
-        record_rejected_post(source, g.request_id, payload, headers, status, errors)
+        record(source, g.request_id, payload, headers, status, errors)
         return error
 
     g.rate_limit = ratelimit.hit_source(source)
@@ -207,18 +213,49 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
         )
         raise reject(unavailable, submission.payload)
     partner = request.headers.get("X-Partner-Id", "").strip() or None
+    submitted = submission.fields
+    pinged = "ping_id" in submitted or "bid_id" in submitted
+    ping_ref = bid_ref = None
+    if pinged:  # a post against a ping (docs/ping-post.md): the controls are not lead data
+        submitted = dict(submitted)
+        ping_ref, bid_ref = submitted.pop("ping_id", None), submitted.pop("bid_id", None)
     try:
         if partner is not None and len(partner) > MAX_PARTNER_ID:
             raise ValidationFailed(
                 {"X-Partner-Id": [f"Must be at most {MAX_PARTNER_ID} characters."]}
             )
         values, is_test, notes = validate_lead(
-            submission.fields, ruleset, source.category, test_mode=source.test_mode
+            submitted, ruleset, source.category, test_mode=source.test_mode
         )
+        ping_post = None
+        if pinged and not (is_blank(ping_ref) and is_blank(bid_ref)):
+            ping_post = check_ping_post(
+                source,
+                ruleset,
+                None if is_blank(ping_ref) else ping_ref,
+                None if is_blank(bid_ref) else bid_ref,
+                values,
+                received_at,
+            )
     except ValidationFailed as error:
         raise reject(error, submission.payload) from None
     except InvalidError as error:
         raise reject(ValidationFailed(error.details), submission.payload) from None
+    if ping_post is not None:
+        return _take_pinged_post(
+            source,
+            version,
+            ruleset,
+            submission.payload,
+            headers,
+            received_at,
+            reject,
+            ping_post=ping_post,
+            values=values,
+            is_test=is_test,
+            notes=notes,
+            partner=partner,
+        )
     lead, outcome = _accept_and_route(
         source,
         version,
@@ -239,6 +276,54 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
             "lead_public_id": lead.public_id,
             "status": outcome.status,
             "price": as_number(outcome.price_cents),
+        }
+    )
+    response.status_code = 201
+    return response
+
+
+def _take_pinged_post(
+    source: Source,
+    version,
+    ruleset,
+    payload: Any,
+    headers: dict[str, str],
+    received_at: datetime,
+    reject: Reject,
+    *,
+    ping_post: PingPost,
+    values: dict[str, Any],
+    is_test: bool,
+    notes: list[str],
+    partner: str | None,
+) -> Response:
+    """Route a native post against its ping (or an internal source's bid); answer 201 with
+    the outcome and the bid's fate, or 422 when the ping was used or expired meanwhile."""
+    try:
+        lead, outcome = _accept_and_route(
+            source,
+            version,
+            ruleset,
+            payload,
+            headers,
+            received_at,
+            category=source.category,
+            values=values,
+            is_test=is_test,
+            notes=notes,
+            partner=partner,
+            status_code=201,
+            ping_post=ping_post,
+        )
+    except InvalidError as error:  # nothing was stored: the ping's claim rolled it all back
+        raise reject(ValidationFailed(error.details), payload) from None
+    response = jsonify(
+        {
+            "lead_uuid": str(lead.uuid),
+            "lead_public_id": lead.public_id,
+            "status": outcome.status,
+            "price": as_number(outcome.price_cents),
+            "ping": ping_post.answer(),
         }
     )
     response.status_code = 201
@@ -333,9 +418,11 @@ def _accept_and_route(
     notes: list[str],
     partner: str | None,
     status_code: int,
+    ping_post: PingPost | None = None,
 ):
     """Route the new lead and store it with its post in one transaction; if routing fails,
-    keep the submission as `distribution_error` (reprocessable) and answer 500."""
+    keep the submission as `distribution_error` (reprocessable) and answer 500. With
+    `ping_post`, the post is against a ping: InvalidError when the ping cannot be claimed."""
     post, lead = new_submission(
         source,
         g.request_id,
@@ -349,15 +436,29 @@ def _accept_and_route(
         status_code=status_code,
     )
     try:
-        outcome = take_new_lead(
-            post,
-            lead,
-            version,
-            ruleset,
-            notes=notes,
-            test_price_cents=to_cents(current_app.config["TEST_PRICE"]),
-        )
-    except Exception as error:  # kept if the database can take it; if not, that error (a 503)
+        if ping_post is None:
+            outcome = take_new_lead(
+                post,
+                lead,
+                version,
+                ruleset,
+                notes=notes,
+                test_price_cents=to_cents(current_app.config["TEST_PRICE"]),
+            )
+        else:
+            outcome = take_pinged_lead(
+                ping_post,
+                post,
+                lead,
+                version,
+                ruleset,
+                notes=notes,
+                test_price_cents=to_cents(current_app.config["TEST_PRICE"]),
+            )
+    except Exception as error:
+        if ping_post is not None and isinstance(error, InvalidError):
+            raise  # the ping was used or expired meanwhile: a 422, nothing stored
+        # kept if the database can take it; if not, that error (a 503)
         log.exception("distribution failed", extra={"lead": lead.public_id})
         message = f"{type(error).__name__}: {error}"
         keep_failed_submission(post, lead, notes, message, g.request_id)

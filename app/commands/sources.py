@@ -16,7 +16,7 @@ from app.schemas import (
     SourceTokenSchema,
 )
 from app.services import sources
-from app.store.sources import ANY_CATEGORY, API_STYLES
+from app.store.sources import ANY_CATEGORY, API_STYLES, MAX_PING_BIDS_SHOWN, MAX_PING_TTL_SECONDS
 
 
 @click.group("source")
@@ -125,6 +125,20 @@ def show_command(source: str, as_json: bool) -> None:
 @click.option("--test-mode/--live", default=None, help="Switch test mode on or off.")
 @click.option("--active/--inactive", default=None, help="Inactive sources are refused.")
 @click.option("--rate-limit", type=RATE_LIMIT, help="Requests per minute, or 'default'.")
+@click.option(
+    "--ping-bids-shown",
+    type=click.IntRange(1, MAX_PING_BIDS_SHOWN),
+    help="How many bids a ping's answer shows (default 1).",
+)
+@click.option(
+    "--ping-ttl",
+    "ping_ttl_seconds",
+    type=click.IntRange(1, MAX_PING_TTL_SECONDS),
+    help="Seconds a ping stays postable (default 300).",
+)
+@click.option(
+    "--internal/--external", default=None, help="Internal: may post a bid_id without a ping."
+)
 @json_option
 @with_database
 def set_command(
@@ -132,14 +146,24 @@ def set_command(
     test_mode: bool | None,
     active: bool | None,
     rate_limit: int | str | None,
+    ping_bids_shown: int | None,
+    ping_ttl_seconds: int | None,
+    internal: bool | None,
     as_json: bool,
 ) -> None:
-    """Change a source's test mode, active flag or rate limit."""
+    """Change a source's test mode, active flag, rate limit or ping settings."""
     changes = (
         {} if rate_limit is None else {"rate_limit": None if rate_limit == DEFAULT else rate_limit}
     )
     updated = sources.update_source(
-        operator(), source, test_mode=test_mode, active=active, **changes
+        operator(),
+        source,
+        test_mode=test_mode,
+        active=active,
+        ping_bids_shown=ping_bids_shown,
+        ping_ttl_seconds=ping_ttl_seconds,
+        internal=internal,
+        **changes,
     )
     data = SourceSchema().dump(updated)
     emit(data, as_json, lambda: pairs(data))

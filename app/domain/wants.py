@@ -10,42 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app.domain.identity import is_identity
+
 OPEN, FILLED, EXPIRED, CANCELED = "open", "filled", "expired", "canceled"
 #: Every status of an auction, in the order lists show them.
 AUCTION_STATUSES = (OPEN, FILLED, EXPIRED, CANCELED)
-
-#: Fields that say who a person is or how to reach them: never a default criterion, never
-#: shown to sources. The one list: the import's defaults and the sources' view use it.
-IDENTITY_FIELDS = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "name",
-        "full_name",
-        "email",
-        "phone",
-        "mobile",
-        "phone_2",
-        "address",
-        "address_1",
-        "address_2",
-        "address_line_1",
-        "address_line_2",
-        "street",
-        "ip",
-        "ip_address",
-        "date_of_birth",
-        "dob",
-        "ssn",
-        "trusted_form_url",
-        "jornaya_lead_id",
-    }
-)
-
-
-def is_identity(field: str) -> bool:
-    """Tell whether a field names or reaches a person (never a default criterion)."""
-    return field in IDENTITY_FIELDS
 
 
 def default_criteria(fields: Iterable[str]) -> list[str]:

@@ -14,18 +14,26 @@ sale that lost its race) reuses the verdicts computed once.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from app.domain.routing import Decision, Facts, Needs
+from app.domain.money import as_number, to_cents
+from app.domain.routing import Decision, Facts, Needs, SaleTerms, Step
 from app.domain.status import Status
 from app.dsl.ruleset import RuleSet
-from app.pipeline.bidding import FactsLedger
+from app.pipeline.bidding import (
+    SCHEDULE_CLOSED,
+    Candidate,
+    FactsLedger,
+    StageRouter,
+    exclusion,
+)
 from app.pipeline.dedupe import history_entry, lead_key_hashes
 from app.pipeline.router import PRICE, STATUS, CategoryRouter, compile_routers
 from app.pipeline.testmode import decide_test_lead
-from app.pipeline.timeline import Timeline
+from app.pipeline.timeline import Timeline, why_not
 from app.pipeline.verdicts import Conditions
 
 _ROUTERS: WeakKeyDictionary[RuleSet, tuple[dict[str, CategoryRouter], Conditions]] = (
@@ -58,6 +66,7 @@ class PreparedLead:
         test_price_cents: int = 4500,
         audit: bool = True,
         start: int = 0,
+        preferred: tuple[str, int] | None = None,
     ) -> None:
         routers, conditions = routers_of(ruleset)
         self.router = router = routers[category]
@@ -76,6 +85,10 @@ class PreparedLead:
         self.keys: dict[int, str] = {}  # dedupe key slot -> its hash
         self.needs = Needs()
         self.open_bids: list[Any] = []
+        #: a ping's bid (bid id, price cents) tried first, its candidate when open
+        self.preferred = preferred
+        self.preferred_bid: Candidate | None = None
+        self.preferred_closed: str | None = None  # why the preferred bid is not open
         if is_test or self.lead_type is None or flagged:
             return
         hashes = lead_key_hashes(ruleset, lead, category)
@@ -85,6 +98,8 @@ class PreparedLead:
         self.open_bids = open_bids = router.open_bids(
             self.lead_type, lead, self.at, 0, self.memo, self.functions, start
         )
+        if preferred is not None:
+            self._find_preferred(preferred[0])
         counters = []
         for candidate in open_bids:
             for _, _, clock, period, _ in candidate.limits:
@@ -96,10 +111,103 @@ class PreparedLead:
             bids=tuple(candidate.bid.id for candidate in open_bids),
         )
 
+    def _find_preferred(self, bid_id: str) -> None:
+        """Find the preferred bid among the open ones, or say why it is not open."""
+        for candidate in self.open_bids:
+            if candidate.bid.id == bid_id:
+                self.preferred_bid = candidate
+                return
+        assert self.lead_type is not None
+        type_router = self.router.by_type[self.lead_type.id]
+        for candidate in type_router.bids:
+            if candidate.bid.id == bid_id:
+                if candidate.hours is not None and not candidate.hours.is_open(self.at):
+                    self.preferred_closed = why_not(candidate, SCHEDULE_CLOSED)
+                else:
+                    self.preferred_closed = "its condition no longer holds for the lead"
+                return
+        self.preferred_closed = f"the rules have no bid {bid_id} for this lead's type"
+
     def decide(self, facts: Facts) -> Decision:
-        """Route the lead on what was read for its needs; return the decision."""
+        """Route the lead on what was read for its needs; return the decision.
+
+        With a preferred bid (a ping's), that bid takes the lead at the ping's price when
+        the plan would sell it and the bid can take it on these facts; otherwise the plan's
+        decision stands and its timeline says why the bid was lost ("ping_bid_lost").
+        """
+        decision = self._decide(facts)
+        if self.preferred is None or self.is_test:  # a test lead is decided by its zip
+            return decision
+        return self._prefer(facts, decision)
+
+    def _prefer(self, facts: Facts, planned: Decision) -> Decision:
+        """Return the preferred bid's sale, or the plan's decision with why it was lost."""
+        assert self.preferred is not None
+        bid_id, price = self.preferred
+        candidate = self.preferred_bid
+        reason = None
+        if planned.status not in SELLABLE:
+            reason = f"the lead is {planned.status}"
+        elif candidate is None:
+            reason = self.preferred_closed or "the lead cannot be sold to bids"
+        else:
+            candidate = replace(candidate, price=price)  # the ping's price, not today's
+            ledger = FactsLedger(facts, (candidate,), self.at)
+            excluded = exclusion(candidate, self.at, ledger)
+            if excluded is not None:
+                reason = why_not(candidate, excluded)
+        if reason is not None or candidate is None:
+            step = Step(
+                "ping_bid_lost",
+                f"Bid {bid_id} was lost: {reason}.",
+                {"bid_id": bid_id, "price": as_number(price), "reason": reason},
+            )
+            return replace(planned, steps=(*planned.steps, step))
+        bid = candidate.bid
+        customer = facts.customers[bid.customer]
+        steps = tuple(step for step in planned.steps if step.kind not in PLAN_STEPS)
+        message = (
+            f"Sold to {customer.slug} through bid {bid.id}"
+            f" at the ping's price {as_number(price):.2f}."
+        )
+        details = {"bid_id": bid.id, "price": as_number(price)}
+        terms = SaleTerms(
+            customer_id=customer.id,
+            bid_id=bid.id,
+            price_cents=price,
+            periods=tuple(
+                sorted(
+                    {
+                        period: clock.at(self.at)[2] for _, _, clock, period, _ in candidate.limits
+                    }.items()
+                )
+            ),
+            cap=None if bid.cap is None else (bid.cap.period, bid.cap.limit),
+            budget=None if bid.budget is None else (bid.budget.period, to_cents(bid.budget.amount)),
+        )
+        return Decision(
+            Status.ASSIGNED,
+            planned.lead_type,
+            price,
+            customer,
+            bid.id,
+            (*steps, Step("ping_bid", message, details)),
+            planned.record_keys,
+            terms,
+        )
+
+    def offers(self, facts: Facts) -> tuple[Decision, list[tuple[str, int]]]:
+        """Decide a ping without selling it: the plan's decision, and the bids that could
+        take the lead in the stage that sells it, best first (bid id, price cents)."""
         ledger = FactsLedger(facts, self.open_bids, self.at)
-        timeline = Timeline(ledger)
+        timeline = _Offers(ledger)
+        decision = self._decide(facts, timeline)
+        return decision, timeline.ranked
+
+    def _decide(self, facts: Facts, timeline: Timeline | None = None) -> Decision:
+        if timeline is None:
+            timeline = Timeline(FactsLedger(facts, self.open_bids, self.at))
+        ledger = timeline.ledger
         router, lead_type = self.router, self.lead_type
         if self.is_test:
             timeline.classified(lead_type)
@@ -150,6 +258,33 @@ class PreparedLead:
             sale,
             altered=timeline.altered_data,
         )
+
+
+#: The plan's outcomes a preferred bid may replace: the lead could be sold.
+SELLABLE = (Status.ASSIGNED, Status.UNASSIGNED, Status.MARKETPLACE)
+#: Timeline steps of the plan's stages, replaced by the preferred bid's sale.
+PLAN_STEPS = frozenset({"bidding", "assigned", "marketplace", "skipped", "unassigned"})
+
+
+class _Offers(Timeline):
+    """A timeline that keeps the ranked bids of the stage that sold the lead (a ping's)."""
+
+    def __init__(self, ledger: FactsLedger) -> None:
+        super().__init__(ledger)
+        self.ranked: list[tuple[str, int]] = []
+
+    def auction(
+        self,
+        stage: StageRouter,
+        considered: list[Candidate],
+        set_aside: list[tuple[Candidate, str]],
+        ranked: list[Candidate],
+        at: float,
+    ) -> None:
+        """Note the stage, and keep its ranked bids when one can take the lead."""
+        super().auction(stage, considered, set_aside, ranked, at)
+        if ranked and not self.ranked:
+            self.ranked = [(candidate.bid.id, candidate.price) for candidate in ranked]
 
 
 def classify_lead(lead: Mapping[str, Any], ruleset: RuleSet, category: str) -> str | None:

@@ -32,6 +32,11 @@ from app.pipeline.bidding import (
 from app.pipeline.router import Alteration
 
 
+def why_not(candidate: Candidate, result: str) -> str:
+    """Return, in words, why a bid cannot take the lead (a result of app/pipeline/bidding.py)."""
+    return _reason(candidate, result)
+
+
 def _reason(candidate: Candidate, result: str) -> str:
     """Return why a bid was set aside, in words."""
     bid = candidate.bid

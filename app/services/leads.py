@@ -21,6 +21,7 @@ from app.store.leads import get_lead, lead_events
 from app.store.listing import LeadFilter
 from app.store.listing import list_leads as select_leads
 from app.store.models import Lead, Tenant
+from app.store.pings import ping_refs
 from app.store.review import is_review, review_of, reviews_of
 
 #: The `test` filter's choices: hide test leads, only them, or both.
@@ -119,10 +120,13 @@ def reprocess_lead(
 
 
 def _with_reviews(found: list[Lead]) -> list[Lead]:
-    """Set each listed lead's audit review (`lead.review`, None if it has none)."""
+    """Set each listed lead's audit review (`lead.review`, None if it has none) and the
+    public id of its ping (`lead.ping_ref`, None if it was not posted against one)."""
     reviews = reviews_of(lead.id for lead in found)
+    pings = ping_refs(lead.ping_id for lead in found if lead.ping_id)
     for lead in found:
         lead.review = reviews.get(lead.id)
+        lead.ping_ref = pings.get(lead.ping_id) if lead.ping_id else None
     return found
 
 

@@ -48,6 +48,7 @@ def take_new_lead(
     now: datetime | None = None,
     test_price_cents: int = 4500,
     override: Override | None = None,
+    preferred: tuple[str, int] | None = None,
 ) -> Decision:
     """Route a new lead (from `new_submission`, not yet stored) and store it with its post,
     in one transaction; return the decision.
@@ -56,10 +57,11 @@ def take_new_lead(
     intake then keeps the submission as `distribution_error`). With `override`, its decision
     replaces the plan's; when its sale loses its race, the transaction is decided again.
     When the tenant has a monthly threshold and the lead counts but finds no capacity left,
-    the lead is stored `withheld` instead, not routed (app/domain/threshold.py).
+    the lead is stored `withheld` instead, not routed (app/domain/threshold.py). A
+    `preferred` bid (bid id, price cents: a ping's) is tried first at that price.
     """
     now = now or datetime.now(UTC)
-    prepared = _prepare(lead, ruleset, now, test_price_cents)
+    prepared = _prepare(lead, ruleset, now, test_price_cents, preferred=preferred)
     decide = prepared.decide
     if override is not None:
         plan = prepared.decide
@@ -188,6 +190,7 @@ def _prepare(
     lead_id: int | None = None,
     audit: bool = True,
     start: int = 0,
+    preferred: tuple[str, int] | None = None,
 ) -> PreparedLead:
     """Return the lead ready for the pipeline (its source is on the row: no query)."""
     return PreparedLead(
@@ -200,4 +203,5 @@ def _prepare(
         test_price_cents=test_price_cents,
         audit=audit,
         start=start,
+        preferred=preferred,
     )

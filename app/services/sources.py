@@ -88,11 +88,23 @@ def update_source(
     test_mode: bool | None = None,
     active: bool | None = None,
     rate_limit: int | None = UNCHANGED,
+    ping_bids_shown: int | None = None,
+    ping_ttl_seconds: int | None = None,
+    internal: bool | None = None,
 ) -> Source:
-    """Switch test mode or the active flag, or set the rate limit (None: the default)."""
+    """Switch test mode or the active flag, or set the rate limit (None: the default) or
+    the ping settings (docs/ping-post.md)."""
     actor.require("sources.write")
     changes = {} if rate_limit is UNCHANGED else {"rate_limit": rate_limit}
-    return store.update_source(_source(actor, ref), test_mode=test_mode, active=active, **changes)
+    return store.update_source(
+        _source(actor, ref),
+        test_mode=test_mode,
+        active=active,
+        ping_bids_shown=ping_bids_shown,
+        ping_ttl_seconds=ping_ttl_seconds,
+        internal=internal,
+        **changes,
+    )
 
 
 def create_token(actor: Actor, ref: str) -> NewToken:

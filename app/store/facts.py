@@ -119,6 +119,30 @@ def fetch_facts(tenant_id: int, needs: Needs, *, lock_buyers: bool = False) -> F
     return query.facts(rows)
 
 
+_PEEK_KEYS = (
+    "SELECT 'k', k.key_hash, CAST(NULL AS TEXT), k.last_seen_at, k.lead_id, CAST(NULL AS BIGINT),"
+    " CAST(NULL AS INTEGER), l.public_id FROM dedupe_key k LEFT JOIN lead l ON l.id = k.lead_id"
+    " WHERE k.tenant_id = %s AND k.key_hash IN {hashes}"
+)
+
+
+def peek_facts(tenant_id: int, needs: Needs) -> Facts:
+    """Return what routing would decide on, read without writing or locking anything (a
+    ping's bidding): one statement, outside any transaction."""
+    query = FactsQuery(tenant_id, needs)
+    parts, params = [], []
+    if needs.key_hashes:
+        hashes_in, params = _in(list(needs.key_hashes), [tenant_id])
+        parts.append(_PEEK_KEYS.format(hashes=hashes_in))
+    if needs.bidding:
+        bidding, bidding_params = query.bidding_statement()
+        parts.append(bidding)
+        params += bidding_params
+    if not parts:
+        return query.facts([])
+    return query.facts(execute(" UNION ALL ".join(parts), params).fetchall())
+
+
 def _key_rows_portable(upsert: str, params: list) -> list[tuple]:
     """Run the keys' upsert alone (SQLite: no RETURNING in a CTE); return its rows shaped as
     the key rows, the original leads' public ids read next."""
@@ -141,4 +165,4 @@ def _in(values: list, params: list) -> tuple[str, list]:
     return f"({repeat('%s', len(values))})", params + list(values)
 
 
-__all__ = ["FactsQuery", "fetch_facts"]
+__all__ = ["FactsQuery", "fetch_facts", "peek_facts"]

@@ -144,6 +144,7 @@ LEAD_COLUMNS = [
     "updated_at",
     "assigned_at",
     "offer_cents",
+    "ping",
 ]
 
 

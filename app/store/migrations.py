@@ -240,6 +240,25 @@ def _partners() -> None:
     database.create_tables([Partner], safe=True)
 
 
+def _pings() -> None:
+    # Issue 18: inbound pings (the ping log), the sources' ping settings and the lead's link
+    # to its ping (app/store/pings.py).
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Lead, Ping, Source
+
+    database.create_tables([Ping], safe=True)
+    migrator = SchemaMigrator.from_database(database)
+    added = ((Source, ("ping_bids_shown", "ping_ttl_seconds", "internal")), (Lead, ("ping",)))
+    for model, names in added:
+        table = model._meta.table_name
+        present = {column.name for column in database.get_columns(table)}
+        for name in names:
+            field = model._meta.fields[name]
+            if field.column_name not in present:
+                migrate(migrator.add_column(table, field.column_name, field))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -257,6 +276,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (49, "lead imports and reverse auctions", _reverse_auctions),
     (50, "source secret overlap", _secret_overlap),
     (51, "partners and enrichment providers", _partners),
+    (52, "inbound pings and the sources' ping settings", _pings),
 )
 
 

@@ -111,6 +111,11 @@ class Source(BaseModel):
     # After a rotation with an overlap, the old secret opens the intake too until it expires.
     previous_secret_hash = pw.CharField(max_length=64, null=True)
     previous_secret_expires_at = pw.DateTimeField(null=True)
+    # Ping-post (docs/ping-post.md): how many bids a ping's answer shows, how long a ping
+    # stays postable, and whether the source is the tenant's own (may post a bid_id alone).
+    ping_bids_shown = pw.IntegerField(default=1, constraints=[pw.SQL("DEFAULT 1")])
+    ping_ttl_seconds = pw.IntegerField(default=300, constraints=[pw.SQL("DEFAULT 300")])
+    internal = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT false")])
 
 
 class SourceToken(BaseModel):
@@ -142,15 +147,46 @@ class Post(BaseModel):
         indexes = ((("tenant", "received_at"), False),)
 
 
+class Ping(BaseModel):
+    """One ping to the intake API (the lead without the person's identity) and its answer:
+    the ping log. Written in one statement; marked used by the post that names it."""
+
+    tenant_id: int
+    source_id: int
+    lead: Lead | None  # set by the service that shows a ping
+    public_id = pw.CharField(max_length=40, unique=True)
+    tenant = pw.ForeignKeyField(Tenant, backref="pings", on_delete="CASCADE")
+    source = pw.ForeignKeyField(Source, backref="pings", on_delete="CASCADE")
+    received_at = pw.DateTimeField(default=utcnow)
+    request_id = pw.CharField(max_length=64)
+    category = pw.CharField(max_length=64)
+    payload = pw.JSONField(dumps=json_text)  # as received, identity fields left out
+    data = pw.JSONField(dumps=json_text, null=True)  # normalized values (accepted or not)
+    status = pw.CharField(max_length=16)  # accepted | rejected
+    status_code = pw.IntegerField()  # of the ping's answer
+    reason = pw.TextField(null=True)
+    errors = pw.JSONField(dumps=json_text, null=True)  # a refused ping's {field: [messages]}
+    lead_type = pw.CharField(max_length=64, null=True)
+    bids = pw.JSONField(dumps=json_text)  # [{bid_id, price_cents}] best first
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)  # posted: set once, by the post's transaction
+    used_by = pw.CharField(max_length=31, null=True)  # the public id of the posted lead
+
+    class Meta:
+        indexes = ((("tenant", "received_at"), False),)
+
+
 class Lead(BaseModel):
     tenant_id: int
     source_id: int
     post_id: int | None
     rule_version_id: int | None
     customer_id: int | None
+    ping_id: int | None
     timeline: list[LeadEvent]  # set by the services that show a lead
     delivery_list: list[Delivery]  # set by the services that show a lead
     review: Review | None  # set by the services that show or list leads
+    ping_ref: str | None  # its ping's public id, set by the services that list leads
     uuid = pw.UUIDField(unique=True, default=uuid.uuid4)
     public_id = pw.CharField(max_length=31, unique=True)
     tenant = pw.ForeignKeyField(Tenant, backref="leads", on_delete="CASCADE")
@@ -171,6 +207,7 @@ class Lead(BaseModel):
     assigned_at = pw.DateTimeField(null=True)
     deleted_at = pw.DateTimeField(null=True)  # its personal data erased; history kept
     offer_cents = pw.BigIntegerField(null=True)  # on the marketplace: its claim price
+    ping = pw.ForeignKeyField(Ping, null=True, backref="leads", on_delete="SET NULL")
 
     class Meta:
         indexes = (
@@ -537,6 +574,7 @@ MODELS = (
     Source,
     SourceToken,
     Post,
+    Ping,
     Lead,
     LeadEvent,
     WalletEntry,

@@ -69,6 +69,10 @@ def create_source(
     return source, secret
 
 
+MAX_PING_BIDS_SHOWN = 20
+MAX_PING_TTL_SECONDS = 86_400
+
+
 def check_rate_limit(rate_limit: int | None) -> None:
     """Refuse a per-source rate limit that is not a whole number of requests per minute."""
     if rate_limit is not None and not (1 <= rate_limit <= MAX_RATE_LIMIT):
@@ -98,8 +102,28 @@ def update_source(
     test_mode: bool | None = None,
     active: bool | None = None,
     rate_limit: int | None = _UNCHANGED,
+    ping_bids_shown: int | None = None,
+    ping_ttl_seconds: int | None = None,
+    internal: bool | None = None,
 ) -> Source:
-    """Switch a source's test mode or active flag, or set its rate limit (None: default)."""
+    """Switch a source's test mode or active flag, or set its rate limit (None: default)
+    or its ping settings."""
+    if ping_bids_shown is not None:
+        if not 1 <= ping_bids_shown <= MAX_PING_BIDS_SHOWN:
+            raise InvalidError(
+                f"ping_bids_shown is 1 to {MAX_PING_BIDS_SHOWN}",
+                {"ping_bids_shown": ["Out of range."]},
+            )
+        source.ping_bids_shown = ping_bids_shown
+    if ping_ttl_seconds is not None:
+        if not 1 <= ping_ttl_seconds <= MAX_PING_TTL_SECONDS:
+            raise InvalidError(
+                f"ping_ttl_seconds is 1 to {MAX_PING_TTL_SECONDS}",
+                {"ping_ttl_seconds": ["Out of range."]},
+            )
+        source.ping_ttl_seconds = ping_ttl_seconds
+    if internal is not None:
+        source.internal = internal
     if test_mode is not None:
         source.test_mode = test_mode
     if active is not None:

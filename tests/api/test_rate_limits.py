@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from app.api.ratelimit import EXTENSION, RateLimiter
-from app.store.models import Lead, Post, Source
+from app.store.models import Lead, Ping, Post, Source
 from app.store.sources import update_source
 
 
@@ -243,3 +243,16 @@ def test_the_in_process_store_sweeps_on_the_request_thread_not_a_timer(monkeypat
     assert kept == {"LIMITER/source/src_9/100/1/minute"}
     second = limiter.hit("source", "src_0", 100)  # within the second: no sweep, still exact
     assert second.remaining == 99
+
+
+def test_pings_and_posts_share_the_sources_limit(world, seed_lead, rate_store):
+    limit_source(world.source, 2)
+    ping = {"state": "FL", "zip": "33139", "homeowner": "yes", "monthly_bill": "180"}
+    first = world.client.post("/api/pings", json=ping, headers=world.auth)
+    assert first.status_code == 200 and first.headers["X-RateLimit-Remaining"] == "1"
+    assert world.post(seed_lead).status_code == 201
+    refused = world.client.post("/api/pings", json={**ping, "phone": "555-1"}, headers=world.auth)
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    logged = Ping.select().order_by(Ping.id.desc()).first()
+    assert (logged.status, logged.status_code) == ("rejected", 429)
+    assert "phone" not in logged.payload  # identity is never stored, refused or not

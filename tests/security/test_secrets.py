@@ -176,7 +176,13 @@ def test_no_answer_after_creation_shows_a_secret_or_its_hash(app, client, world,
         b"first_name,last_name,phone,state,zip\nAl,Bo,555-301-0009,FL,33139\n",
         price="20",
     )
+    pinged = client.post(
+        "/api/pings",
+        json={"state": "FL", "zip": "33139", "homeowner": "yes", "monthly_bill": "180"},
+        headers=world.auth,
+    ).json
     values = {
+        "pings": pinged["ping_id"],
         "imports": imported.id,
         "customers": "sunco",
         "deliveries": delivery.public_id,

@@ -24,6 +24,9 @@ from app.store.tenants import create_customer_user, create_user
 from tests.delivery_rows import attempt_row, delivery_row
 from tests.security.endpoints import admin_endpoints, tenant_snapshot
 
+#: A ping of the example solar rules (the fields required for pings).
+SOLAR_PING = {"state": "FL", "zip": "33139", "homeowner": "yes", "monthly_bill": "180"}
+
 # Bodies that would succeed on the caller's own resources, so a refusal can only come
 # from the resource being someone else's (not from validation).
 BODIES = {
@@ -56,6 +59,8 @@ def tenants(make_world, seed_lead, db, secret_key):
     assert first.post({"zip": "nope"}).status_code == 422
     unsold = dict(seed_lead, phone="555-301-0001", email="u@example.com", first_name="Al")
     assert first.post(unsold).status_code == 201
+    pinged = first.client.post("/api/pings", json=SOLAR_PING, headers=first.auth).json
+    assert pinged["ping_id"].startswith("png_"), pinged
     token_row, token = create_token(first.source)
     analyst, _ = create_user(first.tenant, "analyst@aardvark.example", "analyst")
     buyer, buyer_token = create_customer_user(only_a, "buyer@aardvark.example")
@@ -109,6 +114,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         "leads": [lead.public_id, str(lead.uuid)],
         "partners": [partner.public_id, partner.name],
         "posts": [post.public_id for post in posts],
+        "pings": [pinged["ping_id"]],
         "sources": [first.source.public_id, first.source.api_key],
         "rules": ["2", "3"],
         "tokens": [token_id(token_row)],
@@ -129,6 +135,7 @@ def tenants(make_world, seed_lead, db, secret_key):
         *(lead.public_id for lead in Lead.select().where(Lead.tenant == first.tenant)),
         *(str(lead.uuid) for lead in Lead.select().where(Lead.tenant == first.tenant)),
         *(post.public_id for post in posts),
+        pinged["ping_id"],
         token,
         token_id(token_row),
         first.secret,

@@ -19,7 +19,7 @@ from app.schemas import (
     SourceTokenSchema,
 )
 from app.services import sources
-from app.store.sources import API_STYLES, MAX_RATE_LIMIT
+from app.store.sources import API_STYLES, MAX_PING_BIDS_SHOWN, MAX_PING_TTL_SECONDS, MAX_RATE_LIMIT
 
 blp = Blueprint("admin_sources", __name__, url_prefix="/api/admin", description="Sources.")
 RATE_LIMIT = validate.Range(min=1, max=MAX_RATE_LIMIT)
@@ -54,6 +54,17 @@ class SourceChangeSchema(Schema):
     test_mode = fields.Boolean()
     active = fields.Boolean()
     rate_limit = fields.Integer(allow_none=True, validate=RATE_LIMIT)
+    ping_bids_shown = fields.Integer(
+        validate=validate.Range(1, MAX_PING_BIDS_SHOWN),
+        metadata={"description": "How many bids a ping's answer shows (default 1)."},
+    )
+    ping_ttl_seconds = fields.Integer(
+        validate=validate.Range(1, MAX_PING_TTL_SECONDS),
+        metadata={"description": "How long a ping stays postable (default 300)."},
+    )
+    internal = fields.Boolean(
+        metadata={"description": "The tenant's own source: may post a bid_id without a ping."}
+    )
 
 
 @blp.route("/sources", methods=["GET"])
@@ -93,7 +104,8 @@ def show_source(source_id: str):
 @blp.arguments(SourceChangeSchema)
 @blp.response(200, SourceSchema)
 def update_source(body, source_id: str):
-    """Switch a source's test mode, deactivate it, or set its rate limit (null: default)."""
+    """Switch a source's test mode, deactivate it, set its rate limit (null: default) or its
+    ping settings."""
     return sources.update_source(g.actor, source_id, **body)
 
 
