@@ -12,22 +12,27 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.errors import (
     ApiError,
-    Forbidden,
     InternalError,
     NotFound,
-    ServiceUnavailable,
     ValidationFailed,
     respond,
 )
-from app.api.intake import MAX_PARTNER_ID, Reject, _answer_post, calling_source
+from app.api.intake import (
+    SUBMISSION_CONTENT,
+    Reject,
+    _answer_post,
+    native_source,
+    partner_header,
+    rate_limit_headers,
+    read_submission,
+)
 from app.api.schemas import ErrorSchema, ValidationErrorSchema
-from app.api.submission import parse_submission, raw_payload
 from app.domain.clock import naive
 from app.domain.errors import InvalidError, NotFoundError
 from app.domain.money import as_number, to_cents
@@ -36,7 +41,6 @@ from app.schemas import SourceAuctionSchema
 from app.services.auctions import Fill, auction_for, auctions_for, fill_auction, precheck
 from app.store.leads import keep_failed_submission, new_submission
 from app.store.models import Source
-from app.store.rules import ruleset_of
 
 log = logging.getLogger("sluice.intake")
 blp = Blueprint(
@@ -45,25 +49,12 @@ blp = Blueprint(
 NATIVE_ONLY = "Reverse auctions are filled by native sources (HTTP Basic or an sbt_ token)."
 
 
-@blp.after_request
-def _rate_limit_headers(response: Response) -> Response:
-    """Tell every fill's answer, errors included, where the caller stands against its limit."""
-    state = g.get("rate_limit")
-    if state is not None:
-        response.headers.update(state.headers())
-    return response
+blp.after_request(rate_limit_headers)
 
 
 class AuctionQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
-
-
-def _native_source() -> Source:
-    source = calling_source()
-    if source.api_style != "native":
-        raise Forbidden(NATIVE_ONLY)
-    return source
 
 
 @blp.route("/auctions", methods=["GET"])
@@ -74,7 +65,7 @@ def _native_source() -> Source:
 @blp.alt_response(403, schema=ErrorSchema, description="Not a native source.")
 def list_auctions(args):
     """List the open reverse auctions of your category: criteria, price, fills left."""
-    source = _native_source()
+    source = native_source(NATIVE_ONLY)
     return auctions_for(source, limit=args["limit"], offset=args["offset"])
 
 
@@ -89,11 +80,7 @@ def list_auctions(args):
     "says how (`lead_public_id`, `status`, `price`).",
     requestBody={
         "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-            "multipart/form-data": {"schema": {"type": "object"}},
-        },
+        "content": SUBMISSION_CONTENT,
     },
 )
 @blp.response(201, description="The lead filled the auction.")
@@ -109,7 +96,7 @@ def list_auctions(args):
 @blp.alt_response(503, schema=ErrorSchema, description="No active rules; retry.")
 def fill(ref: str):
     """Fill a reverse auction with a lead."""
-    source = _native_source()
+    source = native_source(NATIVE_ONLY)
 
     def take(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
         return _take_fill(ref, source, headers, received_at, reject)
@@ -121,27 +108,14 @@ def _take_fill(
     ref: str, source: Source, headers: dict[str, str], received_at: datetime, reject: Reject
 ) -> Response:
     """Read and validate the lead as the intake does, then offer it to the auction."""
-    try:
-        submission = parse_submission(request)
-    except ApiError as error:
-        raise reject(error, raw_payload(request)) from None
-    version, ruleset = ruleset_of(source.active_rules)
-    if ruleset is None or source.category not in ruleset.categories:
-        unavailable = ServiceUnavailable(
-            f"Category {source.category!r} has no active rules: leads cannot be taken now."
-        )
-        raise reject(unavailable, submission.payload)
+    submission, version, ruleset = read_submission(source, reject)
     try:
         auction = auction_for(source, ref)
     except NotFoundError:
         missing = NotFound(f"No auction {ref[:60]!r} in your category.")
         raise reject(missing, submission.payload) from None
-    partner = request.headers.get("X-Partner-Id", "").strip() or None
     try:
-        if partner is not None and len(partner) > MAX_PARTNER_ID:
-            raise ValidationFailed(
-                {"X-Partner-Id": [f"Must be at most {MAX_PARTNER_ID} characters."]}
-            )
+        partner = partner_header()
         values, is_test, notes = validate_lead(
             submission.fields, ruleset, source.category, test_mode=source.test_mode
         )

@@ -22,6 +22,7 @@ from app.api import ratelimit, routio
 from app.api.auth import find_calling_source, guess_api_style, unauthorized
 from app.api.errors import (
     ApiError,
+    Forbidden,
     IdempotencyKeyReused,
     InternalError,
     RequestInProgress,
@@ -32,18 +33,19 @@ from app.api.errors import (
 )
 from app.api.idempotency import HEADER, fingerprint, idempotency_key, replay
 from app.api.schemas import ErrorSchema, LeadCreatedSchema, ValidationErrorSchema
-from app.api.submission import parse_submission, raw_payload, safe_headers
+from app.api.submission import Submission, parse_submission, raw_payload, safe_headers
 from app.domain.clock import naive
 from app.domain.errors import InvalidError
 from app.domain.money import as_number, to_cents
 from app.dsl.fieldtypes import is_blank
+from app.dsl.ruleset import RuleSet
 from app.pipeline.validation import validate_lead
 from app.services.pings import PingPost, check_ping_post, take_pinged_lead
 from app.services.routing import take_new_lead
 from app.services.routio import ROUTIO_REQUIRED
 from app.store.idempotency import claim_key, release_key, store_answer
 from app.store.leads import keep_failed_submission, new_submission, record_rejected_post
-from app.store.models import Source
+from app.store.models import RuleSetVersion, Source
 from app.store.rules import ruleset_of
 
 log = logging.getLogger("sluice.intake")
@@ -61,12 +63,21 @@ def _set_up(state) -> None:
 
 
 @blp.after_request
-def _rate_limit_headers(response: Response) -> Response:
-    """Tell every intake answer, errors included, where the caller stands against its limit."""
+def rate_limit_headers(response: Response) -> Response:
+    """Tell every intake answer (a lead's, a ping's, an auction fill's; errors included)
+    where the caller stands against its limit."""
     state = g.get("rate_limit")
     if state is not None:
         response.headers.update(state.headers())
     return response
+
+
+#: The body of every native submission (a lead, a ping, an auction's fill), as documented.
+SUBMISSION_CONTENT = {
+    "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+    "multipart/form-data": {"schema": {"type": "object"}},
+}
 
 
 @blp.route("/leads", methods=["POST"])
@@ -78,11 +89,7 @@ def _rate_limit_headers(response: Response) -> Response:
     "Every answer carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset.",
     requestBody={
         "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-            "multipart/form-data": {"schema": {"type": "object"}},
-        },
+        "content": SUBMISSION_CONTENT,
         "description": "The lead's fields, per the source's field reference. "
         "Query-string fields are merged in; the body wins.",
     },
@@ -200,8 +207,19 @@ def _payload_for_the_record() -> Any:
         return raw_payload(request)
 
 
-def _take_native_post(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
-    """Read, validate and route a native post; answer 201 with the outcome."""
+def native_source(refusal: str) -> Source:
+    """Return the authenticated source, which must be native (Forbidden with `refusal`)."""
+    source = calling_source()
+    if source.api_style != "native":
+        raise Forbidden(refusal)
+    return source
+
+
+def read_submission(
+    source: Source, reject: Reject, taken: str = "leads"
+) -> tuple[Submission, RuleSetVersion | None, RuleSet]:
+    """Parse a native source's submission and return it with the active rules, which must
+    have the source's category (`reject` a malformed body, or 503 without rules)."""
     try:
         submission = parse_submission(request)
     except ApiError as error:
@@ -209,10 +227,23 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
     version, ruleset = ruleset_of(source.active_rules)
     if ruleset is None or source.category not in ruleset.categories:
         unavailable = ServiceUnavailable(
-            f"Category {source.category!r} has no active rules: leads cannot be taken now."
+            f"Category {source.category!r} has no active rules: {taken} cannot be taken now."
         )
         raise reject(unavailable, submission.payload)
+    return submission, version, ruleset
+
+
+def partner_header() -> str | None:
+    """Return the X-Partner-Id the submission names (ValidationFailed when too long)."""
     partner = request.headers.get("X-Partner-Id", "").strip() or None
+    if partner is not None and len(partner) > MAX_PARTNER_ID:
+        raise ValidationFailed({"X-Partner-Id": [f"Must be at most {MAX_PARTNER_ID} characters."]})
+    return partner
+
+
+def _take_native_post(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
+    """Read, validate and route a native post; answer 201 with the outcome."""
+    submission, version, ruleset = read_submission(source, reject)
     submitted = submission.fields
     pinged = "ping_id" in submitted or "bid_id" in submitted
     ping_ref = bid_ref = None
@@ -220,10 +251,7 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
         submitted = dict(submitted)
         ping_ref, bid_ref = submitted.pop("ping_id", None), submitted.pop("bid_id", None)
     try:
-        if partner is not None and len(partner) > MAX_PARTNER_ID:
-            raise ValidationFailed(
-                {"X-Partner-Id": [f"Must be at most {MAX_PARTNER_ID} characters."]}
-            )
+        partner = partner_header()
         values, is_test, notes = validate_lead(
             submitted, ruleset, source.category, test_mode=source.test_mode
         )

@@ -12,31 +12,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api.errors import ApiError, Forbidden, ServiceUnavailable, ValidationFailed
-from app.api.intake import Reject, _answer_post, calling_source
+from app.api.errors import ValidationFailed
+from app.api.intake import (
+    SUBMISSION_CONTENT,
+    Reject,
+    _answer_post,
+    native_source,
+    rate_limit_headers,
+    read_submission,
+)
 from app.api.schemas import ErrorSchema, ValidationErrorSchema
-from app.api.submission import parse_submission, raw_payload
 from app.domain.errors import InvalidError
 from app.domain.money import to_cents
 from app.services.pings import ping_answer, record_refused_ping, take_ping
 from app.store.models import Source
-from app.store.rules import ruleset_of
 
 blp = Blueprint("pings", __name__, url_prefix="/api", description="Inbound pings (ping-post).")
 NATIVE_ONLY = "Pings are taken from native sources (HTTP Basic or an sbt_ token)."
 
 
-@blp.after_request
-def _rate_limit_headers(response: Response) -> Response:
-    """Tell every ping's answer, errors included, where the caller stands against its limit."""
-    state = g.get("rate_limit")
-    if state is not None:
-        response.headers.update(state.headers())
-    return response
+blp.after_request(rate_limit_headers)
 
 
 class PingBidSchema(Schema):
@@ -75,11 +74,7 @@ def _record(source: Source, request_id: str, payload: Any, headers, status: int,
     "Authentication, rate limit and Idempotency-Key are those of `POST /api/leads`.",
     requestBody={
         "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-            "multipart/form-data": {"schema": {"type": "object"}},
-        },
+        "content": SUBMISSION_CONTENT,
     },
 )
 @blp.response(200, PingAnswerSchema, description="The ping's answer: accepted or rejected.")
@@ -94,24 +89,12 @@ def _record(source: Source, request_id: str, payload: Any, headers, status: int,
 @blp.alt_response(503, schema=ErrorSchema, description="No active rules; retry.")
 def ping():
     """Ping a lead (without the person's identity) for its bids."""
-    source = calling_source()
-    if source.api_style != "native":
-        raise Forbidden(NATIVE_ONLY)
-    return _answer_post(source, _take_ping, _record)
+    return _answer_post(native_source(NATIVE_ONLY), _take_ping, _record)
 
 
 def _take_ping(source: Source, headers, received_at: datetime, reject: Reject) -> Response:
     """Read, validate and bid on a ping; answer 200 with its bids, or 422."""
-    try:
-        submission = parse_submission(request)
-    except ApiError as error:
-        raise reject(error, raw_payload(request)) from None
-    _, ruleset = ruleset_of(source.active_rules)
-    if ruleset is None or source.category not in ruleset.categories:
-        unavailable = ServiceUnavailable(
-            f"Category {source.category!r} has no active rules: pings cannot be taken now."
-        )
-        raise reject(unavailable, submission.payload)
+    submission, _, ruleset = read_submission(source, reject, "pings")
     try:
         pinged = take_ping(
             source,
