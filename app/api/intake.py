@@ -269,70 +269,12 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
         raise reject(error, submission.payload) from None
     except InvalidError as error:
         raise reject(ValidationFailed(error.details), submission.payload) from None
-    if ping_post is not None:
-        return _take_pinged_post(
-            source,
-            version,
-            ruleset,
-            submission.payload,
-            headers,
-            received_at,
-            reject,
-            ping_post=ping_post,
-            values=values,
-            is_test=is_test,
-            notes=notes,
-            partner=partner,
-        )
-    lead, outcome = _accept_and_route(
-        source,
-        version,
-        ruleset,
-        submission.payload,
-        headers,
-        received_at,
-        category=source.category,
-        values=values,
-        is_test=is_test,
-        notes=notes,
-        partner=partner,
-        status_code=201,
-    )
-    response = jsonify(
-        {
-            "lead_uuid": str(lead.uuid),
-            "lead_public_id": lead.public_id,
-            "status": outcome.status,
-            "price": as_number(outcome.price_cents),
-        }
-    )
-    response.status_code = 201
-    return response
-
-
-def _take_pinged_post(
-    source: Source,
-    version,
-    ruleset,
-    payload: Any,
-    headers: dict[str, str],
-    received_at: datetime,
-    reject: Reject,
-    *,
-    ping_post: PingPost,
-    values: dict[str, Any],
-    is_test: bool,
-    notes: list[str],
-    partner: str | None,
-) -> Response:
-    """Route a native post against its ping (or an internal source's bid); answer 201 with
-    the outcome and the bid's fate, or 422 when the ping was used or expired meanwhile."""
     try:
         lead, outcome = _accept_and_route(
             source,
             version,
             ruleset,
-            payload,
+            submission.payload,
             headers,
             received_at,
             category=source.category,
@@ -343,17 +285,20 @@ def _take_pinged_post(
             status_code=201,
             ping_post=ping_post,
         )
-    except InvalidError as error:  # nothing was stored: the ping's claim rolled it all back
-        raise reject(ValidationFailed(error.details), payload) from None
-    response = jsonify(
-        {
-            "lead_uuid": str(lead.uuid),
-            "lead_public_id": lead.public_id,
-            "status": outcome.status,
-            "price": as_number(outcome.price_cents),
-            "ping": ping_post.answer(),
-        }
-    )
+    except InvalidError as error:
+        if ping_post is None:
+            raise
+        # The ping was used or expired meanwhile: its claim rolled everything back.
+        raise reject(ValidationFailed(error.details), submission.payload) from None
+    answer = {
+        "lead_uuid": str(lead.uuid),
+        "lead_public_id": lead.public_id,
+        "status": outcome.status,
+        "price": as_number(outcome.price_cents),
+    }
+    if ping_post is not None:
+        answer["ping"] = ping_post.answer()
+    response = jsonify(answer)
     response.status_code = 201
     return response
 
