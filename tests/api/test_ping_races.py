@@ -17,18 +17,11 @@ from tests.api.test_pings import PING, RULES, full
 
 
 @pytest.fixture
-def server(app, database_url):
-    """Serve the app from a threaded WSGI server on a loopback port (a connection a request)."""
-    from werkzeug.serving import make_server
-
+def server(threads_server, database_url):
+    """The app on a threaded server (tests/conftest.py), where writers can race."""
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite runs one writer at a time: routings cannot race")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    return threads_server
 
 
 @pytest.fixture
