@@ -459,3 +459,25 @@ def run() -> Report:
         ("no failed request", all(m.failed == 0 for m in floors + sluices)),
     ]
     return report
+
+
+def base_rev(given: str | None) -> str:
+    """Return the revision a benchmark compares with: the one given, else the merge-base of
+    HEAD with main."""
+    if given:
+        return given
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
+def export_revision(rev: str, into: Path) -> None:
+    """Unpack the revision's files into a directory (`git archive`), to serve it as it was."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)

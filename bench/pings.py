@@ -55,26 +55,6 @@ end
 """
 
 
-def _base_rev() -> str:
-    if BASE_REV:
-        return BASE_REV
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return found.stdout.strip()
-
-
-def _export(rev: str, into: Path) -> None:
-    """Unpack the revision's files into a directory (`git archive`)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-
-
 def _wrk_alone(url: str, auth: str, seconds: int, offset: int, script: Path) -> Measure:
     """Measure with one connection: each request's own latency, nothing queued before it."""
     output = subprocess.run(
@@ -105,13 +85,13 @@ def measure(rounds: int = ROUNDS) -> tuple[dict[str, list[Measure]], str, dict, 
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     if rounds * 5 * OFFSET_STEP > UNIQUE_PHONES:  # pings carry no phone: leads' runs only
         raise SystemExit("too many rounds: phone numbers would repeat")
-    rev = _base_rev()
+    rev = intake.base_rev(BASE_REV)
     admin, schema, url = intake.new_schema()
     results: dict[str, list[Measure]] = {variant: [] for variant in (*VARIANTS, *ALONE.values())}
     base_dir = Path(tempfile.mkdtemp(prefix="sluice-base-"))
     scripts: list[str] = []
     try:
-        _export(rev, base_dir)
+        intake.export_revision(rev, base_dir)
         auth, _ = intake._set_up(url)
         for text in (intake.WRK_SCRIPT, PING_SCRIPT):
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -32,26 +31,6 @@ LABELS = {
     "none": "this revision, no threshold (default)",
     "threshold": "this revision, threshold set, not reached",
 }
-
-
-def _base_rev() -> str:
-    if BASE_REV:
-        return BASE_REV
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return found.stdout.strip()
-
-
-def _export(rev: str, into: Path) -> None:
-    """Unpack the revision's files into a directory (`git archive`)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 
 def _set_threshold(url: str, threshold: int | None) -> None:
@@ -80,12 +59,12 @@ def measure(rounds: int = ROUNDS) -> tuple[dict[str, list[Measure]], str, dict, 
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     if rounds * 2 * len(VARIANTS) * OFFSET_STEP > UNIQUE_PHONES:
         raise SystemExit("too many rounds: phone numbers would repeat")
-    rev = _base_rev()
+    rev = intake.base_rev(BASE_REV)
     admin, schema, url = intake.new_schema()
     results: dict[str, list[Measure]] = {variant: [] for variant in VARIANTS}
     base_dir = Path(tempfile.mkdtemp(prefix="sluice-base-"))
     try:
-        _export(rev, base_dir)
+        intake.export_revision(rev, base_dir)
         auth, _ = intake._set_up(url)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(intake.WRK_SCRIPT)
