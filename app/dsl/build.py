@@ -13,7 +13,15 @@ from pathlib import Path
 from types import MappingProxyType
 
 from app.dsl import ast
-from app.dsl.checker import DEDUPE_UNITS, CheckedRules, Checker
+from app.dsl.checker import (
+    DEDUPE_UNITS,
+    DEFAULT_TIMEOUT_MS,
+    ENRICH_MODES,
+    OUTBOUND_USAGE,
+    TIMEOUT_UNITS,
+    CheckedRules,
+    Checker,
+)
 from app.dsl.compiler import compile_node, compile_value
 from app.dsl.diagnostics import ERROR, Diagnostic, RulesError
 from app.dsl.parser import parse_file
@@ -244,6 +252,9 @@ def assemble(
                 sets = tuple(_assignment(line, fields) for line in stage.block or ())
                 stages.append(Stage("alter", sets=sets))
                 continue
+            if stage.kind.value in OUTBOUND_USAGE:
+                stages.append(_outbound_stage(stage))
+                continue
             stages.append(Stage(stage.kind.value, names[0] if names else None, only))
         plans[name] = Plan(name, tuple(stages))
     index: dict[str, CategoryIndex] = {}
@@ -301,6 +312,24 @@ def _marketplace_stage(stage: ast.StageDecl) -> Stage:
         elif keyword.value == "teaser" and isinstance(value, tuple):
             teaser = tuple(dict.fromkeys(name.value for name in value))
     return Stage("marketplace", price=price, teaser=teaser)
+
+
+def _outbound_stage(stage: ast.StageDecl) -> Stage:
+    """Return a checked `stage ping_post`, `stage post` or `stage enrich`."""
+    kind, args = stage.kind.value, stage.args
+    if kind == "enrich":
+        names = [arg.value for arg in args if isinstance(arg, ast.Name)]
+        mode = names[1] if len(names) > 1 else ENRICH_MODES[0]
+        return Stage(kind, partners=(names[0],), mode=mode)
+    partners = next(tuple(name.value for name in arg) for arg in args if isinstance(arg, tuple))
+    timeout_ms = None
+    if kind == "ping_post":
+        timeout_ms = DEFAULT_TIMEOUT_MS
+        for keyword, value, unit in zip(args, args[1:], args[2:], strict=False):
+            if isinstance(keyword, ast.Name) and keyword.value == "timeout":
+                assert isinstance(value, ast.Literal) and isinstance(unit, ast.Name)  # checked
+                timeout_ms = int(Decimal(str(value.value)) * TIMEOUT_UNITS[unit.value])
+    return Stage(kind, partners=partners, timeout_ms=timeout_ms)
 
 
 def _assignment(line: ast.SetDecl, fields: Mapping[str, Field]) -> Assignment:

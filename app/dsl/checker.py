@@ -30,7 +30,17 @@ DEDUPE_UNITS = {
 }
 BUDGET_PERIODS = ("day", "week", "month")
 BIDDING_METHODS = ("highest_price", "round_robin")
-STAGE_KINDS = ("bidding", "marketplace", "alter")
+STAGE_KINDS = ("bidding", "marketplace", "alter", "ping_post", "post", "enrich")
+#: The stages that call out (partners, providers): what each takes.
+OUTBOUND_USAGE = {
+    "ping_post": "stage ping_post [partner, ...] [timeout NUMBER ms]",
+    "post": "stage post [partner, ...]",
+    "enrich": "stage enrich PROVIDER [fill_empty | overwrite]",
+}
+ENRICH_MODES = ("fill_empty", "overwrite")
+#: A ping_post stage waits this long for offers unless it says (and at most MAX_TIMEOUT_MS).
+DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS = 300, 10_000
+TIMEOUT_UNITS = {"ms": 1, "s": 1000}
 MARKETPLACE_ARGUMENTS = ("price", "teaser")
 MARKETPLACE_USAGE = "stage marketplace [price NUMBER] [teaser [field, ...]]"
 ALTER_USAGE = "stage alter { set FIELD = EXPRESSION [when CONDITION] ... }"
@@ -465,6 +475,8 @@ class Checker:
             if kind == "marketplace":
                 terminal = "marketplace"
                 self.check_marketplace_stage(stage, category)
+            elif kind in OUTBOUND_USAGE:
+                self.check_outbound_stage(stage)
             else:
                 self.check_bidding_stage(stage, category)
         self.result.plans[category] = plan
@@ -557,6 +569,84 @@ class Checker:
                     "invalid-stage-argument",
                     f"bid '{bid_name.value}' is not a bid on category '{category}'",
                 )
+
+    def check_outbound_stage(self, stage: ast.StageDecl) -> None:
+        """Check a stage that calls out: `ping_post` and `post` name partners in a list,
+        `enrich` one provider and how its answer fills the lead. Whether the tenant has
+        those partners and providers is checked when the rules are pushed."""
+        kind, usage = stage.kind.value, OUTBOUND_USAGE[stage.kind.value]
+        args = list(stage.args)
+        if kind == "enrich":
+            provider = args.pop(0) if args and isinstance(args[0], ast.Name) else None
+            if provider is None:
+                self.error(
+                    stage.kind, "invalid-stage-argument", "stage enrich names no provider", usage
+                )
+            if args and isinstance(args[0], ast.Name):
+                mode = args.pop(0)
+                if mode.value not in ENRICH_MODES:
+                    self.error(
+                        mode,
+                        "invalid-stage-argument",
+                        f"unknown enrich mode '{mode.value}'",
+                        did_you_mean(mode.value, ENRICH_MODES)
+                        or "use " + " or ".join(ENRICH_MODES),
+                    )
+        else:
+            partners = args.pop(0) if args and isinstance(args[0], tuple) else None
+            if partners is None:
+                self.error(
+                    stage.kind, "invalid-stage-argument", f"stage {kind} names no partners", usage
+                )
+            else:
+                seen: set[str] = set()
+                for name in partners:
+                    if name.value in seen:
+                        self.error(
+                            name,
+                            "invalid-stage-argument",
+                            f"partner '{name.value}' is listed twice",
+                        )
+                    seen.add(name.value)
+            if (
+                kind == "ping_post"
+                and args
+                and isinstance(args[0], ast.Name)
+                and args[0].value == "timeout"
+            ):
+                self._check_timeout(args.pop(0), args)
+        for extra in args:
+            where = extra[0] if isinstance(extra, tuple) else extra
+            self.error(where, "invalid-stage-argument", "unexpected stage argument", usage)
+
+    def _check_timeout(self, keyword: ast.Name, args: list) -> None:
+        """Check `timeout NUMBER ms|s` (its words taken from `args`)."""
+        value = args.pop(0) if args and isinstance(args[0], ast.Literal) else None
+        unit = args.pop(0) if value is not None and args and isinstance(args[0], ast.Name) else None
+        if (
+            value is None
+            or value.type != "number"
+            or unit is None
+            or unit.value not in TIMEOUT_UNITS
+        ):
+            self.error(
+                unit or value or keyword,
+                "invalid-stage-argument",
+                "a timeout is a number of milliseconds or seconds",
+                "timeout 300 ms",
+            )
+            return
+        milliseconds = Decimal(str(value.value)) * TIMEOUT_UNITS[unit.value]
+        if (
+            milliseconds != milliseconds.to_integral_value()
+            or not 1 <= milliseconds <= MAX_TIMEOUT_MS
+        ):
+            self.error(
+                value,
+                "invalid-stage-argument",
+                f"a timeout is a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS:,}",
+                "timeout 300 ms",
+            )
 
     def check_marketplace_stage(self, stage: ast.StageDecl, category: str) -> None:
         """Check `stage marketplace [price NUMBER] [teaser [field, ...]]`."""

@@ -204,6 +204,15 @@ class Stage:
     price: Decimal | None = None  # a marketplace stage's claim price; None: not given (0)
     teaser: tuple[str, ...] = ()  # the deliverable fields a marketplace listing shows
     sets: tuple[Assignment, ...] = ()  # an alter stage's lines, in order
+    #: ping_post and post: the partners called, in order; enrich: its provider, alone
+    partners: tuple[str, ...] = ()
+    timeout_ms: int | None = None  # ping_post: how long it waits for offers
+    mode: str | None = None  # enrich: "fill_empty" (the default) or "overwrite"
+
+    @property
+    def calls_out(self) -> bool:
+        """Tell whether the stage calls partners or a provider (never in a dry-run)."""
+        return bool(self.partners)
 
 
 @dataclass(frozen=True)
