@@ -312,10 +312,13 @@ class SetDecl:
     pos: Pos = field(compare=False, repr=False)
 
 
+StageArg = Name | Literal[Scalar] | tuple[Name, ...]
+
+
 @dataclass(frozen=True)
 class StageDecl:
     kind: Name
-    args: tuple[Name | Literal[Scalar] | tuple[Name, ...], ...]
+    args: tuple[StageArg, ...]
     pos: Pos = field(compare=False, repr=False)
     block: tuple[SetDecl, ...] | None = None  # its `{ ... }` lines; None: written without
 

@@ -577,13 +577,15 @@ class Checker:
         kind, usage = stage.kind.value, OUTBOUND_USAGE[stage.kind.value]
         args = list(stage.args)
         if kind == "enrich":
-            provider = args.pop(0) if args and isinstance(args[0], ast.Name) else None
-            if provider is None:
+            if args and isinstance(args[0], ast.Name):
+                args.pop(0)
+            else:
                 self.error(
                     stage.kind, "invalid-stage-argument", "stage enrich names no provider", usage
                 )
-            if args and isinstance(args[0], ast.Name):
-                mode = args.pop(0)
+            mode = args[0] if args else None
+            if isinstance(mode, ast.Name):
+                args.pop(0)
                 if mode.value not in ENRICH_MODES:
                     self.error(
                         mode,
@@ -593,7 +595,11 @@ class Checker:
                         or "use " + " or ".join(ENRICH_MODES),
                     )
         else:
-            partners = args.pop(0) if args and isinstance(args[0], tuple) else None
+            partners = args[0] if args else None
+            if isinstance(partners, tuple):
+                args.pop(0)
+            else:
+                partners = None
             if partners is None:
                 self.error(
                     stage.kind, "invalid-stage-argument", f"stage {kind} names no partners", usage
@@ -608,21 +614,26 @@ class Checker:
                             f"partner '{name.value}' is listed twice",
                         )
                     seen.add(name.value)
-            if (
-                kind == "ping_post"
-                and args
-                and isinstance(args[0], ast.Name)
-                and args[0].value == "timeout"
-            ):
-                self._check_timeout(args.pop(0), args)
+            keyword = args[0] if args else None
+            if kind == "ping_post" and isinstance(keyword, ast.Name) and keyword.value == "timeout":
+                args.pop(0)
+                self._check_timeout(keyword, args)
         for extra in args:
             where = extra[0] if isinstance(extra, tuple) else extra
             self.error(where, "invalid-stage-argument", "unexpected stage argument", usage)
 
-    def _check_timeout(self, keyword: ast.Name, args: list) -> None:
+    def _check_timeout(self, keyword: ast.Name, args: list[ast.StageArg]) -> None:
         """Check `timeout NUMBER ms|s` (its words taken from `args`)."""
-        value = args.pop(0) if args and isinstance(args[0], ast.Literal) else None
-        unit = args.pop(0) if value is not None and args and isinstance(args[0], ast.Name) else None
+        value = args[0] if args else None
+        if isinstance(value, ast.Literal):
+            args.pop(0)
+        else:
+            value = None
+        unit = args[0] if value is not None and args else None
+        if isinstance(unit, ast.Name):
+            args.pop(0)
+        else:
+            unit = None
         if (
             value is None
             or value.type != "number"
