@@ -395,6 +395,13 @@ class LeadSummarySchema(Schema):
     source = fields.Function(lambda lead: lead.source.public_id)
     customer = fields.Function(lambda lead: lead.customer.slug if lead.customer_id else None)
     partner_id = fields.String(allow_none=True)
+    posted_partner = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A posted lead: the partner a plan's ping_post or post stage sold"
+            " it to (null: not posted)."
+        },
+    )
     is_test = fields.Boolean()
     received_at = UtcDateTime()
     deleted = fields.Function(
@@ -437,6 +444,13 @@ class OfferSchema(Schema):
 
 class LeadDetailSchema(LeadSummarySchema):
     data = fields.Dict()
+    enriched = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "What the plan's enrich stages' providers answered, by provider"
+            " (null: none called). The lead's declared fields they filled are in `data`."
+        },
+    )
     bid_id = fields.String(allow_none=True)
     offer = _cents(
         "offer_cents",

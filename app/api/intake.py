@@ -296,6 +296,8 @@ def _take_native_post(source: Source, headers, received_at: datetime, reject: Re
         "status": outcome.status,
         "price": as_number(outcome.price_cents),
     }
+    if outcome.posted is not None and outcome.posted.redirect_url is not None:
+        answer["redirect_url"] = outcome.posted.redirect_url
     if ping_post is not None:
         answer["ping"] = ping_post.answer()
     response = jsonify(answer)

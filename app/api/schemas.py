@@ -43,6 +43,13 @@ class LeadCreatedSchema(Schema):
     )
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     price = fields.Float(required=True, metadata={"example": 45.0})
+    redirect_url = fields.String(
+        metadata={
+            "description": "A lead `posted` to a partner whose answer gave a URL to send the"
+            " person to (their thank-you or offer page); absent otherwise.",
+            "example": "https://partner.example/thanks/8812",
+        }
+    )
 
 
 class ReturnRequestSchema(Schema):

@@ -173,6 +173,7 @@ _LEAD = {
 _UNSOLD = {"price": 0, "customer": None}
 _LEAD_CHANGES: dict[str, dict[str, Any]] = {
     "lead.sold": {},
+    "lead.posted": {"status": "posted", "price": 38.5, "customer": None, "partner": "acme_tree"},
     "lead.unsold": {"status": "unassigned", **_UNSOLD},
     "lead.duplicate": {"status": "duplicate", "lead_type": None, **_UNSOLD},
     "lead.audit": {"status": "audit", **_UNSOLD},

@@ -42,6 +42,7 @@ SOLD = "lead.sold"
 #: (docs/webhooks.md shows their bodies).
 EVENTS: dict[str, str] = {
     "lead.sold": "a lead was sold to a customer (assigned)",
+    "lead.posted": "a lead was sold to a partner by a plan's post (posted)",
     "lead.unsold": "a lead found no buyer (unassigned)",
     "lead.duplicate": "a lead was refused as a duplicate",
     "lead.audit": "a lead was held for audit review",
@@ -55,6 +56,7 @@ EVENTS: dict[str, str] = {
 #: The event a lead's outcome sends to the tenant's webhooks, by the lead's status.
 OUTCOME_EVENTS: dict[str, str] = {
     "assigned": "lead.sold",
+    "posted": "lead.posted",
     "unassigned": "lead.unsold",
     "duplicate": "lead.duplicate",
     "audit": "lead.audit",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.domain.partners import CallRecord, Phase
 from app.domain.status import Status
 
 #: The timeline kind of an alter stage's step: its details hold the values it replaced.
@@ -95,6 +96,47 @@ class SaleTerms:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """A partner's answer to a ping_post stage's ping: what it would pay for the lead."""
+
+    partner: str
+    price_cents: int
+    reference: str | None = None  # the partner's own id for the ping, sent with the post
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """Where routing stopped: a stage that must call out before it can decide. The calls are
+    made outside any transaction; routing then resumes at the stage with their records."""
+
+    stage: int  # the stage's index in the plan
+    kind: str  # "ping_post" | "post" | "enrich"
+    phase: Phase  # what to call now
+    partners: tuple[str, ...]  # pinged together, posted to in turn, or the provider alone
+    timeout_ms: int | None = None  # a ping's deadline: the stage's timeout
+    offer: Offer | None = None  # a post after a ping: the offer it is posted against
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Routing taken up again at a calling stage, with what its calls answered so far."""
+
+    stage: int
+    lead_type: str
+    records: tuple[CallRecord, ...]
+    pinged_ms: float | None = None  # how long the stage's ping fan-out took, wall time
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A lead sold to a partner by a post: to whom, and what the partner answered."""
+
+    partner: str
+    reference: str | None = None
+    redirect_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     """What routing decided for a lead."""
 
@@ -108,3 +150,6 @@ class Decision:
     sale: SaleTerms | None = None
     offer_cents: int | None = None  # a lead placed on the marketplace: its claim price
     altered: dict[str, Any] | None = None  # the lead's data as alter stages left it; None: as is
+    outbound: Outbound | None = None  # pending: the calls routing waits for
+    posted: Posted | None = None  # posted: the partner that took the lead
+    enriched: dict[str, Any] | None = None  # providers' answers by name, to keep on the lead

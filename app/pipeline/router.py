@@ -28,8 +28,20 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.domain.money import to_cents
+from app.domain.partners import CallRecord
+from app.domain.routing import Offer, Outbound, Resume
 from app.domain.status import Status
-from app.dsl.ruleset import APPLIED, Assignment, Bid, Condition, DedupeCheck, LeadType, RuleSet
+from app.dsl.fieldtypes import normalize_value
+from app.dsl.ruleset import (
+    APPLIED,
+    Assignment,
+    Bid,
+    Condition,
+    DedupeCheck,
+    LeadType,
+    RuleSet,
+    Stage,
+)
 from app.pipeline.bidding import (
     Candidate,
     Ledger,
@@ -49,6 +61,9 @@ MASKS_KEPT = 4096
 ASSIGNED, DUPLICATE_STATUS = Status.ASSIGNED, Status.DUPLICATE
 AUDIT, UNCATEGORIZED = Status.AUDIT, Status.UNCATEGORIZED
 MARKETPLACE, UNASSIGNED = Status.MARKETPLACE, Status.UNASSIGNED
+PENDING, POSTED = Status.PENDING, Status.POSTED
+#: The stages that call out, and the phase each calls first.
+FIRST_PHASE = {"ping_post": "ping", "post": "post", "enrich": "enrich"}
 
 Memo = list[Any]
 #: what one `set` line did: (the line, its result, the field's value before, the value set
@@ -59,6 +74,8 @@ Functions = list[Callable[[Mapping[str, Any]], Any]]
 
 class Trace(Protocol):
     """What hears every decision of a lead's routing (live routing's timeline)."""
+
+    calls_out: bool  # False: stages that call out are passed, as the replay passes them
 
     def classified(self, lead_type: LeadType | None) -> None: ...
     def uncategorized(self) -> None: ...
@@ -77,6 +94,35 @@ class Trace(Protocol):
     def altered(self, lines: list[Alteration], data: Mapping[str, Any]) -> None: ...
     def skipped(self, kind: str) -> None: ...
     def unassigned(self) -> None: ...
+    def outbound(self, request: Outbound) -> None: ...
+    def enriched(
+        self, stage: Stage, record: CallRecord, filled: dict[str, Any], data: Mapping[str, Any]
+    ) -> None: ...
+    def posted(self, kind: str, record: CallRecord, price_cents: int) -> None: ...
+    def not_posted(self, kind: str, records: list[CallRecord]) -> None: ...
+    def offers(
+        self,
+        resume: Resume,
+        offers: list[Offer],
+        ranked: list[Candidate],
+        chosen: Offer | Candidate | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Outgoing:
+    """A stage that calls out (ping_post, post, enrich): its rule and, for ping_post, the
+    auction of Sluice's own bids that its partners' offers compete with."""
+
+    index: int  # in the plan
+    stage: Stage
+    auction: StageRouter | None = None
+
+    def first_call(self) -> Outbound:
+        """Return the calls the stage starts with."""
+        stage = self.stage
+        phase = FIRST_PHASE[stage.kind]
+        return Outbound(self.index, stage.kind, phase, stage.partners, stage.timeout_ms)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -88,8 +134,9 @@ class TypeRouter:
     #: database bit or none: mask -> (eligible flags, ids), filled as masks come
     names: dict[int, tuple[str, ...]]
     by_mask: dict[int, tuple[int, tuple[str, ...]]] | None
-    #: (kind, its auction for a bidding stage, its lines for an alter stage) in plan order
-    stages: tuple[tuple[str, StageRouter | tuple[Assignment, ...] | None], ...]
+    #: (kind, its auction for a bidding stage, its lines for an alter stage, its calls for
+    #: a stage that calls out) in plan order
+    stages: tuple[tuple[str, StageRouter | tuple[Assignment, ...] | Outgoing | None], ...]
 
 
 class CategoryRouter:
@@ -117,6 +164,8 @@ class CategoryRouter:
         #: (lead type, slot) pairs in order, slot -1 for one that holds (the rest dropped)
         self.by_mask: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self.by_type = self._compile_bids(ruleset, category, ref)
+        #: the category's fields by name: an enrich stage fills those its provider answers
+        self.fields = {f.name: f for f in ruleset.categories[category].fields}
         marketplace = ruleset.marketplace_of(category)
         #: the claim price of the leads the plan places on the marketplace (none given: 0)
         self.offer_cents = to_cents(marketplace.price or 0) if marketplace is not None else 0
@@ -160,10 +209,18 @@ class CategoryRouter:
         by_type = {}
         for lead_type in ruleset.lead_types_of(category):
             candidates = bids.get(lead_type.id, [])
-            stages: list[tuple[str, StageRouter | tuple[Assignment, ...] | None]] = []
-            for stage in plan_stages:
+            stages: list[tuple[str, StageRouter | tuple[Assignment, ...] | Outgoing | None]] = []
+            for index, stage in enumerate(plan_stages):
                 if stage.kind == "alter":
                     stages.append(("alter", stage.sets))
+                    continue
+                if stage.calls_out:
+                    auction = None
+                    if stage.kind == "ping_post":  # every bid of the type, best price first
+                        tried = sorted(candidates, key=lambda c: (-c.price, c.index))
+                        ties = len({c.price for c in tried}) < len(tried)
+                        auction = StageRouter("highest_price", None, tuple(tried), ties)
+                    stages.append((stage.kind, Outgoing(index, stage, auction)))
                     continue
                 if stage.kind != "bidding":
                     stages.append((stage.kind, None))
@@ -299,6 +356,10 @@ class CategoryRouter:
                 if changed is not None:
                     lead = changed
                     eligible, _ = self.eligible_on(type_router, lead)
+            elif isinstance(stage, Outgoing):
+                if stage.auction is not None and eligible:
+                    for candidate in sort_out(type_router.bids, stage.auction, eligible, at)[2]:
+                        found.setdefault(candidate.bid.id, candidate)
             elif stage is not None and eligible:
                 for candidate in sort_out(type_router.bids, stage, eligible, at)[2]:
                     found.setdefault(candidate.bid.id, candidate)
@@ -333,6 +394,7 @@ class CategoryRouter:
         *,
         audit: bool = True,
         start: int = 0,
+        passed: list[int] | None = None,
     ) -> tuple[Any, ...]:
         """Decide a lead received at `at` (epoch seconds); return the decision tuple.
 
@@ -342,7 +404,8 @@ class CategoryRouter:
         updated as the lead is decided; `trace`, when given, hears every decision. Without
         `audit` the audits are skipped (a lead whose review approved it). The plan's stages
         are tried from stage `start` (a reprocess from a stage; 0: all of them): the lead
-        is classified, audited and checked for duplicates all the same.
+        is classified, audited and checked for duplicates all the same. `passed`: see
+        `run_stages`.
         """
         lead_type, flagged = self.classify(lead, mask, memo, fns, audit=audit)
         if trace is not None:
@@ -378,8 +441,68 @@ class CategoryRouter:
         by_mask = type_router.by_mask
         found = by_mask.get(mask) if by_mask is not None else None
         eligible, names = found or self.eligible_bids(type_router, lead, mask, memo, fns)
-        stages = type_router.stages[start:] if start else type_router.stages
-        for kind, stage in stages:
+        return self.run_stages(
+            type_router, type_id, lead, eligible, names, at, ledger, trace, start, passed=passed
+        )
+
+    def resume(
+        self,
+        lead: Mapping[str, Any],
+        at: float,
+        resume: Resume,
+        ledger: Ledger,
+        trace: Trace,
+    ) -> tuple[Any, ...]:
+        """Take routing up again at the calling stage `resume.stage`, with what its calls
+        answered: the lead keeps its type, and its audits and dedupe checks (passed before
+        the calls) are not run again."""
+        type_router = self.by_type[resume.lead_type]
+        eligible, names = self.eligible_on(type_router, lead)
+        return self.run_stages(
+            type_router,
+            resume.lead_type,
+            lead,
+            eligible,
+            names,
+            at,
+            ledger,
+            trace,
+            resume.stage,
+            resume=resume,
+        )
+
+    def run_stages(
+        self,
+        type_router: TypeRouter,
+        type_id: str,
+        lead: Mapping[str, Any],
+        eligible: int,
+        names: tuple[str, ...],
+        at: float,
+        ledger: Ledger,
+        trace: Trace | None,
+        start: int,
+        *,
+        resume: Resume | None = None,
+        passed: list[int] | None = None,
+    ) -> tuple[Any, ...]:
+        """Run the plan's stages from `start`; return the decision tuple.
+
+        A stage that calls out stops live routing (a `trace` that is given a `resume` or
+        none): the decision is pending and the trace hears the calls to make. With the
+        calls' records (`resume`, for that stage) it decides on them. Without a trace (the
+        replay), or one that does not call out (a ping's quote), nothing is called: enrich
+        and post stages pass, a ping_post stage sells to Sluice's own bids alone, and
+        `passed` (when given) gets the index of each."""
+        stages = type_router.stages
+        for index in range(start, len(stages)):
+            kind, stage = stages[index]
+            if isinstance(stage, Outgoing) and (trace is None or not trace.calls_out):
+                if passed is not None:  # the replay: never calls
+                    passed.append(index)
+                if stage.auction is None:
+                    continue
+                stage = stage.auction  # ping_post: Sluice's own bids alone
             if isinstance(stage, StageRouter):
                 if trace is not None:
                     set_aside, considered, open_bids = sort_out(
@@ -399,6 +522,34 @@ class CategoryRouter:
                 if trace is not None:
                     trace.marketplace(self.offer_cents)
                 return (MARKETPLACE, type_id, (), None, None, None, self.offer_cents, names)
+            elif isinstance(stage, Outgoing):
+                assert trace is not None
+                if resume is None or resume.stage != index:
+                    trace.outbound(stage.first_call())
+                    return (PENDING, type_id, (), None, None, None, 0, names)
+                records = list(resume.records)
+                if kind == "enrich":
+                    changed = self._enrich(lead, stage.stage, records[-1], trace)
+                    if changed is not None:
+                        lead = changed
+                        eligible, names = self.eligible_on(type_router, lead)
+                    continue
+                sold = next(
+                    (record for record in records if record.phase == "post" and record.accepted),
+                    None,
+                )
+                if sold is not None:
+                    price = _posted_price(sold, records)
+                    trace.posted(kind, sold, price)
+                    return (POSTED, type_id, (), None, None, None, price, names)
+                if kind == "post":
+                    trace.not_posted(kind, records)
+                    continue
+                decided = self._offers(
+                    type_router, type_id, stage, eligible, names, at, ledger, trace, resume
+                )
+                if decided is not None:
+                    return decided
             elif stage is not None:  # an alter stage's lines
                 lines: list[Alteration] | None = [] if trace is not None else None
                 changed = alter(lead, stage, lines)
@@ -412,6 +563,87 @@ class CategoryRouter:
         if trace is not None:
             trace.unassigned()
         return (UNASSIGNED, type_id, (), None, None, None, 0, names)
+
+    def _offers(
+        self,
+        type_router: TypeRouter,
+        type_id: str,
+        stage: Outgoing,
+        eligible: int,
+        names: tuple[str, ...],
+        at: float,
+        ledger: Ledger,
+        trace: Trace,
+        resume: Resume,
+    ) -> tuple[Any, ...] | None:
+        """Decide a ping_post stage on its partners' offers and Sluice's own bids: the best
+        price wins (a tie: the own bid, sold without a post). A partner's best offer is
+        posted to next (pending); one whose post failed is out. None: nobody can take it."""
+        records = resume.records
+        failed = {record.partner for record in records if record.phase == "post"}
+        offers = sorted(
+            (
+                Offer(record.partner, record.answer.price_cents, record.answer.reference)
+                for record in records
+                if record.phase == "ping"
+                and record.accepted
+                and record.partner not in failed
+                and record.answer is not None
+                and record.answer.price_cents is not None
+            ),
+            key=lambda offer: -offer.price_cents,
+        )
+        auction = stage.auction
+        assert auction is not None
+        set_aside, considered, open_bids = sort_out(type_router.bids, auction, eligible, at)
+        excluded, ranked = rank_open_bids(open_bids, auction, at, ledger)
+        best = offers[0] if offers else None
+        if ranked and (best is None or ranked[0].price >= best.price_cents):
+            trace.offers(resume, offers, ranked, ranked[0])
+            trace.auction(auction, considered, set_aside + excluded, ranked, at)
+            bid = ranked[0].bid
+            return (ASSIGNED, type_id, (), None, bid.id, bid.customer, ranked[0].price, names)
+        trace.offers(resume, offers, ranked, best)
+        if best is None:
+            return None
+        post = Outbound(stage.index, "ping_post", "post", (best.partner,), None, best)
+        trace.outbound(post)
+        return (PENDING, type_id, (), None, None, None, 0, names)
+
+    def _enrich(
+        self, lead: Mapping[str, Any], stage: Stage, record: CallRecord, trace: Trace
+    ) -> dict[str, Any] | None:
+        """Fill the lead's declared fields from a provider's answer (`fill_empty`: those it
+        lacks; `overwrite`: all it answers); return the changed lead, or None."""
+        data = record.answer.data if record.answer is not None and record.accepted else None
+        filled: dict[str, Any] = {}
+        for name, value in (data or {}).items():
+            field = self.fields.get(name)
+            if field is None or value is None or name.startswith("@"):
+                continue
+            if stage.mode != "overwrite" and lead.get(name) not in (None, ""):
+                continue
+            try:
+                normal = normalize_value(field.type, value, field.choices)
+            except ValueError:
+                continue  # not a value of the field's type: kept in the answer only
+            if lead.get(name) != normal:
+                filled[name] = normal
+        changed = {**lead, **filled} if filled else None
+        trace.enriched(stage, record, filled, changed if changed is not None else lead)
+        return changed
+
+
+def _posted_price(sold: CallRecord, records: list[CallRecord]) -> int:
+    """Return what a partner pays for a posted lead: what the post's answer says, else its
+    ping's offer, else nothing said (0)."""
+    if sold.answer is not None and sold.answer.price_cents is not None:
+        return sold.answer.price_cents
+    for record in records:
+        if record.phase == "ping" and record.partner == sold.partner and record.answer is not None:
+            if record.answer.price_cents is not None:
+                return record.answer.price_cents
+    return 0
 
 
 def alter(

@@ -20,9 +20,9 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from app.domain.money import as_number, to_cents
-from app.domain.routing import Decision, Facts, Needs, SaleTerms, Step
+from app.domain.routing import Decision, Facts, Needs, Resume, SaleTerms, Step
 from app.domain.status import Status
-from app.dsl.ruleset import RuleSet
+from app.dsl.ruleset import LeadType, RuleSet
 from app.pipeline.bidding import (
     SCHEDULE_CLOSED,
     Candidate,
@@ -67,6 +67,7 @@ class PreparedLead:
         audit: bool = True,
         start: int = 0,
         preferred: tuple[str, int] | None = None,
+        resume: Resume | None = None,
     ) -> None:
         routers, conditions = routers_of(ruleset)
         self.router = router = routers[category]
@@ -79,9 +80,19 @@ class PreparedLead:
         self.audit = audit and not is_test  # False: a reviewed lead, its audits skipped
         self.start = start  # the plan stage routing starts at (a reprocess from a stage)
         self.memo: list[Any] = [None] * len(self.functions)
-        self.lead_type, flagged = router.classify(
-            lead, 0, self.memo, self.functions, audit=self.audit
-        )
+        #: routing taken up at a calling stage: the lead's type kept, its checks passed
+        self.resume = resume
+        self.lead_type: LeadType | None
+        if resume is not None:
+            self.lead_type = next(
+                t for t in ruleset.lead_types_of(category) if t.id == resume.lead_type
+            )
+            flagged: tuple[str, ...] = ()
+            start = self.start = resume.stage
+        else:
+            self.lead_type, flagged = router.classify(
+                lead, 0, self.memo, self.functions, audit=self.audit
+            )
         self.keys: dict[int, str] = {}  # dedupe key slot -> its hash
         self.needs = Needs()
         self.open_bids: list[Any] = []
@@ -91,10 +102,11 @@ class PreparedLead:
         self.preferred_closed: str | None = None  # why the preferred bid is not open
         if is_test or self.lead_type is None or flagged:
             return
-        hashes = lead_key_hashes(ruleset, lead, category)
-        for check, slot, _ in router.dedupes:
-            if check in hashes:
-                self.keys[slot] = hashes[check]
+        if resume is None:
+            hashes = lead_key_hashes(ruleset, lead, category)
+            for check, slot, _ in router.dedupes:
+                if check in hashes:
+                    self.keys[slot] = hashes[check]
         self.open_bids = open_bids = router.open_bids(
             self.lead_type, lead, self.at, 0, self.memo, self.functions, start
         )
@@ -215,6 +227,10 @@ class PreparedLead:
             return decide_test_lead(
                 self.lead.get("zip"), type_id, timeline.steps, self.test_price_cents
             )
+        if self.resume is not None:
+            assert lead_type is not None
+            outcome = router.resume(self.lead, self.at, self.resume, ledger, timeline)
+            return self._decision(outcome, timeline)
         memo = list(self.memo)
         for _, slot, _ in router.dedupes:
             digest = self.keys.get(slot)
@@ -233,6 +249,11 @@ class PreparedLead:
             audit=self.audit,
             start=self.start,
         )
+        return self._decision(outcome, timeline)
+
+    def _decision(self, outcome: tuple[Any, ...], timeline: Timeline) -> Decision:
+        """Return the decision the router's outcome and its timeline make."""
+        ledger = timeline.ledger
         status = outcome[STATUS]
         if status != Status.ASSIGNED:
             steps = tuple(timeline.steps)
@@ -240,10 +261,14 @@ class PreparedLead:
             return Decision(
                 status,
                 outcome[1],
+                outcome[PRICE] if status == Status.POSTED else 0,
                 steps=steps,
                 record_keys=timeline.record_keys,
                 offer_cents=offer,
                 altered=timeline.altered_data,
+                outbound=timeline.calling if status == Status.PENDING else None,
+                posted=timeline.sold_to,
+                enriched=timeline.enriched_by,
             )
         sale = timeline.sale
         assert sale is not None  # a bid won: the timeline has its terms
@@ -257,17 +282,21 @@ class PreparedLead:
             timeline.record_keys,
             sale,
             altered=timeline.altered_data,
+            enriched=timeline.enriched_by,
         )
 
 
 #: The plan's outcomes a preferred bid may replace: the lead could be sold.
-SELLABLE = (Status.ASSIGNED, Status.UNASSIGNED, Status.MARKETPLACE)
+SELLABLE = (Status.ASSIGNED, Status.UNASSIGNED, Status.MARKETPLACE, Status.PENDING)
 #: Timeline steps of the plan's stages, replaced by the preferred bid's sale.
-PLAN_STEPS = frozenset({"bidding", "assigned", "marketplace", "skipped", "unassigned"})
+PLAN_STEPS = frozenset({"bidding", "assigned", "marketplace", "skipped", "unassigned", "calling"})
 
 
 class _Offers(Timeline):
-    """A timeline that keeps the ranked bids of the stage that sold the lead (a ping's)."""
+    """A timeline that keeps the ranked bids of the stage that sold the lead (a ping's).
+    A ping calls no partner: a ping_post stage quotes Sluice's own bids alone."""
+
+    calls_out = False
 
     def __init__(self, ledger: FactsLedger) -> None:
         super().__init__(ledger)

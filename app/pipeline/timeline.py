@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.domain.money import as_number, to_cents
-from app.domain.routing import ALTERED, SaleTerms, Step
-from app.dsl.ruleset import APPLIED, INVALID, MISSING, DedupeCheck, LeadType
+from app.domain.partners import CallRecord
+from app.domain.routing import ALTERED, Offer, Outbound, Posted, Resume, SaleTerms, Step
+from app.dsl.ruleset import APPLIED, INVALID, MISSING, DedupeCheck, LeadType, Stage
 from app.pipeline.bidding import (
     BUDGET_EXHAUSTED,
     CAP_EXHAUSTED,
@@ -92,12 +93,18 @@ def _losers(method: str | None, ranked: list[Candidate]) -> list[dict[str, Any]]
 class Timeline:
     """The steps of one lead's routing, written as the router decides."""
 
+    #: a stage that calls out stops routing for its calls (False: it is passed, as replayed)
+    calls_out = True
+
     def __init__(self, ledger: FactsLedger) -> None:
         self.ledger = ledger
         self.steps: list[Step] = []
         self.record_keys: tuple[str, ...] = ()
         self.sale: SaleTerms | None = None
         self.altered_data: dict[str, Any] | None = None  # the lead's data once altered
+        self.calling: Outbound | None = None  # the calls routing stopped for
+        self.sold_to: Posted | None = None  # the partner a post sold the lead to
+        self.enriched_by: dict[str, Any] | None = None  # a provider's answer, by its name
 
     def note(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
         """Add a timeline entry."""
@@ -209,9 +216,136 @@ class Timeline:
         """Note a stage of a kind not supported yet."""
         self.note("skipped", f"Stage {kind} is not supported yet: skipped.")
 
+    def outbound(self, request: Outbound) -> None:
+        """Note the calls a stage makes next (the lead is pending until they answer)."""
+        self.calling = request
+        who = ", ".join(request.partners)
+        if request.phase == "ping":
+            message = f"Pinging {who} (timeout {request.timeout_ms} ms)."
+        elif request.phase == "enrich":
+            message = f"Calling provider {who}."
+        elif request.offer is not None:
+            price = as_number(request.offer.price_cents)
+            message = f"Posting to {who}, whose offer of {price:.2f} is the best."
+        else:
+            message = f"Posting to {who}, in turn, until one accepts."
+        details = {
+            "stage": request.stage,
+            "kind": request.kind,
+            "phase": request.phase,
+            "partners": list(request.partners),
+        }
+        self.note("calling", message, details)
+
+    def enriched(
+        self, stage: Stage, record: CallRecord, filled: dict[str, Any], data: Mapping[str, Any]
+    ) -> None:
+        """Note what an enrich stage added; keep the provider's answer and the lead's data."""
+        provider = stage.partners[0]
+        answer = record.answer
+        if record.skipped:
+            message = f"Enrichment by {provider} skipped: {record.error}."
+        elif answer is None or not answer.accepted:
+            why = record.error if answer is None else answer.reason or "no data"
+            message = f"Enrichment by {provider} found nothing: {why}."
+        elif filled:
+            message = f"Enriched by {provider}: " + ", ".join(filled) + "."
+        else:
+            message = f"Enriched by {provider}: no field of the lead changed."
+        if answer is not None and answer.data is not None:
+            self.enriched_by = {provider: answer.data}
+        if filled:
+            self.altered_data = {name: value for name, value in data.items() if name[:1] != "@"}
+        details = {"provider": provider, "mode": stage.mode, "filled": filled}
+        self.note("enriched", message, details)
+
+    def posted(self, kind: str, record: CallRecord, price_cents: int) -> None:
+        """Note the lead sold to a partner by a post."""
+        answer = record.answer
+        assert answer is not None
+        self.sold_to = Posted(record.partner, answer.reference, answer.redirect_url)
+        price = as_number(price_cents)
+        details = {
+            "partner": record.partner,
+            "price": price,
+            "reference": answer.reference,
+            "redirect_url": answer.redirect_url,
+        }
+        self.note("posted", f"Posted to {record.partner}, accepted at {price:.2f}.", details)
+
+    def not_posted(self, kind: str, records: list[CallRecord]) -> None:
+        """Note that no partner of a post stage took the lead."""
+        tried = [record.partner for record in records if record.phase == "post"]
+        message = "No partner took the post" + (f" ({', '.join(tried)})." if tried else ".")
+        self.note("not_posted", message, {"partners": tried, "reasons": _call_reasons(records)})
+
+    def offers(
+        self,
+        resume: Resume,
+        offers: list[Offer],
+        ranked: list[Candidate],
+        chosen: Offer | Candidate | None,
+    ) -> None:
+        """Note a ping_post stage's comparison: every partner's answer and Sluice's own
+        bids, best first, with who is chosen and why the others lost."""
+        rows: list[dict[str, Any]] = []
+        for offer in offers:
+            rows.append({"partner": offer.partner, "price": as_number(offer.price_cents)})
+        for candidate in ranked:
+            rows.append({"bid": candidate.bid.id, "price": as_number(candidate.price)})
+        rows.sort(key=lambda row: (-row["price"], "bid" not in row))
+        best = rows[0]["price"] if rows else None
+        for row in rows:
+            own = "bid" in row
+            is_chosen = (own and isinstance(chosen, Candidate) and chosen.bid.id == row["bid"]) or (
+                not own and isinstance(chosen, Offer) and chosen.partner == row["partner"]
+            )
+            if is_chosen:
+                row["result"] = "chosen"
+            elif row["price"] == best:
+                row["result"], row["reason"] = "lost", "a tie: Sluice's own bid is preferred"
+            else:
+                row["result"] = "lost"
+                row["reason"] = f"offered {row['price']:.2f}, below the best {best:.2f}"
+        details: dict[str, Any] = {
+            "offers": rows,
+            "declined": _call_reasons(
+                [r for r in resume.records if r.phase == "ping" and not r.accepted]
+            ),
+            "failed_posts": _call_reasons(
+                [r for r in resume.records if r.phase == "post" and not r.accepted]
+            ),
+        }
+        if resume.pinged_ms is not None:
+            details["pinged_ms"] = resume.pinged_ms
+        if isinstance(chosen, Offer):
+            message = f"Best offer: {chosen.partner} at {as_number(chosen.price_cents):.2f}."
+        elif isinstance(chosen, Candidate):
+            message = (
+                f"Sluice's own bid {chosen.bid.id} at {as_number(chosen.price):.2f} beats"
+                " every partner's offer."
+            )
+        else:
+            message = "No partner offered and no bid could take the lead."
+        self.note("ping_post", message, details)
+
     def unassigned(self) -> None:
         """Note that no stage took the lead."""
         self.note("unassigned", "No buyer was available.")
+
+
+def _call_reasons(records: list[CallRecord]) -> dict[str, str]:
+    """Return why each call gave no sale, by partner (the last call to each)."""
+    reasons = {}
+    for record in records:
+        answer = record.answer
+        if record.accepted:
+            continue
+        if answer is None:
+            reasons[record.partner] = record.error or "no answer"
+        else:
+            reasons[record.partner] = answer.reason or "rejected"
+    return reasons
 
 
 def _alter_reason(condition: Any, result: str, value: Any) -> str:

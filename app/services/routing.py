@@ -8,6 +8,7 @@ a sale lost its race. Neither knows the other: this module hands one to the othe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,13 +18,17 @@ from app.analysis.projection import reproject
 from app.delivery.payload import lead_event_data, lead_payload
 from app.domain.clock import naive
 from app.domain.delivery import OUTCOME_EVENTS, Outbox, event_body
-from app.domain.routing import Decision, Facts, Step
-from app.domain.status import REPROCESSABLE
+from app.domain.routing import Decision, Facts, Resume, Step
+from app.domain.status import REPROCESSABLE, Status
 from app.domain.threshold import Quota, month_of, withheld_decision
 from app.dsl.ruleset import RuleSet
 from app.pipeline import PreparedLead, lead_from_row
+from app.services.outbound import follow_calls
+from app.store.leads import stored_id
 from app.store.models import Lead, Post, RuleSetVersion
 from app.store.routing import route_new_lead, route_stored_lead
+
+log = logging.getLogger(__name__)
 
 
 class Override(Protocol):
@@ -74,7 +79,7 @@ def take_new_lead(
     if threshold is not None and not lead.is_test:
         quota = Quota(lead.tenant_id, month_of(now), threshold)
         withheld = withheld_decision(threshold)
-    return route_new_lead(
+    decision = route_new_lead(
         post,
         lead,
         notes,
@@ -88,6 +93,7 @@ def take_new_lead(
         lock=override.lock if override is not None else None,
         claim=override.claim if override is not None else None,
     )
+    return _follow(lead, version, ruleset, decision, test_price_cents)
 
 
 def reroute_lead(
@@ -114,9 +120,46 @@ def reroute_lead(
     nothing is written and `OverThreshold` is raised; `first_steps` go on the timeline
     before the decision's.
     """
-    now = now or datetime.now(UTC)
+    decision = _route_stored(
+        lead,
+        version,
+        ruleset,
+        now or datetime.now(UTC),
+        test_price_cents,
+        statuses,
+        audit=audit,
+        start=start,
+        quota=quota,
+        first_steps=first_steps,
+    )
+    return _follow(lead, version, ruleset, decision, test_price_cents)
+
+
+def _route_stored(
+    lead: Lead,
+    version: RuleSetVersion | None,
+    ruleset: RuleSet,
+    now: datetime,
+    test_price_cents: int,
+    statuses: Sequence[str],
+    *,
+    audit: bool = True,
+    start: int = 0,
+    quota: Quota | None = None,
+    first_steps: Sequence[Step] = (),
+    resume: Resume | None = None,
+) -> Decision:
+    """Route a stored lead once, as `reroute_lead` says (`resume`: taken up at a calling
+    stage with its calls' records); a pending decision's calls are not made here."""
     prepared = _prepare(
-        lead, ruleset, now, test_price_cents, lead_id=lead.id, audit=audit, start=start
+        lead,
+        ruleset,
+        now,
+        test_price_cents,
+        lead_id=lead.id,
+        audit=audit,
+        start=start,
+        resume=resume,
     )
     decide = prepared.decide
     if first_steps:
@@ -136,6 +179,42 @@ def reroute_lead(
         quota=quota,
         altered=lambda: reproject(lead.tenant_id, [lead.id]),
     )
+
+
+def _follow(
+    lead: Lead,
+    version: RuleSetVersion | None,
+    ruleset: RuleSet,
+    decision: Decision,
+    test_price_cents: int,
+) -> Decision:
+    """Make the calls a pending decision waits for and route the lead on with their answers
+    (app/services/outbound.py); return the last decision.
+
+    The lead is stored (pending) before the first call: a failure here leaves it pending,
+    its timeline saying how far it got, and is logged, never raised (the caller's answer
+    says pending; a reprocess routes it again)."""
+    if decision.outbound is None:
+        return decision
+
+    def reroute(resume: Resume, steps: tuple[Step, ...]) -> Decision:
+        return _route_stored(
+            lead,
+            version,
+            ruleset,
+            datetime.now(UTC),
+            test_price_cents,
+            (Status.PENDING,),
+            first_steps=steps,
+            resume=resume,
+        )
+
+    try:
+        stored_id(lead)  # unknown here when the lead was inserted with its COMMIT
+        return follow_calls(lead, decision, reroute)
+    except Exception:
+        log.exception("outbound stage failed", extra={"lead": lead.public_id})
+        return decision
 
 
 def decision_outbox(lead: Lead, ruleset: RuleSet, decision: Decision, now: datetime) -> Outbox:
@@ -165,6 +244,8 @@ def _announcer(lead: Lead, ruleset: RuleSet, now: datetime) -> Callable[[Decisio
             is_test=lead.is_test,
             received_at=lead.received_at,
         )
+        if decision.posted is not None:  # sold to a partner, not to a customer
+            data["lead"]["partner"] = decision.posted.partner
         outbox = Outbox(event, event_body(event, data, now))
         if decision.sale is None:  # no buyer (a test lead is sold to no one)
             return outbox
@@ -191,6 +272,7 @@ def _prepare(
     audit: bool = True,
     start: int = 0,
     preferred: tuple[str, int] | None = None,
+    resume: Resume | None = None,
 ) -> PreparedLead:
     """Return the lead ready for the pipeline (its source is on the row: no query)."""
     return PreparedLead(
@@ -204,4 +286,5 @@ def _prepare(
         audit=audit,
         start=start,
         preferred=preferred,
+        resume=resume,
     )

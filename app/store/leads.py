@@ -208,6 +208,13 @@ def _values(row, names: list[str]) -> list:
     return [meta.fields[name].db_value(row.__data__.get(name)) for name in names]
 
 
+def stored_id(lead: Lead) -> int:
+    """Return the id of a lead inserted with its commit (whose answer was the COMMIT's)."""
+    if lead.id is None:
+        lead.id = Lead.select(Lead.id).where(Lead.public_id == lead.public_id).scalar()
+    return lead.id
+
+
 def lock_lead(lead: Lead, statuses: tuple[str, ...]) -> None:
     """Lock the lead's row for the routing transaction; refuse unless its status is allowed
     and its data is still the data the routing decided on.

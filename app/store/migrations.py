@@ -259,6 +259,20 @@ def _pings() -> None:
                 migrate(migrator.add_column(table, field.column_name, field))
 
 
+def _outbound() -> None:
+    # Issue 18: a posted lead's partner and the enrich stages' answers (app/services/outbound.py).
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from app.store.models import Lead
+
+    migrator = SchemaMigrator.from_database(database)
+    present = {column.name for column in database.get_columns(Lead._meta.table_name)}
+    for name in ("posted_partner", "enriched"):
+        field = Lead._meta.fields[name]
+        if field.column_name not in present:
+            migrate(migrator.add_column(Lead._meta.table_name, field.column_name, field))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "create tables", _create_tables),
     (10, "source api style, rate limit; idempotency keys", _source_styles_limits_and_idempotency),
@@ -277,6 +291,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (50, "source secret overlap", _secret_overlap),
     (51, "partners and enrichment providers", _partners),
     (52, "inbound pings and the sources' ping settings", _pings),
+    (53, "posted partner and enriched data of a lead", _outbound),
 )
 
 

@@ -208,6 +208,8 @@ class Lead(BaseModel):
     deleted_at = pw.DateTimeField(null=True)  # its personal data erased; history kept
     offer_cents = pw.BigIntegerField(null=True)  # on the marketplace: its claim price
     ping = pw.ForeignKeyField(Ping, null=True, backref="leads", on_delete="SET NULL")
+    posted_partner = pw.CharField(max_length=100, null=True)  # posted: the partner that took it
+    enriched = pw.JSONField(dumps=json_text, null=True)  # enrich stages' answers, by provider
 
     class Meta:
         indexes = (

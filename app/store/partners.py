@@ -91,6 +91,15 @@ def find_partners(tenant: Tenant, names: Iterable[str], kind: str) -> list[Partn
     return [rows[name] for name in wanted]
 
 
+def partners_named(tenant_id: int, names: Iterable[str], kind: str) -> dict[str, Partner]:
+    """Return the tenant's kept partners (kind "partner") or providers ("enrichment") of
+    these names, by name, ready to call (headers decrypted: never log them); a name none
+    has is left out."""
+    wanted = sorted(set(names))
+    query = _kept(tenant_id).where((PartnerRow.kind == kind) & PartnerRow.name.in_(wanted))
+    return {row.name: partner_of(row) for row in query}
+
+
 def unknown_partners(tenant: Tenant, names: Iterable[str], kind: str) -> list[str]:
     """Return the names, sorted, that no kept partner (kind "partner") or provider (kind
     "enrichment") of the tenant has: what a rule set pushed may not name."""

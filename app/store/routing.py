@@ -38,6 +38,8 @@ from app.store.models import Lead, Post
 from app.store.sales import Sale, lost_race, record_sale, sale_ctes, sale_statement
 from app.store.usage import OverThreshold, over_threshold, quota_ctes, take_unit
 
+#: The outcomes that sell the lead now: its `assigned_at` is set.
+SOLD_NOW = (Status.ASSIGNED, Status.POSTED)
 OPTIMISTIC_ATTEMPTS = 3  # then one more, with the candidates' customers locked first
 Decide = Callable[[Facts], Decision]
 Announce = Callable[[Decision], Outbox]
@@ -57,6 +59,7 @@ _ROUTED = [
     "updated_at",
     "assigned_at",
     "offer_cents",
+    "posted_partner",
 ]
 _ROUTED_SET = ", ".join(f"{Lead._meta.fields[name].column_name} = %s" for name in _ROUTED)
 
@@ -89,7 +92,7 @@ class Routed:
     def values(self) -> list:
         """Return the values of the lead's _ROUTED fields."""
         decision = self.decision
-        assigned_at = self.at if decision.status == Status.ASSIGNED else None
+        assigned_at = self.at if decision.status in SOLD_NOW else None
         customer_id = decision.customer.id if decision.customer is not None else None
         return [
             decision.status,
@@ -101,6 +104,7 @@ class Routed:
             self.at,
             assigned_at,
             decision.offer_cents,
+            decision.posted.partner if decision.posted is not None else None,
         ]
 
     def sale(self, lead: Lead) -> Sale | None:
@@ -267,14 +271,21 @@ def _save_routing(lead: Lead, routed: Routed, *, commit: bool = False) -> bool:
     commits.
     """
     decision, sale = routed.decision, routed.sale(lead)
-    if decision.altered is None:
-        update = (f"UPDATE lead SET {_ROUTED_SET} WHERE id = %s", [*routed.values(), lead.id])
-    else:  # an alter stage changed the data: stored with the outcome, in the same statement
+    sets, params = [_ROUTED_SET], routed.values()
+    if decision.altered is not None:  # an alter stage changed the data: stored with it
         placeholder, data = json_param(decision.altered)
-        update = (
-            f"UPDATE lead SET {_ROUTED_SET}, data = {placeholder} WHERE id = %s",
-            [*routed.values(), data, lead.id],
+        sets.append(f"data = {placeholder}")
+        params.append(data)
+    if decision.enriched:  # a provider's answer, added to those of earlier enrich stages
+        placeholder, data = json_param(decision.enriched)
+        merged = (
+            f"COALESCE(enriched, '{{}}'::jsonb) || {placeholder}"
+            if is_postgresql()
+            else f"json_patch(COALESCE(enriched, '{{}}'), {placeholder})"
         )
+        sets.append(f"enriched = {merged}")
+        params.append(data)
+    update = (f"UPDATE lead SET {', '.join(sets)} WHERE id = %s", [*params, lead.id])
     statements = [update]
     if decision.steps:
         statements.append(_timeline_statement(lead.id, decision.steps))

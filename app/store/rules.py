@@ -14,6 +14,7 @@ from app.domain.money import CENT
 from app.store.customers import customer_slugs
 from app.store.db import columns, database, is_postgresql, select_rows
 from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, Tenant
+from app.store.partners import unknown_partners
 from app.store.sources import ANY_CATEGORY
 from app.store.storable import unstorable
 
@@ -83,6 +84,7 @@ def check_rules(tenant: Tenant, files: Any) -> RuleSet:
     known = customer_slugs(tenant)
     for slug in sorted(ruleset.customers() - known):
         problems.append(_problem("unknown-customer", f"bids name unknown customer {slug!r}"))
+    problems += _unknown_partners(tenant, ruleset)
     categories = {
         source.category
         for source in Source.select(Source.category).where(
@@ -102,6 +104,27 @@ def check_rules(tenant: Tenant, files: Any) -> RuleSet:
         lines = "\n".join(f"error[{p['code']}]: {p['message']}" for p in problems)
         raise RulesRefused("the rule set is refused:\n" + lines, problems)
     return ruleset
+
+
+def _unknown_partners(tenant: Tenant, ruleset: RuleSet) -> list[dict[str, str]]:
+    """Return a problem for each partner a ping_post or post stage names, and each provider
+    an enrich stage names, that the tenant has not configured (or removed)."""
+    named: dict[str, set[str]] = {"partner": set(), "enrichment": set()}
+    for plan in ruleset.plans.values():
+        for stage in plan.stages:
+            if stage.calls_out:
+                named["enrichment" if stage.kind == "enrich" else "partner"].update(stage.partners)
+    problems = []
+    for name in unknown_partners(tenant, named["partner"], "partner"):
+        message = f"the plan's stages name unknown partner {name!r} (sluice partner add)"
+        problems.append(_problem("unknown-partner", message))
+    for name in unknown_partners(tenant, named["enrichment"], "enrichment"):
+        message = (
+            f"an enrich stage names unknown provider {name!r}"
+            " (sluice partner add --kind enrichment)"
+        )
+        problems.append(_problem("unknown-provider", message))
+    return problems
 
 
 def push_rules(tenant: Tenant, files: Any, by: str):

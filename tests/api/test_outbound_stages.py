@@ -1,0 +1,304 @@
+"""POST /api/leads through a plan's ping_post, post and enrich stages, against partners and
+an enrichment provider served on loopback (tests/partner_servers.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.services import partners
+from app.services.actor import operator_actor
+from app.store.models import Customer, Delivery, Lead, LeadEvent
+from app.store.rules import RulesRefused, push_rules
+from app.store.sources import create_source
+from app.store.tenants import create_tenant
+from tests.conftest import World
+from tests.delivery_rows import destination_row
+
+CATEGORY = """
+category home "Home" {
+    field first_name text required(post) deliverable
+    field phone phone required(post) deliverable
+    field address_1 text deliverable
+    field city text deliverable
+    field state us_state required(ping, post) deliverable
+    field zip zip required(ping, post) deliverable
+    field year_built integer
+}
+lead_type any "Any" in home fallback
+bid own for customer gamma on any price 20.00 when state != "TX"
+bid old_homes for customer gamma on any price 30.00 when year_built < 1990
+"""
+#: How the partners' answers are read: tests/partner_servers.py answers this way.
+READ = {
+    "accepted_path": "status == 'accepted' || status == 'sold' || status == 'found'",
+    "price_path": "bid.price",
+    "reference_path": "ping_id",
+    "reason_path": "message",
+    "redirect_path": "redirect",
+}
+
+
+def lead(n: int, **fields) -> dict:
+    body = {
+        "first_name": "Katy",
+        "phone": f"555-301-{n:04d}",
+        "address_1": "12 Ocean Drive",
+        "city": "Miami Beach",
+        "state": "FL",
+        "zip": "33139",
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def outbound_world(db, client, secret_key, partner_api):
+    """Return a factory: a tenant whose partners answer on `partner_api` by their paths
+    ({name: (ping path, post path)}; a provider: {name: path}), with `plan`."""
+    from app.store.customers import create_customer
+
+    def make(plan: str, ping_post: dict | None = None, providers: dict | None = None) -> World:
+        tenant, _, token = create_tenant("Acme")
+        create_customer(tenant, "gamma", "Gamma", 10_000)
+        actor = operator_actor(tenant.code)
+        for name, (ping, post) in (ping_post or {}).items():
+            settings = {"name": name, "ping_url": partner_api.url + ping, **READ}
+            if post is not None:
+                settings["post_url"] = partner_api.url + post
+            settings["field_map"] = {"zip": "zip", "state": "state", "first_name": "first_name"}
+            settings["field_map"]["ping_id"] = "@reference"
+            partners.add_partner(actor, settings)
+        for name, path in (providers or {}).items():
+            settings = {
+                "name": name,
+                "kind": "enrichment",
+                "url": partner_api.url + path,
+                "method": "GET",
+                "data_path": "property",
+                "accepted_path": "status == 'found'",
+            }
+            partners.add_partner(actor, settings)
+        push_rules(tenant, {"home.rules": CATEGORY + plan}, by="tests")
+        source, secret = create_source(tenant, "Web form", "home", False)
+        db.close()
+        return World(tenant, token, source, secret, client)
+
+    return make
+
+
+def timeline(public_id: str) -> list[LeadEvent]:
+    lead_row = Lead.get(Lead.public_id == public_id)
+    return list(LeadEvent.select().where(LeadEvent.lead == lead_row.id).order_by(LeadEvent.id))
+
+
+def gamma_balance() -> int:
+    return Customer.get(Customer.slug == "gamma").balance_cents
+
+
+def ping_post(*names: str) -> str:
+    stage = f"stage ping_post [{', '.join(names)}] timeout 300 ms"
+    return f"plan home {{\n    {stage}\n    stage bidding highest_price\n}}\n"
+
+
+def test_the_best_offer_is_posted_and_the_lead_is_posted(outbound_world, partner_api):
+    world = outbound_world(
+        ping_post("a", "b", "c"),
+        {
+            "a": ("/offer/25.00", "/post-accept"),
+            "b": ("/offer/40.00", "/post-accept"),
+            "c": ("/decline", "/post-accept"),
+        },
+    )
+    webhook = destination_row(world.tenant)
+    webhook.events = ["lead.posted"]
+    webhook.save()
+    answer = world.post(lead(1))
+    assert answer.status_code == 201, answer.json
+    assert answer.json["status"] == "posted" and answer.json["price"] == 40
+    assert answer.json["redirect_url"] == "https://partner.example/thanks/1"
+    stored = Lead.get(Lead.public_id == answer.json["lead_public_id"])
+    assert (stored.status, stored.posted_partner, stored.price_cents) == ("posted", "b", 4000)
+    assert stored.customer_id is None and stored.assigned_at is not None
+    assert gamma_balance() == 10_000  # nobody's wallet: the partner pays the tenant
+    pings = [c for c in partner_api.calls if c.path.startswith(("/offer", "/decline"))]
+    assert len(pings) == 3
+    for call in pings:  # a ping carries no identity
+        body = call.json()
+        assert "first_name" not in body and body["zip"] == "33139"
+    (post,) = [c for c in partner_api.calls if c.path == "/post-accept"]
+    assert post.json()["first_name"] == "Katy" and post.json()["ping_id"] == "pg_40.00"
+    events = timeline(stored.public_id)
+    kinds = [e.kind for e in events]
+    assert kinds.count("partner_call") == 4 and kinds[-1] == "posted"
+    compared = next(e for e in events if e.kind == "ping_post")
+    rows = {row.get("partner") or row.get("bid"): row for row in compared.details["offers"]}
+    assert rows["b"]["result"] == "chosen"
+    assert rows["a"]["reason"] == "offered 25.00, below the best 40.00"
+    assert rows["own"]["result"] == "lost"
+    assert compared.details["declined"] == {"c": "no coverage in this zip"}
+    assert 0 < compared.details["pinged_ms"] < 1000
+    calls = [e.details for e in events if e.kind == "partner_call"]
+    assert {(c["partner"], c["phase"], c["status"]) for c in calls} == {
+        ("a", "ping", "accepted"),
+        ("b", "ping", "accepted"),
+        ("c", "ping", "rejected"),
+        ("b", "post", "accepted"),
+    }
+    event = Delivery.get(Delivery.lead == stored.id, Delivery.event == "lead.posted")
+    assert event.payload["data"]["lead"]["partner"] == "b"
+
+
+def test_a_rejected_post_falls_back_to_the_next_offer(outbound_world, partner_api):
+    world = outbound_world(
+        ping_post("a", "b"),
+        {"a": ("/offer/25.00", "/post-accept"), "b": ("/offer/40.00", "/post-reject")},
+    )
+    answer = world.post(lead(2))
+    assert (answer.json["status"], answer.json["price"]) == ("posted", 25)
+    stored = Lead.get(Lead.public_id == answer.json["lead_public_id"])
+    assert stored.posted_partner == "a"
+    posts = [c.path for c in partner_api.calls if c.path.startswith("/post")]
+    assert posts == ["/post-reject", "/post-accept"]
+    second = [e for e in timeline(stored.public_id) if e.kind == "ping_post"][-1]
+    assert second.details["failed_posts"] == {"b": "duplicate lead"}
+
+
+def test_sluices_own_bid_beats_lower_offers_and_wins_ties(outbound_world, partner_api):
+    world = outbound_world(
+        ping_post("a", "b"),
+        {"a": ("/offer/20.00", "/post-accept"), "b": ("/offer/12.50", "/post-accept")},
+    )
+    answer = world.post(lead(3))
+    assert (answer.json["status"], answer.json["price"]) == ("assigned", 20)
+    assert not [c for c in partner_api.calls if c.path.startswith("/post")]
+    assert gamma_balance() == 10_000 - 2000
+    events = timeline(answer.json["lead_public_id"])
+    compared = next(e for e in events if e.kind == "ping_post")
+    rows = {row.get("partner") or row.get("bid"): row for row in compared.details["offers"]}
+    assert rows["own"]["result"] == "chosen"
+    assert rows["a"]["reason"] == "a tie: Sluice's own bid is preferred"
+
+
+def test_slow_malformed_and_failing_partners_lose_and_the_plan_goes_on(outbound_world, partner_api):
+    world = outbound_world(
+        ping_post("slow", "bad", "down"),
+        {
+            "slow": ("/slow/600/90.00", "/post-accept"),
+            "bad": ("/malformed", "/post-accept"),
+            "down": ("/error", "/post-accept"),
+        },
+    )
+    answer = world.post(lead(4))
+    assert (answer.json["status"], answer.json["price"]) == ("assigned", 20)  # own bid
+    calls = {
+        e.details["partner"]: e.details
+        for e in timeline(answer.json["lead_public_id"])
+        if e.kind == "partner_call"
+    }
+    assert calls["slow"]["status"] == "timeout"
+    assert calls["slow"]["duration_ms"] < 450
+    assert calls["bad"]["status"] == "rejected" and calls["bad"]["rejection"]["malformed"]
+    assert calls["down"]["status_code"] == 500 and calls["down"]["status"] == "rejected"
+
+
+def test_no_offer_and_no_bid_goes_on_to_the_next_stage(outbound_world):
+    plan = "plan home {\n    stage ping_post [a] timeout 300 ms\n    stage marketplace\n}\n"
+    world = outbound_world(plan, {"a": ("/decline", "/post-accept")})
+    answer = world.post(lead(5, state="TX"))  # no own bid takes a Texan lead
+    assert answer.json["status"] == "marketplace"
+    events = timeline(answer.json["lead_public_id"])
+    compared = next(e for e in events if e.kind == "ping_post")
+    assert compared.message == "No partner offered and no bid could take the lead."
+    assert compared.details["declined"] == {"a": "no coverage in this zip"}
+
+
+def test_a_direct_post_stage_posts_in_turn_until_one_accepts(outbound_world, partner_api):
+    plan = "plan home {\n    stage post [first, second, third]\n    stage marketplace\n}\n"
+    world = outbound_world(
+        plan,
+        {
+            "first": ("/unused", "/post-reject"),
+            "second": ("/unused", "/post-accept"),
+            "third": ("/unused", "/post-accept"),
+        },
+    )
+    answer = world.post(lead(6))
+    assert answer.json["status"] == "posted" and answer.json["price"] == 0
+    stored = Lead.get(Lead.public_id == answer.json["lead_public_id"])
+    assert stored.posted_partner == "second"
+    assert [c.path for c in partner_api.calls] == ["/post-reject", "/post-accept"]
+
+
+def test_a_direct_post_nobody_takes_goes_on(outbound_world):
+    plan = "plan home {\n    stage post [first]\n    stage marketplace\n}\n"
+    world = outbound_world(plan, {"first": ("/unused", "/post-reject")})
+    answer = world.post(lead(7))
+    assert answer.json["status"] == "marketplace"
+    kinds = [e.kind for e in timeline(answer.json["lead_public_id"])]
+    assert "not_posted" in kinds and kinds.index("not_posted") < kinds.index("marketplace")
+
+
+ENRICH = "plan home {{\n    stage enrich realestate {mode}\n    stage bidding highest_price\n}}\n"
+
+
+def test_enrichment_fills_a_declared_field_later_stages_read(outbound_world, partner_api):
+    world = outbound_world(ENRICH.format(mode="fill_empty"), providers={"realestate": "/property"})
+    answer = world.post(lead(8))
+    # year_built 1987 came from the provider: the old_homes bid (< 1990) wins
+    assert (answer.json["status"], answer.json["price"]) == ("assigned", 30)
+    stored = Lead.get(Lead.public_id == answer.json["lead_public_id"])
+    assert stored.data["year_built"] == 1987
+    assert stored.enriched["realestate"]["owner"] == {"name": "Pat Owner"}
+    (call,) = partner_api.calls
+    assert "zip=33139" in call.path and call.method == "GET"
+    enriched = next(e for e in timeline(stored.public_id) if e.kind == "enriched")
+    assert enriched.details["filled"] == {"year_built": 1987}
+
+
+def test_fill_empty_keeps_a_value_and_overwrite_replaces_it(outbound_world):
+    world = outbound_world(ENRICH.format(mode="fill_empty"), providers={"realestate": "/property"})
+    kept = world.post(lead(9, year_built=2005))
+    assert kept.json["price"] == 20
+    assert Lead.get(Lead.public_id == kept.json["lead_public_id"]).data["year_built"] == 2005
+    world = outbound_world(ENRICH.format(mode="overwrite"), providers={"realestate": "/property"})
+    replaced = world.post(lead(10, year_built=2005))
+    assert replaced.json["price"] == 30
+
+
+def test_a_lead_without_the_address_is_not_enriched_and_says_why(outbound_world, partner_api):
+    world = outbound_world(ENRICH.format(mode="fill_empty"), providers={"realestate": "/property"})
+    body = lead(11)
+    del body["address_1"]
+    answer = world.post(body)
+    assert (answer.json["status"], answer.json["price"]) == ("assigned", 20)
+    assert partner_api.calls == []
+    enriched = next(e for e in timeline(answer.json["lead_public_id"]) if e.kind == "enriched")
+    assert enriched.message == "Enrichment by realestate skipped: the lead lacks address_1."
+
+
+def test_rules_naming_an_unknown_partner_or_provider_are_refused(db, secret_key):
+    tenant, _, _ = create_tenant("Acme")
+    from app.store.customers import create_customer
+
+    create_customer(tenant, "gamma", "Gamma", 0)
+    plan = "plan home {\n    stage ping_post [nobody]\n    stage enrich ghost\n}\n"
+    with pytest.raises(RulesRefused) as refused:
+        push_rules(tenant, {"home.rules": CATEGORY + plan}, by="tests")
+    codes = {problem["code"]: problem["message"] for problem in refused.value.details}
+    assert "'nobody'" in codes["unknown-partner"] and "'ghost'" in codes["unknown-provider"]
+
+
+def test_a_removed_partner_is_recorded_not_called(outbound_world, partner_api):
+    world = outbound_world(
+        ping_post("a", "b"),
+        {"a": ("/offer/25.00", "/post-accept"), "b": ("/offer/40.00", "/post-accept")},
+    )
+    partners.remove_partner(operator_actor(world.tenant.code), "b")
+    answer = world.post(lead(12))
+    assert (answer.json["status"], answer.json["price"]) == ("posted", 25)
+    calls = {
+        e.details["partner"]: e.details
+        for e in timeline(answer.json["lead_public_id"])
+        if e.kind == "partner_call"
+    }
+    assert calls["b"]["status"] == "error" and "removed" in calls["b"]["error"]
