@@ -706,6 +706,17 @@ class LeadExplanationSchema(Schema):
     audits = fields.List(fields.Dict())
     dedupe = fields.List(fields.Dict())
     bidding = fields.List(fields.Dict())
+    alter = fields.List(
+        fields.List(fields.Dict()),
+        metadata={"description": "Each alter stage's lines as recorded (absent: none ran)."},
+    )
+    outbound = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "The timeline steps of the stages that called out (calls, the"
+            " comparison of offers with why each lost, posted, enriched); absent: none."
+        },
+    )
     timeline = fields.List(fields.Dict())
     review = fields.Dict(
         metadata={"description": "The audit review, when there was one: decision, by, at, note."}
@@ -732,6 +743,13 @@ class DryRunResultSchema(Schema):
     rules = fields.List(fields.Dict())
     baseline_replay = fields.Dict()
     sample = fields.List(fields.Dict())
+    outbound = fields.Dict(
+        metadata={
+            "description": "The stages that call out (ping_post, post, enrich) on each side"
+            " (`before`, `after`), each with the leads that reached it: a dry-run never calls"
+            " a partner or a provider."
+        }
+    )
     counts_only = fields.Boolean()
     elapsed_seconds = fields.Float()
 

@@ -97,6 +97,49 @@ class _Tally:
             self.revenue[outcome[CUSTOMER]] += outcome[PRICE] * n
 
 
+class _Reached(Counter):
+    """How many replayed leads reached each stage that calls out, by its index: the
+    router appends the index of each it passes (a dry-run never calls)."""
+
+    def append(self, index: int, /) -> None:
+        self[index] += 1
+
+
+def _calling(ruleset: RuleSet) -> dict[str, _Reached]:
+    """Return a counter for each category whose plan has a stage that calls out."""
+    return {
+        category: _Reached()
+        for category, plan in ruleset.plans.items()
+        if any(stage.calls_out for stage in plan.stages)
+    }
+
+
+def _would_call(ruleset: RuleSet, reached: dict[str, _Reached]) -> list[dict[str, Any]]:
+    """Return what each stage that calls out would have called, and for how many leads."""
+    out = []
+    for category, counts in sorted(reached.items()):
+        for index, stage in enumerate(ruleset.plans[category].stages):
+            if not stage.calls_out:
+                continue
+            what = "provider" if stage.kind == "enrich" else "partner"
+            names = ", ".join(stage.partners)
+            plural = "s" if len(stage.partners) > 1 else ""
+            note = f"would call {what}{plural} {names}"
+            if stage.kind == "ping_post":
+                note += " (replayed with Sluice's own bids only)"
+            out.append(
+                {
+                    "category": category,
+                    "stage": index + 1,
+                    "kind": stage.kind,
+                    "partners": list(stage.partners),
+                    "leads": counts[index],
+                    "note": note,
+                }
+            )
+    return out
+
+
 class DryRun:
     """One comparison: feed it batches of streamed rows, then ask for the report."""
 
@@ -118,6 +161,8 @@ class DryRun:
         longest = max(self.before.longest_window, self.after.longest_window)
         self.forget_every = max(FORGET_EVERY, longest / 2)
         self.sample: list[tuple] = []
+        #: leads reaching the stages that call out, by category, on each side
+        self.reached = (_calling(request.baseline), _calling(request.proposed))
         self.random = random.Random(request.seed)
         self.python_counts: dict[int, int] = {}  # slot -> matches, for inexact SQL counts
         self.narrow = None
@@ -164,6 +209,7 @@ class DryRun:
         extra = [(slot, python_nodes[slot][0]) for slot in self.python_counts]
         counts, narrow = self.python_counts, self.narrow
         forget_at = self._forget_at
+        reached_before, reached_after = self.reached
         if len(self.conditions.sql) > leadsql.MASK_BITS:  # several mask columns: join them
             rows = [(*row[:9], _joined(row[9:])) for row in rows]
         for (
@@ -204,12 +250,28 @@ class DryRun:
             if router is None:
                 old = NOT_ROUTED
             else:
-                old = router.route(lead, at, mask, memo, functions, ledger_before)
+                old = router.route(
+                    lead,
+                    at,
+                    mask,
+                    memo,
+                    functions,
+                    ledger_before,
+                    passed=reached_before.get(category) if reached_before else None,
+                )
             router = routers_after.get(category)
             if router is None:
                 new = NOT_ROUTED
             else:
-                new = router.route(lead, at, mask, memo, functions, ledger_after)
+                new = router.route(
+                    lead,
+                    at,
+                    mask,
+                    memo,
+                    functions,
+                    ledger_after,
+                    passed=reached_after.get(category) if reached_after else None,
+                )
             for slot, slot_category in extra:
                 if slot_category == category:
                     value = memo[slot]
@@ -318,6 +380,10 @@ class DryRun:
                 "differ": self.stored[False],
             },
             "sample": self._sample(),
+            "outbound": {
+                "before": _would_call(request.baseline, self.reached[0]),
+                "after": _would_call(request.proposed, self.reached[1]),
+            },
             "elapsed_seconds": round(elapsed, 3),
         }
 

@@ -23,6 +23,9 @@ from app.store.models import Lead, LeadEvent, RuleSetVersion, Source
 from app.store.rules import compiled
 
 _BIDDING_KINDS = ("bidding", "assigned")
+#: The timeline steps of the stages that call out, as explain-lead shows them.
+OUTBOUND_KINDS = ("calling", "partner_call", "ping_post", "posted", "not_posted", "enriched")
+ENRICHED = "enriched"
 
 
 def explain_stored_lead(lead: Lead) -> dict[str, Any]:
@@ -60,7 +63,12 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
     alters = _last_routing_alters(events)
     if alters:
         data = {**_as_read(lead.data, alters), **{k: v for k, v in data.items() if k[:1] == "@"}}
-        result["alter"] = [event.details.get("lines", []) for event in alters]
+        result["alter"] = [
+            event.details.get("lines", []) for event in alters if event.kind == ALTERED
+        ]
+    outbound = _last_routing(events, OUTBOUND_KINDS)
+    if outbound:
+        result["outbound"] = [_event(event) for event in outbound]
     trace = ruleset.explain(data, lead.category)
     result["lead_types"] = trace["lead_types"]
     result["audits"] = trace["audits"]
@@ -82,10 +90,15 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
 
 
 def _last_routing_alters(events: list[LeadEvent]) -> list[LeadEvent]:
-    """Return the alter stages' timeline entries of the lead's last routing (with details:
-    a deleted lead's were erased)."""
+    """Return the timeline entries of the lead's last routing that changed its data: alter
+    and enrich stages' (with details: a deleted lead's were erased)."""
+    return [e for e in _last_routing(events, (ALTERED, ENRICHED)) if e.details]
+
+
+def _last_routing(events: list[LeadEvent], kinds: tuple[str, ...]) -> list[LeadEvent]:
+    """Return the timeline entries of these kinds since the lead was last classified."""
     start = max((n for n, e in enumerate(events) if e.kind == "classified"), default=0)
-    return [e for e in events[start:] if e.kind == ALTERED and e.details]
+    return [e for e in events[start:] if e.kind in kinds]
 
 
 def _as_read(data: dict[str, Any], alters: list[LeadEvent]) -> dict[str, Any]:
@@ -93,6 +106,13 @@ def _as_read(data: dict[str, Any], alters: list[LeadEvent]) -> dict[str, Any]:
     replaced put back (last change first)."""
     values = dict(data)
     for event in reversed(alters):
+        if event.kind == ENRICHED:  # the values an enrich stage filled or replaced
+            for name, before in event.details.get("before", {}).items():
+                if before is None:
+                    values.pop(name, None)
+                else:
+                    values[name] = before
+            continue
         for line in reversed(event.details.get("lines", [])):
             if line.get("result") != "applied":
                 continue

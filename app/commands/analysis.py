@@ -322,6 +322,18 @@ def render_dry_run(report: dict) -> str:
         "matches per rule (raw condition, priority aside):",
         *_rule_rows(report["rules"]),
     ]
+    calls = [
+        (side, stage)
+        for side in ("before", "after")
+        for stage in report.get("outbound", {}).get(side, ())
+    ]
+    if calls:
+        lines += ["", "stages that call out (a dry-run never calls them):"]
+        for side, stage in calls:
+            lines.append(
+                f"  {side}: {stage['category']} stage {stage['stage']} {stage['kind']}: "
+                f"{stage['note']}, for {stage['leads']:,} lead(s)"
+            )
     if report["sample"]:
         lines += ["", f"sample of changed leads ({len(report['sample'])}):"]
         for entry in report["sample"]:
@@ -360,6 +372,28 @@ def explain_lead_command(tenant: str, lead: str, as_json: bool) -> None:
         click.echo(render_lead_explanation(explanation))
 
 
+def render_outbound(events: list[dict]) -> list[str]:
+    """Render the timeline steps of the stages that called out: each call, then each
+    comparison of offers with who won and why the others lost."""
+    lines = []
+    for event in events:
+        if event["kind"] == "calling":
+            continue  # the calls that follow say it
+        lines.append(f"  {event['message']}")
+        details = event.get("details") or {}
+        if event["kind"] != "ping_post":
+            continue
+        for row in details.get("offers", ()):
+            who = row["partner"] if "partner" in row else f"{row['bid']} (own bid)"
+            why = f": {row['reason']}" if row.get("reason") else ""
+            lines.append(f"    {who} {row['price']:.2f}: {row['result']}{why}")
+        for partner, why in details.get("declined", {}).items():
+            lines.append(f"    {partner}: no offer: {why}")
+        for partner, why in details.get("failed_posts", {}).items():
+            lines.append(f"    {partner}: its post failed: {why}")
+    return lines
+
+
 def render_lead_explanation(data: dict) -> str:
     """Render a stored lead's explanation as text."""
     rules = data["rule_set"]
@@ -387,6 +421,9 @@ def render_lead_explanation(data: dict) -> str:
     for number, stage in enumerate(data.get("alter", ()), 1):
         lines += ["", f"alter stage {number} (as recorded):"]
         lines += render_alter_lines(stage)
+    if data.get("outbound"):
+        lines += ["", "stages that called out:"]
+        lines += render_outbound(data["outbound"])
     lines += ["", "bids:"]
     if not data["bidding"]:
         lines.append("  (no bidding stage ran)")

@@ -146,6 +146,12 @@ def render_explanation(explanation: dict) -> str:
         elif stage["kind"] == "alter":
             lines.append("  stage alter:")
             lines += render_alter_lines(stage["lines"])
+        elif "would_call" in stage:  # a stage that calls out: explained, never called
+            named = ", ".join(stage["partners"])
+            timeout = f" timeout {stage['timeout_ms']} ms" if stage.get("timeout_ms") else ""
+            mode = f" {stage['mode']}" if stage.get("mode") else ""
+            args = f" [{named}]{timeout}" if stage["kind"] != "enrich" else f" {named}{mode}"
+            lines.append(f"  stage {stage['kind']}{args}: {stage['would_call']} (not called)")
         else:
             only = f" [{', '.join(stage['bids'])}]" if stage.get("bids") else ""
             lines.append(f"  stage {stage['kind']} {stage.get('method') or ''}{only}".rstrip())

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from app.domain.status import REPROCESSABLE, Status
 
 #: Where a reprocess may start -> the kind of plan stage it starts at (None: the whole
-#: distribution from the beginning). Each choice is one line: the ping/post and direct-post
-#: stages join here with the ping-post issue (e.g. "ping_post": "ping_post").
+#: distribution from the beginning). A stage that calls out calls its partners again.
 START_STAGES: dict[str, str | None] = {
     "bidding": None,
+    "enrich": "enrich",
+    "ping_post": "ping_post",
+    "post": "post",
     "marketplace": "marketplace",
 }
 #: The choice when none is given.

@@ -618,8 +618,9 @@ class Checker:
             if kind == "ping_post" and isinstance(keyword, ast.Name) and keyword.value == "timeout":
                 args.pop(0)
                 self._check_timeout(keyword, args)
-        for extra in args:
-            where = extra[0] if isinstance(extra, tuple) else extra
+        if args:  # the first one only: the words after it are part of the same mistake
+            extra = args[0]
+            where = extra if not isinstance(extra, tuple) else extra[0] if extra else stage.kind
             self.error(where, "invalid-stage-argument", "unexpected stage argument", usage)
 
     def _check_timeout(self, keyword: ast.Name, args: list[ast.StageArg]) -> None:

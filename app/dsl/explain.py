@@ -78,6 +78,18 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
         elif stage.kind == "alter":
             lines, values = _explain_alter(stage.sets, values)
             stages.append({"kind": stage.kind, "lines": lines})
+        elif stage.calls_out:
+            entry = {"kind": stage.kind, "partners": list(stage.partners)}
+            if stage.kind == "ping_post":
+                entry["timeout_ms"] = stage.timeout_ms
+                if at_bidding is None:  # Sluice's own bids compete with the offers
+                    at_bidding = values
+            if stage.kind == "enrich":
+                entry["mode"] = stage.mode
+            what = "provider" if stage.kind == "enrich" else "partner"
+            plural = "s" if len(stage.partners) > 1 else ""
+            entry["would_call"] = f"would call {what}{plural} {', '.join(stage.partners)}"
+            stages.append(entry)
         else:
             if at_bidding is None:
                 at_bidding = values

@@ -96,7 +96,12 @@ class Trace(Protocol):
     def unassigned(self) -> None: ...
     def outbound(self, request: Outbound) -> None: ...
     def enriched(
-        self, stage: Stage, record: CallRecord, filled: dict[str, Any], data: Mapping[str, Any]
+        self,
+        stage: Stage,
+        record: CallRecord,
+        filled: dict[str, Any],
+        before: dict[str, Any],
+        data: Mapping[str, Any],
     ) -> None: ...
     def posted(self, kind: str, record: CallRecord, price_cents: int) -> None: ...
     def not_posted(self, kind: str, records: list[CallRecord]) -> None: ...
@@ -107,6 +112,12 @@ class Trace(Protocol):
         ranked: list[Candidate],
         chosen: Offer | Candidate | None,
     ) -> None: ...
+
+
+class Passed(Protocol):
+    """What hears the index of each calling stage a replay passes without calling."""
+
+    def append(self, index: int, /) -> None: ...
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -394,7 +405,7 @@ class CategoryRouter:
         *,
         audit: bool = True,
         start: int = 0,
-        passed: list[int] | None = None,
+        passed: Passed | None = None,
     ) -> tuple[Any, ...]:
         """Decide a lead received at `at` (epoch seconds); return the decision tuple.
 
@@ -484,7 +495,7 @@ class CategoryRouter:
         start: int,
         *,
         resume: Resume | None = None,
-        passed: list[int] | None = None,
+        passed: Passed | None = None,
     ) -> tuple[Any, ...]:
         """Run the plan's stages from `start`; return the decision tuple.
 
@@ -630,7 +641,8 @@ class CategoryRouter:
             if lead.get(name) != normal:
                 filled[name] = normal
         changed = {**lead, **filled} if filled else None
-        trace.enriched(stage, record, filled, changed if changed is not None else lead)
+        before = {name: lead.get(name) for name in filled}
+        trace.enriched(stage, record, filled, before, changed if changed is not None else lead)
         return changed
 
 

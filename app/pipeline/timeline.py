@@ -238,9 +238,15 @@ class Timeline:
         self.note("calling", message, details)
 
     def enriched(
-        self, stage: Stage, record: CallRecord, filled: dict[str, Any], data: Mapping[str, Any]
+        self,
+        stage: Stage,
+        record: CallRecord,
+        filled: dict[str, Any],
+        before: dict[str, Any],
+        data: Mapping[str, Any],
     ) -> None:
-        """Note what an enrich stage added; keep the provider's answer and the lead's data."""
+        """Note what an enrich stage added (and the values it replaced, `before`: None for
+        an empty field); keep the provider's answer and the lead's data."""
         provider = stage.partners[0]
         answer = record.answer
         if record.skipped:
@@ -256,7 +262,7 @@ class Timeline:
             self.enriched_by = {provider: answer.data}
         if filled:
             self.altered_data = {name: value for name, value in data.items() if name[:1] != "@"}
-        details = {"provider": provider, "mode": stage.mode, "filled": filled}
+        details = {"provider": provider, "mode": stage.mode, "filled": filled, "before": before}
         self.note("enriched", message, details)
 
     def posted(self, kind: str, record: CallRecord, price_cents: int) -> None:

@@ -26,9 +26,10 @@ from app.domain.routing import Decision, Outbound, Resume, Step
 from app.store.models import Lead
 from app.store.partners import partners_named
 
-#: How long a post (or an enrichment) may take at most; each partner's own timeout, from
-#: its settings, is shorter (the admin API caps it).
-LONGEST_CALL_S = 60.0
+#: How long all the calls of one lead's routing may take together: below gunicorn's worker
+#: timeout (30 s), so a worker is never killed by partners that are slow to answer posts
+#: (each may take up to its own timeout, 30 s at most). A call past it is not made.
+CALL_BUDGET_S = 20.0
 #: The verb a call's timeline message starts with, by phase.
 VERBS = {"ping": "Pinged", "post": "Posted to", "enrich": "Called provider"}
 
@@ -41,12 +42,13 @@ def follow_calls(lead: Lead, decision: Decision, reroute: Reroute) -> Decision:
     stage: int | None = None
     records: list[CallRecord] = []
     pinged_ms: float | None = None
+    budget_end = time.monotonic() + CALL_BUDGET_S
     while decision.outbound is not None:
         request = decision.outbound
         if request.stage != stage:  # a new stage: its own calls only
             stage, records, pinged_ms = request.stage, [], None
         started = time.monotonic()
-        made = make_calls(lead, request)
+        made = make_calls(lead, request, budget_end)
         if request.phase == "ping":
             pinged_ms = round((time.monotonic() - started) * 1000, 3)
         records.extend(made)
@@ -56,9 +58,10 @@ def follow_calls(lead: Lead, decision: Decision, reroute: Reroute) -> Decision:
     return decision
 
 
-def make_calls(lead: Lead, request: Outbound) -> list[CallRecord]:
+def make_calls(lead: Lead, request: Outbound, budget_end: float) -> list[CallRecord]:
     """Make the calls of one request: pings all at once within the stage's timeout; posts
-    in turn until one accepts; an enrichment to its provider. A partner the tenant no
+    in turn until one accepts; an enrichment to its provider. None goes on past
+    `budget_end` (a `time.monotonic()` instant: see CALL_BUDGET_S). A partner the tenant no
     longer has is recorded as an error, not called."""
     kind = "enrichment" if request.phase == "enrich" else "partner"
     known = partners_named(lead.tenant_id, request.partners, kind)
@@ -66,20 +69,19 @@ def make_calls(lead: Lead, request: Outbound) -> list[CallRecord]:
     if request.phase == "ping":
         fields = {name: value for name, value in data.items() if not is_identity(name)}
         callable_ = [known[name] for name in request.partners if name in known]
-        deadline = time.monotonic() + (request.timeout_ms or 0) / 1000
+        deadline = min(time.monotonic() + (request.timeout_ms or 0) / 1000, budget_end)
         made = {record.partner: record for record in call_all(callable_, "ping", fields, deadline)}
-        return [made.get(name) or _unknown(name, request) for name in request.partners]
+        return [made.get(name) or _not_called(name, request) for name in request.partners]
     references = {}
     if request.offer is not None and request.offer.reference is not None:
         references[request.offer.partner] = request.offer.reference
     records = []
     for name in request.partners:
         partner: Partner | None = known.get(name)
-        if partner is None:
-            records.append(_unknown(name, request))
+        if partner is None or time.monotonic() >= budget_end:
+            records.append(_not_called(name, request, partner is not None))
             continue
-        deadline = time.monotonic() + LONGEST_CALL_S
-        (record,) = call_all([partner], request.phase, data, deadline, references)
+        (record,) = call_all([partner], request.phase, data, budget_end, references)
         records.append(record)
         if record.accepted:
             break  # first acceptance wins
@@ -102,14 +104,12 @@ def call_step(record: CallRecord) -> Step:
     return Step("partner_call", f"{verb} {record.partner}: {said} {took}.", timeline_entry(record))
 
 
-def _unknown(name: str, request: Outbound) -> CallRecord:
-    what = "provider" if request.phase == "enrich" else "partner"
-    return CallRecord(
-        name,
-        request.phase,
-        "",
-        datetime.now(UTC),
-        0.0,
-        error=f"not called: the tenant has no {what} {name!r} (removed since the rules were"
-        " pushed)",
-    )
+def _not_called(name: str, request: Outbound, known: bool = False) -> CallRecord:
+    """Return the record of a call not made: the tenant has no such partner or provider
+    (removed since the rules were pushed), or (`known`) the lead's call budget is spent."""
+    if known:
+        why = f"not called: the lead's calls used their {CALL_BUDGET_S:g} s budget"
+    else:
+        what = "provider" if request.phase == "enrich" else "partner"
+        why = f"not called: the tenant has no {what} {name!r} (removed since the rules were pushed)"
+    return CallRecord(name, request.phase, "", datetime.now(UTC), 0.0, error=why)

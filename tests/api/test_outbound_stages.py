@@ -57,7 +57,12 @@ def outbound_world(db, client, secret_key, partner_api):
     ({name: (ping path, post path)}; a provider: {name: path}), with `plan`."""
     from app.store.customers import create_customer
 
-    def make(plan: str, ping_post: dict | None = None, providers: dict | None = None) -> World:
+    def make(
+        plan: str,
+        ping_post: dict | None = None,
+        providers: dict | None = None,
+        category: str = CATEGORY,
+    ) -> World:
         tenant, _, token = create_tenant("Acme")
         create_customer(tenant, "gamma", "Gamma", 10_000)
         actor = operator_actor(tenant.code)
@@ -78,7 +83,7 @@ def outbound_world(db, client, secret_key, partner_api):
                 "accepted_path": "status == 'found'",
             }
             partners.add_partner(actor, settings)
-        push_rules(tenant, {"home.rules": CATEGORY + plan}, by="tests")
+        push_rules(tenant, {"home.rules": category + plan}, by="tests")
         source, secret = create_source(tenant, "Web form", "home", False)
         db.close()
         return World(tenant, token, source, secret, client)
@@ -302,3 +307,121 @@ def test_a_removed_partner_is_recorded_not_called(outbound_world, partner_api):
         if e.kind == "partner_call"
     }
     assert calls["b"]["status"] == "error" and "removed" in calls["b"]["error"]
+
+
+def test_explain_lead_says_why_each_partner_lost(outbound_world):
+    from app.analysis.explain import explain_stored_lead
+    from app.commands.analysis import render_lead_explanation
+
+    world = outbound_world(
+        ping_post("a", "b", "c"),
+        {
+            "a": ("/offer/25.00", "/post-accept"),
+            "b": ("/offer/40.00", "/post-reject"),
+            "c": ("/decline", "/post-accept"),
+        },
+    )
+    answer = world.post(lead(13))
+    assert (answer.json["status"], answer.json["price"]) == ("posted", 25)
+    explanation = explain_stored_lead(Lead.get(Lead.public_id == answer.json["lead_public_id"]))
+    kinds = [step["kind"] for step in explanation["outbound"]]
+    assert kinds.count("ping_post") == 2 and kinds[-1] == "posted"
+    text = render_lead_explanation(explanation)
+    assert "stages that called out:" in text
+    assert "    a 25.00: lost: offered 25.00, below the best 40.00" in text
+    assert "    c: no offer: no coverage in this zip" in text
+    assert "    b: its post failed: duplicate lead" in text
+    assert "  Posted to a, accepted at 25.00." in text
+
+
+def test_explain_and_the_dry_run_never_call_a_partner(outbound_world, partner_api):
+    from app.analysis.dryrun import DryRunRequest, run_dry_run
+    from app.commands.analysis import render_dry_run
+    from app.commands.rules_check import render_explanation
+    from app.dsl import compile_rules
+    from app.store.rules import active_ruleset
+
+    world = outbound_world(
+        ping_post("a", "b"),
+        {"a": ("/offer/25.00", "/post-accept"), "b": ("/offer/40.00", "/post-accept")},
+        providers={"realestate": "/property"},
+    )
+    for n in range(3):
+        assert world.post(lead(20 + n)).json["status"] == "posted"
+    called = len(partner_api.calls)
+    version, baseline = active_ruleset(world.tenant)
+    plan = (
+        "plan home {\n    stage enrich realestate overwrite\n"
+        "    stage ping_post [a, b] timeout 1 s\n    stage bidding highest_price\n}\n"
+    )
+    proposed = compile_rules({"home.rules": CATEGORY + plan})
+    explained = proposed.explain({**lead(30), "@received_at": "2026-12-07T10:00:00Z"}, "home")
+    stages = explained["stages"]
+    assert stages[0]["would_call"] == "would call provider realestate"
+    assert (stages[1]["timeout_ms"], stages[1]["partners"]) == (1000, ["a", "b"])
+    text = render_explanation(explained)
+    assert "  stage ping_post [a, b] timeout 1000 ms: would call partners a, b (not called)" in text
+    report = run_dry_run(DryRunRequest(world.tenant.id, baseline, proposed, version.number))
+    # the replay sells to Sluice's own bid: partners are never called, their offers unknown
+    assert report["statuses"]["after"] == {"assigned": 3}
+    after = report["outbound"]["after"]
+    assert [(s["kind"], s["stage"], s["leads"]) for s in after] == [
+        ("enrich", 1, 3),
+        ("ping_post", 2, 3),
+    ]
+    assert after[1]["note"] == "would call partners a, b (replayed with Sluice's own bids only)"
+    assert "before: home stage 1 ping_post: would call partners a, b" in render_dry_run(report)
+    assert len(partner_api.calls) == called
+
+
+def test_an_own_bid_racing_for_its_last_unit_never_overruns_its_cap(
+    outbound_world, threads_server, database_url
+):
+    """Leads posted at once through a ping_post stage: Sluice's own bid (20.00, cap 1 a
+    day) beats the partner's 10.00 offer for exactly one of them; the others are posted."""
+    from tests.api.test_ping_races import at_once, call
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one writer at a time: routings cannot race")
+    capped = CATEGORY.replace("price 20.00 when", "price 20.00 cap 1 per day when")
+    world = outbound_world(ping_post("a"), {"a": ("/offer/10.00", "/post-accept")}, category=capped)
+    answers = at_once(
+        [lambda n=n: call(threads_server, "/api/leads", world.auth, lead(40 + n)) for n in range(6)]
+    )
+    assert all(answer["status_code"] == 201 for answer in answers), answers
+    outcomes = sorted((answer["status"], answer["price"]) for answer in answers)
+    assert outcomes == [("assigned", 20.0)] + [("posted", 10.0)] * 5
+    assert gamma_balance() == 10_000 - 2000
+    stored = Lead.select().where(Lead.status == "posted").count()
+    assert stored == 5 and Lead.select().where(Lead.status == "pending").count() == 0
+
+
+def test_the_calls_of_one_lead_stop_at_its_budget(outbound_world, monkeypatch):
+    """Posts in turn to partners slow to answer never hold the worker past the budget."""
+    from app.services import outbound
+
+    monkeypatch.setattr(outbound, "CALL_BUDGET_S", 0.3)
+    plan = "plan home {\n    stage post [slow, next]\n    stage marketplace\n}\n"
+    world = outbound_world(
+        plan, {"slow": ("/unused", "/slow/800/9.00"), "next": ("/unused", "/post-accept")}
+    )
+    answer = world.post(lead(50))
+    assert answer.json["status"] == "marketplace"
+    calls = {
+        e.details["partner"]: e.details
+        for e in timeline(answer.json["lead_public_id"])
+        if e.kind == "partner_call"
+    }
+    assert calls["slow"]["status"] == "timeout" and calls["slow"]["duration_ms"] < 600
+    assert calls["next"]["error"] == "not called: the lead's calls used their 0.3 s budget"
+
+
+def test_an_inbound_ping_quotes_sluices_own_bids_and_calls_no_partner(outbound_world, partner_api):
+    world = outbound_world(ping_post("a"), {"a": ("/offer/90.00", "/post-accept")})
+    pinged = world.client.post(
+        "/api/pings", json={"state": "FL", "zip": "33139"}, headers=world.auth
+    )
+    assert pinged.status_code == 200, pinged.json
+    assert pinged.json["status"] == "accepted"
+    assert [(bid["price"]) for bid in pinged.json["bids"]] == [20.0]
+    assert partner_api.calls == []

@@ -150,7 +150,8 @@ def test_an_unknown_stage_is_refused_with_the_choices(operator, unsold):
     ):
         with pytest.raises(InvalidError) as caught:
             call()
-        assert caught.value.details == {"from": ["one of bidding, marketplace"]}
+        choices = "one of bidding, enrich, ping_post, post, marketplace"
+        assert caught.value.details == {"from": [choices]}
 
 
 def test_an_approved_lead_keeps_its_audits_skipped_when_reprocessed(operator, unsold):
