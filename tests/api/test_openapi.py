@@ -13,7 +13,13 @@ def test_openapi_document_describes_intake_and_admin(client):
     intake = spec["paths"]["/api/leads"]["post"]
     assert set(intake["responses"]) >= {"201", "400", "401", "413", "415", "422", "500", "503"}
     created = spec["components"]["schemas"]["LeadCreated"]
-    assert set(created["properties"]) == {"lead_uuid", "lead_public_id", "status", "price"}
+    assert set(created["properties"]) == {
+        "lead_uuid",
+        "lead_public_id",
+        "status",
+        "price",
+        "redirect_url",
+    }
     assert "distribution_error" in created["properties"]["status"]["enum"]
     assert {"basicAuth", "sourceBearer", "userBearer"} <= set(spec["components"]["securitySchemes"])
     assert "/api/admin/leads" in spec["paths"]

@@ -55,7 +55,10 @@ def test_a_start_stage_the_plan_lacks_is_a_conflict_and_an_unknown_one_a_422(bro
     lacking = client.post(url, json={"from": "marketplace"}, headers=broke.admin)
     assert lacking.status_code == 409
     assert "its plan has no marketplace stage" in lacking.json["message"]
-    unknown = client.post(url, json={"from": "ping_post"}, headers=broke.admin)
+    no_stage = client.post(url, json={"from": "ping_post"}, headers=broke.admin)
+    assert no_stage.status_code == 409
+    assert "its plan has no ping_post stage" in no_stage.json["message"]
+    unknown = client.post(url, json={"from": "auction"}, headers=broke.admin)
     assert unknown.status_code == 422
     assert "bidding" in str(unknown.json["errors"]["from"])
     assert "marketplace" in str(unknown.json["errors"]["from"])

@@ -37,7 +37,7 @@ def unassigned(world, seed_lead, db):
 
 def test_one_lead_from_the_marketplace(sluice, world, unassigned):
     code, output = sluice("lead", "reprocess", world.tenant.code, unassigned[0], "--from", "nope")
-    assert code == 2 and "'bidding', 'marketplace'" in output
+    assert code == 2 and "'bidding', 'enrich', 'ping_post', 'post', 'marketplace'" in output
     tenant = world.tenant.code
     done = sluice.json("lead", "reprocess", tenant, unassigned[0], "--from", "marketplace")
     assert (done["status"], done["customer"]) == ("marketplace", None)
