@@ -96,6 +96,13 @@ def timeline(public_id: str) -> list[LeadEvent]:
     return list(LeadEvent.select().where(LeadEvent.lead == lead_row.id).order_by(LeadEvent.id))
 
 
+def calls_of(public_id: str) -> dict[str, dict]:
+    """Return the lead's recorded calls by partner (the last call to each)."""
+    return {
+        e.details["partner"]: e.details for e in timeline(public_id) if e.kind == "partner_call"
+    }
+
+
 def gamma_balance() -> int:
     return Customer.get(Customer.slug == "gamma").balance_cents
 
@@ -195,11 +202,7 @@ def test_slow_malformed_and_failing_partners_lose_and_the_plan_goes_on(outbound_
     )
     answer = world.post(lead(4))
     assert (answer.json["status"], answer.json["price"]) == ("assigned", 20)  # own bid
-    calls = {
-        e.details["partner"]: e.details
-        for e in timeline(answer.json["lead_public_id"])
-        if e.kind == "partner_call"
-    }
+    calls = calls_of(answer.json["lead_public_id"])
     assert calls["slow"]["status"] == "timeout"
     assert calls["slow"]["duration_ms"] < 450
     assert calls["bad"]["status"] == "rejected" and calls["bad"]["rejection"]["malformed"]
@@ -301,11 +304,7 @@ def test_a_removed_partner_is_recorded_not_called(outbound_world, partner_api):
     partners.remove_partner(operator_actor(world.tenant.code), "b")
     answer = world.post(lead(12))
     assert (answer.json["status"], answer.json["price"]) == ("posted", 25)
-    calls = {
-        e.details["partner"]: e.details
-        for e in timeline(answer.json["lead_public_id"])
-        if e.kind == "partner_call"
-    }
+    calls = calls_of(answer.json["lead_public_id"])
     assert calls["b"]["status"] == "error" and "removed" in calls["b"]["error"]
 
 
@@ -407,11 +406,7 @@ def test_the_calls_of_one_lead_stop_at_its_budget(outbound_world, monkeypatch):
     )
     answer = world.post(lead(50))
     assert answer.json["status"] == "marketplace"
-    calls = {
-        e.details["partner"]: e.details
-        for e in timeline(answer.json["lead_public_id"])
-        if e.kind == "partner_call"
-    }
+    calls = calls_of(answer.json["lead_public_id"])
     assert calls["slow"]["status"] == "timeout" and calls["slow"]["duration_ms"] < 600
     assert calls["next"]["error"] == "not called: the lead's calls used their 0.3 s budget"
 
