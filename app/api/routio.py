@@ -115,7 +115,7 @@ def resolve_category(ruleset, source, text: str) -> str:
 def answer(lead, outcome) -> dict[str, Any]:
     """Return Routio's answer to an accepted lead: sold, or pending with our outcome."""
     body: dict[str, Any] = {"success": True, "lead_id": lead.public_id}
-    if outcome.status == Status.ASSIGNED:
+    if outcome.status in (Status.ASSIGNED, Status.POSTED):  # posted: sold to a partner
         body["status"] = "sold"
         body["price"] = as_number(outcome.price_cents)
         body["buyer_ids"] = [outcome.customer.public_id] if outcome.customer is not None else []
@@ -137,8 +137,9 @@ class RoutioLeadSchema(Schema):
     buyer_ids = fields.List(fields.String(), metadata={"description": "When sold."})
     outcome = fields.String(
         metadata={
-            "description": "Sluice's status: assigned, unassigned, marketplace, "
-            "duplicate, audit, uncategorized or withheld."
+            "description": "Sluice's status: assigned, posted (sold to a partner by a plan's"
+            " post: `sold`, with no buyer id), unassigned, marketplace, duplicate, audit,"
+            " uncategorized or withheld."
         }
     )
     test = fields.Boolean(metadata={"description": "Present (true) for test-mode leads."})

@@ -420,3 +420,22 @@ def test_an_inbound_ping_quotes_sluices_own_bids_and_calls_no_partner(outbound_w
     assert pinged.json["status"] == "accepted"
     assert [(bid["price"]) for bid in pinged.json["bids"]] == [20.0]
     assert partner_api.calls == []
+
+
+def test_a_posted_lead_is_sold_in_a_routio_answer():
+    from types import SimpleNamespace
+
+    from app.api.routio import answer
+    from app.domain.routing import Decision, Posted
+    from app.domain.status import Status
+
+    posted = Decision(Status.POSTED, "any", 2500, posted=Posted("a", "r-1"))
+    body = answer(SimpleNamespace(public_id="lead_1", is_test=False), posted)
+    assert body == {
+        "success": True,
+        "lead_id": "lead_1",
+        "status": "sold",
+        "price": 25,
+        "buyer_ids": [],
+        "outcome": "posted",
+    }
