@@ -69,7 +69,12 @@ def explain_stored_lead(lead: Lead) -> dict[str, Any]:
     outbound = _last_routing(events, OUTBOUND_KINDS)
     if outbound:
         result["outbound"] = [_event(event) for event in outbound]
-    trace = ruleset.explain(data, lead.category)
+    filled = {
+        event.details["provider"]: event.details.get("filled", {})
+        for event in alters
+        if event.kind == ENRICHED and "provider" in event.details
+    }
+    trace = ruleset.explain(data, lead.category, filled)
     result["lead_types"] = trace["lead_types"]
     result["audits"] = trace["audits"]
     result["dedupe"] = _dedupe(trace["dedupe"], events, lead.status)

@@ -24,9 +24,15 @@ def _trace(condition: Condition | None, lead: Mapping[str, Any]) -> tuple[bool, 
     return evaluate_traced(condition.node, lead)
 
 
-def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> dict[str, Any]:
+def explain_lead(
+    ruleset: RuleSet,
+    lead: Mapping[str, Any],
+    category: str,
+    enriched: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Return the lead type, audits, dedupe keys and bids the lead gets, and why; and the
-    plan's stages (a marketplace stage with its claim price)."""
+    plan's stages (a marketplace stage with its claim price). An enrich stage is never
+    called: it fills what `enriched` says its provider filled (a stored lead's record)."""
     chosen: LeadType | None = None
     lead_types = []
     for lead_type in ruleset.lead_types_of(category):
@@ -86,6 +92,10 @@ def explain_lead(ruleset: RuleSet, lead: Mapping[str, Any], category: str) -> di
                     at_bidding = values
             if stage.kind == "enrich":
                 entry["mode"] = stage.mode
+                filled = (enriched or {}).get(stage.partners[0])
+                if filled:
+                    entry["filled"] = dict(filled)
+                    values = {**values, **filled}
             what = "provider" if stage.kind == "enrich" else "partner"
             plural = "s" if len(stage.partners) > 1 else ""
             entry["would_call"] = f"would call {what}{plural} {', '.join(stage.partners)}"

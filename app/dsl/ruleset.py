@@ -295,11 +295,17 @@ class RuleSet:
             if bid.condition is None or bid.condition.predicate(lead)
         ]
 
-    def explain(self, lead: Mapping[str, Any], category: str | None = None) -> dict[str, Any]:
-        """Return every rule's verdict for the lead, with each clause's value."""
+    def explain(
+        self,
+        lead: Mapping[str, Any],
+        category: str | None = None,
+        enriched: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Return every rule's verdict for the lead, with each clause's value; `enriched`:
+        the fields each enrich stage filled, by provider, as recorded (never called)."""
         from app.dsl.explain import explain_lead
 
-        return explain_lead(self, lead, self.category_of(lead, category))
+        return explain_lead(self, lead, self.category_of(lead, category), enriched)
 
     # -- reference --------------------------------------------------------------------
 

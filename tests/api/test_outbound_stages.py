@@ -261,6 +261,21 @@ def test_enrichment_fills_a_declared_field_later_stages_read(outbound_world, par
     assert "zip=33139" in call.path and call.method == "GET"
     enriched = next(e for e in timeline(stored.public_id) if e.kind == "enriched")
     assert enriched.details["filled"] == {"year_built": 1987}
+    assert enriched.details["before"] == {"year_built": None}
+    from app.analysis.explain import explain_stored_lead
+
+    explained = explain_stored_lead(stored)  # on the data as classified, then as enriched
+    assert explained["lead_types"][0]["matched"]
+    bids = {decision["bid"]: decision for decision in explained["bidding"][0]["decisions"]}
+    assert bids["old_homes"]["result"] == "won"
+    from app.store.rules import active_ruleset
+
+    _, ruleset = active_ruleset(world.tenant)
+    as_posted = {**lead(8), "@received_at": "2026-12-07T10:00:00Z"}
+    for enriched, eligible in ((None, False), ({"realestate": {"year_built": 1987}}, True)):
+        explained = ruleset.explain(as_posted, "home", enriched)
+        bid = next(bid for bid in explained["bids"] if bid["id"] == "old_homes")
+        assert bid["eligible"] is eligible  # read as the enrich stage left the lead
 
 
 def test_fill_empty_keeps_a_value_and_overwrite_replaces_it(outbound_world):
