@@ -10,7 +10,7 @@ skipped.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,11 +24,11 @@ from app.domain.reprocess import (
     eligibility,
     start_index,
 )
-from app.domain.routing import Step
+from app.domain.routing import Decision, Step
 from app.domain.status import REPROCESSABLE, Status
 from app.dsl.ruleset import RuleSet
 from app.services.actor import Actor
-from app.services.routing import reroute_lead
+from app.services.routing import follow_pending, reroute_lead
 from app.store import jobs as store
 from app.store.leads import get_lead, get_leads
 from app.store.listing import LeadFilter, list_leads
@@ -175,6 +175,7 @@ def advance_job(job: Job, worker_id: int, lease: timedelta) -> tuple[bool, bool]
     start = job.params["from"]
     price = job.params["test_price_cents"]
     by = f"{job.created_by} (job {job.public_id})"
+    pending: list[Callable[[], object]] = []  # its partner calls, made once counted
 
     def handle(lead_id: int) -> store.Handled:
         lead = Lead.get_or_none(Lead.id == lead_id)
@@ -186,15 +187,20 @@ def advance_job(job: Job, worker_id: int, lease: timedelta) -> tuple[bool, bool]
             return store.Handled(store.SKIPPED, verdict.reason, lead.public_id)
         assert ruleset is not None
         try:
-            _reroute(by, lead, verdict, version, ruleset, start, price)
+            decision = _reroute(by, lead, verdict, version, ruleset, start, price, follow=False)
         except ConflictError as error:  # it moved on since its eligibility was read
             return store.Handled(store.SKIPPED, error.message, lead.public_id)
         except Exception as error:  # its routing failed: the lead is left as it was
             reason = str(error) or type(error).__name__
             return store.Handled(store.FAILED_LEAD, reason, lead.public_id)
+        if decision.outbound is not None:
+            pending.append(lambda: follow_pending(lead, version, ruleset, decision, price))
         return store.Handled(store.SUCCEEDED, lead=lead.public_id)
 
-    return store.advance(job, worker_id, lease, handle)
+    advanced = store.advance(job, worker_id, lease, handle)
+    for follow in pending:  # committed: the lead is stored pending, its calls made now
+        follow()
+    return advanced
 
 
 def release_job(job: Job, worker_id: int) -> None:
@@ -210,9 +216,12 @@ def _reroute(
     ruleset: RuleSet,
     start: str,
     test_price_cents: int,
-) -> None:
+    *,
+    follow: bool = True,
+) -> Decision:
     """Route an eligible lead again from `start`, under its lock (an approved audit: also
-    refused if a rejection raced with it)."""
+    refused if a rejection raced with it); return the decision (`follow=False`: a pending
+    one's calls are left to the caller, see `reroute_lead`)."""
     index = start_index(_stage_kinds(ruleset, lead.category) or (), start) or 0
     message = f"Reprocessed by {by}" + (f", from stage {start}." if index else ".")
     note = Step("reprocessed", message, {"by": by, "from": start})
@@ -220,8 +229,10 @@ def _reroute(
     if verdict.approved:
         statuses += (Status.AUDIT,)
 
+    decided: list[Decision] = []
+
     def route() -> None:
-        reroute_lead(
+        decision = reroute_lead(
             lead,
             version,
             ruleset,
@@ -230,12 +241,17 @@ def _reroute(
             audit=not verdict.approved,
             start=index,
             first_steps=(note,),
+            follow=False,
         )
+        decided.append(decision)
 
     if verdict.approved and lead.status == Status.AUDIT:
-        unless_rejected(lead, route)
+        unless_rejected(lead, route)  # in the transaction that checks for a rejection
     else:
         route()
+    if not follow:
+        return decided[0]
+    return follow_pending(lead, version, ruleset, decided[0], test_price_cents)
 
 
 def _review(lead_id: int) -> str | None:

@@ -13,7 +13,7 @@ from app.domain.status import Status
 from app.dsl.ruleset import RuleSet
 from app.services.actor import Actor
 from app.services.leads import show_lead
-from app.services.routing import reroute_lead
+from app.services.routing import follow_pending, reroute_lead
 from app.store.leads import get_leads
 from app.store.models import Lead, RuleSetVersion, Tenant
 from app.store.review import lead_status, record_review, rejected_leads, review_refusal
@@ -129,11 +129,19 @@ def _review(
     assert rules is not None  # an approval's callers looked them up
     version, ruleset = rules
 
+    decided = []
+
     def route() -> None:
         # A test lead is never reviewed (review_refusal): no test price to give.
-        reroute_lead(lead, version, ruleset, statuses=(Status.AUDIT,), audit=False)
+        decided.append(
+            reroute_lead(
+                lead, version, ruleset, statuses=(Status.AUDIT,), audit=False, follow=False
+            )
+        )
 
     record_review(lead, review, message, route)
+    # Committed with the review: a plan stage that calls out calls now, outside it.
+    follow_pending(lead, version, ruleset, decided[0])
 
 
 def _rules(tenant: Tenant, leads: list[Lead]) -> Rules:

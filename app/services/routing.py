@@ -24,6 +24,7 @@ from app.domain.threshold import Quota, month_of, withheld_decision
 from app.dsl.ruleset import RuleSet
 from app.pipeline import PreparedLead, lead_from_row
 from app.services.outbound import follow_calls
+from app.store.db import database
 from app.store.leads import stored_id
 from app.store.models import Lead, Post, RuleSetVersion
 from app.store.routing import route_new_lead, route_stored_lead
@@ -93,7 +94,7 @@ def take_new_lead(
         lock=override.lock if override is not None else None,
         claim=override.claim if override is not None else None,
     )
-    return _follow(lead, version, ruleset, decision, test_price_cents)
+    return follow_pending(lead, version, ruleset, decision, test_price_cents)
 
 
 def reroute_lead(
@@ -108,6 +109,7 @@ def reroute_lead(
     start: int = 0,
     quota: Quota | None = None,
     first_steps: Sequence[Step] = (),
+    follow: bool = True,
 ) -> Decision:
     """Route a stored lead again and store its new outcome in one transaction.
 
@@ -118,7 +120,9 @@ def reroute_lead(
     nothing does and the exception propagates, leaving the lead as it was. With a `quota`
     (releasing a withheld lead) a decision that counts takes a unit of the month, or
     nothing is written and `OverThreshold` is raised; `first_steps` go on the timeline
-    before the decision's.
+    before the decision's. A caller inside a transaction of its own passes `follow=False`
+    and, once it committed, `follow_pending` with the decision: partners are never called
+    inside a transaction (the pending lead must be stored first, and no lock held).
     """
     decision = _route_stored(
         lead,
@@ -132,7 +136,9 @@ def reroute_lead(
         quota=quota,
         first_steps=first_steps,
     )
-    return _follow(lead, version, ruleset, decision, test_price_cents)
+    if not follow:
+        return decision
+    return follow_pending(lead, version, ruleset, decision, test_price_cents)
 
 
 def _route_stored(
@@ -181,12 +187,12 @@ def _route_stored(
     )
 
 
-def _follow(
+def follow_pending(
     lead: Lead,
     version: RuleSetVersion | None,
     ruleset: RuleSet,
     decision: Decision,
-    test_price_cents: int,
+    test_price_cents: int = 4500,
 ) -> Decision:
     """Make the calls a pending decision waits for and route the lead on with their answers
     (app/services/outbound.py); return the last decision.
@@ -196,6 +202,8 @@ def _follow(
     says pending; a reprocess routes it again)."""
     if decision.outbound is None:
         return decision
+    if database.in_transaction():  # a caller's bug: its rollback would forget the calls
+        raise RuntimeError("partners are never called inside a transaction: follow=False")
 
     def reroute(resume: Resume, steps: tuple[Step, ...]) -> Decision:
         return _route_stored(

@@ -454,3 +454,39 @@ def test_a_posted_lead_is_sold_in_a_routio_answer():
         "buyer_ids": [],
         "outcome": "posted",
     }
+
+
+def test_a_reprocess_job_and_an_approval_call_partners_after_committing(
+    outbound_world, partner_api, monkeypatch
+):
+    """The job counts each lead in a transaction of its own, an approval commits with its
+    review: the partners are called after, never inside (a rollback would forget them)."""
+    from app.services import outbound, reprocess, review
+    from app.services.worker import Worker
+    from app.store.db import database
+
+    in_transaction = []
+    real = outbound.call_all
+
+    def watched(*args, **kwargs):
+        in_transaction.append(database.in_transaction())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbound, "call_all", watched)
+    audited = 'audit "Tester" in home when lower(first_name) == "test"\n'
+    world = outbound_world(
+        audited + "plan home {\n    stage post [a]\n}\n",
+        {"a": ("/unused", "/post-reject")},
+    )
+    actor = operator_actor(world.tenant.code)
+    refs = [world.post(lead(60 + n)).json["lead_public_id"] for n in range(2)]
+    held = world.post(lead(62, first_name="Test")).json
+    assert held["status"] == "audit"
+    assert [Lead.get(Lead.public_id == ref).status for ref in refs] == ["unassigned"] * 2
+    partners.update_partner(actor, "a", {"post_url": partner_api.url + "/post-accept"})
+    job = reprocess.start_reprocess(actor, refs, start="post", test_price_cents=0)
+    Worker().drain()
+    assert reprocess.show_job(actor, job.public_id).succeeded == 2
+    assert [Lead.get(Lead.public_id == ref).status for ref in refs] == ["posted"] * 2
+    assert review.approve_lead(actor, held["lead_public_id"]).status == "posted"
+    assert in_transaction == [False] * 5  # 2 posts at intake, 2 by the job, 1 approved
