@@ -309,14 +309,19 @@ class Timeline:
             if is_chosen:
                 row["result"] = "chosen"
             elif row["price"] == best:
-                row["result"], row["reason"] = "lost", "a tie: Sluice's own bid is preferred"
+                row["result"], row["reason"] = "lost", _tie(chosen, own)
             else:
                 row["result"] = "lost"
                 row["reason"] = f"offered {row['price']:.2f}, below the best {best:.2f}"
         details: dict[str, Any] = {
             "offers": rows,
             "declined": _call_reasons(
-                [r for r in resume.records if r.phase == "ping" and not r.accepted]
+                [
+                    r
+                    for r in resume.records
+                    if r.phase == "ping"
+                    and (not r.accepted or r.answer is None or r.answer.price_cents is None)
+                ]
             ),
             "failed_posts": _call_reasons(
                 [r for r in resume.records if r.phase == "post" and not r.accepted]
@@ -340,12 +345,23 @@ class Timeline:
         self.note("unassigned", "No buyer was available.")
 
 
+def _tie(chosen: Offer | Candidate | None, own: bool) -> str:
+    """Say why an offer (or an own bid, `own`) as good as the chosen one lost."""
+    if isinstance(chosen, Offer):
+        return f"a tie: {chosen.partner} is listed first in the stage"
+    if own and isinstance(chosen, Candidate):
+        return f"a tie: the auction chose bid {chosen.bid.id}"
+    return "a tie: Sluice's own bid is preferred"
+
+
 def _call_reasons(records: list[CallRecord]) -> dict[str, str]:
     """Return why each call gave no sale, by partner (the last call to each)."""
     reasons = {}
     for record in records:
         answer = record.answer
         if record.accepted:
+            if record.phase == "ping" and answer is not None and answer.price_cents is None:
+                reasons[record.partner] = "accepted without a price: the partner has no price rule"
             continue
         if answer is None:
             reasons[record.partner] = record.error or "no answer"

@@ -16,6 +16,10 @@ from app.store.models import DedupeKey, Delivery, Lead, LeadEvent, Post
 DELETED = "deleted"
 
 
+#: The timeline entries whose details may hold the person's data.
+ERASED_DETAILS = (EDITED, ALTERED, "enriched", "partner_call")
+
+
 def erase_leads(
     lead_ids: list[int],
     by: str,
@@ -45,7 +49,7 @@ def erase_leads(
         if not erased:
             return []
         (
-            Lead.update(data={}, partner_id=None, deleted_at=at, updated_at=at)
+            Lead.update(data={}, enriched=None, partner_id=None, deleted_at=at, updated_at=at)
             .where(Lead.id.in_(erased))
             .execute()
         )
@@ -58,12 +62,12 @@ def erase_leads(
         )
         Delivery.update(payload={}).where(Delivery.lead.in_(erased)).execute()
         (DedupeKey.update(lead=None, last_seen_at=None).where(DedupeKey.lead.in_(erased)).execute())
-        # An edit's entry keeps the values it replaced, an alter stage's those it replaced
-        # and set: personal data too. Who edited (or which stage altered) which fields
-        # stays in its message.
+        # An edit's entry keeps the values it replaced, an alter or enrich stage's those it
+        # replaced and set, a partner call's the answer's excerpt: personal data too. Who
+        # edited (which stage altered, which partner was called) stays in its message.
         (
             LeadEvent.update(details=None)
-            .where(LeadEvent.lead.in_(erased), LeadEvent.kind.in_([EDITED, ALTERED]))
+            .where(LeadEvent.lead.in_(erased), LeadEvent.kind.in_(ERASED_DETAILS))
             .execute()
         )
         LeadEvent.insert_many(

@@ -14,11 +14,12 @@ from app.domain.money import CENT
 from app.store.customers import customer_slugs
 from app.store.db import columns, database, is_postgresql, select_rows
 from app.store.models import VERSION_FIELDS, RuleSetVersion, Source, Tenant
-from app.store.partners import unknown_partners
+from app.store.partners import partners_named, unknown_partners
 from app.store.sources import ANY_CATEGORY
 from app.store.storable import unstorable
 
 if TYPE_CHECKING:  # app.dsl is imported when rules are compiled, not with the store
+    from app.domain.partners import Partner
     from app.dsl import RuleSet
 
 _CACHE_SIZE = 32
@@ -118,6 +119,18 @@ def _unknown_partners(tenant: Tenant, ruleset: RuleSet) -> list[dict[str, str]]:
     for name in unknown_partners(tenant, named["partner"], "partner"):
         message = f"the plan's stages name unknown partner {name!r} (sluice partner add)"
         problems.append(_problem("unknown-partner", message))
+    known = partners_named(tenant.id, named["partner"], "partner")
+    for category, plan in sorted(ruleset.plans.items()):
+        for stage in plan.stages:
+            for name in stage.partners if stage.kind in ("ping_post", "post") else ():
+                partner = known.get(name)
+                lacks = _lacks(partner, stage.kind) if partner is not None else None
+                if lacks:
+                    message = (
+                        f"partner {name!r} of plan {category}'s {stage.kind} stage has no"
+                        f" {lacks} (sluice partner update)"
+                    )
+                    problems.append(_problem("partner-cannot-take-stage", message))
     for name in unknown_partners(tenant, named["enrichment"], "enrichment"):
         message = (
             f"an enrich stage names unknown provider {name!r}"
@@ -125,6 +138,18 @@ def _unknown_partners(tenant: Tenant, ruleset: RuleSet) -> list[dict[str, str]]:
         )
         problems.append(_problem("unknown-provider", message))
     return problems
+
+
+def _lacks(partner: Partner, kind: str) -> str | None:
+    """Return what a partner lacks to take part in a stage of this kind, or None: a
+    ping_post stage pings it for a price, then posts to it; a post stage posts to it."""
+    if partner.post_url is None:
+        return "post URL"
+    if kind == "ping_post" and partner.ping_url is None:
+        return "ping URL"
+    if kind == "ping_post" and "price" not in partner.rules:
+        return "price rule (price_path or price_pattern): its offers could not be compared"
+    return None
 
 
 def push_rules(tenant: Tenant, files: Any, by: str):

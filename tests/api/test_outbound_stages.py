@@ -309,6 +309,16 @@ def test_rules_naming_an_unknown_partner_or_provider_are_refused(db, secret_key)
         push_rules(tenant, {"home.rules": CATEGORY + plan}, by="tests")
     codes = {problem["code"]: problem["message"] for problem in refused.value.details}
     assert "'nobody'" in codes["unknown-partner"] and "'ghost'" in codes["unknown-provider"]
+    actor = operator_actor(tenant.code)
+    settings = {"name": "postonly", "ping_url": "https://p.example/ping", **READ}
+    partners.add_partner(actor, {**settings, "post_url": "https://p.example/post"})
+    partners.update_partner(actor, "postonly", {"ping_url": None})
+    plan = "plan home {\n    stage post [postonly]\n    stage ping_post [postonly]\n}\n"
+    with pytest.raises(RulesRefused) as refused:
+        push_rules(tenant, {"home.rules": CATEGORY + plan}, by="tests")
+    (problem,) = refused.value.details
+    assert problem["code"] == "partner-cannot-take-stage"
+    assert "'postonly' of plan home's ping_post stage has no ping URL" in problem["message"]
 
 
 def test_a_removed_partner_is_recorded_not_called(outbound_world, partner_api):
@@ -490,3 +500,49 @@ def test_a_reprocess_job_and_an_approval_call_partners_after_committing(
     assert [Lead.get(Lead.public_id == ref).status for ref in refs] == ["posted"] * 2
     assert review.approve_lead(actor, held["lead_public_id"]).status == "posted"
     assert in_transaction == [False] * 5  # 2 posts at intake, 2 by the job, 1 approved
+
+
+def test_deleting_a_lead_erases_what_its_partners_and_provider_saw(outbound_world):
+    from app.services import deletion
+
+    world = outbound_world(
+        "plan home {\n    stage enrich realestate\n    stage post [a]\n}\n",
+        {"a": ("/unused", "/post-accept")},
+        providers={"realestate": "/property"},
+    )
+    ref = world.post(lead(70)).json["lead_public_id"]
+    stored = Lead.get(Lead.public_id == ref)
+    assert stored.status == "posted" and stored.enriched is not None
+    deletion.delete_leads(operator_actor(world.tenant.code), [ref])
+    stored = Lead.get(Lead.public_id == ref)
+    assert stored.data == {} and stored.enriched is None
+    events = timeline(ref)
+    erased = [e for e in events if e.kind in ("partner_call", "enriched")]
+    assert len(erased) == 3 and all(e.details is None for e in erased)
+    assert "Pat Owner" not in str([(e.message, e.details) for e in events])
+
+
+def test_equal_offers_go_to_the_partner_listed_first_and_a_priceless_one_is_declined(
+    outbound_world, partner_api
+):
+    world = outbound_world(
+        ping_post("first", "second", "noprice", "norule"),
+        {
+            "first": ("/offer/55.00", "/post-accept"),
+            "second": ("/offer/55.00", "/post-accept"),
+            "noprice": ("/post-accept", "/post-accept"),  # "sold": accepted, no price
+            "norule": ("/offer/99.00", "/post-accept"),
+        },
+    )
+    # its price rule removed after the rules were pushed (a push would have refused it)
+    partners.update_partner(operator_actor(world.tenant.code), "norule", {"price_path": None})
+    answer = world.post(lead(80))
+    assert (answer.json["status"], answer.json["price"]) == ("posted", 55)
+    assert Lead.get(Lead.public_id == answer.json["lead_public_id"]).posted_partner == "first"
+    compared = next(e for e in timeline(answer.json["lead_public_id"]) if e.kind == "ping_post")
+    rows = {row.get("partner") or row.get("bid"): row for row in compared.details["offers"]}
+    assert rows["second"]["reason"] == "a tie: first is listed first in the stage"
+    assert compared.details["declined"] == {
+        "noprice": "malformed answer: an offer without a price",
+        "norule": "accepted without a price: the partner has no price rule",
+    }
