@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.errors import ConflictError
+from app.domain.partners import IN_FLIGHT
 from app.domain.status import SOLD, Status
 
 #: The timeline entries of an edit and of a reclassification.
@@ -75,10 +76,15 @@ class Reclassification:
         return self.old_lead_type != self.new_lead_type
 
 
-def edit_refusal(public_id: str, status: str, deleted: bool) -> ConflictError | None:
-    """Return why a lead with this status (deleted or not) cannot be edited, or None."""
+def edit_refusal(
+    public_id: str, status: str, deleted: bool, calling: bool = False
+) -> ConflictError | None:
+    """Return why a lead with this status (deleted or not; its plan `calling` partners for
+    it) cannot be edited, or None."""
     if deleted:
         return ConflictError(f"lead {public_id} was deleted: it cannot be edited")
+    if calling:
+        return ConflictError(f"lead {public_id} is pending: {IN_FLIGHT}")
     if status not in EDITABLE:
         return ConflictError(
             f"lead {public_id} is {status}: a sold lead (assigned, posted or returned) "

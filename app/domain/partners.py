@@ -9,7 +9,7 @@ settings (app/store/partners.py); their headers are here in clear: never log the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Kind = Literal["partner", "enrichment"]
@@ -24,6 +24,18 @@ DEFAULT_ADDRESS_FIELDS = ("address_1", "city", "state", "zip")
 REFERENCE_SOURCE = "@reference"
 #: How much of an answer a call record keeps.
 EXCERPT_LIMIT = 4096
+#: How long a lead stays `pending` at most while its plan's stages call out (all its calls
+#: share a 20 s budget, app/services/outbound.py): meanwhile it is neither reprocessed nor
+#: edited. One pending longer was left so by a crash: it may be reprocessed.
+CALLS_IN_FLIGHT = timedelta(seconds=60)
+#: Why a lead whose calls are in flight is refused.
+IN_FLIGHT = "its partner calls are in flight: try again once they are answered (a minute at most)"
+
+
+def calls_in_flight(status: str, updated_at: datetime | None, now: datetime) -> bool:
+    """Tell whether a lead's plan may be calling partners for it now: pending, and routed
+    within CALLS_IN_FLIGHT (naive UTC times, as stored)."""
+    return status == "pending" and updated_at is not None and now - updated_at < CALLS_IN_FLIGHT
 
 
 @dataclass(frozen=True)

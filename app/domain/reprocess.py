@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.domain.partners import IN_FLIGHT
 from app.domain.status import REPROCESSABLE, Status
 
 #: Where a reprocess may start -> the kind of plan stage it starts at (None: the whole
@@ -57,16 +58,20 @@ def eligibility(
     review: str | None,
     stage_kinds: Sequence[str] | None,
     start: str = DEFAULT_START,
+    calling: bool = False,
 ) -> Eligibility:
     """Tell whether a lead may be reprocessed from `start`, and why not.
 
     `review` is its audit review's decision (approved, rejected, None: never reviewed);
     `stage_kinds` its category's plan stages in the active rules (None: no active rules for
     its category). Unassigned, uncategorized, pending and distribution_error leads may be;
-    so may a lead held for audit whose review approved it; never a deleted or rejected one.
+    so may a lead held for audit whose review approved it; never a deleted or rejected one,
+    nor one whose plan is `calling` partners for it (app/domain/partners.py).
     """
     if deleted:
         return Eligibility(False, "it was deleted")
+    if calling:
+        return Eligibility(False, IN_FLIGHT)
     if review == "rejected":
         return Eligibility(False, "its audit review rejected it: never distributed")
     approved = review == "approved"

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from app.domain.clock import utcnow
 from app.domain.errors import ConflictError, InvalidError, NotFoundError, UnavailableError
+from app.domain.partners import calls_in_flight
 from app.domain.reprocess import (
     DEFAULT_START,
     NO_RULES,
@@ -271,6 +273,7 @@ def _eligibility(
         review=review,
         stage_kinds=_stage_kinds(ruleset, lead.category),
         start=start,
+        calling=calls_in_flight(lead.status, lead.updated_at, utcnow()),
     )
 
 

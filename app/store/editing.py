@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.domain.clock import utcnow
 from app.domain.editing import edit_refusal
 from app.domain.errors import NotFoundError
+from app.domain.partners import calls_in_flight
 from app.store.db import database, execute, is_postgresql
 from app.store.models import Lead, LeadEvent
 
@@ -88,11 +90,14 @@ def _lock_for_edit(lead: Lead) -> Locked:
     """Lock the lead's row and return what it holds; ConflictError if it cannot be edited."""
     lock = " FOR UPDATE" if is_postgresql() else ""  # SQLite: BEGIN IMMEDIATE locked it all
     row = execute(
-        f"SELECT status, deleted_at, lead_type FROM lead WHERE id = %s{lock}", [lead.id]
+        f"SELECT status, deleted_at, lead_type, updated_at FROM lead WHERE id = %s{lock}",
+        [lead.id],
     ).fetchone()
     if row is None:  # a lead's row goes only with its tenant
         raise NotFoundError(f"no lead {lead.public_id!r}")
-    refusal = edit_refusal(lead.public_id, row[0], row[1] is not None)
+    updated_at = Lead._meta.fields["updated_at"].python_value(row[3])
+    calling = calls_in_flight(row[0], updated_at, utcnow())
+    refusal = edit_refusal(lead.public_id, row[0], row[1] is not None, calling)
     if refusal is not None:
         raise refusal
     # Read through the model after the lock: the JSON column comes back as the model

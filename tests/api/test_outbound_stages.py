@@ -546,3 +546,32 @@ def test_equal_offers_go_to_the_partner_listed_first_and_a_priceless_one_is_decl
         "noprice": "malformed answer: an offer without a price",
         "norule": "accepted without a price: the partner has no price rule",
     }
+
+
+def test_a_lead_pending_on_its_calls_is_left_alone_then_reprocessed_if_stranded(
+    outbound_world, partner_api
+):
+    """A lead stays pending while its calls are in flight: reprocess and edit refuse it.
+    One left pending longer (its process died mid-calls) is reprocessed by hand, which
+    calls its partners again; it is never re-posted on its own."""
+    from datetime import timedelta
+
+    from app.domain.clock import utcnow
+    from app.domain.errors import ConflictError
+    from app.services import editing, leads, reprocess
+
+    world = outbound_world(
+        "plan home {\n    stage post [a]\n}\n", {"a": ("/unused", "/post-accept")}
+    )
+    actor = operator_actor(world.tenant.code)
+    ref = world.post(lead(90)).json["lead_public_id"]
+    # as the lead is between its routing and its calls' answers
+    Lead.update(status="pending", updated_at=utcnow()).where(Lead.public_id == ref).execute()
+    with pytest.raises(ConflictError, match="partner calls are in flight"):
+        editing.edit_lead(actor, ref, {"first_name": "Kate"})
+    plan = reprocess.plan_reprocess(actor, [ref])
+    assert plan.eligible == 0
+    stranded = utcnow() - timedelta(minutes=2)
+    Lead.update(updated_at=stranded).where(Lead.public_id == ref).execute()
+    assert leads.reprocess_lead(actor, ref, test_price_cents=0).status == "posted"
+    assert [c.path for c in partner_api.calls] == ["/post-accept", "/post-accept"]
