@@ -1,10 +1,11 @@
 """Run the benchmarks (`python -m bench [predicate|ruleset|dryrun|intake|delivery|threshold|
-pings]`); results go to RESULTS.md.
+pings|fanout]`); results go to RESULTS.md.
 
 A full run (`python -m bench`) runs the benchmarks that need no database and rewrites
 RESULTS.md, keeping the sections of the others; `python -m bench dryrun`,
-`python -m bench intake` or `python -m bench delivery` (PostgreSQL; intake and delivery also
-need wrk) replaces only its own section.
+`python -m bench intake`, `python -m bench delivery`, `python -m bench threshold`,
+`python -m bench pings` or `python -m bench fanout` (PostgreSQL; all but dryrun also need wrk)
+replaces only its own section.
 Every write ends RESULTS.md with the table of levers tried (bench/levers.py).
 """
 
@@ -17,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import delivery, dryrun, intake, levers, pings, predicate, ruleset, threshold
+from bench import delivery, dryrun, fanout, intake, levers, pings, predicate, ruleset, threshold
 
 BENCHMARKS = {
     "predicate": predicate.run,
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "delivery": delivery.run,
     "threshold": threshold.run,
     "pings": pings.run,
+    "fanout": fanout.run,
 }
 # These need PostgreSQL and minutes: run by name, each in its own RESULTS.md section.
 SEPARATE = {
@@ -35,6 +37,7 @@ SEPARATE = {
     "delivery": "## Benchmark 5: delivery",
     "threshold": "## Benchmark 6: intake with a monthly lead threshold",
     "pings": "## Benchmark 7: pings",
+    "fanout": "## Benchmark 8: ping fan-out to partners",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (
