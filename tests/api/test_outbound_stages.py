@@ -107,8 +107,10 @@ def gamma_balance() -> int:
     return Customer.get(Customer.slug == "gamma").balance_cents
 
 
-def ping_post(*names: str) -> str:
-    stage = f"stage ping_post [{', '.join(names)}] timeout 300 ms"
+def ping_post(*names: str, timeout: str = "2 s") -> str:
+    """Return a plan pinging the partners; the timeout is ample for a loaded machine (the
+    benchmark, bench/fanout.py, measures the 300 ms stages)."""
+    stage = f"stage ping_post [{', '.join(names)}] timeout {timeout}"
     return f"plan home {{\n    {stage}\n    stage bidding highest_price\n}}\n"
 
 
@@ -193,9 +195,9 @@ def test_sluices_own_bid_beats_lower_offers_and_wins_ties(outbound_world, partne
 
 def test_slow_malformed_and_failing_partners_lose_and_the_plan_goes_on(outbound_world, partner_api):
     world = outbound_world(
-        ping_post("slow", "bad", "down"),
+        ping_post("slow", "bad", "down", timeout="1 s"),
         {
-            "slow": ("/slow/600/90.00", "/post-accept"),
+            "slow": ("/slow/4000/90.00", "/post-accept"),
             "bad": ("/malformed", "/post-accept"),
             "down": ("/error", "/post-accept"),
         },
@@ -204,13 +206,13 @@ def test_slow_malformed_and_failing_partners_lose_and_the_plan_goes_on(outbound_
     assert (answer.json["status"], answer.json["price"]) == ("assigned", 20)  # own bid
     calls = calls_of(answer.json["lead_public_id"])
     assert calls["slow"]["status"] == "timeout"
-    assert calls["slow"]["duration_ms"] < 450
+    assert calls["slow"]["duration_ms"] < 2500  # cut at the stage's 1 s, not 4 s
     assert calls["bad"]["status"] == "rejected" and calls["bad"]["rejection"]["malformed"]
     assert calls["down"]["status_code"] == 500 and calls["down"]["status"] == "rejected"
 
 
 def test_no_offer_and_no_bid_goes_on_to_the_next_stage(outbound_world):
-    plan = "plan home {\n    stage ping_post [a] timeout 300 ms\n    stage marketplace\n}\n"
+    plan = "plan home {\n    stage ping_post [a] timeout 2 s\n    stage marketplace\n}\n"
     world = outbound_world(plan, {"a": ("/decline", "/post-accept")})
     answer = world.post(lead(5, state="TX"))  # no own bid takes a Texan lead
     assert answer.json["status"] == "marketplace"
@@ -424,16 +426,17 @@ def test_the_calls_of_one_lead_stop_at_its_budget(outbound_world, monkeypatch):
     """Posts in turn to partners slow to answer never hold the worker past the budget."""
     from app.services import outbound
 
-    monkeypatch.setattr(outbound, "CALL_BUDGET_S", 0.3)
+    monkeypatch.setattr(outbound, "CALL_BUDGET_S", 1.0)
     plan = "plan home {\n    stage post [slow, next]\n    stage marketplace\n}\n"
     world = outbound_world(
-        plan, {"slow": ("/unused", "/slow/800/9.00"), "next": ("/unused", "/post-accept")}
+        plan, {"slow": ("/unused", "/slow/4000/9.00"), "next": ("/unused", "/post-accept")}
     )
     answer = world.post(lead(50))
     assert answer.json["status"] == "marketplace"
     calls = calls_of(answer.json["lead_public_id"])
-    assert calls["slow"]["status"] == "timeout" and calls["slow"]["duration_ms"] < 600
-    assert calls["next"]["error"] == "not called: the lead's calls used their 0.3 s budget"
+    # cut at the 1 s budget, before its own 2 s timeout and its 4 s answer
+    assert calls["slow"]["status"] == "timeout" and calls["slow"]["duration_ms"] < 1900
+    assert calls["next"]["error"] == "not called: the lead's calls used their 1 s budget"
 
 
 def test_an_inbound_ping_quotes_sluices_own_bids_and_calls_no_partner(outbound_world, partner_api):
