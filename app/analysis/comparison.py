@@ -121,10 +121,7 @@ def _would_call(ruleset: RuleSet, reached: dict[str, _Reached]) -> list[dict[str
         for index, stage in enumerate(ruleset.plans[category].stages):
             if not stage.calls_out:
                 continue
-            what = "provider" if stage.kind == "enrich" else "partner"
-            names = ", ".join(stage.partners)
-            plural = "s" if len(stage.partners) > 1 else ""
-            note = f"would call {what}{plural} {names}"
+            note = stage.would_call
             if stage.kind == "ping_post":
                 note += " (replayed with Sluice's own bids only)"
             out.append(

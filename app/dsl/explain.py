@@ -96,9 +96,7 @@ def explain_lead(
                 if filled:
                     entry["filled"] = dict(filled)
                     values = {**values, **filled}
-            what = "provider" if stage.kind == "enrich" else "partner"
-            plural = "s" if len(stage.partners) > 1 else ""
-            entry["would_call"] = f"would call {what}{plural} {', '.join(stage.partners)}"
+            entry["would_call"] = stage.would_call
             stages.append(entry)
         else:
             if at_bidding is None:

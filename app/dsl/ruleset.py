@@ -214,6 +214,14 @@ class Stage:
         """Tell whether the stage calls partners or a provider (never in a dry-run)."""
         return bool(self.partners)
 
+    @property
+    def would_call(self) -> str:
+        """Say what a stage that calls out would call: explain and the dry-run say it, and
+        never call."""
+        what = "provider" if self.kind == "enrich" else "partner"
+        plural = "s" if len(self.partners) > 1 else ""
+        return f"would call {what}{plural} {', '.join(self.partners)}"
+
 
 @dataclass(frozen=True)
 class Plan:

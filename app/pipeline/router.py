@@ -23,12 +23,12 @@ price it can be claimed for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.domain.money import to_cents
-from app.domain.partners import CallRecord
+from app.domain.partners import CallRecord, Phase
 from app.domain.routing import Offer, Outbound, Resume
 from app.domain.status import Status
 from app.dsl.fieldtypes import normalize_value
@@ -63,7 +63,7 @@ AUDIT, UNCATEGORIZED = Status.AUDIT, Status.UNCATEGORIZED
 MARKETPLACE, UNASSIGNED = Status.MARKETPLACE, Status.UNASSIGNED
 PENDING, POSTED = Status.PENDING, Status.POSTED
 #: The stages that call out, and the phase each calls first.
-FIRST_PHASE = {"ping_post": "ping", "post": "post", "enrich": "enrich"}
+FIRST_PHASE: dict[str, Phase] = {"ping_post": "ping", "post": "post", "enrich": "enrich"}
 
 Memo = list[Any]
 #: what one `set` line did: (the line, its result, the field's value before, the value set
@@ -103,8 +103,8 @@ class Trace(Protocol):
         before: dict[str, Any],
         data: Mapping[str, Any],
     ) -> None: ...
-    def posted(self, kind: str, record: CallRecord, price_cents: int) -> None: ...
-    def not_posted(self, kind: str, records: list[CallRecord]) -> None: ...
+    def posted(self, record: CallRecord, price_cents: int) -> None: ...
+    def not_posted(self, records: Sequence[CallRecord]) -> None: ...
     def offers(
         self,
         resume: Resume,
@@ -133,7 +133,7 @@ class Outgoing:
         """Return the calls the stage starts with."""
         stage = self.stage
         phase = FIRST_PHASE[stage.kind]
-        return Outbound(self.index, stage.kind, phase, stage.partners, stage.timeout_ms)  # type: ignore[arg-type]
+        return Outbound(self.index, stage.kind, phase, stage.partners, stage.timeout_ms)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -225,26 +225,15 @@ class CategoryRouter:
                 if stage.kind == "alter":
                     stages.append(("alter", stage.sets))
                     continue
-                if stage.calls_out:
+                if stage.calls_out:  # ping_post: every bid of the type competes with offers
                     auction = None
-                    if stage.kind == "ping_post":  # every bid of the type, best price first
-                        tried = sorted(candidates, key=lambda c: (-c.price, c.index))
-                        ties = len({c.price for c in tried}) < len(tried)
-                        auction = StageRouter("highest_price", None, tuple(tried), ties)
+                    if stage.kind == "ping_post":
+                        auction = _auction(candidates, "highest_price", None)
                     stages.append((stage.kind, Outgoing(index, stage, auction)))
-                    continue
-                if stage.kind != "bidding":
+                elif stage.kind == "bidding":
+                    stages.append(("bidding", _auction(candidates, stage.method, stage.bids)))
+                else:
                     stages.append((stage.kind, None))
-                    continue
-                tried = list(candidates)
-                if stage.bids is not None:
-                    tried = [c for c in tried if c.bid.id in stage.bids]
-                if stage.method != "round_robin":
-                    tried.sort(key=lambda c: (-c.price, c.index))
-                prices = [c.price for c in tried]
-                listed = frozenset(stage.bids) if stage.bids is not None else None
-                ties = len(set(prices)) < len(prices)
-                stages.append(("bidding", StageRouter(stage.method, listed, tuple(tried), ties)))
             static = all(c.slot < 0 for c in candidates)
             by_type[lead_type.id] = TypeRouter(
                 tuple(candidates), {}, {} if static else None, tuple(stages)
@@ -362,15 +351,13 @@ class CategoryRouter:
         for kind, stage in stages:
             if kind == "marketplace":
                 break
+            if isinstance(stage, Outgoing):  # ping_post: its own bids; post, enrich: none
+                stage = stage.auction
             if isinstance(stage, tuple):  # an alter stage: the bids after it read its values
                 changed = alter(lead, stage, None)
                 if changed is not None:
                     lead = changed
                     eligible, _ = self.eligible_on(type_router, lead)
-            elif isinstance(stage, Outgoing):
-                if stage.auction is not None and eligible:
-                    for candidate in sort_out(type_router.bids, stage.auction, eligible, at)[2]:
-                        found.setdefault(candidate.bid.id, candidate)
             elif stage is not None and eligible:
                 for candidate in sort_out(type_router.bids, stage, eligible, at)[2]:
                     found.setdefault(candidate.bid.id, candidate)
@@ -538,7 +525,7 @@ class CategoryRouter:
                 if resume is None or resume.stage != index:
                     trace.outbound(stage.first_call())
                     return (PENDING, type_id, (), None, None, None, 0, names)
-                records = list(resume.records)
+                records = resume.records
                 if kind == "enrich":
                     changed = self._enrich(lead, stage.stage, records[-1], trace)
                     if changed is not None:
@@ -551,10 +538,10 @@ class CategoryRouter:
                 )
                 if sold is not None:
                     price = _posted_price(sold, records)
-                    trace.posted(kind, sold, price)
+                    trace.posted(sold, price)
                     return (POSTED, type_id, (), None, None, None, price, names)
                 if kind == "post":
-                    trace.not_posted(kind, records)
+                    trace.not_posted(records)
                     continue
                 decided = self._offers(
                     type_router, type_id, stage, eligible, names, at, ledger, trace, resume
@@ -646,7 +633,20 @@ class CategoryRouter:
         return changed
 
 
-def _posted_price(sold: CallRecord, records: list[CallRecord]) -> int:
+def _auction(
+    candidates: list[Candidate], method: str | None, bids: tuple[str, ...] | None
+) -> StageRouter:
+    """Return the auction of a stage's bids (`bids`: those it names; None: every bid of
+    the lead type), best price first unless round robin."""
+    tried = list(candidates) if bids is None else [c for c in candidates if c.bid.id in bids]
+    if method != "round_robin":
+        tried.sort(key=lambda c: (-c.price, c.index))
+    listed = frozenset(bids) if bids is not None else None
+    ties = len({c.price for c in tried}) < len(tried)
+    return StageRouter(method, listed, tuple(tried), ties)
+
+
+def _posted_price(sold: CallRecord, records: Sequence[CallRecord]) -> int:
     """Return what a partner pays for a posted lead: what the post's answer says, else its
     ping's offer, else nothing said (0)."""
     if sold.answer is not None and sold.answer.price_cents is not None:

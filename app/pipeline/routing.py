@@ -228,7 +228,6 @@ class PreparedLead:
                 self.lead.get("zip"), type_id, timeline.steps, self.test_price_cents
             )
         if self.resume is not None:
-            assert lead_type is not None
             outcome = router.resume(self.lead, self.at, self.resume, ledger, timeline)
             return self._decision(outcome, timeline)
         memo = list(self.memo)

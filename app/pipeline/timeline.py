@@ -8,7 +8,7 @@ say what happened then rather than what today's counters say.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.domain.money import as_number, to_cents
@@ -265,7 +265,7 @@ class Timeline:
         details = {"provider": provider, "mode": stage.mode, "filled": filled, "before": before}
         self.note("enriched", message, details)
 
-    def posted(self, kind: str, record: CallRecord, price_cents: int) -> None:
+    def posted(self, record: CallRecord, price_cents: int) -> None:
         """Note the lead sold to a partner by a post."""
         answer = record.answer
         assert answer is not None
@@ -279,7 +279,7 @@ class Timeline:
         }
         self.note("posted", f"Posted to {record.partner}, accepted at {price:.2f}.", details)
 
-    def not_posted(self, kind: str, records: list[CallRecord]) -> None:
+    def not_posted(self, records: Sequence[CallRecord]) -> None:
         """Note that no partner of a post stage took the lead."""
         tried = [record.partner for record in records if record.phase == "post"]
         message = "No partner took the post" + (f" ({', '.join(tried)})." if tried else ".")
@@ -354,7 +354,7 @@ def _tie(chosen: Offer | Candidate | None, own: bool) -> str:
     return "a tie: Sluice's own bid is preferred"
 
 
-def _call_reasons(records: list[CallRecord]) -> dict[str, str]:
+def _call_reasons(records: Sequence[CallRecord]) -> dict[str, str]:
     """Return why each call gave no sale, by partner (the last call to each)."""
     reasons = {}
     for record in records:

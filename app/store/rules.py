@@ -116,10 +116,10 @@ def _unknown_partners(tenant: Tenant, ruleset: RuleSet) -> list[dict[str, str]]:
             if stage.calls_out:
                 named["enrichment" if stage.kind == "enrich" else "partner"].update(stage.partners)
     problems = []
-    for name in unknown_partners(tenant, named["partner"], "partner"):
+    known = partners_named(tenant.id, named["partner"], "partner")
+    for name in sorted(named["partner"] - known.keys()):
         message = f"the plan's stages name unknown partner {name!r} (sluice partner add)"
         problems.append(_problem("unknown-partner", message))
-    known = partners_named(tenant.id, named["partner"], "partner")
     for category, plan in sorted(ruleset.plans.items()):
         for stage in plan.stages:
             for name in stage.partners if stage.kind in ("ping_post", "post") else ():
